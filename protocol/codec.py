@@ -1,0 +1,70 @@
+"""Bytes <-> models, with every failure converted to a protocol error."""
+
+from __future__ import annotations
+
+import json
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from protocol import PROTOCOL_VERSION
+from protocol.errors import MalformedMessage, UnsupportedVersion
+from protocol.events import DEVICE_EVENT_ADAPTER, DeviceEvent, Status
+from protocol.manifest import Command, Manifest
+
+M = TypeVar("M", bound=BaseModel)
+MAX_PAYLOAD_BYTES = 256 * 1024
+
+
+def encode(model: BaseModel) -> bytes:
+    """Serialise a message as compact UTF-8 JSON."""
+    return model.model_dump_json(exclude_none=False).encode()
+
+
+def _load_json(raw: bytes) -> dict[str, object]:
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise MalformedMessage(f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedMessage(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise MalformedMessage("payload is not a JSON object")
+    version = data.get("v")
+    if version != PROTOCOL_VERSION:
+        raise UnsupportedVersion(f"schema version {version!r} is not supported (want 1)")
+    return data
+
+
+def _validate(model: type[M], raw: bytes) -> M:
+    data = _load_json(raw)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise MalformedMessage(_summarise(exc)) from exc
+
+
+def _summarise(exc: ValidationError) -> str:
+    errors = exc.errors()[:3]
+    parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors]
+    return "; ".join(parts)[:400]
+
+
+def decode_manifest(raw: bytes) -> Manifest:
+    return _validate(Manifest, raw)
+
+
+def decode_command(raw: bytes) -> Command:
+    return _validate(Command, raw)
+
+
+def decode_status(raw: bytes) -> Status:
+    return _validate(Status, raw)
+
+
+def decode_event(raw: bytes) -> DeviceEvent:
+    data = _load_json(raw)
+    try:
+        return DEVICE_EVENT_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise MalformedMessage(_summarise(exc)) from exc

@@ -1,0 +1,121 @@
+"""Device -> center messages: birth/will status and de-duplicated events."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter
+
+from protocol.base import FrozenModel, Priority, UtcDatetime
+
+
+class DeviceKind(StrEnum):
+    SPEAKER = "speaker"
+    KIOSK = "kiosk"
+
+
+class Status(FrozenModel):
+    """Retained on the status topic: the birth (online) or the last will (offline)."""
+
+    type: Literal["status"] = "status"
+    v: Literal[1] = 1
+    device_id: str
+    online: bool
+    at: UtcDatetime
+    agent_version: str = ""
+    manifest_version: int | None = None
+
+
+class _EventBase(FrozenModel):
+    v: Literal[1] = 1
+    event_id: str = Field(min_length=8, max_length=64)
+    device_id: str
+    at: UtcDatetime
+
+
+class ManifestAccepted(_EventBase):
+    type: Literal["manifest_accepted"] = "manifest_accepted"
+    version: int
+
+
+class MessageRejected(_EventBase):
+    """A manifest or command was refused (bad signature, stale version, malformed...)."""
+
+    type: Literal["message_rejected"] = "message_rejected"
+    channel: str
+    reason: str = Field(max_length=500)
+    version: int | None = None
+
+
+class MediaReady(_EventBase):
+    type: Literal["media_ready"] = "media_ready"
+    sha256: str
+    size: int
+    resumed_from: int = 0
+
+
+class MediaFailed(_EventBase):
+    type: Literal["media_failed"] = "media_failed"
+    sha256: str
+    reason: str = Field(max_length=500)
+
+
+class _PlayEventBase(_EventBase):
+    item_id: str
+    bulletin_id: int
+    priority: Priority
+    scheduled_at: UtcDatetime
+
+
+class PlayStarted(_PlayEventBase):
+    type: Literal["play_started"] = "play_started"
+    started_at: UtcDatetime
+
+
+class PlayCompleted(_PlayEventBase):
+    type: Literal["play_completed"] = "play_completed"
+    started_at: UtcDatetime
+    ended_at: UtcDatetime
+
+
+class PlayInterrupted(_PlayEventBase):
+    type: Literal["play_interrupted"] = "play_interrupted"
+    started_at: UtcDatetime
+    ended_at: UtcDatetime
+    reason: str = Field(max_length=500)
+
+
+class PlayFailed(_PlayEventBase):
+    type: Literal["play_failed"] = "play_failed"
+    reason: str = Field(max_length=500)
+
+
+class CommandOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class CommandAck(_EventBase):
+    type: Literal["command_ack"] = "command_ack"
+    command_id: str
+    outcome: CommandOutcome
+    reason: str = ""
+
+
+DeviceEvent = Annotated[
+    ManifestAccepted
+    | MessageRejected
+    | MediaReady
+    | MediaFailed
+    | PlayStarted
+    | PlayCompleted
+    | PlayInterrupted
+    | PlayFailed
+    | CommandAck,
+    Field(discriminator="type"),
+]
+PlayEvent = PlayStarted | PlayCompleted | PlayInterrupted | PlayFailed
+
+DEVICE_EVENT_ADAPTER: TypeAdapter[DeviceEvent] = TypeAdapter(DeviceEvent)

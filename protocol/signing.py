@@ -1,0 +1,131 @@
+"""Ed25519 envelopes: the center signs manifests and commands; agents verify them.
+
+Envelope (JSON): {"v": 1, "alg": "ed25519", "kid": <key id>, "body": <JSON text>,
+"sig": <base64 of the signature over the UTF-8 bytes of body>}. The body is carried
+as text so the signed bytes are exactly the bytes verified (no canonical-JSON step).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import BaseModel
+
+from protocol.codec import MAX_PAYLOAD_BYTES, decode_command, decode_manifest, encode
+from protocol.errors import MalformedMessage, SignatureInvalid, UnsupportedVersion
+from protocol.manifest import Command, Manifest
+
+ALGORITHM = "ed25519"
+
+
+def public_key_b64(key: Ed25519PublicKey) -> str:
+    """The raw 32-byte public key in standard base64 (what agent configs hold)."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def public_key_from_b64(text: str) -> Ed25519PublicKey:
+    """Parse a base64 raw public key; raise SignatureInvalid on a malformed key."""
+    try:
+        return Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
+    except (ValueError, binascii.Error) as exc:
+        raise SignatureInvalid(f"malformed public key: {exc}") from exc
+
+
+def key_id(key: Ed25519PublicKey) -> str:
+    """A short stable id for a public key (first 16 hex digits of its SHA-256)."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def load_or_create_private_key(path: Path) -> Ed25519PrivateKey:
+    """Load a PEM private key, creating it (mode 0600) when the file does not exist."""
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise SignatureInvalid(f"{path} does not hold an Ed25519 private key")
+        return key
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pem)
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return key
+
+
+class Signer:
+    """Seals center -> device messages."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._key = private_key
+        self.public_key = private_key.public_key()
+        self.key_id = key_id(self.public_key)
+
+    def seal(self, message: BaseModel) -> bytes:
+        body = encode(message)
+        signature = self._key.sign(body)
+        envelope = {
+            "v": 1,
+            "alg": ALGORITHM,
+            "kid": self.key_id,
+            "body": body.decode(),
+            "sig": base64.b64encode(signature).decode(),
+        }
+        return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Verifier:
+    """Opens envelopes signed by any of the trusted center keys (rotation: list several)."""
+
+    def __init__(self, trusted: Mapping[str, Ed25519PublicKey] | list[Ed25519PublicKey]) -> None:
+        if isinstance(trusted, list):
+            trusted = {key_id(k): k for k in trusted}
+        if not trusted:
+            raise SignatureInvalid("no trusted center key configured")
+        self._keys = dict(trusted)
+
+    def open(self, raw: bytes) -> bytes:
+        """Return the verified body bytes, or raise a ProtocolError naming the problem."""
+        if len(raw) > MAX_PAYLOAD_BYTES:
+            raise MalformedMessage(f"envelope of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+        try:
+            env = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise MalformedMessage(f"envelope is not JSON: {exc}") from exc
+        if not isinstance(env, dict):
+            raise MalformedMessage("envelope is not a JSON object")
+        if env.get("v") != 1:
+            raise UnsupportedVersion(f"envelope version {env.get('v')!r} is not supported")
+        body, sig, kid = env.get("body"), env.get("sig"), env.get("kid")
+        if not isinstance(body, str):
+            raise MalformedMessage("envelope has no body")
+        if env.get("alg") != ALGORITHM or not isinstance(sig, str) or not sig:
+            raise SignatureInvalid("missing signature")
+        key = self._keys.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise SignatureInvalid(f"signed by unknown key {str(kid)[:20]!r}")
+        try:
+            key.verify(base64.b64decode(sig, validate=True), body.encode())
+        except (InvalidSignature, binascii.Error, ValueError) as exc:
+            raise SignatureInvalid("signature does not verify") from exc
+        return body.encode()
+
+    def open_manifest(self, raw: bytes) -> Manifest:
+        return decode_manifest(self.open(raw))
+
+    def open_command(self, raw: bytes) -> Command:
+        return decode_command(self.open(raw))

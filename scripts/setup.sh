@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Idempotent set-up on Debian 12 (run as root): apt packages only when missing, then .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(python3 python3-venv mosquitto mosquitto-clients ffmpeg)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+# A python3 outside Debian's packages (pyenv, a container image) is fine if it has venv.
+if [[ " ${missing[*]} " == *" python3 "* || " ${missing[*]} " == *" python3-venv "* ]]; then
+    if command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null; then
+        missing=("${missing[@]/python3-venv/}"); missing=("${missing[@]/python3/}")
+    fi
+fi
+need=()
+for pkg in "${missing[@]}"; do [[ -n "$pkg" ]] && need+=("$pkg"); done
+if ((${#need[@]})); then
+    echo "setup: installing apt packages: ${need[*]}"
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "setup: apt packages missing (${need[*]}); run as root or install them" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+# Debian starts a system-wide mosquitto on 1883 on install; the project runs its own.
+
+stamp=.venv/.installed-$(sha256sum requirements.lock | cut -c1-16)
+if [[ ! -f "$stamp" ]]; then
+    [[ -x .venv/bin/python ]] || python3 -m venv .venv
+    .venv/bin/python -m pip install -q -r requirements.lock
+    rm -f .venv/.installed-*
+    touch "$stamp"
+fi
