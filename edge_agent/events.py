@@ -1,0 +1,58 @@
+"""Builds protocol events for one device, each with a fresh unique id."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from edge_agent.clock import Clock
+from edge_agent.player import PlayOutcome
+from protocol import events as ev
+from protocol.manifest import PlayItem
+
+
+class EventFactory:
+    def __init__(self, device_id: str, clock: Clock) -> None:
+        self._device_id = device_id
+        self._clock = clock
+
+    def _base(self) -> dict[str, Any]:
+        return {"event_id": uuid.uuid4().hex, "device_id": self._device_id, "at": self._clock.now()}
+
+    def manifest_accepted(self, version: int) -> ev.ManifestAccepted:
+        return ev.ManifestAccepted(**self._base(), version=version)
+
+    def rejected(self, channel: str, reason: str, version: int | None = None) -> ev.MessageRejected:
+        return ev.MessageRejected(**self._base(), channel=channel, reason=reason[:500],
+                                  version=version)
+
+    def media_ready(self, sha256: str, size: int, resumed_from: int) -> ev.MediaReady:
+        return ev.MediaReady(**self._base(), sha256=sha256, size=size, resumed_from=resumed_from)
+
+    def media_failed(self, sha256: str, reason: str) -> ev.MediaFailed:
+        return ev.MediaFailed(**self._base(), sha256=sha256, reason=reason[:500])
+
+    def command_ack(
+        self, command_id: str, outcome: ev.CommandOutcome, reason: str = ""
+    ) -> ev.CommandAck:
+        return ev.CommandAck(**self._base(), command_id=command_id, outcome=outcome,
+                             reason=reason[:500])
+
+    def play(self, outcome: PlayOutcome) -> ev.PlayEvent:
+        item: PlayItem = outcome.item
+        common = {
+            **self._base(),
+            "item_id": item.item_id,
+            "bulletin_id": item.bulletin_id,
+            "priority": item.priority,
+            "scheduled_at": item.start_at,
+        }
+        if outcome.kind == "started":
+            return ev.PlayStarted(**common, started_at=outcome.started_at)
+        if outcome.kind == "completed":
+            return ev.PlayCompleted(**common, started_at=outcome.started_at,
+                                    ended_at=outcome.ended_at)
+        if outcome.kind == "interrupted":
+            return ev.PlayInterrupted(**common, started_at=outcome.started_at,
+                                      ended_at=outcome.ended_at, reason=outcome.reason[:500])
+        return ev.PlayFailed(**common, reason=outcome.reason[:500])

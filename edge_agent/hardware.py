@@ -1,0 +1,56 @@
+"""Interfaces to the device's hardware; firmware_sim and the ALSA backend implement them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from protocol.manifest import PlayItem
+
+
+@dataclass(frozen=True, slots=True)
+class PlayResult:
+    """What the sink reports after a play ends (finished or cancelled)."""
+
+    started_at: datetime
+    ended_at: datetime
+    completed: bool
+
+
+class AudioSink(Protocol):
+    def play(
+        self,
+        path: Path,
+        *,
+        item: PlayItem,
+        cancel: threading.Event,
+        on_started: Callable[[datetime], None],
+    ) -> PlayResult:
+        """Play a verified file; block until it ends or `cancel` is set. Raise SinkError.
+
+        `on_started` is called with the real instant the first sample left the device.
+        """
+        ...
+
+
+class Amplifier(Protocol):
+    def set_power(self, on: bool) -> None:
+        """Switch the amplifier relay."""
+        ...
+
+
+class VolumeControl(Protocol):
+    def set_level(self, level: int) -> None:
+        """Set the output volume, 0-100 percent."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Hardware:
+    sink: AudioSink
+    amplifier: Amplifier
+    volume: VolumeControl

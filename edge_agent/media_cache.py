@@ -1,0 +1,141 @@
+"""Content-addressed media cache: resumable download, verification, atomic rename, LRU.
+
+A file is only ever visible under its final name after its SHA-256 was verified, so the
+player can never open a partial or corrupt file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from edge_agent.config import CacheConfig
+from edge_agent.errors import DownloadError
+from edge_agent.store import LocalStore
+from protocol.manifest import AudioContent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    sha256: str
+    size: int
+    resumed_from: int
+
+
+class MediaCache:
+    def __init__(self, root: Path, store: LocalStore, config: CacheConfig) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._store = store
+        self._config = config
+        self._http = httpx.Client(timeout=config.http_timeout_s, follow_redirects=True)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def path_for(self, sha256: str) -> Path:
+        return self.root / sha256
+
+    def has(self, sha256: str) -> bool:
+        return self._store.media_has(sha256) and self.path_for(sha256).exists()
+
+    def touch(self, sha256: str) -> None:
+        self._store.media_touch(sha256)
+
+    def fetch(self, content: AudioContent, cancel: threading.Event) -> Fetched:
+        """Download (resuming a partial file), verify size and SHA-256, rename into place."""
+        final = self.path_for(content.sha256)
+        part = final.with_suffix(".part")
+        offset = part.stat().st_size if part.exists() else 0
+        if offset > content.size:
+            part.unlink()
+            offset = 0
+        digest = hashlib.sha256()
+        if offset:
+            with part.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        resumed_from = 0
+        try:
+            with self._http.stream("GET", content.url, headers=headers) as resp:
+                if resp.status_code == 416 and offset == content.size:
+                    pass  # the partial file is already complete
+                elif resp.status_code == 206 and offset:
+                    resumed_from = offset
+                    self._write(resp, part, "ab", digest, cancel)
+                elif resp.status_code == 200:
+                    digest = hashlib.sha256()
+                    self._write(resp, part, "wb", digest, cancel)
+                else:
+                    raise DownloadError(f"HTTP {resp.status_code} for {content.url}")
+        except httpx.HTTPError as exc:
+            raise DownloadError(f"download of {content.sha256[:12]} failed: {exc}") from exc
+        size = part.stat().st_size
+        if size != content.size or digest.hexdigest() != content.sha256:
+            part.unlink(missing_ok=True)
+            raise DownloadError(
+                f"verification failed for {content.sha256[:12]}: got {size} bytes, "
+                f"sha256 {digest.hexdigest()[:12]}; partial file discarded"
+            )
+        os.replace(part, final)
+        self._fsync_dir()
+        self._store.media_add(content.sha256, size)
+        return Fetched(content.sha256, size, resumed_from)
+
+    def _write(
+        self,
+        resp: httpx.Response,
+        part: Path,
+        mode: str,
+        digest: hashlib._Hash,
+        cancel: threading.Event,
+    ) -> None:
+        rate = self._config.rate_limit_bps
+        started = time.monotonic()
+        written = 0
+        with part.open(mode) as fh:
+            for chunk in resp.iter_bytes(self._config.chunk_bytes):
+                if cancel.is_set():
+                    raise DownloadError("download cancelled")
+                fh.write(chunk)
+                fh.flush()
+                digest.update(chunk)
+                written += len(chunk)
+                if rate:
+                    ahead = written / rate - (time.monotonic() - started)
+                    if ahead > 0 and cancel.wait(ahead):
+                        raise DownloadError("download cancelled")
+            os.fsync(fh.fileno())
+
+    def _fsync_dir(self) -> None:
+        fd = os.open(self.root, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def evict(self, keep: set[str]) -> list[str]:
+        """Remove least recently used files not in `keep` until under the size cap."""
+        entries = self._store.media_by_age()
+        total = sum(size for _, size in entries)
+        evicted: list[str] = []
+        for sha, size in entries:
+            if total <= self._config.max_bytes:
+                break
+            if sha in keep:
+                continue
+            self.path_for(sha).unlink(missing_ok=True)
+            self._store.media_remove(sha)
+            total -= size
+            evicted.append(sha)
+        return evicted

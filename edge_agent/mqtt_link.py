@@ -1,0 +1,172 @@
+"""The agent's long-lived MQTT session: persistent, with birth and last will.
+
+Follows the discipline of a long-lived client: resubscribe on every connect, stop
+retrying on bad credentials, one bad message never kills the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from enum import StrEnum
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge_agent.config import MqttConfig
+from protocol.topics import Channel, device_topic
+
+log = logging.getLogger(__name__)
+AUTH_FAILURES = {134, 135}  # Bad user name or password, Not authorized
+
+
+class LinkState(StrEnum):
+    DISCONNECTED = "disconnected"
+    CONNECTED = "connected"
+    AUTH_FAILED = "auth_failed"
+    STOPPED = "stopped"
+
+
+class MqttLink:
+    """Owns the paho client; reports connection changes, inbound messages and PUBACKs."""
+
+    def __init__(
+        self,
+        *,
+        device_id: str,
+        config: MqttConfig,
+        birth: Callable[[], bytes],
+        will: bytes,
+        on_message: Callable[[Channel, bytes], None],
+        on_connected: Callable[[], None],
+        on_disconnected: Callable[[], None],
+        on_published: Callable[[int, bool], None],
+    ) -> None:
+        self.device_id = device_id
+        self._config = config
+        self._birth = birth
+        self._on_message = on_message
+        self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
+        self._on_published = on_published
+        self.state = LinkState.DISCONNECTED
+        self.connected_event = threading.Event()
+        self._inbound = {
+            device_topic(device_id, Channel.MANIFEST): Channel.MANIFEST,
+            device_topic(device_id, Channel.CMD): Channel.CMD,
+        }
+        self._status_topic = device_topic(device_id, Channel.STATUS)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv5
+        )
+        client.username_pw_set(config.username or device_id, config.password)
+        if config.tls_ca_file:
+            client.tls_set(ca_certs=config.tls_ca_file)
+        client.will_set(self._status_topic, will, qos=1, retain=True)
+        client.reconnect_delay_set(
+            min_delay=max(1, int(config.reconnect_min_s)), max_delay=int(config.reconnect_max_s)
+        )
+        client.max_inflight_messages_set(50)
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        client.on_publish = self._handle_publish
+        self._client = client
+
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self._config.session_expiry_s
+        self._client.connect_async(
+            self._config.host,
+            self._config.port,
+            keepalive=self._config.keepalive_s,
+            clean_start=False,
+            properties=props,
+        )
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect cleanly (the will is not sent) and stop the network thread."""
+        self.state = LinkState.STOPPED
+        try:
+            self._client.disconnect()
+        finally:
+            self._client.loop_stop()
+
+    def kill(self) -> None:
+        """Drop the connection without a DISCONNECT, as a crash would (the will fires)."""
+        self.state = LinkState.STOPPED
+        sock = self._client.socket()
+        self._client.loop_stop()
+        if sock is not None:
+            sock.close()
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int:
+        """Queue a publish; returns the message id (PUBACK arrives via on_published)."""
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        return info.mid
+
+    # paho callbacks (network thread) -------------------------------------------
+    def _handle_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused connection for %s: %s", self.device_id, reason)
+            if reason.value in AUTH_FAILURES:
+                self.state = LinkState.AUTH_FAILED
+                log.error("bad credentials: not retrying; fix the agent config and restart")
+                client.disconnect()
+            return
+        self.state = LinkState.CONNECTED
+        client.subscribe([(topic, 1) for topic in self._inbound])
+        client.publish(self._status_topic, self._birth(), qos=1, retain=True)
+        self.connected_event.set()
+        log.info("connected to %s:%s (session present: %s)", self._config.host,
+                 self._config.port, flags.session_present)
+        self._on_connected()
+
+    def _handle_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self.connected_event.clear()
+        if self.state == LinkState.CONNECTED:
+            self.state = LinkState.DISCONNECTED
+        log.info("disconnected: %s", reason)
+        self._on_disconnected()
+
+    def _handle_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        channel = self._inbound.get(msg.topic)
+        if channel is None:
+            log.warning("message on unexpected topic %.120s dropped", msg.topic)
+            return
+        try:
+            self._on_message(channel, bytes(msg.payload))
+        except Exception:  # one bad message never kills the network loop
+            log.exception("handler failed for %s message (%d bytes)", channel, len(msg.payload))
+
+    def _handle_publish(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        ok = not reason.is_failure
+        if not ok:
+            log.error("broker refused publish mid=%s: %s", mid, reason)
+        self._on_published(mid, ok)

@@ -1,0 +1,226 @@
+"""The player: starts each item at its instant from the local cache, by priority.
+
+One thread sleeps until the next deadline (the soonest start or lateness limit) instead of
+polling. A higher priority interrupts a lower one; the interrupted play is reported as
+interrupted. Equal or lower priorities wait their turn, priority before normal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from edge_agent.clock import Clock
+from edge_agent.config import PlayerConfig
+from edge_agent.errors import SinkError
+from edge_agent.hardware import Hardware, PlayResult
+from edge_agent.media_cache import MediaCache
+from edge_agent.store import LocalStore
+from protocol.manifest import AudioContent, PlayItem
+
+log = logging.getLogger(__name__)
+MAX_SLEEP_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class PlayOutcome:
+    """What the player tells the agent; the agent turns it into protocol events."""
+
+    item: PlayItem
+    kind: str  # started | completed | interrupted | failed
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class _Play:
+    item: PlayItem
+    cancel: threading.Event = field(default_factory=threading.Event)
+    reason: str = ""
+
+
+class Player:
+    def __init__(
+        self,
+        *,
+        hardware: Hardware,
+        cache: MediaCache,
+        store: LocalStore,
+        clock: Clock,
+        config: PlayerConfig,
+        report: Callable[[PlayOutcome], None],
+    ) -> None:
+        self._hw = hardware
+        self._cache = cache
+        self._store = store
+        self._clock = clock
+        self._config = config
+        self._report = report
+        self._cond = threading.Condition()
+        self._scheduled: dict[str, PlayItem] = {}
+        self._adhoc: dict[str, PlayItem] = {}
+        self._done: set[str] = store.journal_items()
+        self._current: _Play | None = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="player", daemon=True)
+
+    # control ------------------------------------------------------------------
+    def start(self) -> None:
+        self._hw.volume.set_level(self._config.default_volume)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            if self._current is not None:
+                self._current.reason = "agent stopping"
+                self._current.cancel.set()
+            self._cond.notify_all()
+        self._thread.join(timeout=5)
+
+    def set_items(self, items: Iterable[PlayItem]) -> None:
+        """Replace the scheduled items (from a newly accepted manifest)."""
+        with self._cond:
+            self._scheduled = {it.item_id: it for it in items}
+            self._cond.notify_all()
+
+    def play_now(self, item: PlayItem) -> None:
+        with self._cond:
+            self._adhoc[item.item_id] = item
+            self._cond.notify_all()
+
+    def stop_current(self, reason: str) -> bool:
+        with self._cond:
+            if self._current is None:
+                return False
+            self._current.reason = reason
+            self._current.cancel.set()
+            return True
+
+    def wake(self) -> None:
+        """Re-evaluate now (e.g. media became available)."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def current_item(self) -> PlayItem | None:
+        with self._cond:
+            return self._current.item if self._current else None
+
+    def media_in_use(self) -> set[str]:
+        with self._cond:
+            items = list(self._scheduled.values()) + list(self._adhoc.values())
+        return {it.content.sha256 for it in items if isinstance(it.content, AudioContent)}
+
+    # the loop ----------------------------------------------------------------
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopping:
+                timeout = self._step(self._clock.now())
+                self._cond.wait(timeout)
+
+    def _step(self, now: datetime) -> float:
+        """Start, interrupt or fail what is due; return seconds until the next deadline."""
+        items = {**self._scheduled, **self._adhoc}
+        current = self._current
+        orphaned = current is not None and current.item.item_id not in items
+        if current is not None and orphaned and not current.cancel.is_set():
+            current.reason = "cancelled by the center"
+            current.cancel.set()
+        lateness = timedelta(seconds=self._config.max_lateness_s)
+        due: list[PlayItem] = []
+        deadlines: list[datetime] = []
+        for item in items.values():
+            if item.item_id in self._done:
+                continue
+            if item.start_at > now:
+                deadlines.append(item.start_at)
+            elif now - item.start_at > lateness:
+                self._fail(item, self._miss_reason(item))
+            else:
+                due.append(item)
+                deadlines.append(item.start_at + lateness)
+        ready = sorted(
+            (it for it in due if self._ready(it)),
+            key=lambda it: (-it.priority.rank, it.start_at, it.item_id),
+        )
+        if ready and current is None:
+            self._start(ready[0])
+        elif (
+            ready
+            and current is not None
+            and ready[0].priority.rank > current.item.priority.rank
+            and not current.cancel.is_set()
+        ):
+            current.reason = f"interrupted by {ready[0].priority.value} item {ready[0].item_id}"
+            current.cancel.set()
+        for item in due:
+            if not isinstance(item.content, AudioContent):
+                self._fail(item, "text items cannot be played on this device yet")
+        self._adhoc = {k: v for k, v in self._adhoc.items() if k not in self._done}
+        future = [d for d in deadlines if d > now]
+        if not future:
+            return MAX_SLEEP_S
+        return max(0.0, min(MAX_SLEEP_S, (min(future) - now).total_seconds()))
+
+    def _ready(self, item: PlayItem) -> bool:
+        return isinstance(item.content, AudioContent) and self._cache.has(item.content.sha256)
+
+    def _miss_reason(self, item: PlayItem) -> str:
+        if isinstance(item.content, AudioContent) and not self._cache.has(item.content.sha256):
+            return "missed: media was not in the cache before the lateness limit"
+        return "missed: device was busy or down past the lateness limit"
+
+    def _fail(self, item: PlayItem, reason: str) -> None:
+        self._mark_done(item, "failed")
+        self._report(PlayOutcome(item, "failed", reason=reason))
+
+    def _mark_done(self, item: PlayItem, outcome: str) -> None:
+        self._done.add(item.item_id)
+        self._store.journal_add(item.item_id, outcome)
+
+    def _start(self, item: PlayItem) -> None:
+        play = _Play(item)
+        self._current = play
+        self._mark_done(item, "started")
+        threading.Thread(target=self._play, args=(play,), name=f"play-{item.item_id}",
+                         daemon=True).start()
+
+    def _play(self, play: _Play) -> None:
+        item = play.item
+        assert isinstance(item.content, AudioContent)
+        sha = item.content.sha256
+        started: list[datetime] = []
+
+        def on_started(at: datetime) -> None:
+            started.append(at)
+            self._report(PlayOutcome(item, "started", started_at=at))
+
+        outcome: PlayOutcome
+        try:
+            self._hw.amplifier.set_power(True)
+            self._cache.touch(sha)
+            result: PlayResult = self._hw.sink.play(
+                self._cache.path_for(sha), item=item, cancel=play.cancel, on_started=on_started
+            )
+        except SinkError as exc:
+            outcome = PlayOutcome(item, "failed", reason=f"audio output failed: {exc}")
+        except Exception as exc:  # the player thread must survive a faulty backend
+            log.exception("sink crashed on %s", item.item_id)
+            outcome = PlayOutcome(item, "failed", reason=f"audio output crashed: {exc!r}")
+        else:
+            kind = "completed" if result.completed else "interrupted"
+            reason = "" if result.completed else (play.reason or "stopped")
+            outcome = PlayOutcome(item, kind, result.started_at, result.ended_at, reason)
+        if outcome.kind == "failed" and started:
+            outcome = PlayOutcome(item, "interrupted", started[0], self._clock.now(),
+                                  outcome.reason)
+        self._report(outcome)
+        with self._cond:
+            self._current = None
+            self._store.journal_add(item.item_id, outcome.kind)
+            self._hw.amplifier.set_power(False)  # the next play switches it on again
+            self._cond.notify_all()
