@@ -1,0 +1,1 @@
+"""Simulated Raspberry-Pi hardware, fleets and local infrastructure for development and tests."""

@@ -1,0 +1,1 @@
+"""Tests against real Mosquitto, ffmpeg and HTTP servers."""
