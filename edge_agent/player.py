@@ -1,8 +1,9 @@
 """The player: starts each item at its instant from the local cache, by priority.
 
 One thread sleeps until the next deadline (the soonest start or lateness limit) instead of
-polling. A higher priority interrupts a lower one; the interrupted play is reported as
-interrupted. Equal or lower priorities wait their turn, priority before normal.
+polling. As Circular 39/2020 describes: an emergency item interrupts whatever non-emergency
+item is playing (reported as interrupted); a priority item does not interrupt but goes ahead
+of every waiting normal item; equal priorities play in order of their instants.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from edge_agent.errors import SinkError
 from edge_agent.hardware import Hardware, PlayResult
 from edge_agent.media_cache import MediaCache
 from edge_agent.store import LocalStore
+from protocol.base import Priority
 from protocol.manifest import AudioContent, PlayItem
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ class Player:
         self._done: set[str] = store.journal_items()
         self._current: _Play | None = None
         self._stopping = False
+        self._play_thread: threading.Thread | None = None
         self._thread = threading.Thread(target=self._run, name="player", daemon=True)
 
     # control ------------------------------------------------------------------
@@ -81,6 +84,8 @@ class Player:
                 self._current.cancel.set()
             self._cond.notify_all()
         self._thread.join(timeout=5)
+        if self._play_thread is not None:
+            self._play_thread.join(timeout=5)
 
     def set_items(self, items: Iterable[PlayItem]) -> None:
         """Replace the scheduled items (from a newly accepted manifest)."""
@@ -152,7 +157,8 @@ class Player:
         elif (
             ready
             and current is not None
-            and ready[0].priority.rank > current.item.priority.rank
+            and ready[0].priority is Priority.EMERGENCY
+            and current.item.priority is not Priority.EMERGENCY
             and not current.cancel.is_set()
         ):
             current.reason = f"interrupted by {ready[0].priority.value} item {ready[0].item_id}"
@@ -186,8 +192,10 @@ class Player:
         play = _Play(item)
         self._current = play
         self._mark_done(item, "started")
-        threading.Thread(target=self._play, args=(play,), name=f"play-{item.item_id}",
-                         daemon=True).start()
+        self._play_thread = threading.Thread(
+            target=self._play, args=(play,), name=f"play-{item.item_id}", daemon=True
+        )
+        self._play_thread.start()
 
     def _play(self, play: _Play) -> None:
         item = play.item
