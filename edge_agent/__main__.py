@@ -1,0 +1,39 @@
+"""Run the agent on a device: python -m edge_agent --config /etc/tt-agent.json"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from edge_agent.agent import Agent
+from edge_agent.alsa import alsa_hardware
+from edge_agent.config import load_config
+from edge_agent.errors import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m edge_agent")
+    parser.add_argument("--config", type=Path, required=True, help="agent JSON config file")
+    parser.add_argument("--relay-gpio", type=Path, default=None,
+                        help="sysfs value file of the amplifier relay GPIO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    agent = Agent(config, alsa_hardware(args.relay_gpio))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    agent.start()
+    stop.wait()
+    agent.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
