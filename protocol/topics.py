@@ -10,6 +10,7 @@ from protocol.errors import TopicError
 
 PREFIX = "tt/v1"
 DEVICE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+RESERVED_IDS = frozenset({"center", "control-center", "admin"})  # broker users of the center
 
 
 class Channel(StrEnum):
@@ -28,6 +29,8 @@ def validate_device_id(device_id: str) -> str:
         raise TopicError(
             f"invalid device id {device_id!r}: use 1-63 lower-case letters, digits, '-' or '_'"
         )
+    if device_id in RESERVED_IDS:
+        raise TopicError(f"device id {device_id!r} is reserved for the control center")
     return device_id
 
 

@@ -152,7 +152,7 @@ def test_topics_round_trip_and_refuse_bad_ids() -> None:
     assert topic == "tt/v1/dev/loa-01/event"
     assert topics.parse_topic(topic) == topics.ParsedTopic("loa-01", topics.Channel.EVENT)
     assert topics.fleet_subscription(topics.Channel.STATUS) == "tt/v1/dev/+/status"
-    for bad in ["", "a/b", "+", "#", "Loa", "x" * 64]:
+    for bad in ["", "a/b", "+", "#", "Loa", "x" * 64, "center"]:
         with pytest.raises(TopicError):
             topics.validate_device_id(bad)
     with pytest.raises(TopicError):
