@@ -1,0 +1,231 @@
+"""Benchmark: schedule one bulletin to N real agents and compare with raw Mosquitto fan-out.
+
+Reports, in one run on this machine:
+  (a) API call -> every agent holds the new manifest, as a ratio to raw fan-out of
+      same-size payloads from one publisher to N subscribers on the same broker;
+  (b) start-time skew across devices at the simulated sinks (p50, p99, max);
+  (c) resident memory per agent (N agents in this process).
+
+Usage: .venv/bin/python bench/fanout.py [--devices 200] [--lead 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from edge_agent.config import AgentConfig, CacheConfig, MqttConfig  # noqa: E402
+from firmware_sim.broker import MosquittoBroker, free_port  # noqa: E402
+from firmware_sim.center_process import CenterProcess  # noqa: E402
+from firmware_sim.fleet import Fleet  # noqa: E402
+from protocol.topics import Channel, device_topic  # noqa: E402
+
+
+def rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def connect(client: mqtt.Client, host: str, port: int) -> threading.Event:
+    ready = threading.Event()
+    client.on_connect = lambda c, u, f, rc, p: ready.set()
+    client.connect(host, port, keepalive=60)
+    client.loop_start()
+    return ready
+
+
+def raw_fanout(broker: MosquittoBroker, creds: dict[str, str], payload: bytes) -> float:
+    """Seconds from the first publish until every subscriber has its message."""
+    remaining = set(creds)
+    lock = threading.Lock()
+    done = threading.Event()
+    subs: list[mqtt.Client] = []
+    subscribed = threading.Semaphore(0)
+    for device, password in creds.items():
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"raw-{device}",
+                        protocol=mqtt.MQTTv5)
+        c.username_pw_set(device, password)
+
+        def on_message(c: mqtt.Client, u: object, m: mqtt.MQTTMessage, d: str = device) -> None:
+            with lock:
+                remaining.discard(d)
+                if not remaining:
+                    done.set()
+
+        c.on_message = on_message
+        c.on_subscribe = lambda *a: subscribed.release()
+        ready = connect(c, broker.host, broker.port)
+        if not ready.wait(10):
+            raise RuntimeError(f"raw subscriber {device} did not connect")
+        c.subscribe(device_topic(device, Channel.CMD), qos=1)
+        subs.append(c)
+    for _ in subs:
+        if not subscribed.acquire(timeout=10):
+            raise RuntimeError("raw subscriptions not acknowledged")
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="raw-pub", protocol=mqtt.MQTTv5)
+    pub.username_pw_set("center", broker.center_password)
+    if not connect(pub, broker.host, broker.port).wait(10):
+        raise RuntimeError("raw publisher did not connect")
+    t0 = time.perf_counter()
+    for device in creds:
+        pub.publish(device_topic(device, Channel.CMD), payload, qos=1)
+    if not done.wait(60):
+        raise RuntimeError(f"raw fan-out incomplete: {len(remaining)} missing")
+    elapsed = time.perf_counter() - t0
+    for c in [*subs, pub]:
+        c.disconnect()
+        c.loop_stop()
+    return elapsed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--devices", type=int, default=200)
+    ap.add_argument("--lead", type=float, default=40.0,
+                    help="seconds between the API call and the scheduled instant")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = ap.parse_args()
+    n = args.devices
+    work = Path(tempfile.mkdtemp(prefix="tt-bench-"))
+    print(f"bench: {n} agents, work dir {work}", flush=True)
+    broker = MosquittoBroker(work / "broker")
+    broker.start()
+    center = CenterProcess(work / "center", port=free_port(), mqtt_port=broker.port,
+                           mqtt_password=broker.center_password)
+    center.start()
+    fleet: Fleet | None = None
+    try:
+        api = center.client()
+        province = api.post("/api/v1/units", json={"code": "p1", "name": "Tỉnh Bench",
+                                                    "level": "province"}).json()
+        communes = [api.post("/api/v1/units", json={
+            "code": f"x{i}", "name": f"Xã {i}", "level": "commune", "parent_id": province["id"],
+        }).json() for i in range(2)]
+        creds: dict[str, str] = {}
+        print("bench: provisioning devices...", flush=True)
+        for i in range(n):
+            device_id = f"loa-{i:04d}"
+            r = api.post("/api/v1/devices", json={"id": device_id, "name": f"Loa {i}",
+                                                  "unit_id": communes[i % 2]["id"]})
+            r.raise_for_status()
+            creds[device_id] = r.json()["mqtt_password"]
+            broker.add_user(device_id, creds[device_id])
+        wav = work / "tone.wav"
+        import subprocess
+
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                        "sine=frequency=440:duration=3:sample_rate=16000", "-ac", "1", str(wav)],
+                       check=True)
+        with wav.open("rb") as fh:
+            media = api.post("/api/v1/media", files={"file": ("tone.wav", fh, "audio/wav")})
+        media.raise_for_status()
+        bulletin = api.post("/api/v1/bulletins", json={
+            "title": "Bản tin thử tải", "media_sha256": media.json()["sha256"]}).json()
+
+        # The envelope size a device receives, for the raw comparison.
+        sample = {"type": "manifest", "v": 1, "device_id": "loa-0000", "version": 1,
+                  "issued_at": datetime.now(UTC).isoformat(), "items": []}
+        payload_size = 900 + len(json.dumps(sample))
+        raw_s = raw_fanout(broker, creds, b"x" * payload_size)
+        print(f"bench: raw fan-out of {n} x {payload_size} B: {raw_s * 1000:.1f} ms", flush=True)
+
+        pubkey = center.public_key()
+        configs = [AgentConfig(
+            device_id=d, data_dir=work / "agents" / d, center_public_keys=(pubkey,),
+            mqtt=MqttConfig(host=broker.host, port=broker.port, password=p, keepalive_s=60),
+            cache=CacheConfig(retry_min_s=0.5, retry_max_s=5),
+        ) for d, p in creds.items()]
+        rss0 = rss_bytes()
+        fleet = Fleet(configs)
+        fleet.start()
+        missing = fleet.wait_connected(60)
+        if missing:
+            raise RuntimeError(f"{len(missing)} agents did not connect")
+        rss1 = rss_bytes()
+
+        start_at = datetime.now(UTC) + timedelta(seconds=args.lead)
+        versions = {d: (dev.agent.manifest.version if dev.agent.manifest else 0)
+                    for d, dev in fleet.devices.items()}
+        t0 = time.perf_counter()
+        r = api.post("/api/v1/schedules", json={
+            "bulletin_id": bulletin["id"], "start_at": start_at.isoformat(),
+            "targets": {"unit_ids": [province["id"]]}})
+        r.raise_for_status()
+        t_api = time.perf_counter() - t0
+        for d, dev in fleet.devices.items():
+            with dev.agent.manifest_changed:
+                ok = dev.agent.manifest_changed.wait_for(
+                    lambda a=dev.agent, v=versions[d]: a.manifest is not None
+                    and a.manifest.version > v, timeout=120)
+            if not ok:
+                raise RuntimeError(f"{d} never received the manifest")
+        system_s = time.perf_counter() - t0
+        print(f"bench: API call -> all {n} manifests held: {system_s * 1000:.1f} ms "
+              f"(API call itself {t_api * 1000:.1f} ms)", flush=True)
+
+        for dev in fleet.devices.values():
+            if not dev.sink.wait_for(lambda recs: len(recs) >= 1, timeout=args.lead + 60):
+                raise RuntimeError(f"{dev.agent.device_id} did not play")
+        offsets = [(dev.sink.records[0].started_at - start_at.timestamp()) * 1000
+                   for dev in fleet.devices.values()]
+        rss2 = rss_bytes()
+        abs_off = [abs(o) for o in offsets]
+        figures = {
+            "devices": n,
+            "raw_fanout_ms": round(raw_s * 1000, 1),
+            "system_fanout_ms": round(system_s * 1000, 1),
+            "api_call_ms": round(t_api * 1000, 1),
+            "ratio": round(system_s / raw_s, 2),
+            "start_error_ms": {"p50": round(percentile(abs_off, 0.5), 2),
+                               "p99": round(percentile(abs_off, 0.99), 2),
+                               "max": round(max(abs_off), 2)},
+            "skew_spread_ms": round(max(offsets) - min(offsets), 2),
+            "skew_vs_median_ms": {
+                "p50": round(percentile([abs(o - statistics.median(offsets)) for o in offsets], .5), 2),
+                "p99": round(percentile([abs(o - statistics.median(offsets)) for o in offsets], .99), 2),
+                "max": round(max(abs(o - statistics.median(offsets)) for o in offsets), 2)},
+            "rss_per_agent_mib": round((rss2 - rss0) / n / 2**20, 2),
+            "rss_per_agent_connected_mib": round((rss1 - rss0) / n / 2**20, 2),
+        }
+        print()
+        print(f"(a) manifest fan-out  system {figures['system_fanout_ms']} ms | raw mosquitto "
+              f"{figures['raw_fanout_ms']} ms | ratio {figures['ratio']} (goal <= 1.5)")
+        se = figures["start_error_ms"]
+        sk = figures["skew_vs_median_ms"]
+        print(f"(b) start error vs schedule  p50 {se['p50']} ms  p99 {se['p99']} ms  max {se['max']} ms")
+        print(f"    skew vs fleet median     p50 {sk['p50']} ms  p99 {sk['p99']} ms  max {sk['max']} ms"
+              f"  (spread {figures['skew_spread_ms']} ms; goal p99 <= 20 ms)")
+        print(f"(c) memory per agent  {figures['rss_per_agent_mib']} MiB RSS "
+              f"({figures['rss_per_agent_connected_mib']} MiB before the manifest)")
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2))
+        return 0
+    finally:
+        if fleet is not None:
+            fleet.stop()
+        center.stop()
+        broker.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""`./run.sh demo`: broker, control center and four simulated loudspeakers, seeded and running.
+
+Starts a Mosquitto with the project's dev config, the control center (SQLite under
+data/demo), seeds a small administrative tree (central > province > two communes), four
+speakers, a demo bulletin scheduled a few seconds ahead plus a daily 06:00/17:00 slot, runs the
+fleet and prints the URLs. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import signal
+import subprocess
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from edge_agent.config import AgentConfig, MqttConfig
+from firmware_sim.broker import MosquittoBroker
+from firmware_sim.center_process import CenterProcess
+from firmware_sim.fleet import Fleet
+from firmware_sim.hardware import PlayRecord
+
+LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
+COMMUNES = {"Xã Gio Linh": "giolinh", "Xã Cam Lộ": "camlo"}
+
+
+def make_demo_audio(path: Path) -> Path:
+    """A short chime then a tone (ffmpeg), standing in for a recorded bulletin."""
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+         "sine=frequency=660:duration=1:sample_rate=22050", "-f", "lavfi", "-i",
+         "sine=frequency=440:duration=5:sample_rate=22050",
+         "-filter_complex", "[0][1]concat=n=2:v=0:a=1", "-ac", "1", str(path)],
+        check=True,
+    )
+    return path
+
+
+def watch_plays(fleet: Fleet, stop: threading.Event) -> None:
+    def watch(device_id: str) -> None:
+        sink = fleet.devices[device_id].sink
+        seen = 0
+        while not stop.is_set():
+            with sink.changed:
+                sink.changed.wait_for(lambda: len(sink.records) > seen or stop.is_set(), 1.0)
+                new: list[PlayRecord] = sink.records[seen:]
+            for rec in new:
+                at = datetime.fromtimestamp(rec.started_at, LOCAL).strftime("%H:%M:%S.%f")[:-3]
+                err = (rec.started_at - rec.scheduled_at) * 1000
+                state = "phát xong / completed" if rec.completed else "bị ngắt / interrupted"
+                print(f"  ▶ {device_id}: {rec.item_id} lúc {at} (lệch {err:+.1f} ms) — {state}",
+                      flush=True)
+            seen += len(new)
+
+    for device_id in fleet.devices:
+        threading.Thread(target=watch, args=(device_id,), daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="./run.sh demo")
+    ap.add_argument("--data", type=Path, default=Path("data/demo"))
+    ap.add_argument("--port", type=int, default=8000, help="control center HTTP port")
+    ap.add_argument("--broker-port", type=int, default=18830)
+    ap.add_argument("--lead", type=float, default=20.0, help="seconds until the demo bulletin")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    if args.data.exists():
+        shutil.rmtree(args.data)  # the demo starts from a clean slate every time
+    args.data.mkdir(parents=True)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    broker = MosquittoBroker(args.data / "broker", port=args.broker_port)
+    broker.start()
+    center = CenterProcess(args.data / "center", port=args.port, mqtt_port=broker.port,
+                           mqtt_password=broker.center_password)
+    fleet: Fleet | None = None
+    try:
+        center.start()
+        api = center.client()
+
+        def post(path: str, body: dict[str, object]) -> dict[str, object]:
+            r = api.post(path, json=body)
+            if r.status_code >= 400:
+                raise RuntimeError(f"POST {path} -> {r.status_code}: {r.text}")
+            return dict(r.json())
+
+        central = post("/api/v1/units", {"code": "tw", "name": "Trung ương", "level": "central"})
+        province = post("/api/v1/units", {"code": "qt", "name": "Tỉnh Quảng Trị",
+                                          "level": "province", "parent_id": central["id"]})
+        configs: list[AgentConfig] = []
+        pubkey = center.public_key()
+        for name, slug in COMMUNES.items():
+            unit = post("/api/v1/units", {"code": slug, "name": name, "level": "commune",
+                                          "parent_id": province["id"]})
+            for i in (1, 2):
+                device_id = f"loa-{slug}-{i}"
+                dev = post("/api/v1/devices", {"id": device_id, "name": f"Loa {name} {i}",
+                                               "kind": "speaker", "unit_id": unit["id"]})
+                password = str(dev["mqtt_password"])
+                broker.add_user(device_id, password)
+                configs.append(AgentConfig(
+                    device_id=device_id, data_dir=args.data / "agents" / device_id,
+                    center_public_keys=(pubkey,),
+                    mqtt=MqttConfig(host=broker.host, port=broker.port, password=password),
+                ))
+        wav = make_demo_audio(args.data / "ban-tin-demo.wav")
+        with wav.open("rb") as fh:
+            r = api.post("/api/v1/media", files={"file": (wav.name, fh, "audio/wav")})
+        r.raise_for_status()
+        bulletin = post("/api/v1/bulletins", {
+            "title": "Thông báo lịch tiêm chủng mở rộng", "category": "y tế",
+            "priority": "normal", "media_sha256": r.json()["sha256"]})
+        start_at = datetime.now(UTC) + timedelta(seconds=args.lead)
+        post("/api/v1/schedules", {"bulletin_id": bulletin["id"], "start_at": start_at.isoformat(),
+                                   "targets": {"unit_ids": [province["id"]]}})
+        now = datetime.now(UTC)
+        post("/api/v1/schedules", {
+            "bulletin_id": bulletin["id"], "rrule": "FREQ=DAILY;BYHOUR=6,17;BYMINUTE=0;BYSECOND=0",
+            "valid_from": now.isoformat(), "valid_until": (now + timedelta(days=30)).isoformat(),
+            "timezone": "Asia/Ho_Chi_Minh", "targets": {"unit_ids": [province["id"]]}})
+
+        fleet = Fleet(configs, play_log_dir=args.data / "plays")
+        fleet.start()
+        fleet.wait_connected(15)
+        watch_plays(fleet, stop)
+        local = start_at.astimezone(LOCAL).strftime("%H:%M:%S")
+        print(f"""
+Hệ thống thông tin cơ sở — bản demo / demo running
+  Trung tâm điều khiển (API docs):  {center.base_url}/docs
+  Nhật ký phát / play log:          {center.base_url}/api/v1/plays
+  Thiết bị / devices:               {center.base_url}/api/v1/devices
+  API token (Authorization: Bearer): {center.api_token}
+  MQTT broker:                      mqtt://{broker.host}:{broker.port}
+  4 loa mô phỏng / simulated speakers: {", ".join(c.device_id for c in configs)}
+  Bản tin demo phát lúc {local} (giờ Việt Nam), rồi hằng ngày 06:00 và 17:00.
+Nhấn Ctrl-C để dừng / press Ctrl-C to stop.
+""", flush=True)
+        stop.wait()
+        print("Đang dừng / stopping...", flush=True)
+        return 0
+    finally:
+        stop.set()
+        if fleet is not None:
+            fleet.stop()
+        center.stop()
+        broker.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
