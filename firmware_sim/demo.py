@@ -46,7 +46,7 @@ def watch_plays(fleet: Fleet, stop: threading.Event) -> None:
         seen = 0
         while not stop.is_set():
             with sink.changed:
-                sink.changed.wait_for(lambda: len(sink.records) > seen or stop.is_set(), 1.0)
+                sink.changed.wait(1.0)
                 new: list[PlayRecord] = sink.records[seen:]
             for rec in new:
                 at = datetime.fromtimestamp(rec.started_at, LOCAL).strftime("%H:%M:%S.%f")[:-3]
