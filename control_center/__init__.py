@@ -1,0 +1,1 @@
+"""The control center: FastAPI API, SQL state, manifest publishing and event ingestion."""

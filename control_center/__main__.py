@@ -1,0 +1,106 @@
+"""Command line: ``python -m control_center serve|pubkey|broker-passwd|migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from control_center.config import Settings, get_settings
+from control_center.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from control_center.main import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _pubkey(settings: Settings, _args: argparse.Namespace) -> int:
+    from control_center.runtime import load_signer
+    from protocol.signing import public_key_b64
+
+    print(public_key_b64(load_signer(settings).public_key))
+    return 0
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from control_center.db import create_db_engine, upgrade_database
+
+    engine = create_db_engine(settings.database_url)
+    upgrade_database(engine)
+    engine.dispose()
+    return 0
+
+
+def _broker_passwd(settings: Settings, args: argparse.Namespace) -> int:
+    """Write a mosquitto password file: every device's stored hash (+ the center user)."""
+    from control_center.db import create_db_engine, session_factory, upgrade_database
+    from control_center.models import Device
+    from control_center.security import mosquitto_hash
+
+    engine = create_db_engine(settings.database_url)
+    upgrade_database(engine)
+    with session_factory(engine)() as session:
+        rows = session.execute(select(Device.id, Device.mqtt_password_hash).order_by(Device.id))
+        lines = [f"{device_id}:{pw_hash}" for device_id, pw_hash in rows]
+    engine.dispose()
+    if settings.mqtt_password:
+        lines.insert(0, f"{settings.mqtt_username}:{mosquitto_hash(settings.mqtt_password)}")
+    else:
+        log.warning("TT_MQTT_PASSWORD is not set: the center user is not in the file")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("".join(line + "\n" for line in lines))
+    tmp.replace(out)
+    print(f"wrote {len(lines)} user(s) to {out}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m control_center",
+                                     description="Control center (settings from TT_* variables)")
+    parser.add_argument("--log-level", default="info",
+                        choices=["debug", "info", "warning", "error"])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API, the MQTT bridge and the refresher")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=_serve)
+    pub = sub.add_parser("pubkey", help="print the manifest signing public key (base64)")
+    pub.set_defaults(func=_pubkey)
+    mig = sub.add_parser("migrate", help="upgrade the database schema to the newest revision")
+    mig.set_defaults(func=_migrate)
+    pw = sub.add_parser("broker-passwd", help="write a mosquitto password_file")
+    pw.add_argument("--out", required=True, help="file to write (mode 0600)")
+    pw.set_defaults(func=_broker_passwd)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    try:
+        settings = get_settings()
+        return int(args.func(settings, args))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

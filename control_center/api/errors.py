@@ -1,0 +1,48 @@
+"""Map the center's exceptions and request validation errors to readable JSON answers."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from control_center.errors import CenterError, NotAuthenticated
+
+log = logging.getLogger(__name__)
+
+
+async def _center_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CenterError)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+    if exc.status_code >= 500:
+        log.error("request failed: %s", exc)
+    return JSONResponse(
+        {"detail": str(exc), "error": type(exc).__name__},
+        status_code=exc.status_code,
+        headers=headers,
+    )
+
+
+def _location(loc: tuple[object, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
+         "type": str(e.get("type", ""))}
+        for e in exc.errors()
+    ]
+    summary = "; ".join(f"{_location(tuple(e['loc']))}: {e['msg']}" for e in errors[:5])
+    return JSONResponse(
+        {"detail": summary or "invalid request", "error": "ValidationError", "errors": errors},
+        status_code=422,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(CenterError, _center_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

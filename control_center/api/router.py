@@ -1,0 +1,28 @@
+"""Assemble the /api/v1 routers: public ones first, then the token-protected ones."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from control_center.api.deps import require_token
+from control_center.api.routes import (
+    bulletins,
+    devices,
+    groups,
+    media,
+    records,
+    schedules,
+    system,
+    units,
+)
+
+
+def api_router() -> APIRouter:
+    router = APIRouter()
+    router.include_router(system.router)
+    router.include_router(media.public_router)
+    protected = APIRouter(dependencies=[Depends(require_token)])
+    for module in (units, devices, groups, media, bulletins, schedules, records):
+        protected.include_router(module.router)
+    router.include_router(protected)
+    return router

@@ -1,0 +1,30 @@
+"""Unauthenticated endpoints: the center's clock and its health."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from control_center.api.deps import CenterDep, NowDep
+from control_center.schemas.records import HealthPublic, MqttHealth, TimePublic
+
+router = APIRouter(tags=["system"])
+health_router = APIRouter(tags=["system"])
+
+
+@router.get("/time", response_model=TimePublic)
+def get_time(now: NowDep) -> TimePublic:
+    """The center's UTC clock; agents measure their offset against it."""
+    return TimePublic(now=now, epoch_ms=int(now.timestamp() * 1000))
+
+
+@health_router.get("/healthz", response_model=HealthPublic)
+def healthz(center: CenterDep) -> HealthPublic:
+    """Liveness plus the broker connection state ("degraded" while the broker is away)."""
+    bridge = center.bridge
+    return HealthPublic(
+        status="ok" if bridge.connected else "degraded",
+        mqtt=MqttHealth(
+            connected=bridge.connected, state=bridge.state, last_error=bridge.last_error,
+            ingest=dict(center.ingestor.counters),
+        ),
+    )

@@ -1,0 +1,39 @@
+"""Administrative units (any depth) and the devices below them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from control_center.api.deps import ActorDep, NowDep, SessionDep
+from control_center.schemas.common import ItemList
+from control_center.schemas.fleet import DevicePublic, UnitCreate, UnitPublic
+from control_center.services import fleet
+
+router = APIRouter(prefix="/units", tags=["units"])
+
+
+@router.post("", response_model=UnitPublic, status_code=201)
+def create_unit(data: UnitCreate, session: SessionDep, actor: ActorDep, now: NowDep) -> UnitPublic:
+    unit = fleet.create_unit(session, code=data.code, name=data.name, level=data.level,
+                             parent_id=data.parent_id, actor=actor, now=now)
+    return UnitPublic.model_validate(unit)
+
+
+@router.get("", response_model=ItemList[UnitPublic])
+def list_units(session: SessionDep, parent_id: int | None = None) -> ItemList[UnitPublic]:
+    units = fleet.list_units(session, parent_id=parent_id)
+    return ItemList.of([UnitPublic.model_validate(u) for u in units])
+
+
+@router.get("/{unit_id}", response_model=UnitPublic)
+def get_unit(unit_id: int, session: SessionDep) -> UnitPublic:
+    return UnitPublic.model_validate(fleet.get_unit(session, unit_id=unit_id))
+
+
+@router.get("/{unit_id}/devices", response_model=ItemList[DevicePublic])
+def unit_devices(
+    unit_id: int, session: SessionDep, recursive: bool = True
+) -> ItemList[DevicePublic]:
+    """Devices of the unit, and of every unit below it unless ``recursive=false``."""
+    devices = fleet.list_devices(session, unit_id=unit_id, recursive=recursive)
+    return ItemList.of([DevicePublic.model_validate(d) for d in devices])

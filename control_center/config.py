@@ -1,0 +1,132 @@
+"""Settings: read once from the environment by ``get_settings`` and passed down."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from control_center.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the center needs to run; build it with ``get_settings``."""
+
+    env: str
+    data_dir: Path
+    database_url: str
+    mqtt_host: str
+    mqtt_port: int
+    mqtt_username: str
+    mqtt_password: str | None
+    mqtt_client_id: str
+    mqtt_session_expiry_s: int
+    public_base_url: str
+    signing_key_path: Path
+    api_token: str
+    horizon_hours: float
+    refresh_seconds: float
+    timezone: str
+    max_upload_bytes: int
+    publish_timeout_s: float = 10.0
+    command_ttl_s: int = 300
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+
+def get_settings(environ: Mapping[str, str] = os.environ) -> Settings:
+    """Build the settings from ``environ`` (TT_* variables).
+
+    In development an API token is generated once and kept in ``<data_dir>/api_token``
+    (mode 0600); with TT_ENV=production an explicit TT_API_TOKEN is required.
+    """
+    env = environ.get("TT_ENV", "development").strip().lower() or "development"
+    data_dir = Path(environ.get("TT_DATA_DIR", "./data/center")).expanduser().absolute()
+    database_url = environ.get("TT_DATABASE_URL") or f"sqlite:///{data_dir / 'center.db'}"
+    timezone = environ.get("TT_TIMEZONE", DEFAULT_TIMEZONE)
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"TT_TIMEZONE={timezone!r} is not a known IANA time zone") from exc
+    return Settings(
+        env=env,
+        data_dir=data_dir,
+        database_url=database_url,
+        mqtt_host=environ.get("TT_MQTT_HOST", "127.0.0.1"),
+        mqtt_port=_int(environ, "TT_MQTT_PORT", 1883),
+        mqtt_username=environ.get("TT_MQTT_USERNAME", "center"),
+        mqtt_password=environ.get("TT_MQTT_PASSWORD") or None,
+        mqtt_client_id=environ.get("TT_MQTT_CLIENT_ID", "control-center"),
+        mqtt_session_expiry_s=_int(environ, "TT_MQTT_SESSION_EXPIRY", 7 * 24 * 3600),
+        public_base_url=environ.get("TT_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        signing_key_path=Path(
+            environ.get("TT_SIGNING_KEY_PATH") or data_dir / "center_ed25519.pem"
+        ),
+        api_token=_api_token(environ, env, data_dir),
+        horizon_hours=_float(environ, "TT_HORIZON_HOURS", 48.0),
+        refresh_seconds=_float(environ, "TT_REFRESH_SECONDS", 600.0),
+        timezone=timezone,
+        max_upload_bytes=_int(environ, "TT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024),
+    )
+
+
+def _api_token(environ: Mapping[str, str], env: str, data_dir: Path) -> str:
+    token = environ.get("TT_API_TOKEN", "").strip()
+    if token:
+        if len(token) < 16:
+            raise ConfigError("TT_API_TOKEN is too short: use at least 16 random characters")
+        return token
+    if env == "production":
+        raise ConfigError(
+            "TT_ENV=production needs an explicit TT_API_TOKEN "
+            "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    path = data_dir / "api_token"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    tmp.replace(path)
+    log.warning("generated a development API token in %s", path)
+    return token
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from exc
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a number") from exc
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value

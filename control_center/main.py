@@ -1,0 +1,47 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from control_center.api.errors import install_error_handlers
+from control_center.api.router import api_router
+from control_center.api.routes.system import health_router
+from control_center.config import Settings
+from control_center.runtime import Center
+from protocol.base import utc_now
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+    """Build the app; the lifespan starts the center (migrations, MQTT, refresher)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        center = Center(settings, clock=clock)
+        await run_in_threadpool(center.start)
+        app.state.center = center
+        try:
+            yield
+        finally:
+            await run_in_threadpool(center.stop)
+
+    app = FastAPI(
+        title="Thông tin cơ sở — control center",
+        version="1",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(api_router(), prefix="/api/v1")
+    app.include_router(health_router)
+    return app

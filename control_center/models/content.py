@@ -1,0 +1,106 @@
+"""What is broadcast: media assets, bulletins, schedules and their targets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from control_center.models.base import Base, UtcDateTime, str_enum
+from protocol.base import Priority
+
+
+class BulletinKind(StrEnum):
+    AUDIO = "audio"
+    TEXT = "text"
+
+
+class ScheduleKind(StrEnum):
+    ONE_OFF = "one_off"
+    RECURRING = "recurring"
+
+
+class MediaAsset(Base):
+    """A validated audio file stored as ``<data_dir>/media/<sha256>``."""
+
+    __tablename__ = "media_assets"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mime: Mapped[str] = mapped_column(String(100))
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    codec: Mapped[str] = mapped_column(String(40))
+    original_name: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Bulletin(Base):
+    """A piece of content (recorded audio or text) with its priority."""
+
+    __tablename__ = "bulletins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    category: Mapped[str] = mapped_column(String(100), default="")
+    priority: Mapped[Priority] = mapped_column(str_enum(Priority))
+    kind: Mapped[BulletinKind] = mapped_column(str_enum(BulletinKind))
+    media_sha256: Mapped[str | None] = mapped_column(
+        ForeignKey("media_assets.sha256", ondelete="RESTRICT"), index=True
+    )
+    text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Schedule(Base):
+    """When a bulletin plays: one instant, or an RRULE expanded in a local time zone."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bulletin_id: Mapped[int] = mapped_column(
+        ForeignKey("bulletins.id", ondelete="RESTRICT"), index=True
+    )
+    kind: Mapped[ScheduleKind] = mapped_column(str_enum(ScheduleKind))
+    start_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rrule: Mapped[str | None] = mapped_column(Text)
+    valid_from: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    timezone: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    targets: Mapped[list[ScheduleTarget]] = relationship(
+        cascade="all, delete-orphan", order_by="ScheduleTarget.id"
+    )
+
+
+class ScheduleTarget(Base):
+    """One target of a schedule: a unit subtree, a group or a device (exactly one per row)."""
+
+    __tablename__ = "schedule_targets"
+    __table_args__ = (
+        CheckConstraint(
+            "(CASE WHEN unit_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN group_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN device_id IS NULL THEN 0 ELSE 1 END) = 1",
+            name="exactly_one_target",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("schedules.id", ondelete="CASCADE"), index=True
+    )
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_units.id", ondelete="RESTRICT"), index=True
+    )
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("device_groups.id", ondelete="RESTRICT"), index=True
+    )
+    device_id: Mapped[str | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="RESTRICT"), index=True
+    )

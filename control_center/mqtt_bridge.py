@@ -1,0 +1,239 @@
+"""The center's long-lived MQTT connection: publish with acknowledgement, receive with care.
+
+One paho-mqtt client (MQTT v5, persistent session) runs its network loop in a thread.
+Subscriptions are renewed on every connect, reconnects back off, bad credentials stop the
+loop with one clear log line, and a failing message handler never kills the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from control_center.errors import BrokerUnavailable
+
+log = logging.getLogger(__name__)
+
+_BAD_CREDENTIALS = {0x86, 0x87}  # Bad user name or password, Not authorized
+MessageHandler = Callable[[str, bytes], bool]
+"""Called with (topic, payload); return False to leave a QoS 1 message unacknowledged."""
+
+
+@dataclass(frozen=True, slots=True)
+class MqttOptions:
+    host: str
+    port: int
+    username: str
+    password: str | None
+    client_id: str
+    session_expiry_s: int
+    keepalive_s: int = 30
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+
+
+class MqttBridge:
+    """Owns the paho client; thread-safe publishing; dispatches messages to one handler."""
+
+    def __init__(
+        self,
+        *,
+        options: MqttOptions,
+        subscriptions: Sequence[str],
+        on_message: MessageHandler,
+        on_connected: Callable[[], None] | None = None,
+    ) -> None:
+        self.options = options
+        self._subscriptions = tuple(subscriptions)
+        self._handler = on_message
+        self._on_connected = on_connected
+        self._connected = threading.Event()
+        self._loop_thread: int | None = None
+        self.state = "idle"
+        self.last_error = ""
+        self._client = self._make_client()
+
+    def _make_client(self) -> paho.Client:
+        opts = self.options
+        client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=opts.client_id,
+            protocol=paho.MQTTv5,
+            manual_ack=True,
+        )
+        client.username_pw_set(opts.username, opts.password)
+        client.reconnect_delay_set(opts.reconnect_min_s, opts.reconnect_max_s)
+        client.on_connect = self._handle_connect
+        client.on_connect_fail = self._handle_connect_fail
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        return client
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background; the loop retries until the broker answers."""
+        opts = self.options
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = opts.session_expiry_s
+        self.state = "connecting"
+        self._client.connect_async(
+            opts.host, opts.port, keepalive=opts.keepalive_s, clean_start=False, properties=props
+        )
+        self._client.loop_start()
+        log.info("MQTT: connecting to %s:%s as %r", opts.host, opts.port, opts.username)
+
+    def stop(self) -> None:
+        """Disconnect cleanly (the persistent session keeps queuing events for us)."""
+        self.state = "stopped"
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected.clear()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    # -- publishing ----------------------------------------------------------------------
+
+    def publish_and_wait(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,
+        timeout: float = 10.0,
+    ) -> None:
+        """Publish and block until the broker acknowledged (PUBACK for QoS 1)."""
+        info = self._publish(topic, payload, qos, retain)
+        self._wait(info, topic, timeout)
+
+    def publish_many(
+        self, messages: Sequence[tuple[str, bytes]], *, qos: int = 1, retain: bool = False,
+        timeout: float = 10.0,
+    ) -> list[bool]:
+        """Publish every message, then wait for all acknowledgements within one deadline.
+
+        Returns, per message, whether the broker acknowledged it. Never raises for the broker.
+        """
+        if not messages:
+            return []
+        if not self.connected:
+            return [False] * len(messages)
+        infos: list[paho.MQTTMessageInfo | None] = []
+        for topic, payload in messages:
+            try:
+                infos.append(self._publish(topic, payload, qos, retain))
+            except BrokerUnavailable as exc:
+                log.warning("MQTT: %s", exc)
+                infos.append(None)
+        deadline = time.monotonic() + timeout
+        results = []
+        for (topic, _), info in zip(messages, infos, strict=True):
+            if info is None:
+                results.append(False)
+                continue
+            try:
+                self._wait(info, topic, max(0.0, deadline - time.monotonic()))
+                results.append(True)
+            except BrokerUnavailable as exc:
+                log.warning("MQTT: %s", exc)
+                results.append(False)
+        return results
+
+    def _publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> paho.MQTTMessageInfo:
+        if threading.get_ident() == self._loop_thread:
+            raise RuntimeError("publish_and_wait called from the MQTT loop thread would deadlock")
+        if not self.connected:
+            raise BrokerUnavailable(self._unreachable())
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            raise BrokerUnavailable(f"publishing to {topic} failed: {paho.error_string(info.rc)}")
+        return info
+
+    def _wait(self, info: paho.MQTTMessageInfo, topic: str, timeout: float) -> None:
+        try:
+            info.wait_for_publish(timeout)
+        except (ValueError, RuntimeError) as exc:
+            raise BrokerUnavailable(f"publishing to {topic} failed: {exc}") from exc
+        if not info.is_published():
+            raise BrokerUnavailable(
+                f"the MQTT broker did not acknowledge {topic} within {timeout:.1f} s; "
+                "it stays queued and is sent when the connection returns"
+            )
+
+    def _unreachable(self) -> str:
+        opts = self.options
+        why = f" ({self.last_error})" if self.last_error else ""
+        return f"not connected to the MQTT broker at {opts.host}:{opts.port}{why}"
+
+    # -- paho callbacks (run in the loop thread) ---------------------------------------------
+
+    def _handle_connect(
+        self, client: paho.Client, _userdata: Any, flags: Any, reason: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
+        self._loop_thread = threading.get_ident()
+        if reason.is_failure:
+            self.last_error = f"broker refused the connection: {reason}"
+            if reason.value in _BAD_CREDENTIALS:
+                self.state = "auth_failed"
+                log.error(
+                    "MQTT: broker %s:%s refused user %r (%s); not retrying: "
+                    "check TT_MQTT_USERNAME / TT_MQTT_PASSWORD and the broker's password file",
+                    self.options.host, self.options.port, self.options.username, reason,
+                )
+                client.disconnect()
+            else:
+                log.warning("MQTT: connection refused: %s; retrying", reason)
+            return
+        self.state = "connected"
+        self.last_error = ""
+        client.subscribe([(t, SubscribeOptions(qos=1)) for t in self._subscriptions])
+        self._connected.set()
+        log.info(
+            "MQTT: connected to %s:%s (session present: %s)",
+            self.options.host, self.options.port, getattr(flags, "session_present", None),
+        )
+        if self._on_connected is not None:
+            try:
+                self._on_connected()
+            except Exception:
+                log.exception("MQTT: on_connected hook failed")
+
+    def _handle_connect_fail(self, _client: paho.Client, _userdata: Any) -> None:
+        self.last_error = "broker unreachable"
+        log.debug("MQTT: connection attempt to %s:%s failed", self.options.host, self.options.port)
+
+    def _handle_disconnect(
+        self, _client: paho.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if self.state in ("stopped", "auth_failed"):
+            return
+        self.state = "disconnected"
+        if was_connected:
+            self.last_error = f"connection lost: {reason}"
+            log.warning("MQTT: disconnected (%s); reconnecting with back-off", reason)
+
+    def _handle_message(self, client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
+        ack = True
+        try:
+            ack = self._handler(msg.topic, msg.payload)
+        except Exception:
+            log.exception("MQTT: handler failed on %s (%d bytes)", msg.topic[:120],
+                          len(msg.payload))
+        if ack and msg.qos > 0:
+            client.ack(msg.mid, msg.qos)

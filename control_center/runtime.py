@@ -1,0 +1,74 @@
+"""The running center: database, signer, MQTT bridge, ingestion, manifest sync, refresher."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from control_center.config import Settings
+from control_center.db import create_db_engine, session_factory, upgrade_database
+from control_center.mqtt_bridge import MqttBridge, MqttOptions
+from control_center.services.ingest import Ingestor
+from control_center.services.manifest_sync import ManifestSync
+from control_center.services.refresher import Refresher
+from protocol.base import utc_now
+from protocol.signing import Signer, load_or_create_private_key, public_key_b64
+from protocol.topics import Channel, fleet_subscription
+
+log = logging.getLogger(__name__)
+
+
+def load_signer(settings: Settings) -> Signer:
+    """The center's Ed25519 signer; the key file is created (0600) on first use."""
+    return Signer(load_or_create_private_key(settings.signing_key_path))
+
+
+class Center:
+    """Owns every long-lived resource; ``start`` and ``stop`` bracket the app's lifespan."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.engine = create_db_engine(settings.database_url)
+        self.sessions = session_factory(self.engine)
+        self.signer = load_signer(settings)
+        self.public_key_b64 = public_key_b64(self.signer.public_key)
+        self.ingestor = Ingestor(sessions=self.sessions, clock=clock)
+        self.bridge = MqttBridge(
+            options=MqttOptions(
+                host=settings.mqtt_host, port=settings.mqtt_port,
+                username=settings.mqtt_username, password=settings.mqtt_password,
+                client_id=settings.mqtt_client_id,
+                session_expiry_s=settings.mqtt_session_expiry_s,
+            ),
+            subscriptions=[fleet_subscription(Channel.EVENT), fleet_subscription(Channel.STATUS)],
+            on_message=self.ingestor.handle,
+            on_connected=self._on_connected,
+        )
+        self.manifests = ManifestSync(
+            sessions=self.sessions, signer=self.signer, bridge=self.bridge,
+            public_base_url=settings.public_base_url,
+            horizon=timedelta(hours=settings.horizon_hours),
+            publish_timeout_s=settings.publish_timeout_s, clock=clock,
+        )
+        self.refresher = Refresher(sync=self.manifests, interval_s=settings.refresh_seconds)
+
+    def start(self) -> None:
+        """Migrate the database, then connect to the broker and start refreshing."""
+        self.settings.media_dir.mkdir(parents=True, exist_ok=True)
+        upgrade_database(self.engine)
+        self.bridge.start()
+        self.refresher.start()
+        log.info("control center started (key id %s, media %s)", self.signer.key_id,
+                 self.settings.media_dir)
+
+    def stop(self) -> None:
+        self.refresher.stop()
+        self.bridge.stop()
+        self.engine.dispose()
+        log.info("control center stopped")
+
+    def _on_connected(self) -> None:
+        # Runs in the MQTT loop thread: never publish from here, hand over to the refresher.
+        self.refresher.kick()

@@ -1,0 +1,1 @@
+"""Pydantic request/response schemas of the HTTP API (kept apart from the SQL models)."""

@@ -1,0 +1,112 @@
+"""Media, bulletins and schedules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AwareDatetime, Field, StringConstraints
+
+from control_center.models import BulletinKind, ScheduleKind
+from control_center.schemas.common import DeliveryReport, InputModel, OutputModel, Sha256
+from control_center.schemas.fleet import DeviceId
+from protocol.base import Priority
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+
+
+class MediaPublic(OutputModel):
+    sha256: str
+    size: int
+    mime: str
+    duration_ms: int
+    codec: str
+    original_name: str
+    created_at: datetime
+    url: str = Field(description="where agents download it (public, by hash, Range supported)")
+
+
+class BulletinCreate(InputModel):
+    title: Title
+    category: Category = ""
+    priority: Priority = Priority.NORMAL
+    kind: BulletinKind = BulletinKind.AUDIO
+    media_sha256: Sha256 | None = Field(default=None, description="required for kind=audio")
+    text: Text | None = Field(default=None, description="required for kind=text")
+
+
+class BulletinUpdate(InputModel):
+    title: Title | None = None
+    category: Category | None = None
+    priority: Priority | None = None
+    media_sha256: Sha256 | None = None
+    text: Text | None = None
+
+
+class BulletinPublic(OutputModel):
+    id: int
+    title: str
+    category: str
+    priority: Priority
+    kind: BulletinKind
+    media_sha256: str | None
+    text: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Targets(InputModel):
+    """Who hears it: the union of unit subtrees, groups and single devices."""
+
+    unit_ids: list[int] = Field(default_factory=list)
+    group_ids: list[int] = Field(default_factory=list)
+    device_ids: list[DeviceId] = Field(default_factory=list)
+
+
+class ScheduleCreate(InputModel):
+    """One-off: give ``start_at``. Recurring: give ``rrule`` and ``valid_from``."""
+
+    bulletin_id: int
+    start_at: AwareDatetime | None = None
+    rrule: str | None = Field(default=None, max_length=1000,
+                              examples=["FREQ=DAILY;BYHOUR=6,17;BYMINUTE=0;BYSECOND=0"])
+    valid_from: AwareDatetime | None = Field(
+        default=None, description="recurring: first possible occurrence; its local wall time "
+        "in `timezone` is the RRULE's DTSTART")
+    valid_until: AwareDatetime | None = None
+    timezone: str | None = Field(default=None, description="IANA zone; default TT_TIMEZONE")
+    targets: Targets
+
+
+class ScheduleUpdate(InputModel):
+    """Fields to change; any change makes a new revision (new item ids) and republishes."""
+
+    bulletin_id: int | None = None
+    start_at: AwareDatetime | None = None
+    rrule: str | None = Field(default=None, max_length=1000)
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+    timezone: str | None = None
+    targets: Targets | None = None
+
+
+class SchedulePublic(OutputModel):
+    id: int
+    bulletin_id: int
+    kind: ScheduleKind
+    start_at: datetime | None
+    rrule: str | None
+    valid_from: datetime | None
+    valid_until: datetime | None
+    timezone: str
+    revision: int
+    cancelled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    targets: Targets
+    device_ids: list[str] = Field(description="devices the targets resolve to now")
+    next_instants: list[datetime] | None = Field(
+        default=None, description="upcoming occurrences in UTC (single-schedule answers only)")
+    delivery: DeliveryReport | None = None

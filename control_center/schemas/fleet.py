@@ -1,0 +1,107 @@
+"""Units, devices, groups and commands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from control_center.schemas.common import DeliveryReport, InputModel, Name, OutputModel
+from protocol.events import DeviceKind
+from protocol.manifest import CommandAction, Manifest, PlayNow, SetVolume, StopPlayback
+
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Level = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=63)]
+
+
+class UnitCreate(InputModel):
+    code: Code
+    name: Name
+    level: Level = Field(description="central, province, district, commune... (free text)")
+    parent_id: int | None = None
+
+
+class UnitPublic(OutputModel):
+    id: int
+    code: str
+    name: str
+    level: str
+    parent_id: int | None
+    created_at: datetime
+
+
+class DeviceCreate(InputModel):
+    id: DeviceId = Field(description="also the MQTT user name: a-z, 0-9, '-', '_' (max 63)")
+    name: Name
+    kind: DeviceKind = DeviceKind.SPEAKER
+    unit_id: int
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+
+
+class DevicePublic(OutputModel):
+    id: str
+    name: str
+    kind: DeviceKind
+    unit_id: int
+    lat: float | None
+    lon: float | None
+    online: bool
+    last_seen_at: datetime | None
+    status_changed_at: datetime | None
+    manifest_version_acked: int | None
+    agent_version: str
+    created_at: datetime
+
+
+class DeviceCreated(DevicePublic):
+    """Returned once by POST /devices: the broker password is not stored in clear."""
+
+    mqtt_username: str
+    mqtt_password: str
+    delivery: DeliveryReport
+
+
+class DeviceManifest(OutputModel):
+    device_id: str
+    version: int
+    content_hash: str
+    item_count: int
+    built_at: datetime
+    published_at: datetime | None = Field(description="null until the broker acknowledged it")
+    manifest: Manifest
+    envelope: str = Field(description="the signed envelope exactly as published (retained)")
+
+
+class GroupCreate(InputModel):
+    name: Name
+    device_ids: list[DeviceId] = Field(default_factory=list)
+
+
+class GroupPublic(OutputModel):
+    id: int
+    name: str
+    device_ids: list[str]
+    created_at: datetime
+
+
+class PlayBulletin(InputModel):
+    """Convenience action: play a stored bulletin now (sent to the device as ``play_now``)."""
+
+    type: Literal["play_bulletin"] = "play_bulletin"
+    bulletin_id: int
+
+
+CommandRequest = Annotated[
+    PlayNow | StopPlayback | SetVolume | PlayBulletin, Field(discriminator="type")
+]
+
+
+class CommandPublic(OutputModel):
+    id: str
+    device_id: str
+    issued_at: datetime
+    expires_at: datetime
+    action: CommandAction

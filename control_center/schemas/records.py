@@ -1,0 +1,64 @@
+"""Read-only records: plays, device events, audit entries, time and health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from control_center.models import PlayStatus
+from control_center.schemas.common import OutputModel
+from protocol.base import Priority
+
+
+class PlayPublic(OutputModel):
+    id: int
+    device_id: str
+    item_id: str
+    schedule_id: int | None
+    bulletin_id: int | None
+    priority: Priority
+    scheduled_at: datetime
+    status: PlayStatus
+    started_at: datetime | None
+    ended_at: datetime | None
+    reason: str | None
+
+
+class EventPublic(BaseModel):
+    event_id: str
+    device_id: str
+    type: str
+    at: datetime
+    received_at: datetime
+    payload: dict[str, object]
+
+
+class AuditPublic(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    source_ip: str | None
+    action: str
+    object_type: str
+    object_id: str
+    detail: dict[str, object]
+
+
+class TimePublic(BaseModel):
+    """The center's clock, for agents measuring their offset."""
+
+    now: datetime
+    epoch_ms: int
+
+
+class MqttHealth(BaseModel):
+    connected: bool
+    state: str
+    last_error: str
+    ingest: dict[str, int]
+
+
+class HealthPublic(BaseModel):
+    status: str
+    mqtt: MqttHealth

@@ -1,0 +1,1 @@
+"""Business logic; routes call these functions (keyword-only arguments) and nothing else."""

@@ -1,0 +1,67 @@
+"""One-shot commands: signed, with an id and an expiry, published QoS 1 (not retained)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from control_center.errors import InvalidInput
+from control_center.models import MediaAsset
+from control_center.mqtt_bridge import MqttBridge
+from control_center.schemas.fleet import PlayBulletin
+from control_center.services import audit
+from control_center.services.bulletins import get_bulletin
+from control_center.services.fleet import get_device
+from control_center.services.manifests import bulletin_content
+from protocol.manifest import Command, CommandAction, PlayItem, PlayNow
+from protocol.signing import Signer
+from protocol.topics import Channel, device_topic
+
+log = logging.getLogger(__name__)
+
+
+def play_now_for_bulletin(
+    session: Session, *, request: PlayBulletin, public_base_url: str, now: datetime
+) -> PlayNow:
+    """Turn 'play bulletin N now' into the protocol's PlayNow with a fresh item id."""
+    bulletin = get_bulletin(session, bulletin_id=request.bulletin_id)
+    media = {}
+    if bulletin.media_sha256:
+        asset = session.get(MediaAsset, bulletin.media_sha256)
+        media = {asset.sha256: asset} if asset is not None else {}
+    content = bulletin_content(bulletin, media=media, public_base_url=public_base_url)
+    if content is None:
+        raise InvalidInput(f"bulletin {bulletin.id} has no playable content")
+    item = PlayItem(
+        item_id=f"c-{uuid.uuid4().hex[:16]}", bulletin_id=bulletin.id, title=bulletin.title,
+        priority=bulletin.priority, start_at=now, content=content,
+    )
+    return PlayNow(item=item)
+
+
+def send_command(
+    session: Session, *, device_id: str, action: CommandAction, signer: Signer,
+    bridge: MqttBridge, ttl: timedelta, publish_timeout_s: float, actor: audit.Actor,
+    now: datetime,
+) -> Command:
+    """Sign and publish a command; raises BrokerUnavailable when the broker does not ack."""
+    get_device(session, device_id=device_id)
+    command = Command(
+        id=uuid.uuid4().hex, device_id=device_id, issued_at=now, expires_at=now + ttl,
+        action=action,
+    )
+    audit.record(session, actor=actor, action="command", object_type="device",
+                 object_id=device_id,
+                 detail={"command_id": command.id, "expires_at": command.expires_at.isoformat(),
+                         "action": action.model_dump(mode="json")}, at=now)
+    session.commit()
+    bridge.publish_and_wait(
+        device_topic(device_id, Channel.CMD), signer.seal(command), qos=1, retain=False,
+        timeout=publish_timeout_s,
+    )
+    log.info("command %s (%s) sent to %s", command.id, action.type, device_id)
+    return command
+

@@ -1,0 +1,127 @@
+"""Administrative units, devices and device groups."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from control_center.errors import Conflict, InvalidInput, NotFound, UnknownReference
+from control_center.models import AdminUnit, Device, DeviceGroup, DeviceGroupMember
+from control_center.security import generate_password, mosquitto_hash
+from control_center.services import audit
+from control_center.services.targets import descendant_unit_ids
+from protocol.errors import TopicError
+from protocol.events import DeviceKind
+from protocol.topics import validate_device_id
+
+
+def get_unit(session: Session, *, unit_id: int) -> AdminUnit:
+    unit = session.get(AdminUnit, unit_id)
+    if unit is None:
+        raise NotFound(f"unit {unit_id} does not exist")
+    return unit
+
+
+def create_unit(
+    session: Session, *, code: str, name: str, level: str, parent_id: int | None,
+    actor: audit.Actor, now: datetime,
+) -> AdminUnit:
+    if not level.strip():
+        raise InvalidInput("level must not be empty (e.g. 'province', 'commune')")
+    if parent_id is not None and session.get(AdminUnit, parent_id) is None:
+        raise UnknownReference(f"parent unit {parent_id} does not exist")
+    if session.scalar(select(AdminUnit.id).where(AdminUnit.code == code)) is not None:
+        raise Conflict(f"a unit with code {code!r} already exists")
+    unit = AdminUnit(code=code, name=name, level=level.strip(), parent_id=parent_id,
+                     created_at=now)
+    session.add(unit)
+    session.flush()
+    audit.record(session, actor=actor, action="create", object_type="unit", object_id=unit.id,
+                 detail={"code": code, "name": name, "level": unit.level, "parent_id": parent_id},
+                 at=now)
+    session.commit()
+    return unit
+
+
+def list_units(session: Session, *, parent_id: int | None = None) -> list[AdminUnit]:
+    query = select(AdminUnit).order_by(AdminUnit.id)
+    if parent_id is not None:
+        query = query.where(AdminUnit.parent_id == parent_id)
+    return list(session.scalars(query))
+
+
+def get_device(session: Session, *, device_id: str) -> Device:
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFound(f"device {device_id!r} does not exist")
+    return device
+
+
+def create_device(
+    session: Session, *, device_id: str, name: str, kind: DeviceKind, unit_id: int,
+    lat: float | None, lon: float | None, actor: audit.Actor, now: datetime,
+) -> tuple[Device, str]:
+    """Register a device; returns it with its broker password (shown once, stored hashed)."""
+    try:
+        validate_device_id(device_id)
+    except TopicError as exc:
+        raise InvalidInput(str(exc)) from exc
+    if session.get(AdminUnit, unit_id) is None:
+        raise UnknownReference(f"unit {unit_id} does not exist")
+    if session.get(Device, device_id) is not None:
+        raise Conflict(f"device {device_id!r} already exists")
+    password = generate_password()
+    device = Device(
+        id=device_id, name=name, kind=kind, unit_id=unit_id, lat=lat, lon=lon,
+        mqtt_password_hash=mosquitto_hash(password), online=False, agent_version="",
+        created_at=now,
+    )
+    session.add(device)
+    audit.record(session, actor=actor, action="create", object_type="device", object_id=device_id,
+                 detail={"name": name, "kind": kind.value, "unit_id": unit_id}, at=now)
+    session.commit()
+    return device, password
+
+
+def list_devices(
+    session: Session, *, unit_id: int | None = None, recursive: bool = False
+) -> list[Device]:
+    query = select(Device).order_by(Device.id)
+    if unit_id is not None:
+        get_unit(session, unit_id=unit_id)
+        units = descendant_unit_ids(session, unit_ids=[unit_id]) if recursive else {unit_id}
+        query = query.where(Device.unit_id.in_(units))
+    return list(session.scalars(query))
+
+
+def get_group(session: Session, *, group_id: int) -> DeviceGroup:
+    group = session.get(DeviceGroup, group_id)
+    if group is None:
+        raise NotFound(f"group {group_id} does not exist")
+    return group
+
+
+def create_group(
+    session: Session, *, name: str, device_ids: list[str], actor: audit.Actor, now: datetime
+) -> DeviceGroup:
+    if session.scalar(select(DeviceGroup.id).where(DeviceGroup.name == name)) is not None:
+        raise Conflict(f"a group named {name!r} already exists")
+    wanted = sorted(set(device_ids))
+    found = set(session.scalars(select(Device.id).where(Device.id.in_(wanted))))
+    missing = [d for d in wanted if d not in found]
+    if missing:
+        raise UnknownReference(f"unknown device(s): {', '.join(repr(d) for d in missing)}")
+    group = DeviceGroup(name=name, created_at=now,
+                        members=[DeviceGroupMember(device_id=d) for d in wanted])
+    session.add(group)
+    session.flush()
+    audit.record(session, actor=actor, action="create", object_type="group", object_id=group.id,
+                 detail={"name": name, "device_ids": wanted}, at=now)
+    session.commit()
+    return group
+
+
+def list_groups(session: Session) -> list[DeviceGroup]:
+    return list(session.scalars(select(DeviceGroup).order_by(DeviceGroup.id)))

@@ -1,0 +1,172 @@
+"""Store what devices report over MQTT: status (birth/will) and de-duplicated events.
+
+The topic's device id is authoritative (the broker ACL lets a device write only its own
+topics): a payload naming another device is refused. Each event is stored once, keyed by
+its event_id, so at-least-once delivery becomes exactly-once at the center.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from control_center.models import Device, DeviceEventRecord
+from control_center.services.plays import apply_play_event
+from protocol import codec
+from protocol.errors import MalformedMessage, TopicError, UnsupportedVersion
+from protocol.events import (
+    DeviceEvent,
+    ManifestAccepted,
+    PlayCompleted,
+    PlayFailed,
+    PlayInterrupted,
+    PlayStarted,
+    Status,
+)
+from protocol.topics import Channel, parse_topic
+
+log = logging.getLogger(__name__)
+
+_LOG_PAYLOAD_CHARS = 200
+_STORE_ATTEMPTS = 3
+T = TypeVar("T")
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class Ingestor:
+    """Handles one MQTT message at a time (called from the MQTT loop thread)."""
+
+    def __init__(self, *, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._cond = threading.Condition()
+        self.counters: Counter[str] = Counter()
+        """'event', 'status', 'duplicate' and 'refused:<reason>' counts."""
+
+    def handle(self, topic: str, payload: bytes) -> bool:
+        """Process one message; return False only when it should be redelivered later."""
+        try:
+            outcome = self._handle(topic, payload)
+        except _Refused as exc:
+            outcome = f"refused:{exc.reason}"
+            log.warning("ingest: refused %s (%s): %s; payload=%r", topic[:120], exc.reason, exc,
+                        payload[:_LOG_PAYLOAD_CHARS])
+        except OperationalError as exc:
+            log.error("ingest: database unavailable for %s, leaving it unacknowledged: %s",
+                      topic[:120], exc)
+            self._count("error:database")
+            return False
+        self._count(outcome)
+        return True
+
+    def wait_for(self, predicate: Callable[[Counter[str]], bool], timeout: float) -> bool:
+        """Block until ``predicate(counters)`` holds (True) or ``timeout`` passes (False)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: predicate(self.counters), timeout)
+
+    def _count(self, outcome: str) -> None:
+        with self._cond:
+            self.counters[outcome] += 1
+            self._cond.notify_all()
+
+    def _handle(self, topic: str, payload: bytes) -> str:
+        try:
+            parsed = parse_topic(topic)
+        except TopicError as exc:
+            raise _Refused("bad_topic", str(exc)) from exc
+        if parsed.channel == Channel.STATUS:
+            if not payload:
+                return "status_cleared"  # a retained status being deleted
+            status = self._decode(codec.decode_status, payload)
+            self._check_sender(parsed.device_id, status.device_id)
+            self._retrying(lambda s: self._store_status(s, status))
+            return "status"
+        if parsed.channel == Channel.EVENT:
+            event = self._decode(codec.decode_event, payload)
+            self._check_sender(parsed.device_id, event.device_id)
+            stored = self._retrying(lambda s: self._store_event(s, event, payload))
+            return "event" if stored else "duplicate"
+        raise _Refused("unexpected_channel", f"the center does not ingest {parsed.channel}")
+
+    @staticmethod
+    def _decode(decoder: Callable[[bytes], T], payload: bytes) -> T:
+        try:
+            return decoder(payload)
+        except UnsupportedVersion as exc:
+            raise _Refused("unsupported_version", str(exc)) from exc
+        except MalformedMessage as exc:
+            raise _Refused("malformed", str(exc)) from exc
+
+    @staticmethod
+    def _check_sender(topic_device: str, payload_device: str) -> None:
+        if topic_device != payload_device:
+            raise _Refused(
+                "device_mismatch",
+                f"payload says device {payload_device[:64]!r} on the topic of {topic_device!r}",
+            )
+
+    def _retrying(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a transaction, retrying a few times when SQLite is busy."""
+        for attempt in range(1, _STORE_ATTEMPTS + 1):
+            try:
+                with self._sessions.begin() as session:
+                    return work(session)
+            except OperationalError:
+                if attempt == _STORE_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
+
+    def _device(self, session: Session, device_id: str) -> Device:
+        device = session.get(Device, device_id)
+        if device is None:
+            raise _Refused("unknown_device", f"device {device_id!r} is not registered")
+        return device
+
+    def _store_status(self, session: Session, status: Status) -> None:
+        device = self._device(session, status.device_id)
+        now = self._clock()
+        if device.online != status.online or device.status_changed_at is None:
+            device.status_changed_at = now
+        device.online = status.online
+        if status.online:
+            device.last_seen_at = now
+        if status.agent_version:
+            device.agent_version = status.agent_version[:100]
+        if status.manifest_version is not None:
+            device.manifest_version_acked = status.manifest_version
+
+    def _store_event(self, session: Session, event: DeviceEvent, raw: bytes) -> bool:
+        device = self._device(session, event.device_id)
+        if session.get(DeviceEventRecord, event.event_id) is not None:
+            return False  # a redelivery: already stored once
+        now = self._clock()
+        session.add(DeviceEventRecord(
+            event_id=event.event_id, device_id=event.device_id, type=event.type,
+            at=event.at, received_at=now, payload=_json_text(raw),
+        ))
+        device.last_seen_at = now
+        if isinstance(event, ManifestAccepted):
+            device.manifest_version_acked = max(device.manifest_version_acked or 0, event.version)
+        elif isinstance(event, PlayStarted | PlayCompleted | PlayInterrupted | PlayFailed):
+            apply_play_event(session, event=event, now=now)
+        return True
+
+
+def _json_text(raw: bytes) -> str:
+    """The payload re-serialised compactly (it was valid JSON to get this far)."""
+    return json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,200 @@
+"""Keep every device's retained manifest equal to what the database says it should play.
+
+``ManifestSync.sync`` rebuilds manifests, bumps a device's version only when its content
+changed, stores the signed body (``published_at`` NULL) and then publishes it retained.
+A manifest the broker did not acknowledge stays pending and is published again on the next
+sync or reconnect. One lock serialises build+publish so versions reach the broker in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from control_center.models import Bulletin, Device, ManifestState, MediaAsset, Schedule
+from control_center.mqtt_bridge import MqttBridge
+from control_center.services import manifests as mf
+from control_center.services.expansion import GRACE
+from control_center.services.plays import record_manifest
+from control_center.services.targets import schedule_devices
+from protocol.manifest import ItemContent
+from protocol.signing import Signer
+from protocol.topics import Channel, device_topic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What one sync did: devices considered, new versions built, broker acknowledgements."""
+
+    devices: int = 0
+    changed: tuple[str, ...] = ()
+    published: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _Outgoing:
+    device_id: str
+    version: int
+    body: str
+
+
+@dataclass(slots=True)
+class _Context:
+    """Everything loaded once per sync and shared by all devices."""
+
+    now: datetime
+    reach: dict[int, set[str]]
+    schedules: list[Schedule]
+    bulletins: dict[int, Bulletin]
+    contents: dict[int, ItemContent | None]
+    instants: dict[int, list[datetime]] = field(default_factory=dict)
+
+
+class ManifestSync:
+    def __init__(
+        self, *, sessions: sessionmaker[Session], signer: Signer, bridge: MqttBridge,
+        public_base_url: str, horizon: timedelta, publish_timeout_s: float,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._sessions = sessions
+        self._signer = signer
+        self._bridge = bridge
+        self._base_url = public_base_url
+        self._horizon = horizon
+        self._timeout = publish_timeout_s
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def sync(self, device_ids: Iterable[str] | None = None) -> SyncReport:
+        """Rebuild (all devices when None) and publish what changed or is still pending."""
+        wanted = None if device_ids is None else set(device_ids)
+        with self._lock:
+            considered, changed, outgoing = self._rebuild(wanted)
+            published, pending = self._publish(outgoing)
+        if changed:
+            log.info("manifests: %d new version(s), %d pending", len(changed), len(pending))
+        return SyncReport(considered, tuple(changed), tuple(published), tuple(pending))
+
+    def publish_pending(self) -> SyncReport:
+        """Publish every stored manifest the broker has not acknowledged yet."""
+        with self._lock:
+            with self._sessions.begin() as session:
+                rows = session.execute(
+                    select(ManifestState.device_id, ManifestState.version, ManifestState.body)
+                    .where(ManifestState.published_at.is_(None))
+                ).all()
+            outgoing = [_Outgoing(d, v, b) for d, v, b in rows]
+            published, pending = self._publish(outgoing)
+        return SyncReport(len(outgoing), (), tuple(published), tuple(pending))
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _rebuild(self, wanted: set[str] | None) -> tuple[int, list[str], list[_Outgoing]]:
+        changed: list[str] = []
+        outgoing: list[_Outgoing] = []
+        with self._sessions.begin() as session:
+            devices = set(session.scalars(select(Device.id)))
+            if wanted is not None:
+                devices &= wanted
+            if not devices:
+                return 0, changed, outgoing
+            ctx = self._load(session)
+            states = {
+                s.device_id: s for s in session.scalars(select(ManifestState))
+                if s.device_id in devices
+            }
+            for device_id in sorted(devices):
+                state = states.get(device_id)
+                out = self._rebuild_one(session, ctx, device_id, state)
+                if out is not None:
+                    changed.append(device_id)
+                    outgoing.append(out)
+                elif state is not None and state.published_at is None:
+                    outgoing.append(_Outgoing(device_id, state.version, state.body))
+        return len(devices), changed, outgoing
+
+    def _load(self, session: Session) -> _Context:
+        now = self._clock()
+        schedules = list(session.scalars(
+            select(Schedule).where(Schedule.cancelled_at.is_(None))
+            .options(selectinload(Schedule.targets))
+        ))
+        bulletin_ids = {s.bulletin_id for s in schedules}
+        bulletins = {
+            b.id: b for b in session.scalars(select(Bulletin).where(Bulletin.id.in_(bulletin_ids)))
+        }
+        shas = {b.media_sha256 for b in bulletins.values() if b.media_sha256}
+        assets = session.scalars(select(MediaAsset).where(MediaAsset.sha256.in_(shas)))
+        media = {m.sha256: m for m in assets}
+        contents = {
+            bid: mf.bulletin_content(b, media=media, public_base_url=self._base_url)
+            for bid, b in bulletins.items()
+        }
+        reach = schedule_devices(session, schedules=schedules)
+        return _Context(now, reach, schedules, bulletins, contents)
+
+    def _rebuild_one(
+        self, session: Session, ctx: _Context, device_id: str, state: ManifestState | None
+    ) -> _Outgoing | None:
+        mine = [s for s in ctx.schedules if device_id in ctx.reach.get(s.id, ())]
+        for schedule in mine:
+            if schedule.id not in ctx.instants:
+                ctx.instants[schedule.id] = mf.schedule_instants(
+                    schedule, now=ctx.now, horizon=self._horizon
+                )
+        items = mf.build_items(
+            schedules=mine, instants=ctx.instants, bulletins=ctx.bulletins, contents=ctx.contents
+        )
+        digest = mf.content_hash(items)
+        if state is not None and state.content_hash == digest:
+            return None
+        version = 1 if state is None else state.version + 1
+        body, kept = mf.seal_manifest(
+            self._signer, device_id=device_id, version=version, issued_at=ctx.now, items=items
+        )
+        text = body.decode()
+        if state is None:
+            state = ManifestState(device_id=device_id)
+            session.add(state)
+        state.version, state.content_hash, state.body = version, digest, text
+        state.item_count, state.built_at, state.published_at = len(kept), ctx.now, None
+        truncated_after = kept[-1].start_at if len(kept) < len(items) and kept else None
+        record_manifest(
+            session, device_id=device_id, items=kept, cutoff=ctx.now - GRACE, now=ctx.now,
+            truncated_after=truncated_after,
+        )
+        return _Outgoing(device_id, version, text)
+
+    # -- publishing -------------------------------------------------------------------------
+
+    def _publish(self, outgoing: list[_Outgoing]) -> tuple[list[str], list[str]]:
+        if not outgoing:
+            return [], []
+        messages = [
+            (device_topic(o.device_id, Channel.MANIFEST), o.body.encode()) for o in outgoing
+        ]
+        acked = self._bridge.publish_many(messages, qos=1, retain=True, timeout=self._timeout)
+        published = [o for o, ok in zip(outgoing, acked, strict=True) if ok]
+        pending = [o.device_id for o, ok in zip(outgoing, acked, strict=True) if not ok]
+        if published:
+            now = self._clock()
+            with self._sessions.begin() as session:
+                for o in published:
+                    session.execute(
+                        update(ManifestState)
+                        .where(ManifestState.device_id == o.device_id,
+                               ManifestState.version == o.version)
+                        .values(published_at=now)
+                    )
+        if pending:
+            log.warning("manifests: %d not acknowledged by the broker; will retry", len(pending))
+        return [o.device_id for o in published], pending

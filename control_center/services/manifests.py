@@ -1,0 +1,116 @@
+"""Build a device's manifest: items from active schedules, a content hash, a sealed body."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+from control_center.errors import InvalidInput
+from control_center.models import Bulletin, BulletinKind, MediaAsset, Schedule, ScheduleKind
+from control_center.services.expansion import GRACE, Recurrence, expand_recurring, item_id
+from protocol.codec import MAX_PAYLOAD_BYTES
+from protocol.manifest import AudioContent, ItemContent, Manifest, PlayItem, TextContent
+from protocol.signing import Signer
+
+log = logging.getLogger(__name__)
+
+MAX_ITEMS = 500
+
+
+def media_url(public_base_url: str, sha256: str) -> str:
+    return f"{public_base_url}/api/v1/media/{sha256}"
+
+
+def schedule_instants(schedule: Schedule, *, now: datetime, horizon: timedelta) -> list[datetime]:
+    """The instants of a schedule that belong in manifests built at ``now``."""
+    if schedule.kind == ScheduleKind.ONE_OFF:
+        start = schedule.start_at
+        return [start] if start is not None and start >= now - GRACE else []
+    if schedule.rrule is None or schedule.valid_from is None:
+        return []
+    rec = Recurrence(schedule.rrule, schedule.valid_from, schedule.valid_until, schedule.timezone)
+    try:
+        return expand_recurring(rec, window_start=now - GRACE, window_end=now + horizon)
+    except InvalidInput as exc:  # stored rules were validated; a tz database change could do it
+        log.error("schedule %s cannot be expanded any more: %s", schedule.id, exc)
+        return []
+
+
+def bulletin_content(
+    bulletin: Bulletin, *, media: Mapping[str, MediaAsset], public_base_url: str
+) -> ItemContent | None:
+    """What a device plays for a bulletin, or None when its content is missing."""
+    if bulletin.kind == BulletinKind.TEXT and bulletin.text:
+        return TextContent(text=bulletin.text)
+    if bulletin.kind == BulletinKind.AUDIO and bulletin.media_sha256 in media:
+        asset = media[bulletin.media_sha256]
+        return AudioContent(
+            sha256=asset.sha256,
+            url=media_url(public_base_url, asset.sha256),
+            size=asset.size,
+            duration_ms=asset.duration_ms,
+            mime=asset.mime,
+        )
+    log.warning("bulletin %s has no playable content; skipped", bulletin.id)
+    return None
+
+
+def build_items(
+    *,
+    schedules: Iterable[Schedule],
+    instants: Mapping[int, Sequence[datetime]],
+    bulletins: Mapping[int, Bulletin],
+    contents: Mapping[int, ItemContent | None],
+) -> list[PlayItem]:
+    """Every occurrence of the given schedules, sorted by start, capped at MAX_ITEMS."""
+    items: list[PlayItem] = []
+    for schedule in schedules:
+        bulletin = bulletins.get(schedule.bulletin_id)
+        content = contents.get(schedule.bulletin_id)
+        if bulletin is None or content is None:
+            continue
+        for instant in instants.get(schedule.id, ()):
+            items.append(
+                PlayItem(
+                    item_id=item_id(
+                        schedule_id=schedule.id, revision=schedule.revision, instant=instant
+                    ),
+                    bulletin_id=bulletin.id,
+                    title=bulletin.title,
+                    priority=bulletin.priority,
+                    start_at=instant,
+                    content=content,
+                )
+            )
+    items.sort(key=lambda i: (i.start_at, i.item_id))
+    return items[:MAX_ITEMS]
+
+
+def content_hash(items: Sequence[PlayItem]) -> str:
+    """SHA-256 over the items only (not version or issue time): equal content, equal hash."""
+    data = [item.model_dump(mode="json") for item in items]
+    raw = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def seal_manifest(
+    signer: Signer, *, device_id: str, version: int, issued_at: datetime,
+    items: Sequence[PlayItem],
+) -> tuple[bytes, tuple[PlayItem, ...]]:
+    """Sign the manifest; drop the latest items if the envelope would exceed the size cap."""
+    kept = tuple(items)
+    while True:
+        manifest = Manifest(device_id=device_id, version=version, issued_at=issued_at, items=kept)
+        body = signer.seal(manifest)
+        if len(body) <= MAX_PAYLOAD_BYTES or not kept:
+            break
+        shorter = max(0, len(kept) * 3 // 4)
+        log.warning(
+            "manifest for %s is %d bytes with %d items; keeping the first %d",
+            device_id, len(body), len(kept), shorter,
+        )
+        kept = kept[:shorter]
+    return body, kept

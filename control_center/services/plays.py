@@ -1,0 +1,123 @@
+"""Proof of play: rows scheduled by manifests, then moved along by device events."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from control_center.models import PlayLog, PlayStatus
+from protocol.events import PlayCompleted, PlayEvent, PlayFailed, PlayInterrupted, PlayStarted
+from protocol.manifest import PlayItem
+
+_ITEM_RE = re.compile(r"^s(\d+)r\d+-")
+_TERMINAL = {PlayStatus.COMPLETED, PlayStatus.INTERRUPTED, PlayStatus.FAILED}
+_CHUNK = 400
+
+
+def schedule_id_of(item_id: str) -> int | None:
+    """The schedule an item id came from (``s<id>r<rev>-<instant>``), None for commands."""
+    match = _ITEM_RE.match(item_id)
+    return int(match.group(1)) if match else None
+
+
+def record_manifest(
+    session: Session, *, device_id: str, items: Sequence[PlayItem], cutoff: datetime,
+    now: datetime, truncated_after: datetime | None = None,
+) -> None:
+    """Add ``scheduled`` rows for new items; cancel still-scheduled rows no longer listed.
+
+    Rows older than ``cutoff`` left the manifest because of age, not a change: untouched.
+    With a truncated manifest, rows after its last item are left alone too.
+    """
+    wanted = {item.item_id: item for item in items}
+    existing: dict[str, PlayLog] = {}
+    ids = list(wanted)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        rows = session.scalars(
+            select(PlayLog).where(PlayLog.device_id == device_id, PlayLog.item_id.in_(chunk))
+        )
+        existing.update({row.item_id: row for row in rows})
+    for iid, item in wanted.items():
+        row = existing.get(iid)
+        if row is None:
+            session.add(PlayLog(
+                device_id=device_id, item_id=iid, schedule_id=schedule_id_of(iid),
+                bulletin_id=item.bulletin_id, priority=item.priority,
+                scheduled_at=item.start_at, status=PlayStatus.SCHEDULED, updated_at=now,
+            ))
+        elif row.status in (PlayStatus.SCHEDULED, PlayStatus.CANCELLED):
+            row.status = PlayStatus.SCHEDULED
+            row.priority = item.priority
+            row.bulletin_id = item.bulletin_id
+            row.reason = None
+            row.updated_at = now
+    stale = select(PlayLog.id, PlayLog.item_id).where(
+        PlayLog.device_id == device_id,
+        PlayLog.status == PlayStatus.SCHEDULED,
+        PlayLog.scheduled_at >= cutoff,
+    )
+    if truncated_after is not None:
+        stale = stale.where(PlayLog.scheduled_at <= truncated_after)
+    gone = [pid for pid, iid in session.execute(stale) if iid not in wanted]
+    for start in range(0, len(gone), _CHUNK):
+        session.execute(
+            update(PlayLog)
+            .where(PlayLog.id.in_(gone[start:start + _CHUNK]))
+            .values(status=PlayStatus.CANCELLED, reason="removed from the manifest", updated_at=now)
+        )
+
+
+def apply_play_event(session: Session, *, event: PlayEvent, now: datetime) -> PlayLog:
+    """Move the play row of ``event`` forward; create it for items the center never listed."""
+    row = session.scalar(
+        select(PlayLog).where(
+            PlayLog.device_id == event.device_id, PlayLog.item_id == event.item_id
+        )
+    )
+    if row is None:
+        row = PlayLog(
+            device_id=event.device_id, item_id=event.item_id,
+            schedule_id=schedule_id_of(event.item_id), bulletin_id=event.bulletin_id,
+            priority=event.priority, scheduled_at=event.scheduled_at,
+            status=PlayStatus.SCHEDULED, updated_at=now,
+        )
+        session.add(row)
+    if isinstance(event, PlayStarted):
+        if row.status not in _TERMINAL:
+            row.status = PlayStatus.STARTED
+            row.started_at = event.started_at
+    elif isinstance(event, PlayCompleted):
+        row.status = PlayStatus.COMPLETED
+        row.started_at, row.ended_at, row.reason = event.started_at, event.ended_at, None
+    elif isinstance(event, PlayInterrupted):
+        row.status = PlayStatus.INTERRUPTED
+        row.started_at, row.ended_at, row.reason = event.started_at, event.ended_at, event.reason
+    elif isinstance(event, PlayFailed):
+        row.status = PlayStatus.FAILED
+        row.reason = event.reason
+        row.ended_at = event.at
+    row.updated_at = now
+    return row
+
+
+def list_plays(
+    session: Session, *, device_id: str | None = None, schedule_id: int | None = None,
+    bulletin_id: int | None = None, status: PlayStatus | None = None,
+    limit: int = 500, offset: int = 0,
+) -> list[PlayLog]:
+    query = select(PlayLog)
+    if device_id is not None:
+        query = query.where(PlayLog.device_id == device_id)
+    if schedule_id is not None:
+        query = query.where(PlayLog.schedule_id == schedule_id)
+    if bulletin_id is not None:
+        query = query.where(PlayLog.bulletin_id == bulletin_id)
+    if status is not None:
+        query = query.where(PlayLog.status == status)
+    query = query.order_by(PlayLog.scheduled_at, PlayLog.id).limit(limit).offset(offset)
+    return list(session.scalars(query))

@@ -1,0 +1,96 @@
+"""Resolve broadcast targets (unit subtrees, groups, devices) to device ids."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from control_center.errors import UnknownReference
+from control_center.models import AdminUnit, Device, DeviceGroup, DeviceGroupMember, Schedule
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSpec:
+    unit_ids: tuple[int, ...] = ()
+    group_ids: tuple[int, ...] = ()
+    device_ids: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.unit_ids or self.group_ids or self.device_ids)
+
+
+def descendant_unit_ids(session: Session, *, unit_ids: Iterable[int]) -> set[int]:
+    """The given units and every unit below them, at any depth (recursive CTE)."""
+    roots = list(set(unit_ids))
+    if not roots:
+        return set()
+    tree = select(AdminUnit.id).where(AdminUnit.id.in_(roots)).cte("tree", recursive=True)
+    tree = tree.union(select(AdminUnit.id).where(AdminUnit.parent_id == tree.c.id))
+    return set(session.scalars(select(tree.c.id)))
+
+
+def ancestor_unit_ids(session: Session, *, unit_id: int) -> list[int]:
+    """The unit and its ancestors, nearest first."""
+    chain: list[int] = []
+    current: int | None = unit_id
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = session.scalar(select(AdminUnit.parent_id).where(AdminUnit.id == current))
+    return chain
+
+
+def check_targets(session: Session, *, spec: TargetSpec) -> None:
+    """Raise UnknownReference naming every unit, group or device that does not exist."""
+    missing: list[str] = []
+    if spec.unit_ids:
+        found = set(session.scalars(select(AdminUnit.id).where(AdminUnit.id.in_(spec.unit_ids))))
+        missing += [f"unit {u}" for u in spec.unit_ids if u not in found]
+    if spec.group_ids:
+        found = set(
+            session.scalars(select(DeviceGroup.id).where(DeviceGroup.id.in_(spec.group_ids)))
+        )
+        missing += [f"group {g}" for g in spec.group_ids if g not in found]
+    if spec.device_ids:
+        found_dev = set(
+            session.scalars(select(Device.id).where(Device.id.in_(spec.device_ids)))
+        )
+        missing += [f"device {d!r}" for d in spec.device_ids if d not in found_dev]
+    if missing:
+        raise UnknownReference(f"unknown target(s): {', '.join(missing)}")
+
+
+def resolve_targets(session: Session, *, spec: TargetSpec, check: bool = True) -> set[str]:
+    """Device ids covered by the union of unit subtrees, group members and devices."""
+    if check:
+        check_targets(session, spec=spec)
+    devices: set[str] = set(spec.device_ids)
+    if spec.unit_ids:
+        units = descendant_unit_ids(session, unit_ids=spec.unit_ids)
+        devices |= set(session.scalars(select(Device.id).where(Device.unit_id.in_(units))))
+    if spec.group_ids:
+        devices |= set(
+            session.scalars(
+                select(DeviceGroupMember.device_id).where(
+                    DeviceGroupMember.group_id.in_(spec.group_ids)
+                )
+            )
+        )
+    return devices
+
+
+def spec_of(schedule: Schedule) -> TargetSpec:
+    """The targets stored for a schedule."""
+    return TargetSpec(
+        unit_ids=tuple(t.unit_id for t in schedule.targets if t.unit_id is not None),
+        group_ids=tuple(t.group_id for t in schedule.targets if t.group_id is not None),
+        device_ids=tuple(t.device_id for t in schedule.targets if t.device_id is not None),
+    )
+
+
+def schedule_devices(session: Session, *, schedules: Sequence[Schedule]) -> dict[int, set[str]]:
+    """For each schedule, the devices it currently reaches."""
+    return {s.id: resolve_targets(session, spec=spec_of(s), check=False) for s in schedules}
