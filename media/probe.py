@@ -16,6 +16,15 @@ log = logging.getLogger(__name__)
 FFPROBE = "ffprobe"
 PROBE_TIMEOUT_S = 30.0
 _ADDRESS_RE = re.compile(r"\[([\w.-]+) @ 0x[0-9a-f]+\]\s*")
+_MIME_BY_FORMAT = {
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "ogg": "audio/ogg",
+    "flac": "audio/flac",
+    "aac": "audio/aac",
+    "mov,mp4,m4a,3gp,3g2,mj2": "audio/mp4",
+    "matroska,webm": "audio/webm",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +37,11 @@ class AudioInfo:
     channels: int
     format_name: str
     bit_rate: int | None
+
+    @property
+    def mime(self) -> str:
+        """The MIME type of the container, for HTTP Content-Type."""
+        return _MIME_BY_FORMAT.get(self.format_name, "application/octet-stream")
 
 
 def probe_audio(path: Path | str, *, ffprobe: str = FFPROBE) -> AudioInfo:
