@@ -1,0 +1,61 @@
+"""Small API helpers for the center tests (unique codes so tests can share one center)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from firmware_sim.broker import MosquittoBroker
+
+_seq = itertools.count(1)
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}-{next(_seq)}"
+
+
+def ok(response: httpx.Response, status: int | None = None) -> dict[str, Any]:
+    expected = status or (201 if response.request.method == "POST" else 200)
+    assert response.status_code == expected, f"{response.status_code}: {response.text}"
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def unit(api: httpx.Client, level: str = "commune", parent: dict[str, Any] | None = None,
+         code: str | None = None) -> dict[str, Any]:
+    code = code or uid(level)
+    return ok(api.post("/api/v1/units", json={
+        "code": code, "name": f"Đơn vị {code}", "level": level,
+        "parent_id": parent["id"] if parent else None,
+    }))
+
+
+def device(api: httpx.Client, unit_: dict[str, Any], broker: MosquittoBroker | None = None,
+           device_id: str | None = None, kind: str = "speaker") -> dict[str, Any]:
+    """Register a device; with ``broker``, also create its broker user from the password."""
+    created = ok(api.post("/api/v1/devices", json={
+        "id": device_id or uid("loa"), "name": "Loa", "kind": kind, "unit_id": unit_["id"],
+    }))
+    if broker is not None:
+        broker.add_user(created["mqtt_username"], created["mqtt_password"])
+    return created
+
+
+def upload(api: httpx.Client, path: Path, name: str | None = None) -> httpx.Response:
+    with path.open("rb") as fh:
+        return api.post("/api/v1/media", files={"file": (name or path.name, fh, "audio/wav")})
+
+
+def audio_bulletin(api: httpx.Client, wav: Path, priority: str = "normal") -> dict[str, Any]:
+    sha = upload(api, wav).json()["sha256"]
+    return ok(api.post("/api/v1/bulletins", json={
+        "title": "Thông báo tiêm chủng", "priority": priority, "media_sha256": sha,
+    }))
+
+
+def in_minutes(minutes: float) -> str:
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
