@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Annotated
 
@@ -14,6 +14,7 @@ from control_center.errors import NotAuthenticated
 from control_center.runtime import Center
 from control_center.security import token_matches
 from control_center.services.audit import Actor
+from control_center.services.manifest_sync import SyncReport
 
 _bearer = HTTPBearer(auto_error=False, description="TT_API_TOKEN")
 
@@ -57,3 +58,9 @@ def require_token(
 
 
 ActorDep = Annotated[Actor, Depends(require_token)]
+
+
+def republish(center: Center, session: Session, device_ids: Iterable[str]) -> SyncReport:
+    """End the request's transaction (it may hold SQLite's write lock), then sync manifests."""
+    session.commit()
+    return center.manifests.sync(device_ids)

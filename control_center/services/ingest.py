@@ -73,6 +73,11 @@ class Ingestor:
         self._count(outcome)
         return True
 
+    def snapshot(self) -> Counter[str]:
+        """A consistent copy of the counters."""
+        with self._cond:
+            return Counter(self.counters)
+
     def wait_for(self, predicate: Callable[[Counter[str]], bool], timeout: float) -> bool:
         """Block until ``predicate(counters)`` holds (True) or ``timeout`` passes (False)."""
         with self._cond:

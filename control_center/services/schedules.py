@@ -192,7 +192,7 @@ def cancel_schedule(
         schedule.updated_at = now
         audit.record(session, actor=actor, action="cancel", object_type="schedule",
                      object_id=schedule.id, detail={"revision": schedule.revision}, at=now)
-        session.commit()
+    session.commit()
     return schedule, devices
 
 

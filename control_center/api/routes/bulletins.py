@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
+from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, republish
 from control_center.schemas.common import ItemList
 from control_center.schemas.content import BulletinCreate, BulletinPublic, BulletinUpdate
 from control_center.services import bulletins
@@ -41,5 +41,5 @@ def update_bulletin(
         session, bulletin_id=bulletin_id, data=data, actor=actor, now=now
     )
     if affected:
-        center.manifests.sync(affected)
+        republish(center, session, affected)
     return BulletinPublic.model_validate(bulletin)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
+from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, republish
 from control_center.api.presenters import delivery
 from control_center.errors import NotFound
 from control_center.models import ManifestState
@@ -37,7 +37,7 @@ def create_device(
         session, device_id=data.id, name=data.name, kind=data.kind, unit_id=data.unit_id,
         lat=data.lat, lon=data.lon, actor=actor, now=now,
     )
-    report = center.manifests.sync([device.id])
+    report = republish(center, session, [device.id])
     public = DevicePublic.model_validate(device)
     return DeviceCreated(**public.model_dump(), mqtt_username=device.id, mqtt_password=password,
                          delivery=delivery(report))

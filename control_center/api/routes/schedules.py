@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
+from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, republish
 from control_center.api.presenters import schedule_public
 from control_center.schemas.common import ItemList
 from control_center.schemas.content import ScheduleCreate, SchedulePublic, ScheduleUpdate
@@ -20,7 +20,7 @@ def create_schedule(
     schedule, devices = schedules.create_schedule(
         session, data=data, default_tz=center.settings.timezone, actor=actor, now=now
     )
-    report = center.manifests.sync(devices)
+    report = republish(center, session, devices)
     return schedule_public(session, schedule, now=now, detailed=True, report=report)
 
 
@@ -46,7 +46,7 @@ def update_schedule(
     schedule, devices = schedules.update_schedule(
         session, schedule_id=schedule_id, data=data, actor=actor, now=now
     )
-    report = center.manifests.sync(devices)
+    report = republish(center, session, devices)
     return schedule_public(session, schedule, now=now, detailed=True, report=report)
 
 
@@ -58,5 +58,5 @@ def cancel_schedule(
     schedule, devices = schedules.cancel_schedule(
         session, schedule_id=schedule_id, actor=actor, now=now
     )
-    report = center.manifests.sync(devices)
+    report = republish(center, session, devices)
     return schedule_public(session, schedule, now=now, detailed=True, report=report)

@@ -25,6 +25,6 @@ def healthz(center: CenterDep) -> HealthPublic:
         status="ok" if bridge.connected else "degraded",
         mqtt=MqttHealth(
             connected=bridge.connected, state=bridge.state, last_error=bridge.last_error,
-            ingest=dict(center.ingestor.counters),
+            ingest=dict(center.ingestor.snapshot()),
         ),
     )
