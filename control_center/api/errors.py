@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from control_center.errors import CenterError, NotAuthenticated
 
@@ -43,6 +44,16 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("database error: %s", exc)
+    return JSONResponse(
+        {"detail": "the database is busy or unavailable; retry in a moment",
+         "error": "DatabaseUnavailable"},
+        status_code=503,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CenterError, _center_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OperationalError, _database_error)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,13 +84,15 @@ def running_center(
     port: int | None = None,
     wait_mqtt: bool = True,
     startup_timeout: float = 30.0,
+    clock: Callable[[], datetime] | None = None,
     **settings_overrides: Any,
 ) -> Iterator[CenterHandle]:
     """Start the center with its data in ``tmp_path``; yield a handle; stop it cleanly.
 
     ``settings_overrides`` are ``Settings`` field names (e.g. ``horizon_hours=1``,
     ``refresh_seconds=0.5``, ``max_upload_bytes=...``, ``mqtt_client_id=...``).
-    With ``wait_mqtt`` the handle is yielded only once the bridge is connected to the broker.
+    With ``wait_mqtt`` the handle is yielded only once the bridge is connected to the broker
+    (a refused login fails at once). ``clock`` replaces the center's UTC clock.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -98,7 +101,7 @@ def running_center(
     base_url = f"http://127.0.0.1:{bound_port}"
     settings = _settings(tmp_path, base_url, mqtt_host, mqtt_port, mqtt_username, mqtt_password,
                          settings_overrides)
-    app = create_app(settings)
+    app = create_app(settings) if clock is None else create_app(settings, clock=clock)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
                             timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
@@ -109,11 +112,8 @@ def running_center(
     try:
         _wait_started(server, thread, startup_timeout)
         center: Center = app.state.center
-        if wait_mqtt and not center.bridge.wait_connected(startup_timeout):
-            raise RuntimeError(
-                f"the center did not connect to the broker {mqtt_host}:{mqtt_port} within "
-                f"{startup_timeout:.0f} s ({center.bridge.state}: {center.bridge.last_error})"
-            )
+        if wait_mqtt:
+            _wait_mqtt(center, startup_timeout)
         api = httpx.Client(base_url=base_url, timeout=30.0,
                            headers={"Authorization": f"Bearer {settings.api_token}"})
         yield CenterHandle(base_url=base_url, api_token=settings.api_token,
@@ -153,6 +153,18 @@ def _wait_started(server: uvicorn.Server, thread: threading.Thread, timeout: flo
         if time.monotonic() > deadline:
             raise RuntimeError(f"the control center did not start within {timeout:.0f} s")
         time.sleep(_POLL_S)
+
+
+def _wait_mqtt(center: Center, timeout: float) -> None:
+    bridge = center.bridge
+    deadline = time.monotonic() + timeout
+    while not bridge.wait_connected(_POLL_S * 5):
+        if bridge.state == "auth_failed" or time.monotonic() > deadline:
+            opts = bridge.options
+            raise RuntimeError(
+                f"the center did not connect to the broker {opts.host}:{opts.port} "
+                f"as {opts.username!r} ({bridge.state}: {bridge.last_error})"
+            )
 
 
 def _stop(server: uvicorn.Server, thread: threading.Thread) -> None:

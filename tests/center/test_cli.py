@@ -1,0 +1,65 @@
+"""The command line: pubkey and broker-passwd."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from control_center.__main__ import main
+from control_center.config import get_settings
+from control_center.db import create_db_engine, session_factory, upgrade_database
+from control_center.security import verify_mosquitto_hash
+from control_center.services import fleet
+from control_center.services.audit import Actor
+from protocol.events import DeviceKind
+from protocol.signing import Signer, load_or_create_private_key, public_key_b64
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("TT_ENV", "TT_API_TOKEN", "TT_DATABASE_URL", "TT_SIGNING_KEY_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TT_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_pubkey_creates_then_reuses_the_key(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pubkey"]) == 0
+    printed = capsys.readouterr().out.strip()
+    key = load_or_create_private_key(env / "center_ed25519.pem")
+    assert printed == public_key_b64(Signer(key).public_key)
+    assert (env / "center_ed25519.pem").stat().st_mode & 0o077 == 0
+    assert main(["pubkey"]) == 0
+    assert capsys.readouterr().out.strip() == printed
+
+
+def test_broker_passwd(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = get_settings({"TT_DATA_DIR": str(env)})
+    engine = create_db_engine(settings.database_url)
+    upgrade_database(engine)
+    now = datetime.now(UTC)
+    with session_factory(engine)() as session:
+        unit = fleet.create_unit(session, code="X", name="X", level="commune", parent_id=None,
+                                 actor=Actor("test"), now=now)
+        _, password = fleet.create_device(session, device_id="loa-9", name="L",
+                                          kind=DeviceKind.SPEAKER, unit_id=unit.id, lat=None,
+                                          lon=None, actor=Actor("test"), now=now)
+    engine.dispose()
+    monkeypatch.setenv("TT_MQTT_PASSWORD", "center-secret")
+    out = env / "broker" / "passwd"
+    assert main(["broker-passwd", "--out", str(out)]) == 0
+    lines = dict(line.split(":", 1) for line in out.read_text().splitlines())
+    assert set(lines) == {"center", "loa-9"}
+    assert verify_mosquitto_hash(password, lines["loa-9"])
+    assert verify_mosquitto_hash("center-secret", lines["center"])
+    assert out.stat().st_mode & 0o077 == 0
+
+
+def test_production_without_token_is_a_clear_error(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TT_ENV", "production")
+    assert main(["pubkey"]) == 2
+    assert "needs an explicit TT_API_TOKEN" in capsys.readouterr().err

@@ -1,0 +1,90 @@
+"""One-shot commands: signed, expiring, delivered to the device's cmd topic, audited."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from firmware_sim.broker import MosquittoBroker
+from protocol.manifest import PlayNow, SetVolume
+from protocol.signing import Verifier, public_key_from_b64
+from protocol.topics import Channel, device_topic
+from tests.center.helpers import audio_bulletin, device, ok, unit
+from tests.support.center import CenterHandle
+from tests.support.mqtt import MqttTestClient, connect_client
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def listener(center: CenterHandle, module_broker: MosquittoBroker
+             ) -> Iterator[tuple[str, MqttTestClient]]:
+    created = device(center.api, unit(center.api), module_broker)
+    client = connect_client(module_broker.host, module_broker.port, created["id"],
+                            created["mqtt_password"])
+    client.subscribe(device_topic(created["id"], Channel.CMD))
+    yield created["id"], client
+    client.close()
+
+
+def _received(center: CenterHandle, client: MqttTestClient, device_id: str,
+              command_id: str) -> Any:
+    topic = device_topic(device_id, Channel.CMD)
+    verifier = Verifier([public_key_from_b64(center.public_key_b64)])
+    message = client.wait_for(lambda m: m.topic == topic and command_id.encode() in m.payload)
+    assert message.retain is False and message.qos == 1
+    return verifier.open_command(message.payload)
+
+
+def test_set_volume(center: CenterHandle, listener: tuple[str, MqttTestClient]) -> None:
+    device_id, client = listener
+    r = center.api.post(f"/api/v1/devices/{device_id}/commands",
+                        json={"type": "set_volume", "level": 60}, params={"ttl_seconds": 90})
+    body = ok(r, 202)
+    command = _received(center, client, device_id, body["id"])
+    assert command.device_id == device_id and command.action == SetVolume(level=60)
+    assert command.expires_at - command.issued_at == timedelta(seconds=90)
+    assert datetime.fromisoformat(body["expires_at"]) == command.expires_at
+    audit = ok(center.api.get("/api/v1/audit", params={"object_type": "device",
+                                                       "object_id": device_id}))
+    entry = next(e for e in audit["items"] if e["action"] == "command")
+    assert entry["detail"]["command_id"] == body["id"]
+    assert entry["detail"]["action"] == {"type": "set_volume", "level": 60}
+
+
+def test_play_bulletin_becomes_play_now(center: CenterHandle,
+                                        listener: tuple[str, MqttTestClient],
+                                        tone_wav: Path) -> None:
+    device_id, client = listener
+    bulletin = audio_bulletin(center.api, tone_wav, priority="emergency")
+    body = ok(center.api.post(f"/api/v1/devices/{device_id}/commands",
+                              json={"type": "play_bulletin", "bulletin_id": bulletin["id"]}), 202)
+    command = _received(center, client, device_id, body["id"])
+    assert isinstance(command.action, PlayNow)
+    item = command.action.item
+    assert item.priority == "emergency" and item.bulletin_id == bulletin["id"]
+    assert item.content.type == "audio" and item.content.sha256 == bulletin["media_sha256"]
+    assert body["action"]["type"] == "play_now"
+
+
+@pytest.mark.parametrize(
+    ("path_id", "body", "status", "fragment"),
+    [
+        ("ghost", {"type": "stop"}, 404, "device 'ghost' does not exist"),
+        (None, {"type": "set_volume", "level": 101}, 422, "body.set_volume.level"),
+        (None, {"type": "reboot"}, 422, "body"),
+        (None, {"type": "play_bulletin", "bulletin_id": 31337}, 404,
+         "bulletin 31337 does not exist"),
+    ],
+)
+def test_command_refusals(center: CenterHandle, listener: tuple[str, MqttTestClient],
+                          path_id: str | None, body: dict[str, Any], status: int,
+                          fragment: str) -> None:
+    device_id = path_id or listener[0]
+    r = center.api.post(f"/api/v1/devices/{device_id}/commands", json=body)
+    assert r.status_code == status, r.text
+    assert fragment in r.json()["detail"]
