@@ -39,8 +39,8 @@ class MqttOptions:
     client_id: str
     session_expiry_s: int
     keepalive_s: int = 30
-    reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 30.0
+    reconnect_min_s: int = 1
+    reconnect_max_s: int = 30
 
 
 class MqttBridge:
@@ -85,7 +85,7 @@ class MqttBridge:
     def start(self) -> None:
         """Connect in the background; the loop retries until the broker answers."""
         opts = self.options
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = opts.session_expiry_s
         self.state = "connecting"
         self._client.connect_async(
@@ -231,7 +231,7 @@ class MqttBridge:
     def _handle_message(self, client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
         ack = True
         try:
-            ack = self._handler(msg.topic, msg.payload)
+            ack = self._handler(msg.topic, bytes(msg.payload))
         except Exception:
             log.exception("MQTT: handler failed on %s (%d bytes)", msg.topic[:120],
                           len(msg.payload))

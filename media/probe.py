@@ -47,9 +47,10 @@ class AudioInfo:
 def probe_audio(path: Path | str, *, ffprobe: str = FFPROBE) -> AudioInfo:
     """Describe the audio in ``path``; raise a MediaError saying why it is unusable."""
     data = _run_ffprobe(Path(path), ffprobe)
-    fmt = data.get("format") or {}
+    fmt = _dict(data.get("format"))
     format_name = str(fmt.get("format_name") or "unknown")
-    streams = [s for s in data.get("streams") or [] if isinstance(s, dict)]
+    raw_streams = data.get("streams")
+    streams = [_dict(s) for s in raw_streams] if isinstance(raw_streams, list) else []
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if audio is None:
         raise NotAudio(f"the file has no audio track (detected format: {format_name})")
@@ -62,7 +63,7 @@ def probe_audio(path: Path | str, *, ffprobe: str = FFPROBE) -> AudioInfo:
         duration_ms=duration_ms,
         codec=str(audio.get("codec_name") or "unknown"),
         sample_rate=int(_number(audio.get("sample_rate")) or 0),
-        channels=int(audio.get("channels") or 0),
+        channels=int(_number(audio.get("channels")) or 0),
         format_name=format_name,
         bit_rate=int(bit_rate) if bit_rate else None,
     )
@@ -89,7 +90,7 @@ def _run_ffprobe(path: Path, ffprobe: str) -> dict[str, object]:
         raise CorruptMedia(f"ffprobe returned unreadable output: {exc}") from exc
     if not isinstance(data, dict):
         raise CorruptMedia("ffprobe returned unreadable output")
-    return data
+    return _dict(data)
 
 
 def _first_error(stderr: bytes) -> str:
@@ -99,6 +100,10 @@ def _first_error(stderr: bytes) -> str:
         if line:
             return _ADDRESS_RE.sub(r"\1: ", line)[:300]
     return "ffprobe failed without a message"
+
+
+def _dict(value: object) -> dict[str, object]:
+    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def _number(value: object) -> float | None:

@@ -5,7 +5,7 @@ Never configures logging (that would silence the application's loggers).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy import create_engine
@@ -16,7 +16,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     """Render our UtcDateTime as a plain DateTime so revisions do not import the app."""
     if type_ == "type" and isinstance(obj, UtcDateTime):
         return "sa.DateTime()"

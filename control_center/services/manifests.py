@@ -45,8 +45,8 @@ def bulletin_content(
     """What a device plays for a bulletin, or None when its content is missing."""
     if bulletin.kind == BulletinKind.TEXT and bulletin.text:
         return TextContent(text=bulletin.text)
-    if bulletin.kind == BulletinKind.AUDIO and bulletin.media_sha256 in media:
-        asset = media[bulletin.media_sha256]
+    asset = media.get(bulletin.media_sha256 or "")
+    if bulletin.kind == BulletinKind.AUDIO and asset is not None:
         return AudioContent(
             sha256=asset.sha256,
             url=media_url(public_base_url, asset.sha256),
