@@ -1,4 +1,4 @@
-"""Command line: ``python -m control_center serve|pubkey|broker-passwd|migrate``."""
+"""Command line: ``python -m control_center serve|pubkey|broker-passwd|migrate|db-revision``."""
 
 from __future__ import annotations
 
@@ -38,6 +38,22 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
     engine = create_db_engine(settings.database_url)
     upgrade_database(engine)
+    engine.dispose()
+    return 0
+
+
+def _db_revision(settings: Settings, args: argparse.Namespace) -> int:
+    """Autogenerate a migration from the models against an up-to-date database; review it!"""
+    from alembic import command
+
+    from control_center.db import alembic_config, create_db_engine, upgrade_database
+
+    engine = create_db_engine(settings.database_url)
+    upgrade_database(engine)
+    cfg = alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.revision(cfg, message=args.message, autogenerate=True)
     engine.dispose()
     return 0
 
@@ -83,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     pub.set_defaults(func=_pubkey)
     mig = sub.add_parser("migrate", help="upgrade the database schema to the newest revision")
     mig.set_defaults(func=_migrate)
+    rev = sub.add_parser("db-revision", help="autogenerate a migration (developers; review it)")
+    rev.add_argument("-m", "--message", required=True)
+    rev.set_defaults(func=_db_revision)
     pw = sub.add_parser("broker-passwd", help="write a mosquitto password_file")
     pw.add_argument("--out", required=True, help="file to write (mode 0600)")
     pw.set_defaults(func=_broker_passwd)

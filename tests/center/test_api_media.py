@@ -51,6 +51,9 @@ def test_download_supports_range_without_a_token(center: CenterHandle, tone_wav:
         assert whole.content == data
         assert whole.headers["content-type"] == "audio/wav"
         assert whole.headers["accept-ranges"] == "bytes"
+        head = anon.head(f"/api/v1/media/{sha}")
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-length"] == str(len(data))
         part = anon.get(f"/api/v1/media/{sha}", headers={"Range": "bytes=100-199"})
         assert part.status_code == 206
         assert part.headers["content-range"] == f"bytes 100-199/{len(data)}"
