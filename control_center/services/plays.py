@@ -6,10 +6,11 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from control_center.models import PlayLog, PlayStatus
+from protocol.base import Priority
 from protocol.events import PlayCompleted, PlayEvent, PlayFailed, PlayInterrupted, PlayStarted
 from protocol.manifest import PlayItem
 
@@ -31,31 +32,43 @@ def record_manifest(
     """Add ``scheduled`` rows for new items; cancel still-scheduled rows no longer listed.
 
     Rows older than ``cutoff`` left the manifest because of age, not a change: untouched.
-    With a truncated manifest, rows after its last item are left alone too.
+    With a truncated manifest, rows after its last item are left alone too. Bulk statements:
+    a province-wide schedule touches thousands of devices.
     """
     wanted = {item.item_id: item for item in items}
-    existing: dict[str, PlayLog] = {}
+    existing: dict[str, tuple[int, PlayStatus, Priority, int | None]] = {}
     ids = list(wanted)
     for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
-        rows = session.scalars(
-            select(PlayLog).where(PlayLog.device_id == device_id, PlayLog.item_id.in_(chunk))
+        rows = session.execute(
+            select(PlayLog.item_id, PlayLog.id, PlayLog.status, PlayLog.priority,
+                   PlayLog.bulletin_id)
+            .where(PlayLog.device_id == device_id, PlayLog.item_id.in_(ids[start:start + _CHUNK]))
         )
-        existing.update({row.item_id: row for row in rows})
+        existing.update({iid: (pid, st, prio, bid) for iid, pid, st, prio, bid in rows})
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
     for iid, item in wanted.items():
         row = existing.get(iid)
         if row is None:
-            session.add(PlayLog(
-                device_id=device_id, item_id=iid, schedule_id=schedule_id_of(iid),
-                bulletin_id=item.bulletin_id, priority=item.priority,
-                scheduled_at=item.start_at, status=PlayStatus.SCHEDULED, updated_at=now,
-            ))
-        elif row.status in (PlayStatus.SCHEDULED, PlayStatus.CANCELLED):
-            row.status = PlayStatus.SCHEDULED
-            row.priority = item.priority
-            row.bulletin_id = item.bulletin_id
-            row.reason = None
-            row.updated_at = now
+            inserts.append({
+                "device_id": device_id, "item_id": iid, "schedule_id": schedule_id_of(iid),
+                "bulletin_id": item.bulletin_id, "priority": item.priority,
+                "scheduled_at": item.start_at, "status": PlayStatus.SCHEDULED,
+                "updated_at": now,
+            })
+            continue
+        pid, status, priority, bulletin_id = row
+        if status == PlayStatus.CANCELLED or (
+            status == PlayStatus.SCHEDULED
+            and (priority, bulletin_id) != (item.priority, item.bulletin_id)
+        ):
+            updates.append({"id": pid, "status": PlayStatus.SCHEDULED, "reason": None,
+                            "priority": item.priority, "bulletin_id": item.bulletin_id,
+                            "updated_at": now})
+    if inserts:
+        session.execute(insert(PlayLog), inserts)
+    if updates:
+        session.execute(update(PlayLog), updates)
     stale = select(PlayLog.id, PlayLog.item_id).where(
         PlayLog.device_id == device_id,
         PlayLog.status == PlayStatus.SCHEDULED,
