@@ -65,8 +65,9 @@ def media_info(sha256: ShaPath, session: SessionDep, center: CenterDep) -> Media
     return media_public(asset, public_base_url=center.settings.public_base_url)
 
 
-@public_router.api_route(
-    "/{sha256}", methods=["GET", "HEAD"], response_class=FileResponse,
+@public_router.head("/{sha256}", response_class=FileResponse, include_in_schema=False)
+@public_router.get(
+    "/{sha256}", response_class=FileResponse,
     responses={200: {"content": {"audio/*": {}}}, 206: {"description": "a byte range"}},
 )
 def download_media(sha256: ShaPath, session: SessionDep, center: CenterDep) -> FileResponse:
