@@ -14,7 +14,7 @@ from control_center.services import audit
 from control_center.services.targets import descendant_unit_ids
 from protocol.errors import TopicError
 from protocol.events import DeviceKind
-from protocol.topics import validate_device_id
+from protocol.topics import DEVICE_ID_RE, validate_device_id
 
 
 def get_unit(session: Session, *, unit_id: int) -> AdminUnit:
@@ -66,6 +66,8 @@ def create_device(
     """Register a device; returns it with its broker password (shown once, stored hashed)."""
     try:
         validate_device_id(device_id)
+        if not DEVICE_ID_RE.fullmatch(device_id):  # the protocol's "$" lets a final "\n" pass
+            raise TopicError(f"invalid device id {device_id!r}: no trailing newline allowed")
     except TopicError as exc:
         raise InvalidInput(str(exc)) from exc
     if session.get(AdminUnit, unit_id) is None:

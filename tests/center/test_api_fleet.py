@@ -91,6 +91,7 @@ def test_device_registration_returns_the_password_once(center: CenterHandle) -> 
     ("body", "status", "fragment"),
     [
         ({"id": "Loa 1", "name": "x", "unit_id": 1}, 422, "invalid device id 'Loa 1'"),
+        ({"id": "loa-1\n", "name": "x", "unit_id": 1}, 422, "invalid device id 'loa-1\\n'"),
         ({"id": "loa-unknown-unit", "name": "x", "unit_id": 99999}, 422,
          "unit 99999 does not exist"),
         ({"id": "loa-bad-kind", "name": "x", "unit_id": 1, "kind": "radio"}, 422, "body.kind"),
