@@ -25,7 +25,7 @@ class Channel(StrEnum):
 
 def validate_device_id(device_id: str) -> str:
     """Return the id if it is usable as one topic level and broker user name."""
-    if not DEVICE_ID_RE.match(device_id):
+    if not DEVICE_ID_RE.fullmatch(device_id):
         raise TopicError(
             f"invalid device id {device_id!r}: use 1-63 lower-case letters, digits, '-' or '_'"
         )

@@ -3,7 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(python3 python3-venv mosquitto mosquitto-clients ffmpeg)
+# mosquitto: broker; ffmpeg: media; espeak-ng: offline TTS; influxdb: telemetry store
+# (Debian ships 1.6, which the v1 HTTP API client speaks); chromium: browser tests.
+APT_PACKAGES=(python3 python3-venv mosquitto mosquitto-clients ffmpeg espeak-ng influxdb chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -26,7 +28,8 @@ if ((${#need[@]})); then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
-# Debian starts a system-wide mosquitto on 1883 on install; the project runs its own.
+# Debian starts system-wide mosquitto (1883) and influxd (8086) services on install; the
+# project runs its own on free ports and leaves those alone.
 
 stamp=.venv/.installed-$(sha256sum requirements.lock | cut -c1-16)
 if [[ ! -f "$stamp" ]]; then
