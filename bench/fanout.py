@@ -13,31 +13,73 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
-from edge_agent.config import AgentConfig, CacheConfig, MqttConfig  # noqa: E402
 from firmware_sim.broker import MosquittoBroker, free_port  # noqa: E402
 from firmware_sim.center_process import CenterProcess  # noqa: E402
-from firmware_sim.fleet import Fleet  # noqa: E402
 from protocol.topics import Channel, device_topic  # noqa: E402
 
 
-def rss_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
+class FleetWorker:
+    """A `python -m firmware_sim fleet --report` child; its JSON lines are collected."""
+
+    running: list[FleetWorker] = []
+
+    def __init__(self, configs: list[Path], log: Path) -> None:
+        self.devices = [p.stem for p in configs]
+        self.events: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+        with log.open("ab") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "firmware_sim", "fleet", "--report", "--config",
+                 *map(str, configs)],
+                cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True,
+            )
+        FleetWorker.running.append(self)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._cond:
+                self.events.append(json.loads(line))
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait(self, ev: str, match: Callable[[dict[str, Any]], bool], timeout: float,
+             count: int = 1) -> None:
+        def enough() -> bool:
+            return sum(1 for e in self.events if e["ev"] == ev and match(e)) >= count
+
+        with self._cond:
+            if not self._cond.wait_for(lambda: enough() or self.proc.poll() is not None,
+                                       timeout) or not enough():
+                raise RuntimeError(f"worker: waiting for {count} x {ev} failed")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -102,6 +144,8 @@ def main() -> int:
     ap.add_argument("--devices", type=int, default=200)
     ap.add_argument("--lead", type=float, default=40.0,
                     help="seconds between the API call and the scheduled instant")
+    ap.add_argument("--processes", type=int, default=4,
+                    help="agent processes (paho uses select(): keep < ~150 agents each)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
     n = args.devices
@@ -112,7 +156,6 @@ def main() -> int:
     center = CenterProcess(work / "center", port=free_port(), mqtt_port=broker.port,
                            mqtt_password=broker.center_password)
     center.start()
-    fleet: Fleet | None = None
     try:
         api = center.client()
         province = api.post("/api/v1/units", json={"code": "p1", "name": "Tỉnh Bench",
@@ -130,8 +173,6 @@ def main() -> int:
             creds[device_id] = r.json()["mqtt_password"]
             broker.add_user(device_id, creds[device_id])
         wav = work / "tone.wav"
-        import subprocess
-
         subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
                         "sine=frequency=440:duration=3:sample_rate=16000", "-ac", "1", str(wav)],
                        check=True)
@@ -149,50 +190,63 @@ def main() -> int:
         print(f"bench: raw fan-out of {n} x {payload_size} B: {raw_s * 1000:.1f} ms", flush=True)
 
         pubkey = center.public_key()
-        configs = [AgentConfig(
-            device_id=d, data_dir=work / "agents" / d, center_public_keys=(pubkey,),
-            mqtt=MqttConfig(host=broker.host, port=broker.port, password=p, keepalive_s=60),
-            cache=CacheConfig(retry_min_s=0.5, retry_max_s=5),
-        ) for d, p in creds.items()]
-        rss0 = rss_bytes()
-        fleet = Fleet(configs)
-        fleet.start()
-        missing = fleet.wait_connected(60)
-        if missing:
-            raise RuntimeError(f"{len(missing)} agents did not connect")
-        rss1 = rss_bytes()
+        config_dir = work / "configs"
+        config_dir.mkdir()
+        paths = []
+        for d, p in creds.items():
+            path = config_dir / f"{d}.json"
+            path.write_text(json.dumps({
+                "device_id": d, "data_dir": str(work / "agents" / d),
+                "center_public_keys": [pubkey],
+                "mqtt": {"host": broker.host, "port": broker.port, "password": p,
+                         "keepalive_s": 60},
+                "cache": {"retry_min_s": 0.5, "retry_max_s": 5},
+            }))
+            paths.append(path)
+        chunks = [paths[i::args.processes] for i in range(args.processes)]
+        workers = [FleetWorker(chunk, work / f"worker-{i}.log") for i, chunk in enumerate(chunks)]
+        for w in workers:
+            w.wait("ready", lambda e: True, 120)
+        ready = [e for w in workers for e in w.events if e["ev"] == "ready"]
+        if any(e["missing"] for e in ready):
+            raise RuntimeError(f"agents did not connect: {[e['missing'] for e in ready]}")
+        rss_connected = sum(e["rss"] - e["rss_before"] for e in ready)
+        baseline = sum(e["rss_before"] for e in ready)
 
         start_at = datetime.now(UTC) + timedelta(seconds=args.lead)
-        versions = {d: (dev.agent.manifest.version if dev.agent.manifest else 0)
-                    for d, dev in fleet.devices.items()}
-        t0 = time.perf_counter()
+        t_call = time.time()
         r = api.post("/api/v1/schedules", json={
             "bulletin_id": bulletin["id"], "start_at": start_at.isoformat(),
             "targets": {"unit_ids": [province["id"]]}})
         r.raise_for_status()
-        t_api = time.perf_counter() - t0
-        for d, dev in fleet.devices.items():
-            with dev.agent.manifest_changed:
-                ok = dev.agent.manifest_changed.wait_for(
-                    lambda a=dev.agent, v=versions[d]: a.manifest is not None
-                    and a.manifest.version > v, timeout=120)
-            if not ok:
-                raise RuntimeError(f"{d} never received the manifest")
-        system_s = time.perf_counter() - t0
+        t_api = time.time() - t_call
+        held: dict[str, float] = {}
+        for w in workers:
+            w.wait("manifest", lambda e: e["version"] >= 2, 120, count=len(w.devices))
+            for e in w.events:
+                if e["ev"] == "manifest" and e["version"] >= 2:
+                    held.setdefault(e["device"], e["t"])
+        if len(held) != n:
+            raise RuntimeError(f"only {len(held)} of {n} devices hold the manifest")
+        system_s = max(held.values()) - t_call
         print(f"bench: API call -> all {n} manifests held: {system_s * 1000:.1f} ms "
               f"(API call itself {t_api * 1000:.1f} ms)", flush=True)
 
-        for dev in fleet.devices.values():
-            if not dev.sink.wait_for(lambda recs: len(recs) >= 1, timeout=args.lead + 60):
-                raise RuntimeError(f"{dev.agent.device_id} did not play")
-        offsets = [(dev.sink.records[0].started_at - start_at.timestamp()) * 1000
-                   for dev in fleet.devices.values()]
-        rss2 = rss_bytes()
+        plays = []
+        for w in workers:
+            w.wait("play", lambda e: True, args.lead + 60, count=len(w.devices))
+            plays += [e for e in w.events if e["ev"] == "play"]
+        offsets = [(p["started_at"] - start_at.timestamp()) * 1000 for p in plays]
+        rss_playing = max(p["rss"] for w in workers for p in w.events if p["ev"] == "play")
+        rss_total = sum(max(p["rss"] for p in w.events if p["ev"] == "play") for w in workers)
+        for w in workers:
+            w.stop()
         abs_off = [abs(o) for o in offsets]
         median = statistics.median(offsets)
         skew = [abs(o - median) for o in offsets]
         figures = {
             "devices": n,
+            "processes": args.processes,
             "raw_fanout_ms": round(raw_s * 1000, 1),
             "system_fanout_ms": round(system_s * 1000, 1),
             "api_call_ms": round(t_api * 1000, 1),
@@ -205,8 +259,9 @@ def main() -> int:
                 "p50": round(percentile(skew, 0.5), 2),
                 "p99": round(percentile(skew, 0.99), 2),
                 "max": round(max(skew), 2)},
-            "rss_per_agent_mib": round((rss2 - rss0) / n / 2**20, 2),
-            "rss_per_agent_connected_mib": round((rss1 - rss0) / n / 2**20, 2),
+            "rss_per_agent_mib": round((rss_total - baseline) / n / 2**20, 2),
+            "rss_per_agent_connected_mib": round(rss_connected / n / 2**20, 2),
+            "rss_largest_worker_mib": round(rss_playing / 2**20, 1),
         }
         print()
         print(f"(a) manifest fan-out  system {figures['system_fanout_ms']} ms | raw mosquitto "
@@ -223,8 +278,8 @@ def main() -> int:
             args.json.write_text(json.dumps(figures, indent=2))
         return 0
     finally:
-        if fleet is not None:
-            fleet.stop()
+        for w in FleetWorker.running:
+            w.stop()
         center.stop()
         broker.stop()
 

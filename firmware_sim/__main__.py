@@ -11,6 +11,7 @@ from pathlib import Path
 from edge_agent.config import load_config
 from edge_agent.errors import ConfigError
 from firmware_sim.fleet import Fleet
+from firmware_sim.report import FleetReporter, rss_bytes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,8 +25,11 @@ def main(argv: list[str] | None = None) -> int:
                        help="write every play as JSON lines to DIR/<device>.plays.jsonl")
         p.add_argument("--time-scale", type=float, default=1.0,
                        help="play durations multiplied by this factor")
+        p.add_argument("--report", action="store_true",
+                       help="print JSON lines (ready, manifest, play) on stdout for a parent")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.WARNING if args.report else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
     paths = args.config if isinstance(args.config, list) else [args.config]
     try:
         configs = [load_config(p) for p in paths]
@@ -37,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    rss_before = rss_bytes()
     fleet.start()
+    if args.report:
+        FleetReporter(fleet, stop).start(rss_before)
     stop.wait()
     fleet.stop()
     return 0
