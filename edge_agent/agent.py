@@ -14,6 +14,15 @@ from edge_agent.config import AgentConfig
 from edge_agent.downloader import Downloader
 from edge_agent.events import EventFactory
 from edge_agent.hardware import Hardware
+from edge_agent.health import (
+    AgentFacts,
+    CenterClockProbe,
+    HealthSampler,
+    LinuxProbe,
+    SystemProbe,
+    TrackedAmplifier,
+    TrackedVolume,
+)
 from edge_agent.media_cache import Fetched, MediaCache
 from edge_agent.mqtt_link import MqttLink
 from edge_agent.outbox import Outbox
@@ -24,6 +33,7 @@ from protocol.errors import ProtocolError
 from protocol.events import CommandOutcome, Status
 from protocol.manifest import AudioContent, Manifest, PlayNow, SetVolume, StopPlayback
 from protocol.signing import Verifier, public_key_from_b64
+from protocol.telemetry import HealthReport
 from protocol.topics import Channel, device_topic
 
 log = logging.getLogger(__name__)
@@ -38,11 +48,15 @@ class AgentState(StrEnum):
 class Agent:
     """Everything one loudspeaker or kiosk runs; `start()` returns at once."""
 
-    def __init__(self, config: AgentConfig, hardware: Hardware, clock: Clock | None = None) -> None:
+    def __init__(self, config: AgentConfig, hardware: Hardware, clock: Clock | None = None,
+                 *, probe: SystemProbe | None = None) -> None:
         self.config = config
         self.device_id = config.device_id
         self.state = AgentState.CREATED
         self._clock = clock or SystemClock()
+        self._amp = TrackedAmplifier(hardware.amplifier)
+        self._volume = TrackedVolume(hardware.volume)
+        hardware = Hardware(sink=hardware.sink, amplifier=self._amp, volume=self._volume)
         self._hw = hardware
         self._verifier = Verifier([public_key_from_b64(k) for k in config.center_public_keys])
         self._store = LocalStore(config.data_dir / "agent.sqlite3")
@@ -70,6 +84,20 @@ class Agent:
             on_disconnected=self.outbox.disconnected,
             on_published=self.outbox.published,
         )
+        self._telemetry_topic = device_topic(self.device_id, Channel.TELEMETRY)
+        self._clock_probe = (CenterClockProbe(config.health.time_url, self._clock)
+                             if config.health.time_url else None)
+        self.health = HealthSampler(
+            device_id=self.device_id, data_dir=config.data_dir, config=config.health,
+            probe=probe or LinuxProbe(), clock=self._clock, emit=self._emit_health,
+            clock_offset=self._clock_probe,
+            facts=AgentFacts(
+                amp_on=lambda: self._amp.on, volume=lambda: self._volume.level,
+                cache_bytes=lambda: sum(size for _, size in self._store.media_by_age()),
+                manifest_version=lambda: self.manifest.version if self.manifest else None,
+                agent_version=AGENT_VERSION,
+            ),
+        )
         self._load_last_manifest()
 
     # lifecycle -----------------------------------------------------------------
@@ -77,6 +105,7 @@ class Agent:
         self.player.start()
         self.downloader.start()
         self.link.start()
+        self.health.start()
         self.state = AgentState.RUNNING
 
     def stop(self) -> None:
@@ -90,6 +119,9 @@ class Agent:
         self._shutdown()
 
     def _shutdown(self) -> None:
+        self.health.stop()
+        if self._clock_probe is not None:
+            self._clock_probe.close()
         self.downloader.stop()
         self.player.stop()
         self.cache.close()
@@ -102,6 +134,9 @@ class Agent:
 
     def _emit(self, event: BaseModel) -> None:
         self.outbox.add(self._event_topic, event)
+
+    def _emit_health(self, report: HealthReport) -> None:
+        self.outbox.add(self._telemetry_topic, report)
 
     def _birth(self) -> bytes:
         version = self.manifest.version if self.manifest else None

@@ -47,6 +47,13 @@ class OutboxConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HealthConfig:
+    interval_s: float = 60.0  # 0 disables health sampling
+    samples_per_report: int = 1  # >1 batches samples into one message (benchmarks, thin links)
+    time_url: str | None = None  # the center's GET /api/v1/time, for the clock offset
+
+
+@dataclass(frozen=True, slots=True)
 class AgentConfig:
     device_id: str
     data_dir: Path
@@ -56,6 +63,7 @@ class AgentConfig:
     player: PlayerConfig = field(default_factory=PlayerConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
 
     def __post_init__(self) -> None:
         validate_device_id(self.device_id)
@@ -89,6 +97,7 @@ def config_from_dict(data: dict[str, Any]) -> AgentConfig:
             player=_section(PlayerConfig, data.get("player"), "player"),
             cache=_section(CacheConfig, data.get("cache"), "cache"),
             outbox=_section(OutboxConfig, data.get("outbox"), "outbox"),
+            health=_section(HealthConfig, data.get("health"), "health"),
         )
     except KeyError as exc:
         raise ConfigError(f"missing key {exc.args[0]!r} in agent config") from exc

@@ -11,6 +11,7 @@ from protocol import PROTOCOL_VERSION
 from protocol.errors import MalformedMessage, UnsupportedVersion
 from protocol.events import DEVICE_EVENT_ADAPTER, DeviceEvent, Status
 from protocol.manifest import Command, Manifest
+from protocol.telemetry import HealthReport
 
 M = TypeVar("M", bound=BaseModel)
 MAX_PAYLOAD_BYTES = 256 * 1024
@@ -68,3 +69,7 @@ def decode_event(raw: bytes) -> DeviceEvent:
         return DEVICE_EVENT_ADAPTER.validate_python(data)
     except ValidationError as exc:
         raise MalformedMessage(_summarise(exc)) from exc
+
+
+def decode_telemetry(raw: bytes) -> HealthReport:
+    return _validate(HealthReport, raw)

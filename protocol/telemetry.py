@@ -1,0 +1,57 @@
+"""Device -> center health telemetry: one report carries one or more samples.
+
+Each sample has its own ``sample_id`` (uuid hex) and its own instant ``at``: a sample taken
+while the device was offline keeps the time it was taken, and a re-delivered sample is the
+same point again (the center writes it with the device tag and this instant, so InfluxDB
+overwrites it instead of counting it twice).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from protocol.base import FrozenModel, UtcDatetime
+
+MAX_SAMPLES_PER_REPORT = 500
+
+
+class NetworkType(StrEnum):
+    ETHERNET = "ethernet"
+    WIFI = "wifi"
+    CELLULAR = "cellular"  # 3G/4G modem
+    NONE = "none"
+    UNKNOWN = "unknown"
+
+
+class HealthSample(FrozenModel):
+    """The state of one device at one instant; a reading the device cannot take is null."""
+
+    sample_id: str = Field(min_length=8, max_length=64)
+    at: UtcDatetime
+    cpu_temp_c: float | None = None
+    load1: float | None = Field(default=None, ge=0)
+    mem_used_pct: float | None = Field(default=None, ge=0, le=100)
+    disk_free_bytes: int | None = Field(default=None, ge=0)
+    disk_free_pct: float | None = Field(default=None, ge=0, le=100)
+    uptime_s: float | None = Field(default=None, ge=0)
+    net_type: NetworkType = NetworkType.UNKNOWN
+    signal_dbm: int | None = Field(default=None, ge=-150, le=0)
+    amp_on: bool = False
+    volume: int = Field(default=0, ge=0, le=100)
+    clock_offset_ms: float | None = None
+    """Center clock minus device clock, as last measured; null when never measured."""
+    cache_bytes: int = Field(default=0, ge=0)
+    agent_version: str = Field(default="", max_length=40)
+    manifest_version: int | None = None
+
+
+class HealthReport(FrozenModel):
+    """Published on ``tt/v1/dev/{device}/telemetry`` (QoS 1, through the outbox)."""
+
+    type: Literal["health"] = "health"
+    v: Literal[1] = 1
+    device_id: str
+    samples: tuple[HealthSample, ...] = Field(min_length=1, max_length=MAX_SAMPLES_PER_REPORT)
