@@ -8,6 +8,7 @@ loop with one clear log line, and a failing message handler never kills the loop
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -57,6 +58,8 @@ class MqttBridge:
         self.options = options
         self._subscriptions = tuple(subscriptions)
         self._handler = on_message
+        self._inbox: queue.Queue[paho.MQTTMessage | None] = queue.Queue()
+        self._ingest_thread: threading.Thread | None = None
         self._on_connected = on_connected
         self._connected = threading.Event()
         self._loop_thread: int | None = None
@@ -91,6 +94,10 @@ class MqttBridge:
         self._client.connect_async(
             opts.host, opts.port, keepalive=opts.keepalive_s, clean_start=False, properties=props
         )
+        self._ingest_thread = threading.Thread(
+            target=self._ingest_loop, name="mqtt-ingest", daemon=True
+        )
+        self._ingest_thread.start()
         self._client.loop_start()
         log.info("MQTT: connecting to %s:%s as %r", opts.host, opts.port, opts.username)
 
@@ -100,6 +107,9 @@ class MqttBridge:
         self._client.disconnect()
         self._client.loop_stop()
         self._connected.clear()
+        if self._ingest_thread is not None:
+            self._inbox.put(None)
+            self._ingest_thread.join(timeout=30)
 
     @property
     def connected(self) -> bool:
@@ -229,6 +239,19 @@ class MqttBridge:
             log.warning("MQTT: disconnected (%s); reconnecting with back-off", reason)
 
     def _handle_message(self, client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
+        """Hand the message to the ingest worker: paho's network thread must never wait on
+        the database, or PUBACKs for the manifests we publish would stall behind it. The
+        queue stays small: with manual acks the broker sends at most its in-flight window."""
+        self._inbox.put(msg)
+
+    def _ingest_loop(self) -> None:
+        while True:
+            msg = self._inbox.get()
+            if msg is None:
+                return
+            self._ingest_one(self._client, msg)
+
+    def _ingest_one(self, client: paho.Client, msg: paho.MQTTMessage) -> None:
         ack = True
         try:
             ack = self._handler(msg.topic, bytes(msg.payload))

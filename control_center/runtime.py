@@ -12,6 +12,7 @@ from control_center.mqtt_bridge import MqttBridge, MqttOptions
 from control_center.services.ingest import Ingestor
 from control_center.services.manifest_sync import ManifestSync
 from control_center.services.refresher import Refresher
+from control_center.telemetry.service import Telemetry
 from protocol.base import utc_now
 from protocol.signing import Signer, load_or_create_private_key, public_key_b64
 from protocol.topics import Channel, fleet_subscription
@@ -32,9 +33,11 @@ class Center:
         self.clock = clock
         self.engine = create_db_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
+        self.read_sessions = session_factory(self.engine, read_only=True)
         self.signer = load_signer(settings)
         self.public_key_b64 = public_key_b64(self.signer.public_key)
         self.ingestor = Ingestor(sessions=self.sessions, clock=clock)
+        self.telemetry = Telemetry(settings=settings, sessions=self.sessions, clock=clock)
         self.bridge = MqttBridge(
             options=MqttOptions(
                 host=settings.mqtt_host, port=settings.mqtt_port,
@@ -42,8 +45,9 @@ class Center:
                 client_id=settings.mqtt_client_id,
                 session_expiry_s=settings.mqtt_session_expiry_s,
             ),
-            subscriptions=[fleet_subscription(Channel.EVENT), fleet_subscription(Channel.STATUS)],
-            on_message=self.ingestor.handle,
+            subscriptions=[fleet_subscription(Channel.EVENT), fleet_subscription(Channel.STATUS),
+                           fleet_subscription(Channel.TELEMETRY)],
+            on_message=self._on_message,
             on_connected=self._on_connected,
         )
         self.manifests = ManifestSync(
@@ -58,6 +62,7 @@ class Center:
         """Migrate the database, then connect to the broker and start refreshing."""
         self.settings.media_dir.mkdir(parents=True, exist_ok=True)
         upgrade_database(self.engine)
+        self.telemetry.start()
         self.bridge.start()
         self.refresher.start()
         log.info("control center started (key id %s, media %s)", self.signer.key_id,
@@ -66,8 +71,18 @@ class Center:
     def stop(self) -> None:
         self.refresher.stop()
         self.bridge.stop()
+        self.telemetry.stop()
         self.engine.dispose()
         log.info("control center stopped")
+
+    def _on_message(self, topic: str, payload: bytes) -> bool:
+        """Telemetry to the telemetry service; status and events to the ingestor."""
+        if topic.endswith("/" + Channel.TELEMETRY.value):
+            return self.telemetry.handle_report(topic, payload)
+        ok = self.ingestor.handle(topic, payload)
+        if ok and topic.endswith("/" + Channel.EVENT.value):
+            self.telemetry.observe_event(topic, payload)
+        return ok
 
     def _on_connected(self) -> None:
         # Runs in the MQTT loop thread: never publish from here, hand over to the refresher.

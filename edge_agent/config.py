@@ -28,6 +28,7 @@ class MqttConfig:
 @dataclass(frozen=True, slots=True)
 class PlayerConfig:
     max_lateness_s: float = 900.0  # an item not started this long after its instant is missed
+    preroll_s: float = 0.5  # the play thread gets ready this early, then starts on the instant
     default_volume: int = 80
 
 

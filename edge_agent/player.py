@@ -136,13 +136,18 @@ class Player:
             current.reason = "cancelled by the center"
             current.cancel.set()
         lateness = timedelta(seconds=self._config.max_lateness_s)
+        preroll = timedelta(seconds=self._config.preroll_s)
         due: list[PlayItem] = []
+        imminent: list[PlayItem] = []
         deadlines: list[datetime] = []
         for item in items.values():
             if item.item_id in self._done:
                 continue
             if item.start_at > now:
                 deadlines.append(item.start_at)
+                deadlines.append(item.start_at - preroll)
+                if item.start_at - preroll <= now:
+                    imminent.append(item)
             elif now - item.start_at > lateness:
                 self._fail(item, self._miss_reason(item))
             else:
@@ -152,8 +157,14 @@ class Player:
             (it for it in due if self._ready(it)),
             key=lambda it: (-it.priority.rank, it.start_at, it.item_id),
         )
+        soon = sorted(
+            (it for it in imminent if self._ready(it)),
+            key=lambda it: (it.start_at, -it.priority.rank, it.item_id),
+        )
         if ready and current is None:
             self._start(ready[0])
+        elif soon and current is None:
+            self._start(soon[0])  # pre-roll: its thread gets ready, then starts on the instant
         elif (
             ready
             and current is not None
@@ -191,7 +202,7 @@ class Player:
     def _start(self, item: PlayItem) -> None:
         play = _Play(item)
         self._current = play
-        self._mark_done(item, "started")
+        self._done.add(item.item_id)  # persisted by the play thread, off the timing path
         self._play_thread = threading.Thread(
             target=self._play, args=(play,), name=f"play-{item.item_id}", daemon=True
         )
@@ -207,10 +218,21 @@ class Player:
             started.append(at)
             self._report(PlayOutcome(item, "started", started_at=at))
 
+        self._hw.amplifier.set_power(True)
+        self._cache.touch(sha)
+        self._store.journal_add(item.item_id, "started")
+        delay = (item.start_at - self._clock.now()).total_seconds()
+        if delay > 0 and play.cancel.wait(delay):
+            # Pre-empted before its instant: it has not played, so it goes back in the queue.
+            with self._cond:
+                self._done.discard(item.item_id)
+                self._store.journal_remove(item.item_id)
+                self._current = None
+                self._hw.amplifier.set_power(False)
+                self._cond.notify_all()
+            return
         outcome: PlayOutcome
         try:
-            self._hw.amplifier.set_power(True)
-            self._cache.touch(sha)
             result: PlayResult = self._hw.sink.play(
                 self._cache.path_for(sha), item=item, cancel=play.cancel, on_started=on_started
             )

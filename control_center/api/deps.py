@@ -27,9 +27,14 @@ def get_center(request: Request) -> Center:
 CenterDep = Annotated[Center, Depends(get_center)]
 
 
-def get_session(center: CenterDep) -> Iterator[Session]:
-    """One session per request; services commit their own writes."""
-    with center.sessions() as session:
+def get_session(request: Request, center: CenterDep) -> Iterator[Session]:
+    """One session per request; services commit their own writes.
+
+    GET and HEAD requests read a snapshot without taking SQLite's write lock, so hundreds of
+    agents downloading media never queue behind (or time out on) a schedule being saved.
+    """
+    factory = center.read_sessions if request.method in ("GET", "HEAD") else center.sessions
+    with factory() as session:
         yield session
 
 
