@@ -39,6 +39,21 @@ class Settings:
     max_upload_bytes: int
     publish_timeout_s: float = 10.0
     command_ttl_s: int = 300
+    # telemetry and monitoring (docs/telemetry.md); no TT_INFLUX_URL = no InfluxDB writes
+    influx_url: str | None = None
+    influx_db: str = "telemetry"
+    influx_batch_size: int = 5000
+    influx_queue_lines: int = 50_000
+    influx_spill_max_bytes: int = 1024**3
+    silence_s: float = 180.0
+    monitor_interval_s: float = 10.0
+    offline_alert_s: float = 900.0
+    alert_webhook_url: str | None = None
+    alert_disk_free_pct: float = 10.0
+    alert_temp_c: float = 80.0
+    alert_clock_offset_ms: float = 1000.0
+    alert_play_failures: int = 3
+    alert_play_failure_window_s: float = 24 * 3600.0
 
     @property
     def media_dir(self) -> Path:
@@ -78,6 +93,12 @@ def get_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         refresh_seconds=_float(environ, "TT_REFRESH_SECONDS", 600.0),
         timezone=timezone,
         max_upload_bytes=_int(environ, "TT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024),
+        influx_url=environ.get("TT_INFLUX_URL", "").strip().rstrip("/") or None,
+        influx_db=environ.get("TT_INFLUX_DB", "").strip() or "telemetry",
+        silence_s=_float(environ, "TT_SILENCE_SECONDS", 180.0),
+        monitor_interval_s=_float(environ, "TT_MONITOR_SECONDS", 10.0),
+        offline_alert_s=_float(environ, "TT_OFFLINE_ALERT_SECONDS", 900.0),
+        alert_webhook_url=environ.get("TT_ALERT_WEBHOOK_URL", "").strip() or None,
     )
 
 

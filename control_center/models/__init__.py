@@ -10,6 +10,14 @@ from control_center.models.content import (
     ScheduleTarget,
 )
 from control_center.models.fleet import AdminUnit, Device, DeviceGroup, DeviceGroupMember
+from control_center.models.monitoring import (
+    Alert,
+    AlertKind,
+    AlertState,
+    DeviceHealth,
+    DeviceStatusChange,
+    PresenceCause,
+)
 from control_center.models.records import (
     AuditEntry,
     DeviceEventRecord,
@@ -20,6 +28,9 @@ from control_center.models.records import (
 
 __all__ = [
     "AdminUnit",
+    "Alert",
+    "AlertKind",
+    "AlertState",
     "AuditEntry",
     "Base",
     "Bulletin",
@@ -28,10 +39,13 @@ __all__ = [
     "DeviceEventRecord",
     "DeviceGroup",
     "DeviceGroupMember",
+    "DeviceHealth",
+    "DeviceStatusChange",
     "ManifestState",
     "MediaAsset",
     "PlayLog",
     "PlayStatus",
+    "PresenceCause",
     "Schedule",
     "ScheduleKind",
     "ScheduleTarget",

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from control_center.models import Device, DeviceEventRecord
 from control_center.services.plays import apply_play_event
+from control_center.telemetry.monitor import record_status_change
 from protocol import codec
 from protocol.errors import MalformedMessage, TopicError, UnsupportedVersion
 from protocol.events import (
@@ -147,6 +148,7 @@ class Ingestor:
         now = self._clock()
         if device.online != status.online or device.status_changed_at is None:
             device.status_changed_at = now
+            record_status_change(session, device=device, online=status.online, at=now)
         device.online = status.online
         if status.online:
             device.last_seen_at = now
