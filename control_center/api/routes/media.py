@@ -70,9 +70,14 @@ def media_info(sha256: ShaPath, session: SessionDep, center: CenterDep) -> Media
     "/{sha256}", response_class=FileResponse,
     responses={200: {"content": {"audio/*": {}}}, 206: {"description": "a byte range"}},
 )
-def download_media(sha256: ShaPath, session: SessionDep, center: CenterDep) -> FileResponse:
-    """The file itself (no token: agents download by hash). Supports ``Range: bytes=...``."""
-    asset = media_store.get_asset(session, sha256=sha256)
+def download_media(sha256: ShaPath, center: CenterDep) -> FileResponse:
+    """The file itself (no token: agents download by hash). Supports ``Range: bytes=...``.
+
+    The database session is closed before the file streams: hundreds of devices downloading
+    at once must not each hold a pooled connection for the length of a transfer.
+    """
+    with center.read_sessions() as session:
+        asset = media_store.get_asset(session, sha256=sha256)
     path = media_store.media_path(center.settings.media_dir, sha256)
     if not path.is_file():
         raise NotFound(f"media {sha256} is registered but its file is missing on the center")
