@@ -15,6 +15,7 @@ from control_center.api.router import api_router
 from control_center.api.routes.system import health_router
 from control_center.config import Settings
 from control_center.runtime import Center
+from control_center.web.pages import router as monitor_pages
 from protocol.base import utc_now
 
 log = logging.getLogger(__name__)
@@ -44,4 +45,5 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     install_error_handlers(app)
     app.include_router(api_router(), prefix="/api/v1")
     app.include_router(health_router)
+    app.include_router(monitor_pages)
     return app

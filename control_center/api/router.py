@@ -10,6 +10,7 @@ from control_center.api.routes import (
     devices,
     groups,
     media,
+    monitoring,
     records,
     schedules,
     system,
@@ -22,7 +23,7 @@ def api_router() -> APIRouter:
     router.include_router(system.router)
     router.include_router(media.public_router)
     protected = APIRouter(dependencies=[Depends(require_token)])
-    for module in (units, devices, groups, media, bulletins, schedules, records):
+    for module in (units, devices, groups, media, bulletins, schedules, records, monitoring):
         protected.include_router(module.router)
     router.include_router(protected)
     return router

@@ -16,6 +16,7 @@ from control_center.config import Settings
 from control_center.models import Device
 from control_center.telemetry.lineproto import health_line, play_line, series_tags
 from control_center.telemetry.monitor import Monitor, MonitorOptions
+from control_center.telemetry.queries import InfluxReader
 from control_center.telemetry.writer import InfluxWriter, WriterOptions
 from protocol import codec
 from protocol.errors import MalformedMessage, TopicError, UnsupportedVersion
@@ -39,7 +40,9 @@ class Telemetry:
             play_failure_window_s=settings.alert_play_failure_window_s,
             webhook_url=settings.alert_webhook_url))
         self.writer: InfluxWriter | None = None
+        self.reader: InfluxReader | None = None
         if settings.influx_url:
+            self.reader = InfluxReader(settings.influx_url, settings.influx_db)
             self.writer = InfluxWriter(WriterOptions(
                 url=settings.influx_url, database=settings.influx_db,
                 spill_dir=settings.data_dir / "telemetry-spill",
@@ -59,6 +62,8 @@ class Telemetry:
         self.monitor.stop()
         if self.writer is not None:
             self.writer.stop()
+        if self.reader is not None:
+            self.reader.close()
 
     def stats(self) -> dict[str, object]:
         with self._lock:

@@ -20,8 +20,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
-from influxdb import InfluxDBClient
-from influxdb.exceptions import InfluxDBClientError, InfluxDBServerError
+from influxdb import InfluxDBClient  # type: ignore[import-untyped]
+from influxdb.exceptions import InfluxDBClientError, InfluxDBServerError  # type: ignore[import-untyped]
 
 from control_center.telemetry.spill import SpillBuffer, SpillFull
 

@@ -1,0 +1,91 @@
+"""Monitoring: fleet overview, device health, alerts, proof-of-play reports, telemetry stats."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
+from control_center.errors import InvalidInput
+from control_center.models import AlertState
+from control_center.schemas.common import ItemList
+from control_center.telemetry import views
+from control_center.telemetry.csvout import report_csv
+from control_center.telemetry.queries import CHART_FIELDS, InfluxUnavailable
+
+router = APIRouter(prefix="/monitoring", tags=["monitoring"])
+
+
+@router.get("/overview", response_model=views.FleetOverview)
+def overview(session: SessionDep, unit_id: int | None = None) -> views.FleetOverview:
+    """Per unit (counts over its subtree): devices online, silent, offline, open alerts."""
+    return views.fleet_overview(session, unit_id=unit_id)
+
+
+@router.get("/devices/{device_id}", response_model=views.DeviceDetail)
+def device(device_id: str, session: SessionDep) -> views.DeviceDetail:
+    return views.device_detail(session, device_id=device_id)
+
+
+@router.get("/devices/{device_id}/series")
+def device_series(
+    device_id: str, session: SessionDep, center: CenterDep,
+    hours: Annotated[float, Query(gt=0, le=24 * 31)] = 24.0,
+) -> dict[str, list[tuple[datetime, float]]]:
+    """Recent health samples from InfluxDB, per field (503 when InfluxDB is not configured)."""
+    views.device_detail(session, device_id=device_id, plays=0)
+    reader = center.telemetry.reader
+    if reader is None:
+        raise InfluxUnavailable("telemetry is disabled: set TT_INFLUX_URL")
+    return reader.device_series(device_id, hours)
+
+
+@router.get("/alerts", response_model=ItemList[views.AlertPublic])
+def alerts(
+    session: SessionDep, state: AlertState | None = None, unit_id: int | None = None,
+    device_id: str | None = None,
+) -> ItemList[views.AlertPublic]:
+    return ItemList.of(views.list_alerts(session, state=state, unit_id=unit_id,
+                                         device_id=device_id))
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=views.AlertPublic)
+def acknowledge(alert_id: int, session: SessionDep, actor: ActorDep,
+                now: NowDep) -> views.AlertPublic:
+    return views.set_alert_state(session, alert_id=alert_id, state=AlertState.ACKNOWLEDGED,
+                                 actor=actor.name, now=now)
+
+
+@router.post("/alerts/{alert_id}/resolve", response_model=views.AlertPublic)
+def resolve(alert_id: int, session: SessionDep, actor: ActorDep,
+            now: NowDep) -> views.AlertPublic:
+    return views.set_alert_state(session, alert_id=alert_id, state=AlertState.RESOLVED,
+                                 actor=actor.name, now=now)
+
+
+@router.get("/reports/plays", response_model=views.PlayReport)
+def play_report(
+    session: SessionDep, now: NowDep, unit_id: int, start: datetime | None = None,
+    end: datetime | None = None, format: Literal["json", "csv"] = "json",
+) -> views.PlayReport | Response:
+    """Proof of play for a unit's subtree over [start, end) (default: the last 7 days)."""
+    end = end or now
+    start = start or end - timedelta(days=7)
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInput("start and end need a time zone (e.g. 2026-09-01T00:00:00+07:00)")
+    if start >= end:
+        raise InvalidInput("start must be before end")
+    report = views.play_report(session, unit_id=unit_id, start=start, end=end)
+    if format == "csv":
+        name = f"bao-cao-phat-{unit_id}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
+        return Response(report_csv(report), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return report
+
+
+@router.get("/telemetry")
+def telemetry_stats(center: CenterDep) -> dict[str, object]:
+    """The telemetry pipeline: messages refused (and why), InfluxDB queue, spill, counters."""
+    return {**center.telemetry.stats(), "chart_fields": list(CHART_FIELDS)}

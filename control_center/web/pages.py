@@ -1,0 +1,212 @@
+"""The technician's and officials' pages: fleet overview, device, alerts, proof-of-play report.
+
+Vietnamese first, English beside it; every time is shown in the center's time zone
+(Asia/Ho_Chi_Minh by default). Charts are SVG drawn here; the pages load no scripts.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from control_center.api.deps import CenterDep
+from control_center.errors import InvalidInput
+from control_center.models import AlertState
+from control_center.telemetry import views
+from control_center.telemetry.csvout import report_csv
+from control_center.telemetry.queries import CHART_FIELDS, InfluxUnavailable
+from control_center.web import auth
+from control_center.web.charts import line_chart, plays_chart
+
+router = APIRouter(prefix="/monitor", include_in_schema=False)
+_env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+PRESENCE = {"online": "Trực tuyến / online", "silent": "Im lặng quá ngưỡng / silent",
+            "offline": "Ngoại tuyến / offline", "never": "Chưa kết nối / never seen"}
+ALERT_KINDS = {"offline": "Mất kết nối lâu / offline too long",
+               "playback_failures": "Phát lỗi nhiều lần / repeated playback failures",
+               "disk_low": "Sắp đầy bộ nhớ / disk almost full",
+               "overheating": "Quá nhiệt / overheating",
+               "clock_untrusted": "Đồng hồ không tin cậy / clock untrusted"}
+ALERT_STATES = {"open": "Đang mở / open", "acknowledged": "Đã tiếp nhận / acknowledged",
+                "resolved": "Đã xử lý / resolved"}
+PLAY_STATES = {"completed": "Hoàn thành", "failed": "Lỗi", "interrupted": "Bị ngắt",
+               "started": "Đang phát", "scheduled": "Chưa báo cáo", "cancelled": "Đã hủy"}
+CHARTS = {"cpu_temp_c": ("Nhiệt độ CPU / CPU temperature", "°C", "alert_temp_c"),
+          "disk_free_pct": ("Bộ nhớ trống / disk free", "%", "alert_disk_free_pct"),
+          "signal_dbm": ("Tín hiệu / signal", "dBm", None),
+          "load1": ("Tải CPU / load", "", None),
+          "mem_used_pct": ("RAM đã dùng / memory used", "%", None),
+          "clock_offset_ms": ("Lệch đồng hồ / clock offset", "ms", None)}
+assert set(CHARTS) == set(CHART_FIELDS)
+
+
+def _render(center: CenterDep, name: str, status_code: int = 200, **context: object) -> Response:
+    tz = ZoneInfo(center.settings.timezone)
+
+    def local(at: datetime | None, fmt: str = "%d/%m/%Y %H:%M:%S") -> str:
+        return at.astimezone(tz).strftime(fmt) if at else "—"
+
+    html = _env.get_template(name).render(
+        local=local, tz_name=center.settings.timezone, presence=PRESENCE, alert_kinds=ALERT_KINDS,
+        alert_states=ALERT_STATES, play_states=PLAY_STATES, **context)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def _gate(request: Request, center: CenterDep) -> Response | None:
+    """None when signed in; otherwise a redirect (to sign in, or dropping ``?token=``)."""
+    token = request.query_params.get("token")
+    api_token = center.settings.api_token
+    if token is not None and auth.token_ok(token, api_token):
+        rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+        target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
+        response = RedirectResponse(target, status_code=303)
+        auth.sign_in(response, request, api_token)
+        return response
+    if auth.signed_in(request, api_token):
+        return None
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/monitor/login?" + urlencode({"next": target}), status_code=303)
+
+
+def _safe_next(target: str) -> str:
+    return target if target.startswith("/monitor") and "//" not in target else "/monitor"
+
+
+@router.get("/login")
+def login_form(center: CenterDep, next: str = "/monitor") -> Response:
+    return _render(center, "login.html", next=_safe_next(next), error=None)
+
+
+@router.post("/login")
+def login(request: Request, center: CenterDep, token: Annotated[str, Form()],
+          next: Annotated[str, Form()] = "/monitor") -> Response:
+    if not auth.token_ok(token.strip(), center.settings.api_token):
+        return _render(center, "login.html", status_code=401, next=_safe_next(next),
+                       error="Mã truy cập không đúng / wrong access token")
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    auth.sign_in(response, request, center.settings.api_token)
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/monitor/login", status_code=303)
+    auth.sign_out(response)
+    return response
+
+
+@router.get("")
+def overview(request: Request, center: CenterDep, unit_id: int | None = None) -> Response:
+    if (gate := _gate(request, center)) is not None:
+        return gate
+    with center.read_sessions() as session:
+        data = views.fleet_overview(session, unit_id=unit_id)
+    return _render(center, "overview.html", data=data, unit_id=unit_id)
+
+
+@router.get("/devices/{device_id}")
+def device(request: Request, center: CenterDep, device_id: str, hours: float = 24.0) -> Response:
+    if (gate := _gate(request, center)) is not None:
+        return gate
+    hours = min(max(hours, 0.1), 24 * 31)
+    with center.read_sessions() as session:
+        detail = views.device_detail(session, device_id=device_id, plays=500)
+    tz = ZoneInfo(center.settings.timezone)
+    now = center.clock()
+    charts, chart_note = [], None
+    reader = center.telemetry.reader
+    if reader is None:
+        chart_note = ("Chưa cấu hình InfluxDB (TT_INFLUX_URL): không có biểu đồ sức khỏe / "
+                      "InfluxDB is not configured: no health charts")
+    else:
+        try:
+            series = reader.device_series(device_id, hours)
+        except InfluxUnavailable as exc:
+            series = {}
+            chart_note = f"InfluxDB không trả lời / InfluxDB did not answer: {exc}"
+        for field, (title, unit, threshold_setting) in CHARTS.items():
+            threshold = (getattr(center.settings, threshold_setting)
+                         if threshold_setting else None)
+            charts.append(line_chart(series.get(field, []), title=title, unit=unit, tz=tz,
+                                     key=field, threshold=threshold))
+    start = now - timedelta(hours=hours)
+    recent = [p for p in detail.plays if p.scheduled_at >= start]
+    plays_svg = plays_chart(
+        [(p.scheduled_at, p.status, f"{p.item_id}: {PLAY_STATES.get(p.status, p.status)}")
+         for p in recent], start=start, end=now, tz=tz)
+    return _render(center, "device.html", d=detail, dev=detail.device, charts=charts,
+                   chart_note=chart_note, plays_svg=plays_svg, hours=hours,
+                   recent_plays=recent[:100])
+
+
+@router.get("/alerts")
+def alerts(request: Request, center: CenterDep, state: AlertState | None = None,
+           unit_id: int | None = None) -> Response:
+    if (gate := _gate(request, center)) is not None:
+        return gate
+    with center.read_sessions() as session:
+        items = views.list_alerts(session, state=state, unit_id=unit_id)
+    return _render(center, "alerts.html", items=items, state=state.value if state else None)
+
+
+@router.post("/alerts/{alert_id}/{action}")
+def alert_action(request: Request, center: CenterDep, alert_id: int, action: str) -> Response:
+    if (gate := _gate(request, center)) is not None:
+        return gate
+    states = {"acknowledge": AlertState.ACKNOWLEDGED, "resolve": AlertState.RESOLVED}
+    if action not in states:
+        raise InvalidInput(f"unknown action {action!r}")
+    with center.sessions() as session:
+        views.set_alert_state(session, alert_id=alert_id, state=states[action],
+                              actor="pages", now=center.clock())
+    return RedirectResponse("/monitor/alerts", status_code=303)
+
+
+def _period(center: CenterDep, start: date | None, end: date | None) -> tuple[datetime, datetime,
+                                                                              date, date]:
+    tz = ZoneInfo(center.settings.timezone)
+    today = center.clock().astimezone(tz).date()
+    end_day = end or today
+    start_day = start or end_day - timedelta(days=6)
+    if start_day > end_day:
+        raise InvalidInput("ngày bắt đầu sau ngày kết thúc / start is after end")
+    return (datetime.combine(start_day, time(), tz),
+            datetime.combine(end_day + timedelta(days=1), time(), tz), start_day, end_day)
+
+
+@router.get("/reports")
+def report(request: Request, center: CenterDep, unit_id: int | None = None,
+           start: date | None = None, end: date | None = None) -> Response:
+    if (gate := _gate(request, center)) is not None:
+        return gate
+    t0, t1, d0, d1 = _period(center, start, end)
+    with center.read_sessions() as session:
+        units = views.fleet_overview(session).units
+        data = (views.play_report(session, unit_id=unit_id, start=t0, end=t1)
+                if unit_id is not None else None)
+    query = urlencode({"unit_id": unit_id or "", "start": d0.isoformat(), "end": d1.isoformat()})
+    return _render(center, "report.html", units=units, report=data, unit_id=unit_id,
+                   start=d0, end=d1, csv_url=f"/monitor/reports.csv?{query}")
+
+
+@router.get("/reports.csv")
+def report_csv_page(request: Request, center: CenterDep, unit_id: int,
+                    start: date | None = None, end: date | None = None) -> Response:
+    if (gate := _gate(request, center)) is not None:
+        return gate
+    t0, t1, d0, d1 = _period(center, start, end)
+    with center.read_sessions() as session:
+        data = views.play_report(session, unit_id=unit_id, start=t0, end=t1)
+    name = f"bao-cao-phat-{unit_id}-{d0:%Y%m%d}-{d1:%Y%m%d}.csv"
+    return Response(report_csv(data), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
