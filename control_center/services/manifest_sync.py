@@ -23,7 +23,7 @@ from control_center.services import manifests as mf
 from control_center.services.expansion import GRACE
 from control_center.services.plays import record_manifest
 from control_center.services.targets import schedule_devices
-from protocol.manifest import ItemContent
+from protocol.manifest import ItemContent, PlayItem
 from protocol.signing import Signer
 from protocol.topics import Channel, device_topic
 
@@ -45,6 +45,8 @@ class _Outgoing:
     device_id: str
     version: int
     body: str
+    items: tuple[PlayItem, ...] | None = None  # set when newly built: play rows to record
+    truncated_after: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -80,6 +82,9 @@ class ManifestSync:
         with self._lock:
             considered, changed, outgoing = self._rebuild(wanted)
             published, pending = self._publish(outgoing)
+            # Play-log bookkeeping after the broker has the manifests: it is the slow part
+            # of a province-wide change and nothing on the device waits for it.
+            self._record_plays(outgoing)
         if changed:
             log.info("manifests: %d new version(s), %d pending", len(changed), len(pending))
         return SyncReport(considered, tuple(changed), tuple(published), tuple(pending))
@@ -168,11 +173,20 @@ class ManifestSync:
         state.version, state.content_hash, state.body = version, digest, text
         state.item_count, state.built_at, state.published_at = len(kept), ctx.now, None
         truncated_after = kept[-1].start_at if len(kept) < len(items) and kept else None
-        record_manifest(
-            session, device_id=device_id, items=kept, cutoff=ctx.now - GRACE, now=ctx.now,
-            truncated_after=truncated_after,
-        )
-        return _Outgoing(device_id, version, text)
+        return _Outgoing(device_id, version, text, tuple(kept), truncated_after)
+
+    def _record_plays(self, outgoing: list[_Outgoing]) -> None:
+        built = [o for o in outgoing if o.items is not None]
+        if not built:
+            return
+        now = self._clock()
+        with self._sessions.begin() as session:
+            for o in built:
+                assert o.items is not None
+                record_manifest(
+                    session, device_id=o.device_id, items=list(o.items), cutoff=now - GRACE,
+                    now=now, truncated_after=o.truncated_after,
+                )
 
     # -- publishing -------------------------------------------------------------------------
 
