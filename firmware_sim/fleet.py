@@ -9,6 +9,7 @@ from pathlib import Path
 from edge_agent.agent import Agent
 from edge_agent.config import AgentConfig
 from firmware_sim.hardware import SimAudioSink, sim_hardware
+from firmware_sim.sensors import SimSensors
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,8 @@ class Fleet:
         for config in configs:
             log_path = play_log_dir / f"{config.device_id}.plays.jsonl" if play_log_dir else None
             hardware, sink = sim_hardware(config.device_id, log_path, time_scale)
-            self.devices[config.device_id] = SimDevice(Agent(config, hardware), sink)
+            agent = Agent(config, hardware, probe=SimSensors(config.device_id))
+            self.devices[config.device_id] = SimDevice(agent, sink)
 
     def start(self) -> None:
         for device in self.devices.values():

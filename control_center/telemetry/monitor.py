@@ -189,15 +189,15 @@ class Monitor:
     def _failures(self, session: Session, now: datetime) -> dict[str, int]:
         """Failed plays per device since its last completed play, within the window."""
         since = now - timedelta(seconds=self.options.play_failure_window_s)
-        last_ok = dict(session.execute(
+        last_ok = {device_id: at for device_id, at in session.execute(
             select(PlayLog.device_id, func.max(PlayLog.updated_at))
             .where(PlayLog.status == PlayStatus.COMPLETED, PlayLog.updated_at >= since)
-            .group_by(PlayLog.device_id)).tuples())
+            .group_by(PlayLog.device_id))}
         counts: Counter[str] = Counter()
         for device_id, at in session.execute(
             select(PlayLog.device_id, PlayLog.updated_at)
             .where(PlayLog.status == PlayStatus.FAILED, PlayLog.updated_at >= since)
-        ).tuples():
+        ):
             ok_at = last_ok.get(device_id)
             if ok_at is None or at > ok_at:
                 counts[device_id] += 1

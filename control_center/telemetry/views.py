@@ -277,8 +277,8 @@ def play_report(session: Session, *, unit_id: int, start: datetime,
     rows = session.execute(
         select(PlayLog, Device.unit_id).join(Device, Device.id == PlayLog.device_id)
         .where(Device.unit_id.in_(scope), PlayLog.scheduled_at >= start,
-               PlayLog.scheduled_at < end, PlayLog.status != PlayStatus.CANCELLED)).tuples()
-    titles = dict(session.execute(select(Bulletin.id, Bulletin.title)).tuples())
+               PlayLog.scheduled_at < end, PlayLog.status != PlayStatus.CANCELLED))
+    titles = {bid: title for bid, title in session.execute(select(Bulletin.id, Bulletin.title))}
     groups: dict[tuple[int, int | None], ReportRow] = {}
     targeted: dict[tuple[int, int | None], set[str]] = defaultdict(set)
     done: dict[tuple[int, int | None], set[str]] = defaultdict(set)

@@ -1,0 +1,97 @@
+"""Proof of play per unit: one device offline, one failing playback, one that plays."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge_agent.errors import SinkError
+from edge_agent.hardware import Hardware, PlayResult
+from firmware_sim.hardware import SimAmplifier, SimAudioSink, SimVolume
+from protocol.manifest import PlayItem
+from tests.e2e.conftest import poll
+from tests.telemetry.conftest import TelemetryRig
+
+pytestmark = pytest.mark.integration
+
+
+class FailingSink(SimAudioSink):
+    """An audio output whose DAC is dead: every play raises SinkError."""
+
+    def play(self, path: Path, *, item: PlayItem, cancel: threading.Event,
+             on_started: Callable[[datetime], None]) -> PlayResult:
+        raise SinkError("no audio device (simulated DAC fault)")
+
+
+def failing_hardware(device_id: str) -> tuple[Hardware, SimAudioSink]:
+    sink = FailingSink(device_id)
+    return Hardware(sink=sink, amplifier=SimAmplifier(), volume=SimVolume()), sink
+
+
+def test_report_counts_scheduled_completed_failed_for_a_unit(rig: TelemetryRig) -> None:
+    stack = rig.stack
+    province = stack.unit("tinh-r", "province")
+    commune = stack.unit("xa-r", "commune", province)
+    other = stack.unit("xa-r2", "commune", province)
+    stack.devices(commune, "loa-r-off")  # registered, but its power is off all along
+    good = rig.start_agents(commune, "loa-r-ok", interval_s=0.5)
+    bad = rig.start_agents(commune, "loa-r-bad", interval_s=0.5, hardware=failing_hardware)
+    rig.start_agents(other, "loa-r-other", interval_s=0.5)  # in the province, not targeted
+    bulletin = stack.audio_bulletin(1.0, title="Bản tin phòng chống bão")
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=6)
+    schedule = stack.post("/api/v1/schedules", {
+        "bulletin_id": bulletin["id"], "start_at": start.isoformat(),
+        "targets": {"unit_ids": [commune["id"]]}})
+    assert sorted(schedule["device_ids"]) == ["loa-r-bad", "loa-r-off", "loa-r-ok"]
+    assert good["loa-r-ok"].sink.wait_for(lambda r: len(r) == 1 and r[0].completed, 25)
+    poll(lambda: {p["device_id"]: p["status"] for p in stack.plays(schedule_id=schedule["id"])},
+         lambda s: s == {"loa-r-ok": "completed", "loa-r-bad": "failed", "loa-r-off": "scheduled"},
+         20, "completed, failed and still-scheduled play logs")
+    assert bad["loa-r-bad"].sink.records == []
+
+    period = {"unit_id": province["id"], "start": (start - timedelta(hours=1)).isoformat(),
+              "end": (start + timedelta(hours=1)).isoformat()}
+    r = stack.api.get("/api/v1/monitoring/reports/plays", params=period)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    (row,) = report["rows"]
+    assert (row["unit_code"], row["bulletin_id"]) == ("xa-r", bulletin["id"])
+    total = report["total"]
+    for figures in (row, total):
+        assert (figures["scheduled"], figures["completed"], figures["failed"],
+                figures["interrupted"], figures["pending"]) == (3, 1, 1, 0, 1)
+        assert (figures["targeted_devices"], figures["devices_completed"]) == (3, 1)
+        assert figures["coverage_pct"] == pytest.approx(33.3, abs=0.05)
+        assert figures["minutes"] == pytest.approx(1 / 60, abs=0.005)
+    # A period before the broadcast has nothing in it.
+    empty = stack.api.get("/api/v1/monitoring/reports/plays", params={
+        **period, "end": (start - timedelta(minutes=30)).isoformat()}).json()
+    assert empty["rows"] == [] and empty["total"]["scheduled"] == 0
+
+    r = stack.api.get("/api/v1/monitoring/reports/plays", params={**period, "format": "csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert [(x["unit_code"], x["scheduled"], x["completed"], x["failed"], x["pending"])
+            for x in rows] == [("xa-r", "3", "1", "1", "1"), ("tinh-r", "3", "1", "1", "1")]
+    assert rows[0]["bulletin_title"] == "Bản tin phòng chống bão"
+
+    # Plays also became points in InfluxDB (charts); the record stays the SQL play log.
+    points = rig.wait_influx(
+        "SELECT * FROM play GROUP BY device_id, outcome, priority",
+        lambda ps: {(p["device_id"], p["outcome"]) for p in ps} >= {
+            ("loa-r-ok", "started"), ("loa-r-ok", "completed"), ("loa-r-bad", "failed")},
+        15, "play points")
+    failed: dict[str, Any] = next(p for p in points if p["outcome"] == "failed")
+    assert "DAC fault" in failed["reason"] and failed["priority"] == "normal"
+    # One failed play is "repeated failures" in this rig (threshold 1): an alert opens.
+    poll(lambda: stack.api.get("/api/v1/monitoring/alerts",
+                               params={"device_id": "loa-r-bad", "state": "open"}).json(),
+         lambda b: [a["kind"] for a in b["items"]] == ["playback_failures"], 10,
+         "the playback-failures alert")
