@@ -215,18 +215,18 @@ class Player:
         started: list[datetime] = []
 
         def on_started(at: datetime) -> None:
+            # Durable writes only once the audio is out: fsyncs before the instant would
+            # delay the start (and, in a fleet, every neighbour's start).
             started.append(at)
+            self._store.journal_add(item.item_id, "started")
             self._report(PlayOutcome(item, "started", started_at=at))
 
         self._hw.amplifier.set_power(True)
-        self._cache.touch(sha)
-        self._store.journal_add(item.item_id, "started")
         delay = (item.start_at - self._clock.now()).total_seconds()
         if delay > 0 and play.cancel.wait(delay):
             # Pre-empted before its instant: it has not played, so it goes back in the queue.
             with self._cond:
                 self._done.discard(item.item_id)
-                self._store.journal_remove(item.item_id)
                 self._current = None
                 self._hw.amplifier.set_power(False)
                 self._cond.notify_all()
@@ -249,6 +249,7 @@ class Player:
             outcome = PlayOutcome(item, "interrupted", started[0], self._clock.now(),
                                   outcome.reason)
         self._report(outcome)
+        self._cache.touch(sha)
         with self._cond:
             self._current = None
             self._store.journal_add(item.item_id, outcome.kind)

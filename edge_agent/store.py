@@ -139,10 +139,6 @@ class LocalStore:
                 (item_id, outcome, time.time()),
             )
 
-    def journal_remove(self, item_id: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM journal WHERE item_id = ?", (item_id,))
-
     def journal_items(self) -> set[str]:
         with self._lock:
             return {str(r[0]) for r in self._db.execute("SELECT item_id FROM journal")}
