@@ -11,8 +11,10 @@ from control_center.db import create_db_engine, session_factory, upgrade_databas
 from control_center.mqtt_bridge import MqttBridge, MqttOptions
 from control_center.services.ingest import Ingestor
 from control_center.services.manifest_sync import ManifestSync
+from control_center.services.media_worker import MediaWorker
 from control_center.services.refresher import Refresher
 from control_center.telemetry.service import Telemetry
+from media import config_from_env
 from protocol.base import utc_now
 from protocol.signing import Signer, load_or_create_private_key, public_key_b64
 from protocol.topics import Channel, fleet_subscription
@@ -57,11 +59,14 @@ class Center:
             publish_timeout_s=settings.publish_timeout_s, clock=clock,
         )
         self.refresher = Refresher(sync=self.manifests, interval_s=settings.refresh_seconds)
+        self.media = MediaWorker(sessions=self.sessions, media_dir=settings.media_dir,
+                                 config=config_from_env(), clock=clock)
 
     def start(self) -> None:
         """Migrate the database, then connect to the broker and start refreshing."""
         self.settings.media_dir.mkdir(parents=True, exist_ok=True)
         upgrade_database(self.engine)
+        self.media.start()
         self.telemetry.start()
         self.bridge.start()
         self.refresher.start()
@@ -72,6 +77,7 @@ class Center:
         self.refresher.stop()
         self.bridge.stop()
         self.telemetry.stop()
+        self.media.stop()
         self.engine.dispose()
         log.info("control center stopped")
 

@@ -53,18 +53,18 @@ def run_ffmpeg(
                                     stdin=subprocess.DEVNULL)
         except FileNotFoundError as exc:
             raise ToolMissing(f"{ffmpeg} is not installed or not on PATH: {INSTALL_HINT}") from exc
-        try:
-            assert proc.stdout is not None
-            for raw in proc.stdout:
-                if progress is not None and duration_s and raw.startswith(b"out_time_us="):
-                    value = raw.split(b"=", 1)[1].strip()
-                    if value.isdigit():
-                        progress(min(1.0, int(value) / 1e6 / duration_s))
-            code = proc.wait()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
+        with proc:
+            try:
+                assert proc.stdout is not None
+                for raw in proc.stdout:
+                    if progress is not None and duration_s and raw.startswith(b"out_time_us="):
+                        value = raw.split(b"=", 1)[1].strip()
+                        if value.isdigit():
+                            progress(min(1.0, int(value) / 1e6 / duration_s))
+                code = proc.wait()
+            except BaseException:
+                proc.kill()
+                raise
         err.seek(0)
         lines = list(_lines(err))
     if code != 0:

@@ -115,7 +115,7 @@ def process(
                     raise ProcessingFailed(
                         f"could not bring the audio within {config.true_peak_db} dBTP and "
                         f"{config.target_lufs} LUFS ±1 LU after {attempt} attempts")
-                renditions = tuple(_finish(fmt, tmp, out_dir, m)
+                renditions = tuple(_finish(fmt, tmp, out_dir, m, info.duration_ms)
                                    for (fmt, tmp), m in zip(temps, measured, strict=True))
                 if waveform is not None and wave_tmp is not None:
                     os.replace(wave_tmp, waveform)
@@ -152,14 +152,17 @@ def next_gain(
     return Gain(gain.gain_db + loud_error, ceiling)
 
 
-def _finish(fmt: Format, tmp: Path, out_dir: Path, loud: Loudness) -> Rendition:
-    """Hash the checked temp file and rename it to ``<out_dir>/<sha256>``."""
-    info = probe_audio(tmp)
+def _finish(fmt: Format, tmp: Path, out_dir: Path, loud: Loudness, duration_ms: int) -> Rendition:
+    """Hash the checked temp file and rename it to ``<out_dir>/<sha256>``.
+
+    The duration is the source's: the filters neither trim nor pad (decoders drop the
+    encoder's pre-skip, which ffprobe counts in an Ogg/Opus file's duration).
+    """
     digest, size = _sha256(tmp)
     final = out_dir / digest
     os.replace(tmp, final)
     return Rendition(fmt.name, final, digest, size, fmt.mime, fmt.codec, fmt.bitrate_k * 1000,
-                     info.duration_ms, loud)
+                     duration_ms, loud)
 
 
 def _sha256(path: Path) -> tuple[str, int]:

@@ -12,10 +12,16 @@ from control_center.models import (
     DeviceEventRecord,
     DeviceGroup,
     MediaAsset,
+    MediaState,
     Schedule,
 )
 from control_center.schemas.common import DeliveryReport
-from control_center.schemas.content import MediaPublic, SchedulePublic, Targets
+from control_center.schemas.content import (
+    MediaPublic,
+    RenditionPublic,
+    SchedulePublic,
+    Targets,
+)
 from control_center.schemas.fleet import GroupPublic
 from control_center.schemas.records import AuditPublic, EventPublic
 from control_center.services.manifest_sync import SyncReport
@@ -31,11 +37,27 @@ def delivery(report: SyncReport) -> DeliveryReport:
     )
 
 
-def media_public(asset: MediaAsset, *, public_base_url: str) -> MediaPublic:
+def media_public(
+    asset: MediaAsset, *, public_base_url: str, progress: float | None = None
+) -> MediaPublic:
+    renditions = [
+        RenditionPublic(
+            format=r.format, sha256=r.sha256, size=r.size, mime=r.mime, codec=r.codec,
+            bitrate=r.bitrate, duration_ms=r.duration_ms, loudness_lufs=r.loudness_lufs,
+            true_peak_dbtp=r.true_peak_dbtp, url=media_url(public_base_url, r.sha256),
+        )
+        for r in asset.renditions
+    ]
+    ready = asset.state == MediaState.READY
     return MediaPublic(
         sha256=asset.sha256, size=asset.size, mime=asset.mime, duration_ms=asset.duration_ms,
         codec=asset.codec, original_name=asset.original_name, created_at=asset.created_at,
-        url=media_url(public_base_url, asset.sha256),
+        url=media_url(public_base_url, asset.sha256), state=asset.state, error=asset.error,
+        progress=progress if asset.state == MediaState.PROCESSING else None,
+        source_lufs=asset.source_lufs, renditions=renditions,
+        delivery=next((r for r in renditions if r.format == "opus"), None),
+        waveform_url=f"{media_url(public_base_url, asset.sha256)}/waveform.png"
+        if ready and renditions else None,
     )
 
 

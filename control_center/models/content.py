@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from control_center.models.base import Base, UtcDateTime, str_enum
@@ -22,8 +31,20 @@ class ScheduleKind(StrEnum):
     RECURRING = "recurring"
 
 
+class MediaState(StrEnum):
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+
+
 class MediaAsset(Base):
-    """A validated audio file stored as ``<data_dir>/media/<sha256>``."""
+    """An upload, keyed by its own SHA-256 (dedup), stored as ``<data_dir>/media/<sha256>``.
+
+    ``size``/``mime``/``duration_ms``/``codec`` describe the original. The pipeline adds
+    renditions (the Opus delivery file manifests reference, an MP3 fallback), each stored as
+    ``<data_dir>/media/<its sha256>``. Assets from before the pipeline have no renditions and
+    deliver the original.
+    """
 
     __tablename__ = "media_assets"
 
@@ -33,6 +54,53 @@ class MediaAsset(Base):
     duration_ms: Mapped[int] = mapped_column(Integer)
     codec: Mapped[str] = mapped_column(String(40))
     original_name: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state: Mapped[MediaState] = mapped_column(
+        str_enum(MediaState), default=MediaState.PROCESSING, server_default="ready", index=True
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+    source_lufs: Mapped[float | None] = mapped_column(Float)
+    source_true_peak: Mapped[float | None] = mapped_column(Float)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    renditions: Mapped[list[MediaRendition]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="MediaRendition.id"
+    )
+
+    def rendition(self, fmt: str) -> MediaRendition | None:
+        return next((r for r in self.renditions if r.format == fmt), None)
+
+    @property
+    def delivery(self) -> MediaRendition | None:
+        """The Opus rendition manifests reference (None before processing or for old assets)."""
+        return self.rendition("opus")
+
+    def delivery_file(self) -> tuple[str, int, str, int]:
+        """(sha256, size, mime, duration_ms) of what devices download: delivery, else original."""
+        d = self.delivery
+        if d is None:
+            return self.sha256, self.size, self.mime, self.duration_ms
+        return d.sha256, d.size, d.mime, d.duration_ms
+
+
+class MediaRendition(Base):
+    """An encoded, loudness-normalised file made from an asset (one per format)."""
+
+    __tablename__ = "media_renditions"
+    __table_args__ = (UniqueConstraint("asset_sha256", "format"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_sha256: Mapped[str] = mapped_column(
+        ForeignKey("media_assets.sha256", ondelete="CASCADE"), index=True
+    )
+    format: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mime: Mapped[str] = mapped_column(String(100))
+    codec: Mapped[str] = mapped_column(String(40))
+    bitrate: Mapped[int] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    loudness_lufs: Mapped[float] = mapped_column(Float)
+    true_peak_dbtp: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from control_center.models import BulletinKind, ScheduleKind
+from control_center.models import BulletinKind, MediaState, ScheduleKind
 from control_center.schemas.common import DeliveryReport, InputModel, OutputModel, Sha256
 from control_center.schemas.fleet import DeviceId
 from protocol.base import Priority
@@ -17,7 +17,24 @@ Category = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
 
 
+class RenditionPublic(OutputModel):
+    """An encoded, loudness-normalised file made from an upload."""
+
+    format: str = Field(description="opus (delivery, Ogg) or mp3 (fallback)")
+    sha256: str
+    size: int
+    mime: str
+    codec: str
+    bitrate: int = Field(description="bits per second")
+    duration_ms: int
+    loudness_lufs: float = Field(description="integrated loudness measured after encoding")
+    true_peak_dbtp: float
+    url: str = Field(description="public download by hash (Range supported)")
+
+
 class MediaPublic(OutputModel):
+    """An upload (``sha256``, ``size``, ``mime``, ``codec`` describe the original file)."""
+
     sha256: str
     size: int
     mime: str
@@ -25,7 +42,15 @@ class MediaPublic(OutputModel):
     codec: str
     original_name: str
     created_at: datetime
-    url: str = Field(description="where agents download it (public, by hash, Range supported)")
+    url: str = Field(description="the original file (public, by hash, Range supported)")
+    state: MediaState = Field(description="processing, then ready or failed")
+    error: str | None = Field(default=None, description="why processing failed")
+    progress: float | None = Field(default=None, description="0..1 while processing")
+    source_lufs: float | None = Field(default=None, description="the original's loudness")
+    delivery: RenditionPublic | None = Field(
+        default=None, description="what manifests reference (Opus in Ogg) once ready")
+    renditions: list[RenditionPublic] = Field(default_factory=list)
+    waveform_url: str | None = None
 
 
 class BulletinCreate(InputModel):

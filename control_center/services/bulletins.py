@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from control_center.errors import InvalidInput, NotFound, UnknownReference
-from control_center.models import Bulletin, BulletinKind, MediaAsset, Schedule
+from control_center.errors import InvalidInput, NotFound
+from control_center.models import Bulletin, BulletinKind, Schedule
 from control_center.schemas.content import BulletinCreate, BulletinUpdate
-from control_center.services import audit
+from control_center.services import audit, media_store
 from control_center.services.targets import schedule_devices
 
 
@@ -32,8 +32,7 @@ def _check_content(
     if kind == BulletinKind.AUDIO:
         if not media_sha256:
             raise InvalidInput("an audio bulletin needs media_sha256 (upload with POST /media)")
-        if session.get(MediaAsset, media_sha256) is None:
-            raise UnknownReference(f"media {media_sha256} does not exist: upload it first")
+        media_store.require_ready(session, sha256=media_sha256)
     elif kind == BulletinKind.TEXT and not text:
         raise InvalidInput("a text bulletin needs a non-empty text")
 

@@ -46,13 +46,14 @@ def bulletin_content(
     if bulletin.kind == BulletinKind.TEXT and bulletin.text:
         return TextContent(text=bulletin.text)
     asset = media.get(bulletin.media_sha256 or "")
-    if bulletin.kind == BulletinKind.AUDIO and asset is not None:
+    if bulletin.kind == BulletinKind.AUDIO and asset is not None and asset.state == "ready":
+        sha256, size, mime, duration_ms = asset.delivery_file()  # the Opus rendition
         return AudioContent(
-            sha256=asset.sha256,
-            url=media_url(public_base_url, asset.sha256),
-            size=asset.size,
-            duration_ms=asset.duration_ms,
-            mime=asset.mime,
+            sha256=sha256,
+            url=media_url(public_base_url, sha256),
+            size=size,
+            duration_ms=duration_ms,
+            mime=mime,
         )
     log.warning("bulletin %s has no playable content; skipped", bulletin.id)
     return None

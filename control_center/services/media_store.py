@@ -1,4 +1,7 @@
-"""Content-addressed audio storage: stream to a temp file while hashing, probe, dedupe, move."""
+"""Content-addressed audio storage: stream to a temp file while hashing, validate, dedupe, move.
+
+Every stored file (an original upload or a rendition) is ``<media_dir>/<its sha256>``.
+"""
 
 from __future__ import annotations
 
@@ -15,15 +18,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from control_center.errors import (
+    CenterError,
     InvalidInput,
     MediaToolMissing,
     NotFound,
     PayloadTooLarge,
+    UnknownReference,
     UnsupportedMedia,
 )
-from control_center.models import MediaAsset
+from control_center.models import MediaAsset, MediaRendition, MediaState
 from control_center.services import audit
-from media import AudioInfo, MediaError, NotAudio, ToolMissing, probe_audio
+from media import AudioInfo, MediaError, NotAudio, PipelineConfig, ToolMissing, TooLong
+from media.pipeline import validate
 
 log = logging.getLogger(__name__)
 
@@ -67,29 +73,43 @@ class UploadSink:
 
 @dataclass(frozen=True, slots=True)
 class StoredMedia:
+    """The asset for an upload; ``queued`` when it (re)enters processing."""
+
     asset: MediaAsset
     created: bool
+    queued: bool
 
 
 def store_upload(
     session: Session, *, sink: UploadSink, original_name: str, media_dir: Path,
-    actor: audit.Actor, now: datetime,
+    config: PipelineConfig, actor: audit.Actor, now: datetime,
 ) -> StoredMedia:
-    """Validate the finished upload and keep it as ``<media_dir>/<sha256>`` (once)."""
+    """Validate the finished upload, keep it as ``<media_dir>/<sha256>`` and mark it processing.
+
+    The same bytes uploaded again give the same asset; an asset whose processing failed is
+    queued again (the failure may have been the center's, e.g. a missing tool).
+    """
     try:
         sha = sink.finish()
         if sink.size == 0:
             raise InvalidInput("the uploaded file is empty")
         existing = session.get(MediaAsset, sha)
-        if existing is not None:
-            return StoredMedia(existing, False)
-        info = _probe(sink.path)
+        if existing is not None and existing.state != MediaState.FAILED:
+            return StoredMedia(existing, False, False)
+        info = _validate(sink.path, config)
         os.replace(sink.path, media_dir / sha)
     finally:
         sink.discard()
+    if existing is not None:
+        existing.state, existing.error, existing.processed_at = MediaState.PROCESSING, None, None
+        audit.record(session, actor=actor, action="reprocess", object_type="media",
+                     object_id=sha, detail={"name": original_name[:255]}, at=now)
+        session.commit()
+        return StoredMedia(existing, False, True)
     asset = MediaAsset(
         sha256=sha, size=sink.size, mime=info.mime, duration_ms=info.duration_ms,
         codec=info.codec, original_name=original_name[:255], created_at=now,
+        state=MediaState.PROCESSING,
     )
     session.add(asset)
     audit.record(session, actor=actor, action="upload", object_type="media", object_id=sha,
@@ -99,21 +119,28 @@ def store_upload(
         session.commit()
     except IntegrityError:  # the same file uploaded concurrently
         session.rollback()
-        return StoredMedia(get_asset(session, sha256=sha), False)
-    log.info("media: stored %s (%d bytes, %d ms, %s)", sha, sink.size, info.duration_ms,
-             info.codec)
-    return StoredMedia(asset, True)
+        return StoredMedia(get_asset(session, sha256=sha), False, False)
+    log.info("media: stored %s (%d bytes, %d ms, %s); processing", sha, sink.size,
+             info.duration_ms, info.codec)
+    return StoredMedia(asset, True, True)
 
 
-def _probe(path: Path) -> AudioInfo:
+def _validate(path: Path, config: PipelineConfig) -> AudioInfo:
     try:
-        return probe_audio(path)
-    except ToolMissing as exc:
-        raise MediaToolMissing(str(exc)) from exc
-    except NotAudio as exc:
-        raise UnsupportedMedia(f"not an audio file: {exc}") from exc
+        return validate(path, config)
     except MediaError as exc:
-        raise InvalidInput(f"not a usable audio file: {exc}") from exc
+        raise convert_error(exc) from exc
+
+
+def convert_error(exc: MediaError) -> CenterError:
+    """The API error for a media failure (tool missing 503, not audio 415, else 422)."""
+    if isinstance(exc, ToolMissing):
+        return MediaToolMissing(str(exc))
+    if isinstance(exc, NotAudio):
+        return UnsupportedMedia(f"not an audio file: {exc}")
+    if isinstance(exc, TooLong):
+        return InvalidInput(f"too long: {exc}")
+    return InvalidInput(f"not a usable audio file: {exc}")
 
 
 def get_asset(session: Session, *, sha256: str) -> MediaAsset:
@@ -123,10 +150,49 @@ def get_asset(session: Session, *, sha256: str) -> MediaAsset:
     return asset
 
 
+def require_ready(session: Session, *, sha256: str) -> MediaAsset:
+    """The asset, if a bulletin may use it now; else a 422 saying what to do."""
+    asset = session.get(MediaAsset, sha256)
+    if asset is None:
+        raise UnknownReference(f"media {sha256} does not exist: upload it first")
+    if asset.state == MediaState.PROCESSING:
+        raise InvalidInput(
+            f"media {sha256} is still being processed: wait until GET /api/v1/media/{sha256}"
+            "/info says state=ready, then try again")
+    if asset.state == MediaState.FAILED:
+        raise InvalidInput(f"media {sha256} could not be processed ({asset.error}): "
+                           "upload a usable recording instead")
+    return asset
+
+
 def list_assets(session: Session, *, limit: int = 500, offset: int = 0) -> list[MediaAsset]:
     query = select(MediaAsset).order_by(MediaAsset.created_at.desc()).limit(limit).offset(offset)
     return list(session.scalars(query))
 
 
+def stored_file(session: Session, *, media_dir: Path, sha256: str) -> tuple[Path, str]:
+    """The file named ``sha256`` (an original or a rendition) and its MIME type."""
+    asset = session.get(MediaAsset, sha256)
+    if asset is not None:
+        mime = asset.mime
+    else:
+        rendition = session.scalars(
+            select(MediaRendition).where(MediaRendition.sha256 == sha256).limit(1)
+        ).first()
+        if rendition is None:
+            raise NotFound(f"media {sha256} does not exist")
+        mime = rendition.mime
+    path = media_path(media_dir, sha256)
+    if not path.is_file():
+        state = f" ({asset.state}: {asset.error})" if asset and asset.error else ""
+        raise NotFound(f"media {sha256} is registered but its file is missing on the center"
+                       + state)
+    return path, mime
+
+
 def media_path(media_dir: Path, sha256: str) -> Path:
     return media_dir / sha256
+
+
+def waveform_path(media_dir: Path, sha256: str) -> Path:
+    return media_dir / "waveforms" / f"{sha256}.png"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,11 +51,35 @@ def upload(api: httpx.Client, path: Path, name: str | None = None) -> httpx.Resp
         return api.post("/api/v1/media", files={"file": (name or path.name, fh, "audio/wav")})
 
 
+def wait_processed(api: httpx.Client, sha256: str, timeout: float = 30.0) -> dict[str, Any]:
+    """Poll the media info until processing is over (ready or failed); return the info."""
+    deadline = time.monotonic() + timeout
+    while True:
+        info = ok(api.get(f"/api/v1/media/{sha256}/info"))
+        if info["state"] != "processing":
+            return info
+        assert time.monotonic() < deadline, f"media {sha256} still processing after {timeout} s"
+        time.sleep(0.05)
+
+
+def ready_media(api: httpx.Client, path: Path) -> dict[str, Any]:
+    """Upload ``path`` and wait until it is ready; return the media info."""
+    r = upload(api, path)
+    assert r.status_code in (200, 202), f"{r.status_code}: {r.text}"
+    info = wait_processed(api, r.json()["sha256"])
+    assert info["state"] == "ready", info
+    return info
+
+
 def audio_bulletin(api: httpx.Client, wav: Path, priority: str = "normal") -> dict[str, Any]:
-    sha = upload(api, wav).json()["sha256"]
-    return ok(api.post("/api/v1/bulletins", json={
-        "title": "Thông báo tiêm chủng", "priority": priority, "media_sha256": sha,
+    """An audio bulletin for ``wav`` once its media is ready; ``["delivery"]`` is added (the
+    rendition manifests reference)."""
+    media = ready_media(api, wav)
+    bulletin = ok(api.post("/api/v1/bulletins", json={
+        "title": "Thông báo tiêm chủng", "priority": priority, "media_sha256": media["sha256"],
     }))
+    bulletin["delivery"] = media["delivery"]
+    return bulletin
 
 
 def in_minutes(minutes: float) -> str:

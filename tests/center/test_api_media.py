@@ -1,17 +1,20 @@
-"""Uploads (streamed, probed, deduplicated) and downloads by hash with Range."""
+"""Uploads (streamed, validated, deduplicated, processed in the worker) and downloads by hash."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.center.helpers import ok, upload
+from control_center.models import MediaAsset, MediaState
+from tests.center.helpers import ok, ready_media, upload, wait_processed
 from tests.support.center import CenterHandle
 
 pytestmark = pytest.mark.integration
@@ -19,31 +22,57 @@ pytestmark = pytest.mark.integration
 
 def _leftovers(center: CenterHandle) -> list[str]:
     incoming = center.settings.media_dir / ".incoming"
-    return sorted(os.listdir(incoming)) if incoming.exists() else []
+    found = sorted(os.listdir(incoming)) if incoming.exists() else []
+    return found + sorted(p.name for p in center.settings.media_dir.rglob(".part-*"))
 
 
-def test_upload_probe_dedupe(center: CenterHandle, tone_wav: Path) -> None:
-    sha = hashlib.sha256(tone_wav.read_bytes()).hexdigest()
-    first = upload(center.api, tone_wav, name="bản tin.wav")
-    body = ok(first, 201)
-    assert body["sha256"] == sha
-    assert (body["mime"], body["codec"], body["duration_ms"]) == ("audio/wav", "pcm_s16le", 1000)
-    assert body["size"] == tone_wav.stat().st_size
-    assert body["original_name"] == "bản tin.wav"
-    assert body["url"] == f"{center.base_url}/api/v1/media/{sha}"
-    assert (center.settings.media_dir / sha).read_bytes() == tone_wav.read_bytes()
-    again = ok(upload(center.api, tone_wav, name="other.wav"), 200)
-    assert again["sha256"] == sha and again["original_name"] == "bản tin.wav"
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True, timeout=60)
+
+
+def test_upload_is_processed_into_a_delivery_file_once(
+    center: CenterHandle, tmp_path: Path
+) -> None:
+    wav = tmp_path / "quiet.wav"
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:duration=3:sample_rate=22050",
+            "-af", "volume=-20dB", "-ac", "2", str(wav))
+    sha = hashlib.sha256(wav.read_bytes()).hexdigest()
+    first = ok(upload(center.api, wav, name="bản tin.wav"), 202)
+    assert (first["sha256"], first["state"], first["delivery"]) == (sha, "processing", None)
+    assert (first["mime"], first["codec"], first["duration_ms"]) == ("audio/wav", "pcm_s16le", 3000)
+    assert first["url"] == f"{center.base_url}/api/v1/media/{sha}"
+
+    info = wait_processed(center.api, sha)
+    assert info["state"] == "ready" and info["error"] is None and info["progress"] is None
+    delivery = info["delivery"]
+    kind = (delivery["format"], delivery["mime"], delivery["codec"])
+    assert kind == ("opus", "audio/ogg", "opus")
+    assert (delivery["bitrate"], delivery["duration_ms"]) == (32000, 3000)
+    assert abs(delivery["loudness_lufs"] + 16) <= 1 and delivery["true_peak_dbtp"] <= -1.5
+    assert info["source_lufs"] < -35
+    assert [r["format"] for r in info["renditions"]] == ["opus", "mp3"]
+
+    with httpx.Client(base_url=center.base_url) as anon:
+        for rendition in info["renditions"]:
+            got = anon.get(f"/api/v1/media/{rendition['sha256']}")
+            assert got.status_code == 200 and got.headers["content-type"] == rendition["mime"]
+            assert hashlib.sha256(got.content).hexdigest() == rendition["sha256"]
+            assert len(got.content) == rendition["size"]
+        assert anon.get(f"/api/v1/media/{sha}").content == wav.read_bytes()  # the original
+        png = anon.get(info["waveform_url"].removeprefix(center.base_url))
+        assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+
+    again = ok(upload(center.api, wav, name="other.wav"), 200)
+    assert (again["sha256"], again["state"], again["original_name"]) == (sha, "ready",
+                                                                       "bản tin.wav")
+    assert again["delivery"] == delivery
     listed = ok(center.api.get("/api/v1/media"))
     assert [m["sha256"] for m in listed["items"]].count(sha) == 1
-    assert ok(center.api.get(f"/api/v1/media/{sha}/info"))["size"] == body["size"]
     assert _leftovers(center) == []
 
 
 def test_download_supports_range_without_a_token(center: CenterHandle, tone_wav: Path) -> None:
-    r = upload(center.api, tone_wav)
-    assert r.status_code in (200, 201), r.text  # 200 when another test stored it already
-    sha = r.json()["sha256"]
+    sha = ready_media(center.api, tone_wav)["sha256"]
     data = tone_wav.read_bytes()
     with httpx.Client(base_url=center.base_url) as anon:
         whole = anon.get(f"/api/v1/media/{sha}")
@@ -68,6 +97,51 @@ def test_download_supports_range_without_a_token(center: CenterHandle, tone_wav:
         assert anon.get(f"/api/v1/media/{sha}/info").status_code == 401
 
 
+def test_silent_upload_fails_and_cannot_be_broadcast(center: CenterHandle, tmp_path: Path) -> None:
+    wav = tmp_path / "im-lang.wav"
+    _ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "3", str(wav))
+    sha = ok(upload(center.api, wav), 202)["sha256"]
+    info = wait_processed(center.api, sha)
+    assert info["state"] == "failed" and info["renditions"] == []
+    assert info["error"].startswith("the audio is silent (below -50 dBFS) for 100% of its 3.0 s")
+    assert not (center.settings.media_dir / sha).exists()  # nothing half-made is kept
+    r = center.api.post("/api/v1/bulletins", json={"title": "Im lặng", "media_sha256": sha})
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith(f"media {sha} could not be processed (the audio is")
+    assert ok(upload(center.api, wav), 202)["state"] == "processing"  # a new try is queued
+    assert wait_processed(center.api, sha)["state"] == "failed"
+    assert _leftovers(center) == []
+
+
+def test_bulletin_waits_for_media_still_processing(center: CenterHandle) -> None:
+    sha = "5" * 64
+    with center.center.sessions() as session:  # a row as the upload leaves it, never processed
+        session.add(MediaAsset(sha256=sha, size=1, mime="audio/wav", duration_ms=1000,
+                               codec="pcm_s16le", original_name="x.wav",
+                               created_at=datetime.now(UTC), state=MediaState.PROCESSING))
+        session.commit()
+    r = center.api.post("/api/v1/bulletins", json={"title": "Chờ", "media_sha256": sha})
+    assert r.status_code == 422
+    assert r.json()["detail"] == (f"media {sha} is still being processed: wait until GET "
+                                  f"/api/v1/media/{sha}/info says state=ready, then try again")
+
+
+def test_too_long_is_refused_at_upload(center: CenterHandle, tmp_path: Path) -> None:
+    wav = tmp_path / "dai.wav"
+    _ffmpeg("-f", "lavfi", "-i", "sine=duration=2:sample_rate=8000", str(wav))
+    worker = center.center.media
+    original = worker.config
+    worker.config = dataclasses.replace(original, max_seconds=1.5)
+    try:
+        r = upload(center.api, wav)
+    finally:
+        worker.config = original
+    assert r.status_code == 422
+    assert r.json()["detail"] == ("too long: the audio lasts 0:02, longer than the limit of 0:02 "
+                                  "(TT_MEDIA_MAX_SECONDS): split it into shorter bulletins")
+    assert _leftovers(center) == []
+
+
 def test_text_file_renamed_mp3_is_refused(center: CenterHandle, tmp_path: Path) -> None:
     fake = tmp_path / "ban-tin.mp3"
     fake.write_text("Đây là văn bản, không phải âm thanh.\n" * 50)
@@ -81,8 +155,7 @@ def test_text_file_renamed_mp3_is_refused(center: CenterHandle, tmp_path: Path) 
 
 def test_picture_is_unsupported_media(center: CenterHandle, tmp_path: Path) -> None:
     png = tmp_path / "anh.png"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
-                    "color=c=red:s=16x16", "-frames:v", "1", str(png)], check=True, timeout=60)
+    _ffmpeg("-f", "lavfi", "-i", "color=c=red:s=16x16", "-frames:v", "1", str(png))
     r = upload(center.api, png)
     assert r.status_code == 415
     assert "no audio track (detected format: png_pipe)" in r.json()["detail"]

@@ -143,8 +143,10 @@ def test_one_off_reaches_the_device_signed_and_retained(
     assert item.item_id == f"s{schedule['id']}r1-{start:%Y%m%dT%H%M%SZ}"
     assert item.start_at == start and item.priority == "emergency"
     assert item.content.type == "audio"
-    assert item.content.url == f"{center.base_url}/api/v1/media/{bulletin['media_sha256']}"
-    assert item.content.size == tone_wav.stat().st_size and item.content.duration_ms == 1000
+    delivery = bulletin["delivery"]  # the Opus rendition of the upload
+    assert item.content.url == f"{center.base_url}/api/v1/media/{delivery['sha256']}"
+    assert (item.content.sha256, item.content.size) == (delivery["sha256"], delivery["size"])
+    assert (item.content.mime, item.content.duration_ms) == ("audio/ogg", 1000)
     retained = [m for m in speaker.client.received_on(speaker.topic) if m.retain]
     assert retained, "the manifest is retained"
 

@@ -67,7 +67,7 @@ def test_play_bulletin_becomes_play_now(center: CenterHandle,
     assert isinstance(command.action, PlayNow)
     item = command.action.item
     assert item.priority == "emergency" and item.bulletin_id == bulletin["id"]
-    assert item.content.type == "audio" and item.content.sha256 == bulletin["media_sha256"]
+    assert item.content.type == "audio" and item.content.sha256 == bulletin["delivery"]["sha256"]
     assert body["action"]["type"] == "play_now"
 
 

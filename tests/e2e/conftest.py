@@ -68,8 +68,14 @@ class Stack:
         with wav.open("rb") as fh:
             r = self.api.post("/api/v1/media", files={"file": (wav.name, fh, "audio/wav")})
         assert r.status_code < 300, r.text
-        return self.post("/api/v1/bulletins", {"title": title, "priority": priority,
-                                               "media_sha256": r.json()["sha256"]})
+        sha = r.json()["sha256"]
+        info = poll(lambda: self.api.get(f"/api/v1/media/{sha}/info").json(),
+                    lambda i: i["state"] != "processing", 30, f"media {sha} processed")
+        assert info["state"] == "ready", info
+        bulletin = self.post("/api/v1/bulletins", {"title": title, "priority": priority,
+                                                   "media_sha256": sha})
+        bulletin["delivery"] = info["delivery"]  # the Opus rendition devices download
+        return bulletin
 
     def fleet(self, configs: list[AgentConfig]) -> dict[str, SimDevice]:
         fleet = Fleet(configs)

@@ -101,7 +101,7 @@ def test_offline_speaker_plays_from_cache_and_every_event_arrives_once(stack: St
     schedule = stack.post("/api/v1/schedules", {
         "bulletin_id": bulletin["id"], "start_at": start.isoformat(),
         "targets": {"device_ids": ["loa-o-1"]}})
-    sha = bulletin["media_sha256"]
+    sha = bulletin["delivery"]["sha256"]
     poll(lambda: device.agent.cache.has(sha), bool, 10, "the media in the agent's cache")
     assert device.agent.outbox.wait_drained(10)
 

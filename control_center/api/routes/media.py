@@ -1,7 +1,8 @@
-"""Audio uploads (validated, deduplicated by SHA-256) and downloads by hash with Range."""
+"""Audio uploads (validated, deduplicated, processed in a worker) and downloads by hash."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
@@ -12,6 +13,7 @@ from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.api.presenters import media_public
 from control_center.api.upload import OPENAPI_BODY, receive_upload
 from control_center.errors import NotFound
+from control_center.models import MediaAsset
 from control_center.runtime import Center
 from control_center.schemas.common import ItemList
 from control_center.schemas.content import MediaPublic
@@ -22,47 +24,70 @@ router = APIRouter(prefix="/media", tags=["media"])
 public_router = APIRouter(prefix="/media", tags=["media"])
 
 ShaPath = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="SHA-256, lower-case hex")]
+_IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 @router.post(
-    "", response_model=MediaPublic, status_code=201, openapi_extra=OPENAPI_BODY,
+    "", response_model=MediaPublic, status_code=202, openapi_extra=OPENAPI_BODY,
     responses={200: {"model": MediaPublic, "description": "already stored (same SHA-256)"}},
 )
 async def upload_media(
     request: Request, response: Response, center: CenterDep, actor: ActorDep, now: NowDep
 ) -> MediaPublic:
-    """Upload audio as multipart field ``file``: 201 when new, 200 when already stored."""
+    """Upload audio as multipart field ``file``.
+
+    202: stored and being processed (poll ``GET /media/{sha256}/info`` until ``state`` is
+    ``ready`` or ``failed``); 200: the same file was uploaded before. Unusable files are
+    refused at once (415 not audio, 422 corrupt/empty/too long, 413 too large).
+    """
     settings = center.settings
     sink, filename = await receive_upload(
         request, media_dir=settings.media_dir, max_bytes=settings.max_upload_bytes
     )
-    stored = await run_in_threadpool(_store, center, sink, filename, actor, now)
-    if not stored.created:
+    fresh, body = await run_in_threadpool(_store, center, sink, filename, actor, now)
+    if not fresh:
         response.status_code = 200
-    return media_public(stored.asset, public_base_url=settings.public_base_url)
+    return body
 
 
 def _store(
-    center: Center, sink: media_store.UploadSink, filename: str, actor: Actor, now: object
-) -> media_store.StoredMedia:
+    center: Center, sink: media_store.UploadSink, filename: str, actor: Actor, now: datetime
+) -> tuple[bool, MediaPublic]:
+    """Store the upload, queue it when it needs processing; (queued?, the asset's answer)."""
     with center.sessions() as session:
-        return media_store.store_upload(
+        stored = media_store.store_upload(
             session, sink=sink, original_name=filename, media_dir=center.settings.media_dir,
-            actor=actor, now=now,  # type: ignore[arg-type]
+            config=center.media.config, actor=actor, now=now,
         )
+        if stored.queued:
+            center.media.submit(stored.asset.sha256)
+        return stored.queued, _public(center, stored.asset)
+
+
+def _public(center: Center, asset: MediaAsset) -> MediaPublic:
+    return media_public(asset, public_base_url=center.settings.public_base_url,
+                        progress=center.media.progress(asset.sha256))
 
 
 @router.get("", response_model=ItemList[MediaPublic])
 def list_media(session: SessionDep, center: CenterDep) -> ItemList[MediaPublic]:
-    base = center.settings.public_base_url
-    assets = media_store.list_assets(session)
-    return ItemList.of([media_public(a, public_base_url=base) for a in assets])
+    return ItemList.of([_public(center, a) for a in media_store.list_assets(session)])
 
 
 @router.get("/{sha256}/info", response_model=MediaPublic)
 def media_info(sha256: ShaPath, session: SessionDep, center: CenterDep) -> MediaPublic:
-    asset = media_store.get_asset(session, sha256=sha256)
-    return media_public(asset, public_base_url=center.settings.public_base_url)
+    """The asset with its processing ``state`` (and ``progress``), renditions and loudness."""
+    return _public(center, media_store.get_asset(session, sha256=sha256))
+
+
+@public_router.get("/{sha256}/waveform.png", response_class=FileResponse,
+                   responses={200: {"content": {"image/png": {}}}})
+def media_waveform(sha256: ShaPath, center: CenterDep) -> FileResponse:
+    """A small picture of the normalised waveform (once the asset is ready)."""
+    path = media_store.waveform_path(center.settings.media_dir, sha256)
+    if not path.is_file():
+        raise NotFound(f"media {sha256} has no waveform (unknown, or not processed yet)")
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": _IMMUTABLE})
 
 
 @public_router.head("/{sha256}", response_class=FileResponse, include_in_schema=False)
@@ -70,18 +95,11 @@ def media_info(sha256: ShaPath, session: SessionDep, center: CenterDep) -> Media
     "/{sha256}", response_class=FileResponse,
     responses={200: {"content": {"audio/*": {}}}, 206: {"description": "a byte range"}},
 )
-def download_media(sha256: ShaPath, center: CenterDep) -> FileResponse:
-    """The file itself (no token: agents download by hash). Supports ``Range: bytes=...``.
-
-    The database session is closed before the file streams: hundreds of devices downloading
-    at once must not each hold a pooled connection for the length of a transfer.
-    """
-    with center.read_sessions() as session:
-        asset = media_store.get_asset(session, sha256=sha256)
-    path = media_store.media_path(center.settings.media_dir, sha256)
-    if not path.is_file():
-        raise NotFound(f"media {sha256} is registered but its file is missing on the center")
+def download_media(sha256: ShaPath, session: SessionDep, center: CenterDep) -> FileResponse:
+    """Any stored file by its own hash: an original upload or a rendition (no token: agents
+    download by hash). Supports ``Range: bytes=...``."""
+    path, mime = media_store.stored_file(session, media_dir=center.settings.media_dir,
+                                         sha256=sha256)
     return FileResponse(
-        path, media_type=asset.mime,
-        headers={"ETag": f'"{sha256}"', "Cache-Control": "public, max-age=31536000, immutable"},
+        path, media_type=mime, headers={"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE}
     )
