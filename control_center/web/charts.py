@@ -14,8 +14,10 @@ PLAY_COLOURS = {"completed": "#1a7f37", "interrupted": "#bf8700", "failed": "#cf
                 "started": "#0969da", "scheduled": "#8c959f", "cancelled": "#d0d7de"}
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}"
+def _fmt(value: float, span: float = 10.0) -> str:
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.2f}" if span < 2 else f"{value:.1f}"
 
 
 def _time_label(at: datetime, tz: tzinfo) -> str:
@@ -25,7 +27,7 @@ def _time_label(at: datetime, tz: tzinfo) -> str:
 def line_chart(points: Sequence[tuple[datetime, float]], *, title: str, unit: str, tz: tzinfo,
                key: str, threshold: float | None = None) -> Markup:
     """A polyline of (instant, value); y axis from the data (and the threshold, if any)."""
-    label = escape(f"{title} ({unit})")
+    label = escape(f"{title} ({unit})" if unit else title)
     head = (f'<svg class="chart" data-field="{escape(key)}" data-points="{len(points)}" '
             f'role="img" aria-label="{label}" viewBox="0 0 {W} {H}" '
             f'xmlns="http://www.w3.org/2000/svg"><title>{label}</title>'
@@ -53,7 +55,7 @@ def line_chart(points: Sequence[tuple[datetime, float]], *, title: str, unit: st
     for v in (lo + (hi - lo) * k / 4 for k in range(5)):
         parts.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
                      f'class="grid"/><text x="{PAD_L - 4}" y="{y(v) + 4:.1f}" '
-                     f'text-anchor="end" class="tick">{_fmt(v)}</text>')
+                     f'text-anchor="end" class="tick">{_fmt(v, hi - lo)}</text>')
     if threshold is not None:
         parts.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y(threshold):.1f}" '
                      f'y2="{y(threshold):.1f}" class="threshold"/>')

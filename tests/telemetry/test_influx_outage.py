@@ -64,7 +64,7 @@ def test_samples_taken_while_influxd_is_down_arrive_exactly_once(rig: TelemetryR
     topic = device_topic("loa-o-1", Channel.TELEMETRY)
     for _ in range(3):
         assert rig.center.center.telemetry.handle_report(topic, encode(report))
-    rig.wait_influx("SELECT sample_id FROM health WHERE sample_id = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'",
+    rig.wait_influx(f"SELECT sample_id FROM health WHERE sample_id = '{'a' * 32}'",
                     lambda ps: len(ps) >= 1, 10, "the re-delivered sample")
     assert writer.wait_for(lambda st: st["queued_lines"] == 0
                            and st["counters"]["written"] == st["counters"]["received"], 10)

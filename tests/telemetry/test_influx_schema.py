@@ -30,7 +30,8 @@ def test_samples_arrive_with_the_documented_schema(rig: TelemetryRig) -> None:
 
     tag_keys = {row["tagKey"] for row in rig.query("SHOW TAG KEYS FROM health")}
     assert tag_keys == HEALTH_TAGS
-    field_types = {row["fieldKey"]: row["fieldType"] for row in rig.query("SHOW FIELD KEYS FROM health")}
+    field_types = {row["fieldKey"]: row["fieldType"]
+                   for row in rig.query("SHOW FIELD KEYS FROM health")}
     assert field_types == HEALTH_FIELDS
     assert {p["unit_id"] for p in points} == {str(commune["id"])}
     assert {p["kind"] for p in points} == {"speaker"}
@@ -57,4 +58,4 @@ def test_samples_arrive_with_the_documented_schema(rig: TelemetryRig) -> None:
     stats = rig.center.api.get("/api/v1/monitoring/telemetry").json()
     assert stats["enabled"] and stats["influx"]["counters"]["written"] >= 6
     assert not any(k.startswith("refused") for k in stats["messages"]), stats
-    assert DB == rig.center.settings.influx_db
+    assert rig.center.settings.influx_db == DB
