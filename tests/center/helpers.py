@@ -46,9 +46,12 @@ def device(api: httpx.Client, unit_: dict[str, Any], broker: MosquittoBroker | N
     return created
 
 
-def upload(api: httpx.Client, path: Path, name: str | None = None) -> httpx.Response:
+def upload(api: httpx.Client, path: Path, name: str | None = None,
+           wait: bool = True) -> httpx.Response:
+    """POST the file; ``wait=False`` answers 202 at once instead of waiting for processing."""
     with path.open("rb") as fh:
-        return api.post("/api/v1/media", files={"file": (name or path.name, fh, "audio/wav")})
+        return api.post("/api/v1/media", params={"wait": str(wait).lower()},
+                        files={"file": (name or path.name, fh, "audio/wav")})
 
 
 def wait_processed(api: httpx.Client, sha256: str, timeout: float = 30.0) -> dict[str, Any]:
@@ -65,7 +68,7 @@ def wait_processed(api: httpx.Client, sha256: str, timeout: float = 30.0) -> dic
 def ready_media(api: httpx.Client, path: Path) -> dict[str, Any]:
     """Upload ``path`` and wait until it is ready; return the media info."""
     r = upload(api, path)
-    assert r.status_code in (200, 202), f"{r.status_code}: {r.text}"
+    assert r.status_code in (200, 201, 202), f"{r.status_code}: {r.text}"
     info = wait_processed(api, r.json()["sha256"])
     assert info["state"] == "ready", info
     return info

@@ -37,7 +37,7 @@ def test_upload_is_processed_into_a_delivery_file_once(
     _ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:duration=3:sample_rate=22050",
             "-af", "volume=-20dB", "-ac", "2", str(wav))
     sha = hashlib.sha256(wav.read_bytes()).hexdigest()
-    first = ok(upload(center.api, wav, name="bản tin.wav"), 202)
+    first = ok(upload(center.api, wav, name="bản tin.wav", wait=False), 202)
     assert (first["sha256"], first["state"], first["delivery"]) == (sha, "processing", None)
     assert (first["mime"], first["codec"], first["duration_ms"]) == ("audio/wav", "pcm_s16le", 3000)
     assert first["url"] == f"{center.base_url}/api/v1/media/{sha}"
@@ -71,6 +71,14 @@ def test_upload_is_processed_into_a_delivery_file_once(
     assert _leftovers(center) == []
 
 
+def test_short_clip_is_ready_when_the_upload_answers(center: CenterHandle, tmp_path: Path) -> None:
+    wav = tmp_path / "ngan.wav"
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=500:duration=2:sample_rate=16000", str(wav))
+    body = ok(upload(center.api, wav), 201)
+    assert body["state"] == "ready" and body["delivery"]["duration_ms"] == 2000
+    assert ok(upload(center.api, wav), 200)["delivery"] == body["delivery"]
+
+
 def test_download_supports_range_without_a_token(center: CenterHandle, tone_wav: Path) -> None:
     sha = ready_media(center.api, tone_wav)["sha256"]
     data = tone_wav.read_bytes()
@@ -100,7 +108,7 @@ def test_download_supports_range_without_a_token(center: CenterHandle, tone_wav:
 def test_silent_upload_fails_and_cannot_be_broadcast(center: CenterHandle, tmp_path: Path) -> None:
     wav = tmp_path / "im-lang.wav"
     _ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "3", str(wav))
-    sha = ok(upload(center.api, wav), 202)["sha256"]
+    sha = ok(upload(center.api, wav, wait=False), 202)["sha256"]
     info = wait_processed(center.api, sha)
     assert info["state"] == "failed" and info["renditions"] == []
     assert info["error"].startswith("the audio is silent (below -50 dBFS) for 100% of its 3.0 s")
@@ -108,7 +116,9 @@ def test_silent_upload_fails_and_cannot_be_broadcast(center: CenterHandle, tmp_p
     r = center.api.post("/api/v1/bulletins", json={"title": "Im lặng", "media_sha256": sha})
     assert r.status_code == 422
     assert r.json()["detail"].startswith(f"media {sha} could not be processed (the audio is")
-    assert ok(upload(center.api, wav), 202)["state"] == "processing"  # a new try is queued
+    again = upload(center.api, wav)  # a new try, waited for: refused with the reason
+    assert again.status_code == 422
+    assert again.json()["detail"].startswith("not a usable audio file: the audio is silent")
     assert wait_processed(center.api, sha)["state"] == "failed"
     assert _leftovers(center) == []
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import Future
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.api.presenters import media_public
 from control_center.api.upload import OPENAPI_BODY, receive_upload
-from control_center.errors import NotFound
-from control_center.models import MediaAsset
+from control_center.errors import InvalidInput, NotFound
+from control_center.models import MediaAsset, MediaState
 from control_center.runtime import Center
 from control_center.schemas.common import ItemList
 from control_center.schemas.content import MediaPublic
@@ -25,43 +27,66 @@ public_router = APIRouter(prefix="/media", tags=["media"])
 
 ShaPath = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="SHA-256, lower-case hex")]
 _IMMUTABLE = "public, max-age=31536000, immutable"
+WAIT_MAX_AUDIO_MS = 120_000
+"""Clips up to this long are waited for (about a second of work per minute of audio)."""
+WAIT_S = 20.0
+"""The longest an upload request waits for its clip (a busy worker answers 202 instead)."""
 
 
 @router.post(
-    "", response_model=MediaPublic, status_code=202, openapi_extra=OPENAPI_BODY,
-    responses={200: {"model": MediaPublic, "description": "already stored (same SHA-256)"}},
+    "", response_model=MediaPublic, status_code=201, openapi_extra=OPENAPI_BODY,
+    responses={200: {"model": MediaPublic, "description": "already stored (same SHA-256)"},
+               202: {"model": MediaPublic, "description": "stored, still processing"}},
 )
 async def upload_media(
-    request: Request, response: Response, center: CenterDep, actor: ActorDep, now: NowDep
+    request: Request, response: Response, center: CenterDep, actor: ActorDep, now: NowDep,
+    wait: Annotated[bool, Query(description="wait for short clips to be processed")] = True,
 ) -> MediaPublic:
-    """Upload audio as multipart field ``file``.
+    """Upload audio as multipart field ``file``; the media worker normalises and encodes it.
 
-    202: stored and being processed (poll ``GET /media/{sha256}/info`` until ``state`` is
-    ``ready`` or ``failed``); 200: the same file was uploaded before. Unusable files are
-    refused at once (415 not audio, 422 corrupt/empty/too long, 413 too large).
+    201: processed and ready (clips up to 2 minutes, while the request waits at most 20 s);
+    202: stored and still processing (poll ``GET /media/{sha256}/info``
+    until ``state`` is ``ready`` or ``failed``); 200: the same file was uploaded before.
+    Refused: 415 not audio; 422 corrupt, empty, too long, silent; 413 too large.
     """
     settings = center.settings
     sink, filename = await receive_upload(
         request, media_dir=settings.media_dir, max_bytes=settings.max_upload_bytes
     )
-    fresh, body = await run_in_threadpool(_store, center, sink, filename, actor, now)
-    if not fresh:
+    future, body = await run_in_threadpool(_store, center, sink, filename, actor, now)
+    if future is None:
         response.status_code = 200
+        return body
+    if wait and body.duration_ms <= WAIT_MAX_AUDIO_MS:
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), WAIT_S)
+        except TimeoutError:
+            pass
+        else:
+            body = await run_in_threadpool(_reload, center, body.sha256)
+    if body.state == MediaState.FAILED:
+        raise InvalidInput(f"not a usable audio file: {body.error}")
+    if body.state == MediaState.PROCESSING:
+        response.status_code = 202
     return body
 
 
 def _store(
     center: Center, sink: media_store.UploadSink, filename: str, actor: Actor, now: datetime
-) -> tuple[bool, MediaPublic]:
-    """Store the upload, queue it when it needs processing; (queued?, the asset's answer)."""
+) -> tuple[Future[None] | None, MediaPublic]:
+    """Store the upload and queue it when it needs processing (the job's future, or None)."""
     with center.sessions() as session:
         stored = media_store.store_upload(
             session, sink=sink, original_name=filename, media_dir=center.settings.media_dir,
             config=center.media.config, actor=actor, now=now,
         )
-        if stored.queued:
-            center.media.submit(stored.asset.sha256)
-        return stored.queued, _public(center, stored.asset)
+        future = center.media.submit(stored.asset.sha256) if stored.queued else None
+        return future, _public(center, stored.asset)
+
+
+def _reload(center: Center, sha256: str) -> MediaPublic:
+    with center.sessions() as session:
+        return _public(center, media_store.get_asset(session, sha256=sha256))
 
 
 def _public(center: Center, asset: MediaAsset) -> MediaPublic:
