@@ -55,7 +55,8 @@ def compose(
         body = body.append(tune, crossfade=_fade(crossfade_ms, body, tune))
     tmp = out.with_name(f".{out.name}.part")
     try:
-        body.export(tmp, format="wav")
+        with tmp.open("wb") as fh:  # pydub leaves files it opens itself unclosed
+            body.export(fh, format="wav")
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -65,8 +66,9 @@ def compose(
 
 def _load(path: Path) -> AudioSegment:
     try:
-        segment = AudioSegment.from_file(path)
-    except (CouldntDecodeError, IndexError) as exc:
+        with path.open("rb") as fh:
+            segment = AudioSegment.from_file(fh)
+    except (CouldntDecodeError, IndexError, OSError) as exc:
         raise CorruptMedia(f"{path.name} cannot be read as audio") from exc
     return segment.set_channels(1).set_frame_rate(SAMPLE_RATE).set_sample_width(2)
 

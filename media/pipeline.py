@@ -186,6 +186,9 @@ def _span(report: Callable[[float], None], start: float, end: float) -> Progress
 
 
 def _clock(seconds: float) -> str:
+    """"4.5 s", "12:05" or "1:02:03"."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
     minutes, secs = divmod(round(seconds), 60)
     if minutes >= 60:
         return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"

@@ -45,14 +45,27 @@ class EspeakEngine:
     def __init__(self, *, voice: str = "vi", words_per_minute: int = 150,
                  executable: str = "espeak-ng") -> None:
         self.voice, self.wpm, self.executable = voice, words_per_minute, executable
+        self._voice_checked = False
 
     def synthesize(self, text: str, out: Path) -> None:
         exe = shutil.which(self.executable)
         if exe is None:
             raise ToolMissing(f"{self.executable} is not installed: install it with "
                               "'apt-get install espeak-ng' (./run.sh test installs it)")
+        if not self._voice_checked:
+            self._check_voice(exe)
         cmd = [exe, "-v", self.voice, "-s", str(self.wpm), "-w", str(out), "--stdin"]
         _run(cmd, text, self.name)
+
+    def _check_voice(self, exe: str) -> None:
+        """espeak-ng silently falls back to English for an unknown voice: refuse it instead."""
+        listing = subprocess.run([exe, "--voices"], capture_output=True, text=True,
+                                 timeout=30, check=False).stdout.splitlines()[1:]
+        known = {name.lower() for line in listing for name in line.split()[1:5:3]}
+        if self.voice.lower() not in known:
+            raise SpeechFailed(f"espeak-ng has no voice {self.voice!r} (TT_TTS_VOICE); "
+                               "Vietnamese voices: vi, vi-vn-x-central, vi-vn-x-south")
+        self._voice_checked = True
 
 
 class CommandEngine:

@@ -147,7 +147,7 @@ def test_too_long_is_refused_at_upload(center: CenterHandle, tmp_path: Path) -> 
     finally:
         worker.config = original
     assert r.status_code == 422
-    assert r.json()["detail"] == ("too long: the audio lasts 0:02, longer than the limit of 0:02 "
+    assert r.json()["detail"] == ("too long: the audio lasts 2.0 s, longer than the limit of 1.5 s "
                                   "(TT_MEDIA_MAX_SECONDS): split it into shorter bulletins")
     assert _leftovers(center) == []
 
