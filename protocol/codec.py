@@ -72,4 +72,11 @@ def decode_event(raw: bytes) -> DeviceEvent:
 
 
 def decode_telemetry(raw: bytes) -> HealthReport:
+    """Fast path straight from JSON (reports are the bulk of the traffic); on any failure
+    the general path gives the precise error (unsupported version, malformed...)."""
+    if len(raw) <= MAX_PAYLOAD_BYTES:
+        try:
+            return HealthReport.model_validate_json(raw)
+        except ValidationError:
+            pass
     return _validate(HealthReport, raw)

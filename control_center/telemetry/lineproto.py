@@ -43,20 +43,15 @@ def series_tags(device_id: str, kind: str, unit_id: int) -> str:
 
 
 def health_line(sample: HealthSample, tags: str) -> str:
-    fields = []
-    for name in _FLOAT_FIELDS:
-        value = getattr(sample, name)
-        if value is not None and math.isfinite(value):  # InfluxDB refuses inf and nan
-            fields.append(f"{name}={float(value)!r}")
-    for name in _INT_FIELDS:
-        value = getattr(sample, name)
-        if value is not None:
-            fields.append(f"{name}={int(value)}i")
-    fields.append(f"amp_on={'true' if sample.amp_on else 'false'}")
-    fields.append(f"net_type={string_field(sample.net_type.value)}")
-    fields.append(f"agent_version={string_field(sample.agent_version)}")
-    fields.append(f"sample_id={string_field(sample.sample_id)}")
-    return f"{HEALTH}{tags} {','.join(fields)} {ns(sample.at)}"
+    values = sample.__dict__  # plain attribute reads: this runs for every sample
+    fields = [f"{name}={value!r}" for name in _FLOAT_FIELDS
+              if (value := values[name]) is not None and math.isfinite(value)]
+    fields += [f"{name}={value}i" for name in _INT_FIELDS if (value := values[name]) is not None]
+    fields.append(f"amp_on={'true' if values['amp_on'] else 'false'}")
+    fields.append(f'net_type="{values["net_type"].value}"')
+    fields.append(f"agent_version={string_field(values['agent_version'])}")
+    fields.append(f'sample_id={string_field(values["sample_id"])}')
+    return f"{HEALTH}{tags} {','.join(fields)} {ns(values['at'])}"
 
 
 def play_line(event: PlayEvent, tags: str) -> str:
