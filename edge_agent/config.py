@@ -29,6 +29,7 @@ class MqttConfig:
 class PlayerConfig:
     max_lateness_s: float = 900.0  # an item not started this long after its instant is missed
     preroll_s: float = 0.5  # the play thread gets ready this early, then starts on the instant
+    report_delay_s: float = 0.3  # the "started" event and journal entry follow the start
     default_volume: int = 80
 
 

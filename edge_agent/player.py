@@ -213,13 +213,20 @@ class Player:
         assert isinstance(item.content, AudioContent)
         sha = item.content.sha256
         started: list[datetime] = []
+        reporters: list[threading.Timer] = []
 
-        def on_started(at: datetime) -> None:
-            # Durable writes only once the audio is out: fsyncs before the instant would
-            # delay the start (and, in a fleet, every neighbour's start).
-            started.append(at)
+        def report_started(at: datetime) -> None:
             self._store.journal_add(item.item_id, "started")
             self._report(PlayOutcome(item, "started", started_at=at))
+
+        def on_started(at: datetime) -> None:
+            # The first moments after the instant belong to the audio: the durable writes and
+            # the event follow a little later (on a shared CPU they would delay neighbours).
+            started.append(at)
+            timer = threading.Timer(self._config.report_delay_s, report_started, args=(at,))
+            timer.daemon = True
+            reporters.append(timer)
+            timer.start()
 
         self._hw.amplifier.set_power(True)
         delay = (item.start_at - self._clock.now()).total_seconds()
@@ -245,6 +252,8 @@ class Player:
             kind = "completed" if result.completed else "interrupted"
             reason = "" if result.completed else (play.reason or "stopped")
             outcome = PlayOutcome(item, kind, result.started_at, result.ended_at, reason)
+        for timer in reporters:
+            timer.join()  # "started" is reported (and journaled) before the outcome
         if outcome.kind == "failed" and started:
             outcome = PlayOutcome(item, "interrupted", started[0], self._clock.now(),
                                   outcome.reason)
