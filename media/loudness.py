@@ -31,24 +31,29 @@ class Loudness:
 
 
 def measurement_filters(
-    duration_s: float, *, channels: int = 1, silence_db: float | None = None
+    duration_s: float, *, channels: int = 1, silence_db: float | None = None,
+    processing: str | None = None, true_peak: bool = True,
 ) -> str:
-    """The analysis filter chain: mono downmix, silence detection, loop if short, ebur128."""
-    parts = [downmix(channels)]
+    """The analysis chain: mono downmix, ``processing``, silence detection, loop if short,
+    ebur128."""
+    parts = [downmix(channels)] + ([processing] if processing else [])
     if silence_db is not None:
         parts.append(f"silencedetect=n={silence_db}dB:d=0.5")
     if duration_s < MIN_MEASURE_S:
         parts.append(f"aloop=loop=-1:size=2147483647,atrim=duration={MIN_MEASURE_S + 0.2}")
-    parts.append("ebur128=peak=true")
+    parts.append("ebur128=peak=true" if true_peak else "ebur128")
     return ",".join(parts)
 
 
 def measure(
     path: Path, *, duration_s: float, channels: int = 1, silence_db: float | None = None,
-    progress: Progress | None = None, ffmpeg: str = FFMPEG,
+    processing: str | None = None, true_peak: bool = True, progress: Progress | None = None,
+    ffmpeg: str = FFMPEG,
 ) -> Loudness:
-    """Measure ``path`` (first audio stream, downmixed to mono) in one streaming ffmpeg pass."""
-    chain = measurement_filters(duration_s, channels=channels, silence_db=silence_db)
+    """Measure ``path`` (first audio stream, downmixed to mono, then put through the
+    ``processing`` filters if given) in one streaming ffmpeg pass."""
+    chain = measurement_filters(duration_s, channels=channels, silence_db=silence_db,
+                                processing=processing, true_peak=true_peak)
     args = ["-i", str(path), "-map", "0:a:0", "-vn", "-sn", "-dn", "-af", chain, "-f", "null", "-"]
     lines = run_ffmpeg(args, duration_s=duration_s, progress=progress, ffmpeg=ffmpeg,
                        what="measuring the loudness")
@@ -60,7 +65,8 @@ def measure(
 
 
 def parse_summary(lines: Sequence[str]) -> Loudness:
-    """Read ebur128's 'Summary:' block (the first Threshold is the integrated one)."""
+    """Read ebur128's 'Summary:' block (the first Threshold is the integrated one; the true
+    peak is NaN when it was not measured)."""
     values: dict[str, float] = {}
     in_summary = False
     for line in lines:
@@ -71,7 +77,8 @@ def parse_summary(lines: Sequence[str]) -> Loudness:
         if match and match.group(1) not in values:
             values[match.group(1)] = float(match.group(2))
     try:
-        return Loudness(values["I"], values["Threshold"], values["LRA"], values["Peak"])
+        return Loudness(values["I"], values["Threshold"], values["LRA"],
+                        values.get("Peak", math.nan))
     except KeyError as exc:
         raise ValueError(f"ebur128 printed no summary ({exc.args[0]} missing)") from exc
 

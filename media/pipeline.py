@@ -99,15 +99,16 @@ def process(
     formats = [opus(config.opus_bitrate_k)] + ([mp3(config.mp3_bitrate_k)]
                                                if config.mp3_fallback else [])
     out_dir.mkdir(parents=True, exist_ok=True)
-    gain = first_gain(loud, config)
+    gain = calibrate(source, info, first_gain(loud, config), config,
+                     progress=_span(report, 0.3, 0.4))
     for attempt in range(1, MAX_ATTEMPTS + 1):
         temps = [(fmt, _temp_path(out_dir, fmt.suffix)) for fmt in formats]
         wave_tmp = _temp_path(waveform.parent, ".png") if waveform else None
         try:
             encode(source, temps, gain=gain, duration_s=duration_s, channels=info.channels,
                    waveform=(wave_tmp, config.waveform_size) if wave_tmp else None,
-                   progress=_span(report, 0.3, 0.8))
-            measured = [measure(path, duration_s=duration_s, progress=_span(report, 0.8, 1.0))
+                   progress=_span(report, 0.4, 0.85))
+            measured = [measure(path, duration_s=duration_s, progress=_span(report, 0.85, 1.0))
                         for _, path in temps]
             better = next_gain(gain, measured[0], max(m.true_peak for m in measured), config)
             if better is None or attempt == MAX_ATTEMPTS:
@@ -136,6 +137,36 @@ def first_gain(loud: Loudness, config: PipelineConfig) -> Gain:
     gain_db = config.target_lufs - loud.integrated
     ceiling = config.true_peak_db - config.headroom_db
     return Gain(gain_db, ceiling if loud.true_peak + gain_db > ceiling else None)
+
+
+LIMITED_SLOPE = 0.6
+"""Initial guess of LU gained per dB of gain when the limiter works hard (secant start)."""
+CALIBRATION_PASSES = 3
+
+
+def calibrate(
+    source: Path, info: AudioInfo, gain: Gain, config: PipelineConfig, *,
+    progress: Progress | None = None,
+) -> Gain:
+    """With a limiter, measure the limited PCM (cheap: no encoding, no true peak, native rate)
+    and correct the gain by the secant method until within 0.25 LU of the target."""
+    if gain.limit_db is None:
+        return gain
+    duration_s = info.duration_ms / 1000
+    previous: tuple[float, float] | None = None
+    for _ in range(CALIBRATION_PASSES):
+        loud = measure(source, duration_s=duration_s, channels=info.channels,
+                       processing=gain.filters(), true_peak=False, progress=progress)
+        error = config.target_lufs - loud.integrated
+        if abs(error) <= 0.25:
+            break
+        slope = LIMITED_SLOPE
+        if previous is not None and gain.gain_db != previous[0]:
+            slope = (loud.integrated - previous[1]) / (gain.gain_db - previous[0])
+            slope = min(1.0, max(0.2, slope))
+        previous = (gain.gain_db, loud.integrated)
+        gain = Gain(gain.gain_db + error / slope, gain.limit_db)
+    return gain
 
 
 def next_gain(
