@@ -197,7 +197,7 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-def raw_limit(influx: InfluxServer, n_devices: int, points: int) -> float:
+def raw_limit(influx: InfluxServer, n_devices: int, points: int, db: str = "rawlimit") -> float:
     """Points/s posting pre-formatted line protocol in batches of 5,000 over HTTP."""
     from protocol.telemetry import HealthSample, NetworkType
 
@@ -211,10 +211,10 @@ def raw_limit(influx: InfluxServer, n_devices: int, points: int) -> float:
         agent_version="0.1.0", manifest_version=3), tags[k % n_devices]) for k in range(points)]
     bodies = ["\n".join(lines[i:i + 5000]).encode() for i in range(0, points, 5000)]
     with httpx.Client(base_url=influx.url, timeout=60) as http:
-        http.post("/query", params={"q": "CREATE DATABASE rawlimit"}).raise_for_status()
+        http.post("/query", params={"q": f"CREATE DATABASE {db}"}).raise_for_status()
         t0 = time.perf_counter()
         for body in bodies:
-            http.post("/write", params={"db": "rawlimit"}, content=body).raise_for_status()
+            http.post("/write", params={"db": db}, content=body).raise_for_status()
         elapsed = time.perf_counter() - t0
     return points / elapsed
 
@@ -336,9 +336,15 @@ def main() -> int:
             return result
 
         figures["path"] = run_phase("b", influx_down=False)
-        figures["ratio"] = figures["path"]["points_per_s"] / figures["raw_points_per_s"]
+        # The limit again, right after (with the center and workers idle): the ratio uses the
+        # higher of the two, so a busy moment during (a) cannot flatter the result.
+        figures["raw_points_per_s_after"] = raw_limit(influx, n, args.raw_points, "rawlimit2")
+        limit = max(figures["raw_points_per_s"], figures["raw_points_per_s_after"])
+        figures["ratio"] = figures["path"]["points_per_s"] / limit
+        print(f"bench: (a') raw again: {figures['raw_points_per_s_after']:,.0f} points/s",
+              flush=True)
         print(f"bench: (b) whole path: {figures['path']['points_per_s']:,.0f} points/s = "
-              f"{figures['ratio']:.2f} of the raw limit", flush=True)
+              f"{figures['ratio']:.2f} of the raw limit ({limit:,.0f})", flush=True)
         figures["influx_down"] = run_phase("c", influx_down=True)
         expected = figures["path"]["points"] + figures["influx_down"]["points"]
         count = influx.query("SELECT count(sample_id) FROM health", DB)

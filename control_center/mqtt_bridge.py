@@ -42,6 +42,7 @@ class MqttOptions:
     keepalive_s: int = 30
     reconnect_min_s: int = 1
     reconnect_max_s: int = 30
+    receive_maximum: int = 100  # unacknowledged messages the broker may send us (MQTT 5)
 
 
 class MqttBridge:
@@ -90,6 +91,9 @@ class MqttBridge:
         opts = self.options
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = opts.session_expiry_s
+        # Bounds the ingest inbox: without it the broker may send up to 65,535 unacknowledged
+        # messages (telemetry reports are up to 256 kB each) while the handler is slow.
+        props.ReceiveMaximum = opts.receive_maximum
         self.state = "connecting"
         self._client.connect_async(
             opts.host, opts.port, keepalive=opts.keepalive_s, clean_start=False, properties=props
