@@ -41,6 +41,8 @@ def make_demo_audio(path: Path) -> Path:
 
 
 def watch_plays(fleet: Fleet, stop: threading.Event) -> None:
+    printing = threading.Lock()
+
     def watch(device_id: str) -> None:
         sink = fleet.devices[device_id].sink
         seen = 0
@@ -52,8 +54,9 @@ def watch_plays(fleet: Fleet, stop: threading.Event) -> None:
                 at = datetime.fromtimestamp(rec.started_at, LOCAL).strftime("%H:%M:%S.%f")[:-3]
                 err = (rec.started_at - rec.scheduled_at) * 1000
                 state = "phát xong / completed" if rec.completed else "bị ngắt / interrupted"
-                print(f"  ▶ {device_id}: {rec.item_id} lúc {at} (lệch {err:+.1f} ms) — {state}",
-                      flush=True)
+                with printing:
+                    print(f"  ▶ {device_id}: {rec.item_id} lúc {at} (lệch {err:+.1f} ms) — {state}",
+                          flush=True)
             seen += len(new)
 
     for device_id in fleet.devices:

@@ -26,6 +26,8 @@ class Fleet:
     def __init__(self, configs: list[AgentConfig], *, play_log_dir: Path | None = None,
                  time_scale: float = 1.0) -> None:
         self.devices: dict[str, SimDevice] = {}
+        if play_log_dir is not None:
+            play_log_dir.mkdir(parents=True, exist_ok=True)
         for config in configs:
             log_path = play_log_dir / f"{config.device_id}.plays.jsonl" if play_log_dir else None
             hardware, sink = sim_hardware(config.device_id, log_path, time_scale)
