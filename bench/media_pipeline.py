@@ -35,6 +35,7 @@ from media.encode import mp3, opus  # noqa: E402
 from media.pipeline import process  # noqa: E402
 
 OPUS = opus(32).encoder_args()
+MP3 = mp3(64)
 """The bare transcode uses exactly the pipeline's encoder settings."""
 
 TEXT = ("Ủy ban nhân dân xã thông báo: đúng 17h30 ngày 2/9 tổ chức lễ kỷ niệm Quốc khánh tại "
@@ -105,7 +106,8 @@ def bench_input(label: str, src: Path, tmp: Path, repeat: int, minutes: float) -
     piped = timed(lambda: process(src, out, config=delivery_only, waveform=wave), repeat)
     row(label, "Opus 32k (delivery only)", piped, bare, minutes)
     bare2 = timed(lambda: ffmpeg("-i", str(src), "-ac", "1", *OPUS, str(bare_ogg),
-                                 "-ac", "1", *mp3().encoder_args(), str(bare_mp3)), repeat)
+                                 "-ac", "1", "-ar", str(MP3.sample_rate), *MP3.encoder_args(),
+                                 str(bare_mp3)), repeat)
     both = timed(lambda: process(src, out, config=PipelineConfig(), waveform=wave), repeat)
     row(label, "Opus 32k + MP3 64k fallback", both, bare2, minutes)
     result = process(src, out, config=delivery_only)

@@ -53,6 +53,13 @@ class MediaPublic(OutputModel):
     waveform_url: str | None = None
 
 
+class SpeechCreate(InputModel):
+    """Text to speak (Vietnamese; numbers, dates, times and abbreviations are read out)."""
+
+    text: Text
+    name: str = Field(default="", max_length=200, description="a name for the media list")
+
+
 class BulletinCreate(InputModel):
     title: Title
     category: Category = ""

@@ -28,10 +28,21 @@ from control_center.errors import (
 )
 from control_center.models import MediaAsset, MediaRendition, MediaState
 from control_center.services import audit
-from media import AudioInfo, MediaError, NotAudio, PipelineConfig, ToolMissing, TooLong
+from media import (
+    AudioInfo,
+    MediaError,
+    NotAudio,
+    PipelineConfig,
+    SpeechFailed,
+    ToolMissing,
+    TooLong,
+)
 from media.pipeline import validate
+from media.tts import TtsEngine, speak
 
 log = logging.getLogger(__name__)
+
+_CHUNK = 1024 * 1024
 
 
 class UploadSink:
@@ -64,6 +75,12 @@ class UploadSink:
         os.fsync(self._file.fileno())
         self._file.close()
         return self._hash.hexdigest()
+
+    def copy_from(self, path: Path) -> None:
+        """Feed a file made on the center (synthesised speech) through the sink."""
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                self.write(chunk)
 
     def discard(self) -> None:
         if not self._file.closed:
@@ -140,6 +157,8 @@ def convert_error(exc: MediaError) -> CenterError:
         return UnsupportedMedia(f"not an audio file: {exc}")
     if isinstance(exc, TooLong):
         return InvalidInput(f"too long: {exc}")
+    if isinstance(exc, SpeechFailed):
+        return InvalidInput(f"text to speech failed: {exc}")
     return InvalidInput(f"not a usable audio file: {exc}")
 
 
@@ -196,3 +215,23 @@ def media_path(media_dir: Path, sha256: str) -> Path:
 
 def waveform_path(media_dir: Path, sha256: str) -> Path:
     return media_dir / "waveforms" / f"{sha256}.png"
+
+
+def synthesize(
+    *, text: str, engine: TtsEngine, media_dir: Path, max_bytes: int
+) -> UploadSink:
+    """Speak ``text`` (normalised Vietnamese) into a sink, ready for ``store_upload``."""
+    sink = UploadSink(media_dir=media_dir, max_bytes=max_bytes)
+    wav = sink.path.with_name(sink.path.name + ".wav")
+    try:
+        speak(text, wav, engine=engine)
+        sink.copy_from(wav)
+    except MediaError as exc:
+        sink.discard()
+        raise convert_error(exc) from exc
+    except BaseException:
+        sink.discard()
+        raise
+    finally:
+        wav.unlink(missing_ok=True)
+    return sink

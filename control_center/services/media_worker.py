@@ -22,6 +22,7 @@ from control_center.models import MediaAsset, MediaRendition, MediaState
 from control_center.services.media_store import media_path, waveform_path
 from media import MediaError, PipelineConfig
 from media.pipeline import ProcessResult, process
+from media.tts import TtsEngine, engine_from_env
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,10 @@ class MediaWorker:
 
     def __init__(
         self, *, sessions: sessionmaker[Session], media_dir: Path, config: PipelineConfig,
-        clock: Callable[[], datetime], threads: int = 1,
+        clock: Callable[[], datetime], threads: int = 1, tts: TtsEngine | None = None,
     ) -> None:
         self._sessions, self._media_dir = sessions, media_dir
+        self.tts = tts or engine_from_env()
         self.config, self._clock, self._threads = config, clock, threads
         self._pool: ThreadPoolExecutor | None = None
         self._progress: dict[str, float] = {}

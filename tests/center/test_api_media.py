@@ -199,3 +199,22 @@ def test_upload_without_file_field(center: CenterHandle) -> None:
     r = center.api.post("/api/v1/media", json={"file": "x"})
     assert r.status_code == 422
     assert "multipart/form-data" in r.json()["detail"]
+
+
+def test_text_to_speech_media(center: CenterHandle) -> None:
+    text = "UBND xã thông báo: 17h30 ngày 2/9 họp dân tại nhà văn hóa."
+    body = ok(center.api.post("/api/v1/media/speech", json={"text": text}), 201)
+    assert (body["state"], body["mime"], body["original_name"]) == ("ready", "audio/wav",
+                                                                     text[:60])
+    assert body["duration_ms"] > 3000 and body["delivery"]["duration_ms"] == body["duration_ms"]
+    again = ok(center.api.post("/api/v1/media/speech", json={"text": text}), 200)
+    assert again["sha256"] == body["sha256"]
+    longer = ok(center.api.post("/api/v1/media/speech",
+                                json={"text": text + " Đề nghị bà con đến đúng giờ."}), 201)
+    assert longer["duration_ms"] > body["duration_ms"]
+    bulletin = ok(center.api.post("/api/v1/bulletins", json={
+        "title": "Họp dân", "media_sha256": body["sha256"]}))
+    assert bulletin["media_sha256"] == body["sha256"]
+    r = center.api.post("/api/v1/media/speech", json={"text": "  "})
+    assert r.status_code == 422
+    assert _leftovers(center) == []

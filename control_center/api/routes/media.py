@@ -18,7 +18,7 @@ from control_center.errors import InvalidInput, NotFound
 from control_center.models import MediaAsset, MediaState
 from control_center.runtime import Center
 from control_center.schemas.common import ItemList
-from control_center.schemas.content import MediaPublic
+from control_center.schemas.content import MediaPublic, SpeechCreate
 from control_center.services import media_store
 from control_center.services.audit import Actor
 
@@ -54,6 +54,34 @@ async def upload_media(
         request, media_dir=settings.media_dir, max_bytes=settings.max_upload_bytes
     )
     future, body = await run_in_threadpool(_store, center, sink, filename, actor, now)
+    return await _answer(center, response, future, body, wait)
+
+
+@router.post(
+    "/speech", response_model=MediaPublic, status_code=201,
+    responses={200: {"model": MediaPublic, "description": "the same speech exists already"},
+               202: {"model": MediaPublic, "description": "stored, still processing"}},
+)
+async def speech_media(
+    data: SpeechCreate, response: Response, center: CenterDep, actor: ActorDep, now: NowDep,
+    wait: Annotated[bool, Query(description="wait for short clips to be processed")] = True,
+) -> MediaPublic:
+    """Speak a text with the offline TTS (espeak-ng Vietnamese unless configured otherwise)
+    and store the speech as media, answered like an upload. Use its ``sha256`` in an audio
+    bulletin."""
+    settings = center.settings
+    sink = await run_in_threadpool(
+        media_store.synthesize, text=data.text, engine=center.media.tts,
+        media_dir=settings.media_dir, max_bytes=settings.max_upload_bytes)
+    name = data.name or data.text[:60]
+    future, body = await run_in_threadpool(_store, center, sink, name, actor, now)
+    return await _answer(center, response, future, body, wait)
+
+
+async def _answer(
+    center: Center, response: Response, future: Future[None] | None, body: MediaPublic,
+    wait: bool,
+) -> MediaPublic:
     if future is None:
         response.status_code = 200
         return body
