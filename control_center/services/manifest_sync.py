@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -28,6 +28,7 @@ from protocol.signing import Signer
 from protocol.topics import Channel, device_topic
 
 log = logging.getLogger(__name__)
+CHUNK = 25  # devices rebuilt and committed before their manifests go to the broker
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +78,25 @@ class ManifestSync:
         self._lock = threading.Lock()
 
     def sync(self, device_ids: Iterable[str] | None = None) -> SyncReport:
-        """Rebuild (all devices when None) and publish what changed or is still pending."""
+        """Rebuild (all devices when None) and publish what changed or is still pending.
+
+        Devices are rebuilt in chunks, each committed and then published at once, so the
+        broker is already fanning out the first manifests while later ones are built.
+        """
         wanted = None if device_ids is None else set(device_ids)
+        considered, changed, published, pending = 0, [], [], []
+        outgoing_all: list[_Outgoing] = []
         with self._lock:
-            considered, changed, outgoing = self._rebuild(wanted)
-            published, pending = self._publish(outgoing)
+            for count, chunk_changed, outgoing in self._rebuild(wanted):
+                considered += count
+                changed += chunk_changed
+                ok, not_ok = self._publish(outgoing)
+                published += ok
+                pending += not_ok
+                outgoing_all += outgoing
             # Play-log bookkeeping after the broker has the manifests: it is the slow part
             # of a province-wide change and nothing on the device waits for it.
-            self._record_plays(outgoing)
+            self._record_plays(outgoing_all)
         if changed:
             log.info("manifests: %d new version(s), %d pending", len(changed), len(pending))
         return SyncReport(considered, tuple(changed), tuple(published), tuple(pending))
@@ -103,29 +115,39 @@ class ManifestSync:
 
     # -- building ---------------------------------------------------------------------------
 
-    def _rebuild(self, wanted: set[str] | None) -> tuple[int, list[str], list[_Outgoing]]:
-        changed: list[str] = []
-        outgoing: list[_Outgoing] = []
-        with self._sessions.begin() as session:
-            devices = set(session.scalars(select(Device.id)))
-            if wanted is not None:
-                devices &= wanted
-            if not devices:
-                return 0, changed, outgoing
-            ctx = self._load(session)
-            states = {
-                s.device_id: s for s in session.scalars(select(ManifestState))
-                if s.device_id in devices
-            }
-            for device_id in sorted(devices):
-                state = states.get(device_id)
-                out = self._rebuild_one(session, ctx, device_id, state)
-                if out is not None:
-                    changed.append(device_id)
-                    outgoing.append(out)
-                elif state is not None and state.published_at is None:
-                    outgoing.append(_Outgoing(device_id, state.version, state.body))
-        return len(devices), changed, outgoing
+    def _rebuild(
+        self, wanted: set[str] | None
+    ) -> Iterator[tuple[int, list[str], list[_Outgoing]]]:
+        """Yield (devices considered, changed ids, outgoing) per committed chunk."""
+        with self._sessions() as session:
+            with session.begin():
+                devices = set(session.scalars(select(Device.id)))
+                if wanted is not None:
+                    devices &= wanted
+                if not devices:
+                    return
+                ctx = self._load(session)
+                states = {
+                    s.device_id: s for s in session.scalars(select(ManifestState))
+                    if s.device_id in devices
+                }
+            ordered = sorted(devices)
+            for start in range(0, len(ordered), CHUNK):
+                chunk = ordered[start:start + CHUNK]
+                changed: list[str] = []
+                outgoing: list[_Outgoing] = []
+                with session.begin():
+                    for device_id in chunk:
+                        state = states.get(device_id)
+                        if state is not None:
+                            state = session.merge(state, load=False)
+                        out = self._rebuild_one(session, ctx, device_id, state)
+                        if out is not None:
+                            changed.append(device_id)
+                            outgoing.append(out)
+                        elif state is not None and state.published_at is None:
+                            outgoing.append(_Outgoing(device_id, state.version, state.body))
+                yield len(chunk), changed, outgoing
 
     def _load(self, session: Session) -> _Context:
         now = self._clock()
