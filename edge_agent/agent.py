@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -66,6 +67,7 @@ class Agent:
         self._event_topic = device_topic(self.device_id, Channel.EVENT)
         self._manifest_lock = threading.Lock()
         self.manifest: Manifest | None = None
+        self.manifest_applied_at = 0.0  # wall-clock instant the current manifest took effect
         self.manifest_changed = threading.Condition()
         self.player = Player(
             hardware=hardware, cache=self.cache, store=self._store, clock=self._clock,
@@ -200,6 +202,7 @@ class Agent:
 
     def _apply(self, manifest: Manifest) -> None:
         self.manifest = manifest
+        self.manifest_applied_at = time.time()
         self.player.set_items(manifest.items)
         self.downloader.want(manifest.items)
         with self.manifest_changed:

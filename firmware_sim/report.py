@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
@@ -55,9 +54,10 @@ class FleetReporter:
                 agent.manifest_changed.wait_for(
                     lambda s=seen: (agent.manifest.version if agent.manifest else 0) > s, 1.0)
                 version = agent.manifest.version if agent.manifest else 0
+                applied_at = agent.manifest_applied_at
             if version > seen:
                 seen = version
-                self.emit(ev="manifest", device=agent.device_id, version=version, t=time.time())
+                self.emit(ev="manifest", device=agent.device_id, version=version, t=applied_at)
 
     def _watch_plays(self, device: SimDevice) -> None:
         sink = device.sink
