@@ -140,33 +140,24 @@ def first_gain(loud: Loudness, config: PipelineConfig) -> Gain:
 
 
 LIMITED_SLOPE = 0.6
-"""Initial guess of LU gained per dB of gain when the limiter works hard (secant start)."""
-CALIBRATION_PASSES = 3
+"""LU gained per dB of gain when the limiter works hard on speech (measured: 0.5-0.7)."""
 
 
 def calibrate(
     source: Path, info: AudioInfo, gain: Gain, config: PipelineConfig, *,
     progress: Progress | None = None,
 ) -> Gain:
-    """With a limiter, measure the limited PCM (cheap: no encoding, no true peak, native rate)
-    and correct the gain by the secant method until within 0.25 LU of the target."""
+    """With a limiter, measure the limited PCM once (cheap: no encoding, no true peak, native
+    rate) and correct the gain for the loudness the limiter takes away. The encoded files
+    are measured anyway, so a second calibration pass would only duplicate that check."""
     if gain.limit_db is None:
         return gain
-    duration_s = info.duration_ms / 1000
-    previous: tuple[float, float] | None = None
-    for _ in range(CALIBRATION_PASSES):
-        loud = measure(source, duration_s=duration_s, channels=info.channels,
-                       processing=gain.filters(), true_peak=False, progress=progress)
-        error = config.target_lufs - loud.integrated
-        if abs(error) <= 0.25:
-            break
-        slope = LIMITED_SLOPE
-        if previous is not None and gain.gain_db != previous[0]:
-            slope = (loud.integrated - previous[1]) / (gain.gain_db - previous[0])
-            slope = min(1.0, max(0.2, slope))
-        previous = (gain.gain_db, loud.integrated)
-        gain = Gain(gain.gain_db + error / slope, gain.limit_db)
-    return gain
+    loud = measure(source, duration_s=info.duration_ms / 1000, channels=info.channels,
+                   processing=gain.filters(), true_peak=False, progress=progress)
+    error = config.target_lufs - loud.integrated
+    if abs(error) <= 0.25:
+        return gain
+    return Gain(gain.gain_db + error / LIMITED_SLOPE, gain.limit_db)
 
 
 def next_gain(
@@ -177,10 +168,14 @@ def next_gain(
     peak_excess = worst_peak - config.true_peak_db
     if abs(loud_error) <= 0.5 and peak_excess <= 0:
         return None
-    ceiling = config.true_peak_db - config.headroom_db if gain.limit_db is None else gain.limit_db
+    headroom_ceiling = config.true_peak_db - config.headroom_db
+    if gain.limit_db is None and worst_peak + loud_error <= headroom_ceiling:
+        return Gain(gain.gain_db + loud_error, None)  # still no limiter needed
+    ceiling = headroom_ceiling if gain.limit_db is None else gain.limit_db
     if peak_excess > 0:
         ceiling -= peak_excess + 0.5
-    return Gain(gain.gain_db + loud_error, ceiling)
+    slope = 1.0 if gain.limit_db is None else LIMITED_SLOPE
+    return Gain(gain.gain_db + loud_error / slope, ceiling)
 
 
 def _finish(fmt: Format, tmp: Path, out_dir: Path, loud: Loudness, duration_ms: int) -> Rendition:
