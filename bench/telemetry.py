@@ -237,6 +237,8 @@ def main() -> int:
     ap.add_argument("--raw-points", type=int, default=500_000)
     ap.add_argument("--agent-dir", type=Path,
                     default=Path("/dev/shm") if Path("/dev/shm").is_dir() else None)
+    ap.add_argument("--center-env", nargs="*", default=[], metavar="NAME=VALUE",
+                    help="extra environment for the center (e.g. MALLOC_ARENA_MAX=2)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
     n = args.devices
@@ -251,7 +253,8 @@ def main() -> int:
     center = CenterProcess(work / "center", port=free_port(), mqtt_port=broker.port,
                            mqtt_password=broker.center_password,
                            extra_env={"TT_INFLUX_URL": influx.url, "TT_INFLUX_DB": DB,
-                                      "TT_MONITOR_SECONDS": "5"})
+                                      "TT_MONITOR_SECONDS": "5", **dict(
+                                          e.split("=", 1) for e in args.center_env)})
     workers: list[Worker] = []
     try:
         figures["raw_points_per_s"] = raw_limit(influx, n, args.raw_points)
