@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter
 
 from protocol.base import FrozenModel, Priority, UtcDatetime
+from protocol.feedback import FeedbackSubmitted
 
 
 class DeviceKind(StrEnum):
@@ -113,7 +114,8 @@ DeviceEvent = Annotated[
     | PlayCompleted
     | PlayInterrupted
     | PlayFailed
-    | CommandAck,
+    | CommandAck
+    | FeedbackSubmitted,
     Field(discriminator="type"),
 ]
 PlayEvent = PlayStarted | PlayCompleted | PlayInterrupted | PlayFailed

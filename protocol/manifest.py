@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from protocol.base import FrozenModel, Priority, UtcDatetime
+from protocol.feedback import FeedbackAnswer, FeedbackCategory
 
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -53,6 +54,9 @@ class Manifest(FrozenModel):
     version: int = Field(ge=1)
     issued_at: UtcDatetime
     items: tuple[PlayItem, ...] = ()
+    # kiosks: answers to feedback made there, and the categories offered (optional, v1-compatible)
+    answers: tuple[FeedbackAnswer, ...] = ()
+    feedback_categories: tuple[FeedbackCategory, ...] = ()
 
 
 class PlayNow(FrozenModel):
