@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,9 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from control_center.db import create_db_engine, session_factory
 from control_center.models import MediaAsset, MediaState
+from firmware_sim.broker import MosquittoBroker
 from tests.center.helpers import ok, ready_media, upload, wait_processed
-from tests.support.center import CenterHandle
+from tests.support.center import CenterHandle, running_center
 
 pytestmark = pytest.mark.integration
 
@@ -218,3 +221,26 @@ def test_text_to_speech_media(center: CenterHandle) -> None:
     r = center.api.post("/api/v1/media/speech", json={"text": "  "})
     assert r.status_code == 422
     assert _leftovers(center) == []
+
+
+def test_processing_resumes_after_a_restart(
+    module_broker: MosquittoBroker, tmp_path: Path, tone_wav: Path
+) -> None:
+    data = tmp_path / "center"
+    options = {"mqtt_host": module_broker.host, "mqtt_port": module_broker.port,
+               "mqtt_password": module_broker.center_password, "mqtt_client_id": "cc-resume"}
+    with running_center(data, **options) as first:
+        media_dir = first.settings.media_dir
+        database_url = first.settings.database_url
+    sha = hashlib.sha256(tone_wav.read_bytes()).hexdigest()
+    shutil.copyfile(tone_wav, media_dir / sha)  # as a center stopped mid-processing leaves it
+    engine = create_db_engine(database_url)
+    with session_factory(engine)() as session:
+        session.add(MediaAsset(sha256=sha, size=tone_wav.stat().st_size, mime="audio/wav",
+                               duration_ms=1000, codec="pcm_s16le", original_name="tone.wav",
+                               created_at=datetime.now(UTC), state=MediaState.PROCESSING))
+        session.commit()
+    engine.dispose()
+    with running_center(data, **options) as second:
+        info = wait_processed(second.api, sha)
+    assert info["state"] == "ready" and info["delivery"]["mime"] == "audio/ogg"
