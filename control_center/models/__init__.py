@@ -11,6 +11,12 @@ from control_center.models.content import (
     ScheduleKind,
     ScheduleTarget,
 )
+from control_center.models.feedback import (
+    Feedback,
+    FeedbackCategoryRow,
+    FeedbackNote,
+    FeedbackStatus,
+)
 from control_center.models.fleet import AdminUnit, Device, DeviceGroup, DeviceGroupMember
 from control_center.models.monitoring import (
     Alert,
@@ -43,6 +49,10 @@ __all__ = [
     "DeviceGroupMember",
     "DeviceHealth",
     "DeviceStatusChange",
+    "Feedback",
+    "FeedbackCategoryRow",
+    "FeedbackNote",
+    "FeedbackStatus",
     "ManifestState",
     "MediaAsset",
     "MediaRendition",

@@ -19,6 +19,7 @@ from typing import TypeVar
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from control_center.feedback.service import record_submission
 from control_center.models import Device, DeviceEventRecord
 from control_center.services.plays import apply_play_event
 from control_center.telemetry.monitor import record_status_change
@@ -33,6 +34,7 @@ from protocol.events import (
     PlayStarted,
     Status,
 )
+from protocol.feedback import FeedbackSubmitted
 from protocol.topics import Channel, parse_topic
 
 log = logging.getLogger(__name__)
@@ -171,6 +173,8 @@ class Ingestor:
             device.manifest_version_acked = max(device.manifest_version_acked or 0, event.version)
         elif isinstance(event, PlayStarted | PlayCompleted | PlayInterrupted | PlayFailed):
             apply_play_event(session, event=event, now=now)
+        elif isinstance(event, FeedbackSubmitted):
+            record_submission(session, event=event, device=device, now=now)
         return True
 
 

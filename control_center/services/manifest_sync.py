@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from control_center.feedback.manifest import KioskExtras, kiosk_extras
 from control_center.models import Bulletin, Device, ManifestState, MediaAsset, Schedule
 from control_center.mqtt_bridge import MqttBridge
 from control_center.services import manifests as mf
@@ -60,6 +61,7 @@ class _Context:
     bulletins: dict[int, Bulletin]
     contents: dict[int, ItemContent | None]
     instants: dict[int, list[datetime]] = field(default_factory=dict)
+    extras: dict[str, KioskExtras] = field(default_factory=dict)  # kiosks: answers, categories
 
 
 class ManifestSync:
@@ -167,7 +169,8 @@ class ManifestSync:
             for bid, b in bulletins.items()
         }
         reach = schedule_devices(session, schedules=schedules)
-        return _Context(now, reach, schedules, bulletins, contents)
+        return _Context(now, reach, schedules, bulletins, contents,
+                        extras=kiosk_extras(session, now=now))
 
     def _rebuild_one(
         self, session: Session, ctx: _Context, device_id: str, state: ManifestState | None
@@ -182,11 +185,16 @@ class ManifestSync:
             schedules=mine, instants=ctx.instants, bulletins=ctx.bulletins, contents=ctx.contents
         )
         digest = mf.content_hash(items)
+        extras = ctx.extras.get(device_id)
+        if extras is not None:
+            digest = extras.fold(digest)
         if state is not None and state.content_hash == digest:
             return None
         version = 1 if state is None else state.version + 1
         body, kept = mf.seal_manifest(
-            self._signer, device_id=device_id, version=version, issued_at=ctx.now, items=items
+            self._signer, device_id=device_id, version=version, issued_at=ctx.now, items=items,
+            answers=extras.answers if extras else (),
+            categories=extras.categories if extras else (),
         )
         text = body.decode()
         if state is None:

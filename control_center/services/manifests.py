@@ -12,6 +12,7 @@ from control_center.errors import InvalidInput
 from control_center.models import Bulletin, BulletinKind, MediaAsset, Schedule, ScheduleKind
 from control_center.services.expansion import GRACE, Recurrence, expand_recurring, item_id
 from protocol.codec import MAX_PAYLOAD_BYTES
+from protocol.feedback import FeedbackAnswer, FeedbackCategory
 from protocol.manifest import AudioContent, ItemContent, Manifest, PlayItem, TextContent
 from protocol.signing import Signer
 
@@ -99,12 +100,14 @@ def content_hash(items: Sequence[PlayItem]) -> str:
 
 def seal_manifest(
     signer: Signer, *, device_id: str, version: int, issued_at: datetime,
-    items: Sequence[PlayItem],
+    items: Sequence[PlayItem], answers: Sequence[FeedbackAnswer] = (),
+    categories: Sequence[FeedbackCategory] = (),
 ) -> tuple[bytes, tuple[PlayItem, ...]]:
     """Sign the manifest; drop the latest items if the envelope would exceed the size cap."""
     kept = tuple(items)
     while True:
-        manifest = Manifest(device_id=device_id, version=version, issued_at=issued_at, items=kept)
+        manifest = Manifest(device_id=device_id, version=version, issued_at=issued_at, items=kept,
+                            answers=tuple(answers), feedback_categories=tuple(categories))
         body = signer.seal(manifest)
         if len(body) <= MAX_PAYLOAD_BYTES or not kept:
             break

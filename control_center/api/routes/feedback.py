@@ -1,0 +1,117 @@
+"""Citizen feedback for officials: the queue of their unit's subtree and the workflow steps.
+
+Scope: there are no user accounts yet, so every request names the official's unit in the
+``X-Unit-Id`` header; submissions outside that unit's subtree answer 404. Sign-in will bind
+the unit to the user instead (docs/feedback.md).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header
+from sqlalchemy import select
+
+from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, republish
+from control_center.feedback import service
+from control_center.feedback.schemas import (
+    AnswerIn,
+    AssignIn,
+    CategoryPublic,
+    CategoryUpsert,
+    FeedbackPublic,
+    NoteIn,
+    NotePublic,
+    TriageIn,
+)
+from control_center.models import Device, FeedbackStatus
+from control_center.schemas.common import ItemList
+from protocol.events import DeviceKind
+
+router = APIRouter(prefix="/feedback", tags=["feedback"])
+
+
+def unit_scope(x_unit_id: Annotated[int, Header(description="the official's unit")]) -> int:
+    return x_unit_id
+
+
+ScopeDep = Annotated[int, Depends(unit_scope)]
+
+
+@router.get("/categories", response_model=ItemList[CategoryPublic])
+def list_categories(session: SessionDep, all: bool = False) -> ItemList[CategoryPublic]:
+    rows = service.list_categories(session, active_only=not all)
+    return ItemList.of([CategoryPublic.model_validate(r) for r in rows])
+
+
+@router.put("/categories", response_model=CategoryPublic)
+def upsert_category(data: CategoryUpsert, session: SessionDep, center: CenterDep,
+                    actor: ActorDep, now: NowDep) -> CategoryPublic:
+    """Create or change a category; every kiosk's manifest is republished with the list."""
+    row = service.upsert_category(session, code=data.code, name_vi=data.name_vi,
+                                  name_en=data.name_en, due_days=data.due_days,
+                                  active=data.active, actor=actor, now=now)
+    out = CategoryPublic.model_validate(row)
+    kiosks = list(session.scalars(select(Device.id).where(Device.kind == DeviceKind.KIOSK)))
+    republish(center, session, kiosks)
+    return out
+
+
+@router.get("", response_model=ItemList[FeedbackPublic])
+def list_feedback(session: SessionDep, scope: ScopeDep, now: NowDep,
+                  status: FeedbackStatus | None = None, include_flagged: bool = False,
+                  overdue: bool = False) -> ItemList[FeedbackPublic]:
+    rows = service.list_feedback(session, scope_unit_id=scope, status=status,
+                                 include_flagged=include_flagged,
+                                 overdue_at=now if overdue else None)
+    return ItemList.of([FeedbackPublic.model_validate(r) for r in rows])
+
+
+@router.get("/{feedback_id}", response_model=FeedbackPublic)
+def get_feedback(feedback_id: int, session: SessionDep, scope: ScopeDep) -> FeedbackPublic:
+    row = service.get_feedback(session, feedback_id=feedback_id, scope_unit_id=scope)
+    return FeedbackPublic.model_validate(row)
+
+
+@router.post("/{feedback_id}/triage", response_model=FeedbackPublic)
+def triage(feedback_id: int, data: TriageIn, session: SessionDep, scope: ScopeDep,
+           actor: ActorDep, now: NowDep) -> FeedbackPublic:
+    row = service.triage(session, feedback_id=feedback_id, scope_unit_id=scope,
+                         category=data.category, unit_id=data.unit_id, actor=actor, now=now)
+    return FeedbackPublic.model_validate(row)
+
+
+@router.post("/{feedback_id}/assign", response_model=FeedbackPublic)
+def assign(feedback_id: int, data: AssignIn, session: SessionDep, scope: ScopeDep,
+           actor: ActorDep, now: NowDep) -> FeedbackPublic:
+    row = service.assign(session, feedback_id=feedback_id, scope_unit_id=scope,
+                         assignee=data.assignee, actor=actor, now=now)
+    return FeedbackPublic.model_validate(row)
+
+
+@router.post("/{feedback_id}/notes", response_model=NotePublic, status_code=201)
+def add_note(feedback_id: int, data: NoteIn, session: SessionDep, scope: ScopeDep,
+             actor: ActorDep, now: NowDep) -> NotePublic:
+    note = service.add_note(session, feedback_id=feedback_id, scope_unit_id=scope,
+                            text=data.text, author=data.author, actor=actor, now=now)
+    return NotePublic.model_validate(note)
+
+
+@router.post("/{feedback_id}/answer", response_model=FeedbackPublic)
+def answer(feedback_id: int, data: AnswerIn, session: SessionDep, center: CenterDep,
+           scope: ScopeDep, actor: ActorDep, now: NowDep) -> FeedbackPublic:
+    """Answer; the originating kiosk's manifest is republished so the answer shows there."""
+    row = service.answer(session, feedback_id=feedback_id, scope_unit_id=scope,
+                         text=data.text, answered_by=data.answered_by, actor=actor, now=now)
+    out = FeedbackPublic.model_validate(row)
+    if row.device_id is not None:
+        republish(center, session, [row.device_id])
+    return out
+
+
+@router.post("/{feedback_id}/close", response_model=FeedbackPublic)
+def close(feedback_id: int, session: SessionDep, scope: ScopeDep, actor: ActorDep,
+          now: NowDep) -> FeedbackPublic:
+    row = service.close(session, feedback_id=feedback_id, scope_unit_id=scope, actor=actor,
+                        now=now)
+    return FeedbackPublic.model_validate(row)

@@ -1,0 +1,59 @@
+"""What a kiosk's manifest carries besides play items: recent answers and the categories."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from control_center.feedback.service import list_categories
+from control_center.models import AdminUnit, Device, Feedback, FeedbackStatus
+from protocol.events import DeviceKind
+from protocol.feedback import FeedbackAnswer, FeedbackCategory
+
+ANSWER_DAYS = 30  # answers stay on the kiosk's home screen this long
+MAX_ANSWERS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class KioskExtras:
+    answers: tuple[FeedbackAnswer, ...]
+    categories: tuple[FeedbackCategory, ...]
+
+    def fold(self, items_digest: str) -> str:
+        """The manifest's content hash with the answers and categories folded in."""
+        data = {"items": items_digest,
+                "answers": [a.model_dump(mode="json") for a in self.answers],
+                "categories": [c.model_dump(mode="json") for c in self.categories]}
+        raw = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def kiosk_extras(session: Session, *, now: datetime) -> dict[str, KioskExtras]:
+    """For every kiosk: its recent answers (newest first) and the active categories."""
+    kiosks = list(session.scalars(select(Device.id).where(Device.kind == DeviceKind.KIOSK)))
+    if not kiosks:
+        return {}
+    categories = tuple(FeedbackCategory(code=c.code, name_vi=c.name_vi, name_en=c.name_en)
+                       for c in list_categories(session))
+    rows = session.execute(
+        select(Feedback, AdminUnit.name).join(AdminUnit, AdminUnit.id == Feedback.unit_id)
+        .where(Feedback.device_id.in_(kiosks),
+               Feedback.status.in_([FeedbackStatus.ANSWERED, FeedbackStatus.CLOSED]),
+               Feedback.answer.is_not(None),
+               Feedback.answered_at >= now - timedelta(days=ANSWER_DAYS))
+        .order_by(Feedback.answered_at.desc(), Feedback.id.desc())
+    ).all()
+    answers: dict[str, list[FeedbackAnswer]] = {}
+    for row, unit_name in rows:
+        mine = answers.setdefault(row.device_id, [])
+        if len(mine) < MAX_ANSWERS and row.answer and row.answered_at:
+            mine.append(FeedbackAnswer(
+                ref_code=row.ref_code, category=row.category, question=row.text[:300],
+                answer=row.answer[:4000], answered_at=row.answered_at, unit_name=unit_name[:200],
+            ))
+    return {k: KioskExtras(tuple(answers.get(k, ())), categories) for k in kiosks}

@@ -1,0 +1,81 @@
+"""API schemas of the feedback workflow (kept apart from the SQLAlchemy models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from control_center.models import FeedbackStatus
+from control_center.schemas.common import InputModel, OutputModel
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,40}$")]
+Person = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class CategoryPublic(OutputModel):
+    code: str
+    name_vi: str
+    name_en: str
+    due_days: int
+    active: bool
+
+
+class CategoryUpsert(InputModel):
+    code: Code
+    name_vi: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name_en: str = Field(default="", max_length=100)
+    due_days: int = Field(default=7, ge=1, le=365)
+    active: bool = True
+
+
+class NotePublic(OutputModel):
+    id: int
+    at: datetime
+    author: str
+    text: str
+
+
+class FeedbackPublic(OutputModel):
+    id: int
+    ref_code: str
+    device_id: str | None
+    unit_id: int
+    category: str
+    text: str
+    lang: str
+    channel: str
+    phone: str | None
+    contact_consent: bool
+    status: FeedbackStatus
+    flagged: str | None
+    assignee: str | None
+    answer: str | None
+    answered_by: str | None
+    submitted_at: datetime
+    received_at: datetime
+    due_at: datetime
+    answered_at: datetime | None
+    closed_at: datetime | None
+    notes: list[NotePublic] = []
+
+
+class TriageIn(InputModel):
+    category: Code
+    unit_id: int
+
+
+class AssignIn(InputModel):
+    assignee: Person
+
+
+class NoteIn(InputModel):
+    text: Text
+    author: Person | None = None
+
+
+class AnswerIn(InputModel):
+    text: Text
+    answered_by: Person = "cán bộ"

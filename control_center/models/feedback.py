@@ -1,0 +1,84 @@
+"""Citizen feedback: categories, submissions with their workflow, internal notes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from control_center.models.base import Base, UtcDateTime, str_enum
+
+
+class FeedbackStatus(StrEnum):
+    NEW = "new"
+    TRIAGED = "triaged"
+    ASSIGNED = "assigned"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
+class FeedbackCategoryRow(Base):
+    """A category kiosks offer; ``due_days`` sets the answer deadline of its submissions."""
+
+    __tablename__ = "feedback_categories"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name_vi: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100), default="")
+    due_days: Mapped[int] = mapped_column(Integer, default=7)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Feedback(Base):
+    """One submission (from a kiosk, or an Open311 client), from new to closed."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_unit_status", "unit_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref_code: Mapped[str] = mapped_column(String(24), unique=True)
+    event_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    device_id: Mapped[str | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL"), index=True
+    )
+    unit_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id", ondelete="RESTRICT"))
+    category: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    lang: Mapped[str] = mapped_column(String(10), default="vi")
+    channel: Mapped[str] = mapped_column(String(20))  # touch, voice, open311
+    phone: Mapped[str | None] = mapped_column(String(20))
+    contact_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[FeedbackStatus] = mapped_column(str_enum(FeedbackStatus), index=True)
+    flagged: Mapped[str | None] = mapped_column(String(200))  # e.g. over the kiosk's rate limit
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(100))
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    notes: Mapped[list[FeedbackNote]] = relationship(
+        cascade="all, delete-orphan", order_by="FeedbackNote.id"
+    )
+
+
+class FeedbackNote(Base):
+    """An internal note on a submission (never shown to the citizen)."""
+
+    __tablename__ = "feedback_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feedback_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    author: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)

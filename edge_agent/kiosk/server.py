@@ -1,0 +1,248 @@
+"""The kiosk's local web UI (Starlette + Jinja2), served by uvicorn in a thread.
+
+Server-rendered pages with large touch targets, Vietnamese first with English below; no
+script or font comes from the internet. The only script is a few inline lines on the voice
+page that poll the local partial transcript (the page also refreshes itself without it).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from edge_agent.agent import Agent
+from edge_agent.clock import Clock, SystemClock
+from edge_agent.kiosk.config import KioskConfig
+from edge_agent.kiosk.desk import FeedbackDesk, RateLimited
+from edge_agent.kiosk.voice import VoiceInput
+from edge_agent.speech.audio import Microphone
+from edge_agent.speech.config import SpeechConfig
+from edge_agent.speech.model import SpeechModel
+from protocol.feedback import FeedbackCategory, FeedbackChannel
+from protocol.manifest import TextContent
+
+log = logging.getLogger(__name__)
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+# Offered until the center's first manifest arrives (a kiosk must work from first boot).
+FALLBACK_CATEGORIES = (
+    FeedbackCategory(code="road", name_vi="Đường sá, cầu cống", name_en="Roads and bridges"),
+    FeedbackCategory(code="power", name_vi="Điện", name_en="Electricity"),
+    FeedbackCategory(code="water", name_vi="Nước sạch", name_en="Clean water"),
+    FeedbackCategory(code="other", name_vi="Khác", name_en="Other"),
+)
+
+
+class Kiosk:
+    """The UI of one kiosk agent; ``start()`` returns once the port accepts connections."""
+
+    def __init__(self, agent: Agent, config: KioskConfig, speech: SpeechConfig,
+                 microphone: Microphone | None = None, *, model: SpeechModel | None = None,
+                 clock: Clock | None = None) -> None:
+        self.agent = agent
+        self.config = config
+        self.speech = speech
+        self.desk = FeedbackDesk(
+            device_id=agent.device_id, data_dir=agent.config.data_dir / "kiosk",
+            outbox=agent.outbox, clock=clock or SystemClock(),
+            max_per_hour=config.max_submissions_per_hour,
+        )
+        self.voice = VoiceInput(speech, microphone, model)
+        self.grammar_error = ""
+        if self.voice.model is not None:
+            missing = self.voice.model.missing_words(config.answer_phrases)
+            if missing:  # reported at configuration time, never silently dropped
+                self.grammar_error = ("words missing from the speech model's vocabulary: "
+                                      + ", ".join(missing))
+                log.error("kiosk answer phrases: %s", self.grammar_error)
+        self._templates = Jinja2Templates(directory=str(TEMPLATES))
+        self.app = Starlette(routes=[
+            Route("/", self.home), Route("/status", self.status),
+            Route("/feedback", self.categories), Route("/feedback/describe", self.describe),
+            Route("/feedback/review", self.review, methods=["POST"]),
+            Route("/feedback/submit", self.submit, methods=["POST"]),
+            Route("/feedback/done/{ref}", self.done), Route("/lookup", self.lookup),
+            Route("/voice", self.voice_page), Route("/voice/start", self.voice_start,
+                                                    methods=["POST"]),
+            Route("/voice/stop", self.voice_stop, methods=["POST"]),
+            Route("/voice/state", self.voice_state),
+        ])
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
+        self.url = ""
+
+    # lifecycle -----------------------------------------------------------------------------
+    def start(self, timeout: float = 15.0) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.config.host, self.config.port))
+        self._sock = sock
+        self.url = f"http://{self.config.host}:{sock.getsockname()[1]}"
+        server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False,
+                                               lifespan="off"))
+        self._server = server
+        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
+                                        name="kiosk-ui", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the kiosk UI did not start on {self.url}")
+            time.sleep(0.02)
+        log.info("kiosk UI on %s", self.url)
+
+    def stop(self) -> None:
+        self.voice.stop()
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+        if self._sock is not None:
+            self._sock.close()
+        self.desk.close()
+
+    # helpers -------------------------------------------------------------------------------
+    def _categories(self) -> tuple[FeedbackCategory, ...]:
+        manifest = self.agent.manifest
+        if manifest is not None and manifest.feedback_categories:
+            return manifest.feedback_categories
+        return FALLBACK_CATEGORIES
+
+    def _category(self, code: str) -> FeedbackCategory | None:
+        return next((c for c in self._categories() if c.code == code), None)
+
+    def _page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        return self._templates.TemplateResponse(request, name, context, status_code=status)
+
+    # pages ---------------------------------------------------------------------------------
+    async def home(self, request: Request) -> Response:
+        manifest = self.agent.manifest
+        bulletins = [i for i in manifest.items if isinstance(i.content, TextContent)] \
+            if manifest else []
+        answers = list(manifest.answers) if manifest else []
+        names = {c.code: c for c in self._categories()}
+        return self._page(request, "home.html", bulletins=bulletins, answers=answers,
+                          names=names)
+
+    async def categories(self, request: Request) -> Response:
+        return self._page(request, "categories.html", categories=self._categories())
+
+    async def describe(self, request: Request) -> Response:
+        q = request.query_params
+        category = self._category(q.get("category", ""))
+        if category is None:
+            return RedirectResponse("/feedback", status_code=303)
+        return self._page(request, "describe.html", category=category, text=q.get("text", ""),
+                          channel=q.get("channel", "touch"), voice=self.voice.state(),
+                          voice_error=self.grammar_error)
+
+    async def review(self, request: Request) -> Response:
+        form = await request.form()
+        values = {k: str(form.get(k, "")) for k in ("category", "text", "channel", "phone")}
+        values["consent"] = "1" if form.get("consent") else ""
+        values["audio_consent"] = "1" if form.get("audio_consent") else ""
+        category = self._category(values["category"])
+        if category is None:
+            return RedirectResponse("/feedback", status_code=303)
+        error = ""
+        if not values["text"].strip():
+            error = "Xin nhập nội dung. / Please describe the problem."
+        elif values["phone"] and not values["consent"]:
+            error = ("Xin đánh dấu đồng ý để chúng tôi gọi lại, hoặc xoá số điện thoại. / "
+                     "Tick the consent box or remove the phone number.")
+        if error:
+            return self._page(request, "describe.html", status=422, category=category,
+                              text=values["text"], channel=values["channel"],
+                              voice=self.voice.state(), voice_error=error)
+        return self._page(request, "review.html", category=category, v=values,
+                          back="/feedback/describe?" + urlencode(
+                              {"category": category.code, "text": values["text"],
+                               "channel": values["channel"]}))
+
+    async def submit(self, request: Request) -> Response:
+        form = await request.form()
+        category = self._category(str(form.get("category", "")))
+        text = str(form.get("text", "")).strip()
+        if category is None or not text:
+            return RedirectResponse("/feedback", status_code=303)
+        voice = str(form.get("channel", "")) == FeedbackChannel.VOICE.value
+        try:
+            code = self.desk.submit(
+                category=category.code, text=text,
+                channel=FeedbackChannel.VOICE if voice else FeedbackChannel.TOUCH,
+                phone=str(form.get("phone", "")).strip() or None,
+                contact_consent=bool(form.get("consent")),
+                audio=self.voice.audio if voice else None,
+                audio_consent=bool(form.get("audio_consent")),
+                sample_rate=self.speech.sample_rate,
+            )
+        except RateLimited:
+            return self._page(request, "busy.html", status=429)
+        finally:
+            self.voice.audio = None  # the recording is dropped unless it was kept with consent
+        return RedirectResponse(f"/feedback/done/{code}", status_code=303)
+
+    async def done(self, request: Request) -> Response:
+        ref = request.path_params["ref"]
+        return self._page(request, "done.html", ref=ref,
+                          pending=self.agent.outbox.pending() > 0)
+
+    async def lookup(self, request: Request) -> Response:
+        ref = request.query_params.get("ref", "").strip().upper()
+        submission = self.desk.find(ref) if ref else None
+        manifest = self.agent.manifest
+        answer = next((a for a in manifest.answers if a.ref_code == ref), None) \
+            if manifest and ref else None
+        return self._page(request, "lookup.html", ref=ref, submission=submission, answer=answer)
+
+    async def voice_page(self, request: Request) -> Response:
+        category = self._category(request.query_params.get("category", ""))
+        if category is None:
+            return RedirectResponse("/feedback", status_code=303)
+        state = self.voice.state()
+        if state.done and not state.recording:
+            return RedirectResponse("/feedback/describe?" + urlencode(
+                {"category": category.code, "text": state.text, "channel": "voice"}),
+                status_code=303)
+        return self._page(request, "voice.html", category=category, voice=state)
+
+    async def voice_start(self, request: Request) -> Response:
+        form = await request.form()
+        category = str(form.get("category", ""))
+        self.voice.start()
+        return RedirectResponse("/voice?" + urlencode({"category": category}), status_code=303)
+
+    async def voice_stop(self, request: Request) -> Response:
+        form = await request.form()
+        self.voice.stop()
+        return RedirectResponse("/voice?" + urlencode({"category": str(form.get("category"))}),
+                                status_code=303)
+
+    async def voice_state(self, request: Request) -> Response:
+        s = self.voice.state()
+        return JSONResponse({"available": s.available, "message": s.message,
+                             "recording": s.recording, "partial": s.partial, "text": s.text,
+                             "done": s.done, "ended_by": s.ended_by, "session": s.session})
+
+    async def status(self, request: Request) -> Response:
+        """For the agent's operators: manifest, outbox and whether voice works (and why not)."""
+        manifest = self.agent.manifest
+        s = self.voice.state()
+        return JSONResponse({
+            "device_id": self.agent.device_id,
+            "manifest_version": manifest.version if manifest else None,
+            "outbox_pending": self.agent.outbox.pending(),
+            "voice": {"available": s.available, "message": s.message or self.grammar_error},
+        })

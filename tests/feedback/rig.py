@@ -1,0 +1,104 @@
+"""A real broker, a real center and a simulated kiosk (agent + kiosk UI + WAV microphone)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from edge_agent.agent import Agent
+from edge_agent.config import AgentConfig, MqttConfig
+from edge_agent.kiosk import Kiosk, KioskConfig
+from edge_agent.speech import SpeechModel
+from edge_agent.speech.config import SpeechConfig
+from firmware_sim.broker import MosquittoBroker
+from firmware_sim.fleet import Fleet
+from firmware_sim.microphone import WavMicrophone
+from tests.support.center import CenterHandle
+
+
+def poll(fetch: Callable[[], Any], until: Callable[[Any], bool], timeout: float,
+         what: str) -> Any:
+    """Poll another component's state (the center's API) until a condition holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if until(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {value!r}")
+        time.sleep(0.05)
+
+
+@dataclass
+class SimKiosk:
+    agent: Agent
+    kiosk: Kiosk
+    mic: WavMicrophone
+    http: httpx.Client
+
+    def wait_manifest(self, predicate: Callable[[Agent], bool], timeout: float,
+                      what: str) -> None:
+        with self.agent.manifest_changed:
+            ok = self.agent.manifest_changed.wait_for(lambda: predicate(self.agent), timeout)
+        assert ok, f"timed out after {timeout}s waiting for the kiosk's manifest: {what}"
+
+
+@dataclass
+class FeedbackRig:
+    tmp: Path
+    broker: MosquittoBroker
+    center: CenterHandle
+    fleets: list[Fleet] = field(default_factory=list)
+    kiosks: list[SimKiosk] = field(default_factory=list)
+
+    @property
+    def api(self) -> httpx.Client:
+        return self.center.api
+
+    def post(self, path: str, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        r = self.api.post(path, json=body, **kw)
+        assert r.status_code < 300, f"POST {path} -> {r.status_code} {r.text}"
+        return dict(r.json())
+
+    def unit(self, code: str, level: str, parent: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.post("/api/v1/units", {"code": code, "name": f"Xã {code}", "level": level,
+                                           "parent_id": parent["id"] if parent else None})
+
+    def start_kiosk(self, unit: dict[str, Any], device_id: str,
+                    model: SpeechModel | None) -> SimKiosk:
+        created = self.post("/api/v1/devices", {"id": device_id, "name": f"Ki-ốt {device_id}",
+                                                "kind": "kiosk", "unit_id": unit["id"]})
+        self.broker.add_user(device_id, created["mqtt_password"])
+        config = AgentConfig(
+            device_id=device_id, data_dir=self.tmp / "agents" / device_id,
+            center_public_keys=(self.center.public_key_b64,),
+            mqtt=MqttConfig(host=self.broker.host, port=self.broker.port,
+                            password=created["mqtt_password"], keepalive_s=5,
+                            reconnect_min_s=0.2, reconnect_max_s=0.5),
+        )
+        fleet = Fleet([config])
+        self.fleets.append(fleet)
+        fleet.start()
+        assert fleet.wait_connected(15) == []
+        agent = fleet.devices[device_id].agent
+        mic = WavMicrophone(trailing_silence_s=1.5)
+        kiosk = Kiosk(agent, KioskConfig(port=0, answer_phrases=("네", "아니요")),
+                      SpeechConfig(model_path=model.path if model else None, silence_s=0.8,
+                                   energy_threshold=300),
+                      mic, model=model)
+        kiosk.start()
+        sim = SimKiosk(agent, kiosk, mic, httpx.Client(base_url=kiosk.url, timeout=30))
+        self.kiosks.append(sim)
+        return sim
+
+    def close(self) -> None:
+        for sim in self.kiosks:
+            sim.http.close()
+            sim.kiosk.stop()
+        for fleet in self.fleets:
+            fleet.stop()
