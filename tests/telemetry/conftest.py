@@ -4,6 +4,7 @@ with telemetry on and short intervals, and real agents with simulated sensors.""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from edge_agent.agent import Agent
 from edge_agent.config import HealthConfig
@@ -23,6 +25,10 @@ from tests.e2e.conftest import Stack
 from tests.support.center import CenterHandle, running_center
 
 DB = "telemetry"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
 KEEPALIVE_S = 2
 SILENCE_S = 1.5
 
@@ -120,3 +126,16 @@ def rig(tmp_path: Path, broker: MosquittoBroker, influx: InfluxServer) -> Iterat
             for sim in rig.agents.values():
                 if sim.agent.state.value == "running":
                     sim.agent.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    path = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
+    if path is None:
+        pytest.fail("chromium not found: run ./run.sh test (installs it) or apt-get install "
+                    "chromium", pytrace=False)
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser
 
 from tests.telemetry.conftest import TelemetryRig
 
 pytestmark = pytest.mark.integration
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    path = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
-    if path is None:
-        pytest.fail("chromium not found: run ./run.sh test (installs it) or apt-get install "
-                    "chromium", pytrace=False)
-    pw: Playwright
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
 def test_overview_and_device_page_show_figures_and_charts(rig: TelemetryRig,
                                                           browser: Browser) -> None:
     province = rig.stack.unit("tinh-w", "province")

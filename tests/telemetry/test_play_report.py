@@ -9,8 +9,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import Browser
 
 from edge_agent.errors import SinkError
 from edge_agent.hardware import Hardware, PlayResult
@@ -18,6 +20,8 @@ from firmware_sim.hardware import SimAmplifier, SimAudioSink, SimVolume
 from protocol.manifest import PlayItem
 from tests.e2e.conftest import poll
 from tests.telemetry.conftest import TelemetryRig
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +39,8 @@ def failing_hardware(device_id: str) -> tuple[Hardware, SimAudioSink]:
     return Hardware(sink=sink, amplifier=SimAmplifier(), volume=SimVolume()), sink
 
 
-def test_report_counts_scheduled_completed_failed_for_a_unit(rig: TelemetryRig) -> None:
+def test_report_counts_scheduled_completed_failed_for_a_unit(rig: TelemetryRig,
+                                                            browser: Browser) -> None:
     stack = rig.stack
     province = stack.unit("tinh-r", "province")
     commune = stack.unit("xa-r", "commune", province)
@@ -95,3 +100,21 @@ def test_report_counts_scheduled_completed_failed_for_a_unit(rig: TelemetryRig) 
                                params={"device_id": "loa-r-bad", "state": "open"}).json(),
          lambda b: [a["kind"] for a in b["items"]] == ["playback_failures"], 10,
          "the playback-failures alert")
+
+    # The same report as a page, and its CSV link, in the browser.
+    page = browser.new_page()
+    day = start.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
+    page.goto(f"{rig.center.base_url}/monitor/reports?unit_id={province['id']}&start={day}"
+              f"&end={day}&token={rig.center.api_token}")
+    total_row = page.locator("#report tr.total")
+    assert [total_row.locator(f"td.{c}").inner_text() for c in
+            ("scheduled", "completed", "failed", "pending", "coverage")] == \
+        ["3", "1", "1", "1", "33.3 %"]
+    assert "Bản tin phòng chống bão" in page.locator("#report").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "monitor-report.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("#csv")
+    csv_text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert csv_text.splitlines()[-1].startswith("tinh-r,")
+    page.close()
