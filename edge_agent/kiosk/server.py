@@ -203,7 +203,9 @@ class Kiosk:
         ref = request.query_params.get("ref", "").strip().upper()
         submission = self.desk.find(ref) if ref else None
         manifest = self.agent.manifest
-        answer = next((a for a in manifest.answers if a.ref_code == ref), None) \
+        # the center suffixes a code two kiosks happened to draw alike ("ABC234-1F2E")
+        answer = next((a for a in manifest.answers
+                       if a.ref_code == ref or a.ref_code.startswith(ref + "-")), None) \
             if manifest and ref else None
         return self._page(request, "lookup.html", ref=ref, submission=submission, answer=answer)
 
