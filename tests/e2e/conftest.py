@@ -44,36 +44,69 @@ class Stack:
         return dict(r.json())
 
     def unit(self, code: str, level: str, parent: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.post("/api/v1/units", {"code": code, "name": f"Đơn vị {code}", "level": level,
-                                           "parent_id": parent["id"] if parent else None})
+        return self.post(
+            "/api/v1/units",
+            {
+                "code": code,
+                "name": f"Đơn vị {code}",
+                "level": level,
+                "parent_id": parent["id"] if parent else None,
+            },
+        )
 
     def devices(self, unit: dict[str, Any], *ids: str) -> list[AgentConfig]:
         configs = []
         for device_id in ids:
-            created = self.post("/api/v1/devices", {"id": device_id, "name": f"Loa {device_id}",
-                                                    "kind": "speaker", "unit_id": unit["id"]})
+            created = self.post(
+                "/api/v1/devices",
+                {
+                    "id": device_id,
+                    "name": f"Loa {device_id}",
+                    "kind": "speaker",
+                    "unit_id": unit["id"],
+                },
+            )
             self.broker.add_user(device_id, created["mqtt_password"])
-            configs.append(AgentConfig(
-                device_id=device_id, data_dir=self.tmp / "agents" / device_id,
-                center_public_keys=(self.public_key,),
-                mqtt=MqttConfig(host=self.broker.host, port=self.broker.port,
-                                password=created["mqtt_password"], keepalive_s=5,
-                                reconnect_min_s=0.5, reconnect_max_s=1),
-                cache=CacheConfig(retry_min_s=0.2, retry_max_s=1.0),
-            ))
+            configs.append(
+                AgentConfig(
+                    device_id=device_id,
+                    data_dir=self.tmp / "agents" / device_id,
+                    center_public_keys=(self.public_key,),
+                    mqtt=MqttConfig(
+                        host=self.broker.host,
+                        port=self.broker.port,
+                        password=created["mqtt_password"],
+                        keepalive_s=5,
+                        reconnect_min_s=0.5,
+                        reconnect_max_s=1,
+                    ),
+                    cache=CacheConfig(retry_min_s=0.2, retry_max_s=1.0),
+                )
+            )
         return configs
 
-    def audio_bulletin(self, seconds: float, priority: str = "normal", title: str = "Bản tin") -> dict[str, Any]:
-        wav = make_tone(self.tmp / f"tone-{seconds}-{priority}.wav", seconds, 440 if priority == "normal" else 880)
+    def audio_bulletin(
+        self, seconds: float, priority: str = "normal", title: str = "Bản tin"
+    ) -> dict[str, Any]:
+        wav = make_tone(
+            self.tmp / f"tone-{seconds}-{priority}.wav",
+            seconds,
+            440 if priority == "normal" else 880,
+        )
         with wav.open("rb") as fh:
             r = self.api.post("/api/v1/media", files={"file": (wav.name, fh, "audio/wav")})
         assert r.status_code < 300, r.text
         sha = r.json()["sha256"]
-        info = poll(lambda: self.api.get(f"/api/v1/media/{sha}/info").json(),
-                    lambda i: i["state"] != "processing", 30, f"media {sha} processed")
+        info = poll(
+            lambda: self.api.get(f"/api/v1/media/{sha}/info").json(),
+            lambda i: i["state"] != "processing",
+            30,
+            f"media {sha} processed",
+        )
         assert info["state"] == "ready", info
-        bulletin = self.post("/api/v1/bulletins", {"title": title, "priority": priority,
-                                                   "media_sha256": sha})
+        bulletin = self.post(
+            "/api/v1/bulletins", {"title": title, "priority": priority, "media_sha256": sha}
+        )
         bulletin["delivery"] = info["delivery"]  # the Opus rendition devices download
         return bulletin
 
@@ -92,8 +125,12 @@ class Stack:
 
 @pytest.fixture
 def stack(tmp_path: Path, broker: MosquittoBroker) -> Iterator[Stack]:
-    with running_center(tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.port,
-                        mqtt_password=broker.center_password) as center:
+    with running_center(
+        tmp_path / "center",
+        mqtt_host=broker.host,
+        mqtt_port=broker.port,
+        mqtt_password=broker.center_password,
+    ) as center:
         s = Stack(tmp_path, broker, center.api, center.public_key_b64)
         try:
             yield s

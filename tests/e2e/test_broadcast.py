@@ -1,4 +1,4 @@
-"""The first end-to-end broadcast: operator API -> center -> MQTT -> agents -> sinks -> proof of play."""
+"""End-to-end broadcast: API -> center -> MQTT -> agents -> sinks -> proof of play."""
 
 from __future__ import annotations
 
@@ -19,14 +19,22 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 def test_one_off_bulletin_plays_on_every_targeted_speaker_and_no_other(stack: Stack) -> None:
     province = stack.unit("p", "province")
     commune_a, commune_b, commune_c = (stack.unit(c, "commune", province) for c in "abc")
-    configs = (stack.devices(commune_a, "loa-a-1", "loa-a-2") + stack.devices(commune_b, "loa-b-1")
-               + stack.devices(commune_c, "loa-c-1"))
+    configs = (
+        stack.devices(commune_a, "loa-a-1", "loa-a-2")
+        + stack.devices(commune_b, "loa-b-1")
+        + stack.devices(commune_c, "loa-c-1")
+    )
     devices = stack.fleet(configs)
     bulletin = stack.audio_bulletin(1.0)
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=6)
-    schedule = stack.post("/api/v1/schedules", {
-        "bulletin_id": bulletin["id"], "start_at": start.isoformat(),
-        "targets": {"unit_ids": [commune_a["id"], commune_b["id"]]}})
+    schedule = stack.post(
+        "/api/v1/schedules",
+        {
+            "bulletin_id": bulletin["id"],
+            "start_at": start.isoformat(),
+            "targets": {"unit_ids": [commune_a["id"], commune_b["id"]]},
+        },
+    )
     assert sorted(schedule["device_ids"]) == ["loa-a-1", "loa-a-2", "loa-b-1"]
 
     targeted = ["loa-a-1", "loa-a-2", "loa-b-1"]
@@ -38,18 +46,28 @@ def test_one_off_bulletin_plays_on_every_targeted_speaker_and_no_other(stack: St
         errors_ms.append((record.started_at - start.timestamp()) * 1000)
         assert abs(errors_ms[-1]) < 100, f"{device_id} started {errors_ms[-1]:.1f} ms off"
         assert record.file_sha256 == record.expected_sha256
-    plays = poll(lambda: stack.plays(schedule_id=schedule["id"]),
-                 lambda ps: sorted(p["device_id"] for p in ps if p["status"] == "completed") == targeted,
-                 15, "completed play logs")
+    plays = poll(
+        lambda: stack.plays(schedule_id=schedule["id"]),
+        lambda ps: sorted(p["device_id"] for p in ps if p["status"] == "completed") == targeted,
+        15,
+        "completed play logs",
+    )
     assert {p["device_id"] for p in plays} == set(targeted)
     # The untargeted speaker got nothing to play and played nothing.
     assert devices["loa-c-1"].sink.records == []
     c_manifest = devices["loa-c-1"].agent.manifest
     assert c_manifest is None or c_manifest.items == ()
     ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "start_errors_ms.json").write_text(json.dumps({
-        "median_abs": statistics.median(abs(e) for e in errors_ms),
-        "worst_abs": max(abs(e) for e in errors_ms), "all": errors_ms}, indent=2))
+    (ARTIFACTS / "start_errors_ms.json").write_text(
+        json.dumps(
+            {
+                "median_abs": statistics.median(abs(e) for e in errors_ms),
+                "worst_abs": max(abs(e) for e in errors_ms),
+                "all": errors_ms,
+            },
+            indent=2,
+        )
+    )
 
 
 def test_recurring_daily_slots_reach_devices_and_edits_follow(stack: Stack) -> None:
@@ -58,14 +76,23 @@ def test_recurring_daily_slots_reach_devices_and_edits_follow(stack: Stack) -> N
     agent = devices["loa-r-1"].agent
     bulletin = stack.audio_bulletin(1.0)
     now = datetime.now(UTC)
-    schedule = stack.post("/api/v1/schedules", {
-        "bulletin_id": bulletin["id"], "rrule": "FREQ=DAILY;BYHOUR=6,17;BYMINUTE=0;BYSECOND=0",
-        "valid_from": now.isoformat(), "valid_until": (now + timedelta(days=10)).isoformat(),
-        "timezone": "Asia/Ho_Chi_Minh", "targets": {"unit_ids": [commune["id"]]}})
+    schedule = stack.post(
+        "/api/v1/schedules",
+        {
+            "bulletin_id": bulletin["id"],
+            "rrule": "FREQ=DAILY;BYHOUR=6,17;BYMINUTE=0;BYSECOND=0",
+            "valid_from": now.isoformat(),
+            "valid_until": (now + timedelta(days=10)).isoformat(),
+            "timezone": "Asia/Ho_Chi_Minh",
+            "targets": {"unit_ids": [commune["id"]]},
+        },
+    )
 
     def held_instants() -> list[datetime]:
         with agent.manifest_changed:
-            agent.manifest_changed.wait_for(lambda: agent.manifest is not None and agent.manifest.items, 10)
+            agent.manifest_changed.wait_for(
+                lambda: agent.manifest is not None and agent.manifest.items, 10
+            )
         assert agent.manifest is not None
         return [it.start_at for it in agent.manifest.items]
 
@@ -78,8 +105,10 @@ def test_recurring_daily_slots_reach_devices_and_edits_follow(stack: Stack) -> N
     assert instants == sorted(instants) and all(t > now for t in instants)
     version = agent.manifest.version  # type: ignore[union-attr]
 
-    r = stack.api.patch(f"/api/v1/schedules/{schedule['id']}",
-                        json={"rrule": "FREQ=DAILY;BYHOUR=7;BYMINUTE=30;BYSECOND=0"})
+    r = stack.api.patch(
+        f"/api/v1/schedules/{schedule['id']}",
+        json={"rrule": "FREQ=DAILY;BYHOUR=7;BYMINUTE=30;BYSECOND=0"},
+    )
     assert r.status_code == 200, r.text
     with agent.manifest_changed:
         assert agent.manifest_changed.wait_for(lambda: agent.manifest.version > version, 10)  # type: ignore[union-attr]
@@ -98,9 +127,14 @@ def test_offline_speaker_plays_from_cache_and_every_event_arrives_once(stack: St
     device = devices["loa-o-1"]
     bulletin = stack.audio_bulletin(1.0)
     start = datetime.now(UTC) + timedelta(seconds=5)
-    schedule = stack.post("/api/v1/schedules", {
-        "bulletin_id": bulletin["id"], "start_at": start.isoformat(),
-        "targets": {"device_ids": ["loa-o-1"]}})
+    schedule = stack.post(
+        "/api/v1/schedules",
+        {
+            "bulletin_id": bulletin["id"],
+            "start_at": start.isoformat(),
+            "targets": {"device_ids": ["loa-o-1"]},
+        },
+    )
     sha = bulletin["delivery"]["sha256"]
     poll(lambda: device.agent.cache.has(sha), bool, 10, "the media in the agent's cache")
     assert device.agent.outbox.wait_drained(10)
@@ -114,8 +148,12 @@ def test_offline_speaker_plays_from_cache_and_every_event_arrives_once(stack: St
     stack.broker.start()
 
     assert device.agent.outbox.wait_drained(30)
-    plays = poll(lambda: stack.plays(schedule_id=schedule["id"]),
-                 lambda ps: ps and ps[0]["status"] == "completed", 30, "the completed play log")
+    plays = poll(
+        lambda: stack.plays(schedule_id=schedule["id"]),
+        lambda ps: ps and ps[0]["status"] == "completed",
+        30,
+        "the completed play log",
+    )
     assert plays[0]["device_id"] == "loa-o-1"
     events = stack.api.get("/api/v1/events", params={"device_id": "loa-o-1"}).json()
     events = events["items"] if isinstance(events, dict) else events
@@ -131,15 +169,34 @@ def test_emergency_interrupts_a_normal_bulletin_and_the_center_logs_it(stack: St
     normal = stack.audio_bulletin(6.0, "normal", "Bản tin thường")
     emergency = stack.audio_bulletin(1.0, "emergency", "Cảnh báo bão khẩn cấp")
     t0 = datetime.now(UTC) + timedelta(seconds=5)
-    s_normal = stack.post("/api/v1/schedules", {"bulletin_id": normal["id"], "start_at": t0.isoformat(),
-                                                "targets": {"device_ids": ["loa-e-1"]}})
-    s_emergency = stack.post("/api/v1/schedules", {
-        "bulletin_id": emergency["id"], "start_at": (t0 + timedelta(seconds=2)).isoformat(),
-        "targets": {"device_ids": ["loa-e-1"]}})
+    s_normal = stack.post(
+        "/api/v1/schedules",
+        {
+            "bulletin_id": normal["id"],
+            "start_at": t0.isoformat(),
+            "targets": {"device_ids": ["loa-e-1"]},
+        },
+    )
+    s_emergency = stack.post(
+        "/api/v1/schedules",
+        {
+            "bulletin_id": emergency["id"],
+            "start_at": (t0 + timedelta(seconds=2)).isoformat(),
+            "targets": {"device_ids": ["loa-e-1"]},
+        },
+    )
     sink = devices["loa-e-1"].sink
     assert sink.wait_for(lambda r: len(r) == 2, 20)
-    assert [(r.priority, r.completed) for r in sink.records] == [("normal", False), ("emergency", True)]
-    poll(lambda: stack.plays(device_id="loa-e-1"),
-         lambda ps: {(p["schedule_id"], p["status"]) for p in ps}
-         == {(s_normal["id"], "interrupted"), (s_emergency["id"], "completed")},
-         15, "interrupted + completed play logs")
+    assert [(r.priority, r.completed) for r in sink.records] == [
+        ("normal", False),
+        ("emergency", True),
+    ]
+    poll(
+        lambda: stack.plays(device_id="loa-e-1"),
+        lambda ps: (
+            {(p["schedule_id"], p["status"]) for p in ps}
+            == {(s_normal["id"], "interrupted"), (s_emergency["id"], "completed")}
+        ),
+        15,
+        "interrupted + completed play logs",
+    )

@@ -44,27 +44,49 @@ class Rig:
     signer: Signer
     media: dict[str, AudioContent]
 
-    def publish_manifest(self, version: int, items: tuple[PlayItem, ...], signer: Signer | None = None) -> None:
-        manifest = Manifest(device_id=DEVICE, version=version, issued_at=datetime.now(UTC), items=items)
+    def publish_manifest(
+        self, version: int, items: tuple[PlayItem, ...], signer: Signer | None = None
+    ) -> None:
+        manifest = Manifest(
+            device_id=DEVICE, version=version, issued_at=datetime.now(UTC), items=items
+        )
         payload = (signer or self.signer).seal(manifest)
         self.center.publish(device_topic(DEVICE, Channel.MANIFEST), payload, retain=True)
 
     def events(self) -> list[object]:
-        return [decode_event(m.payload) for m in self.center.received_on(device_topic(DEVICE, Channel.EVENT))]
+        return [
+            decode_event(m.payload)
+            for m in self.center.received_on(device_topic(DEVICE, Channel.EVENT))
+        ]
 
     def wait_event(self, predicate, timeout: float = 10.0) -> object:  # type: ignore[no-untyped-def]
         topic = device_topic(DEVICE, Channel.EVENT)
         with self.center._cond:  # noqa: SLF001 - waits on the recorder's own condition
             ok = self.center._cond.wait_for(
-                lambda: any(predicate(decode_event(m.payload)) for m in self.center._messages
-                            if m.topic == topic), timeout)
-        assert ok, f"no matching event within {timeout}s; got {[type(e).__name__ for e in self.events()]}"
+                lambda: any(
+                    predicate(decode_event(m.payload))
+                    for m in self.center._messages
+                    if m.topic == topic
+                ),
+                timeout,
+            )
+        assert ok, (
+            f"no matching event within {timeout}s; got {[type(e).__name__ for e in self.events()]}"
+        )
         return next(e for e in self.events() if predicate(e))
 
 
-def item(rig: Rig, name: str, start: datetime, priority: Priority = Priority.NORMAL, n: int = 1) -> PlayItem:
-    return PlayItem(item_id=f"{name}-{n}", bulletin_id=n, title=f"Bản tin {name}", priority=priority,
-                    start_at=start, content=rig.media[name])
+def item(
+    rig: Rig, name: str, start: datetime, priority: Priority = Priority.NORMAL, n: int = 1
+) -> PlayItem:
+    return PlayItem(
+        item_id=f"{name}-{n}",
+        bulletin_id=n,
+        title=f"Bản tin {name}",
+        priority=priority,
+        start_at=start,
+        content=rig.media[name],
+    )
 
 
 @pytest.fixture
@@ -77,18 +99,28 @@ def rig(tmp_path: Path, broker: MosquittoBroker, mqtt_clients: MqttClients) -> I
     center = mqtt_clients.center()
     center.subscribe(device_topic(DEVICE, Channel.EVENT))
     center.subscribe(device_topic(DEVICE, Channel.STATUS))
-    files = {"short": make_tone(media_dir / "short.wav", 1.0, 440),
-             "long": make_tone(media_dir / "long.wav", 6.0, 330),
-             "alert": make_tone(media_dir / "alert.wav", 1.0, 880)}
+    files = {
+        "short": make_tone(media_dir / "short.wav", 1.0, 440),
+        "long": make_tone(media_dir / "long.wav", 6.0, 330),
+        "alert": make_tone(media_dir / "alert.wav", 1.0, 880),
+    }
     app = Starlette()
     app.mount("/media", StaticFiles(directory=media_dir))
     with serve_asgi(app) as base_url:
-        media = {name: AudioContent(sha256=sha256_of(p), url=f"{base_url}/media/{p.name}",
-                                    size=p.stat().st_size, duration_ms=1000 if name != "long" else 6000,
-                                    mime="audio/wav") for name, p in files.items()}
+        media = {
+            name: AudioContent(
+                sha256=sha256_of(p),
+                url=f"{base_url}/media/{p.name}",
+                size=p.stat().st_size,
+                duration_ms=1000 if name != "long" else 6000,
+                mime="audio/wav",
+            )
+            for name, p in files.items()
+        }
         hardware, sink = sim_hardware(DEVICE)
         config = AgentConfig(
-            device_id=DEVICE, data_dir=tmp_path / "agent",
+            device_id=DEVICE,
+            data_dir=tmp_path / "agent",
             center_public_keys=(public_key_b64(signer.public_key),),
             mqtt=MqttConfig(host=broker.host, port=broker.port, password=password, keepalive_s=5),
             cache=CacheConfig(retry_min_s=0.2, retry_max_s=1.0),
@@ -121,7 +153,9 @@ def test_forged_manifest_is_refused_and_the_last_good_one_still_plays(rig: Rig) 
     rig.wait_event(lambda e: getattr(e, "type", "") == "manifest_accepted")
     forger = Signer(Ed25519PrivateKey.generate())
     # Sent with the center's real broker credentials, but not the center's key.
-    rig.publish_manifest(2, (item(rig, "alert", start - timedelta(seconds=1), Priority.EMERGENCY),), forger)
+    rig.publish_manifest(
+        2, (item(rig, "alert", start - timedelta(seconds=1), Priority.EMERGENCY),), forger
+    )
     rejected = rig.wait_event(lambda e: isinstance(e, MessageRejected))
     assert "unknown key" in rejected.reason
     assert rig.sink.wait_for(lambda r: len(r) == 1, timeout=10)
@@ -152,14 +186,18 @@ def test_wrong_schema_version_and_stale_version_are_refused(rig: Rig) -> None:
     rig.wait_event(lambda e: getattr(e, "type", "") == "manifest_accepted")
     body = json.loads(encode(Manifest(device_id=DEVICE, version=6, issued_at=datetime.now(UTC))))
     body["v"] = 2
-    forged_v2 = json.loads(rig.signer.seal(Manifest(device_id=DEVICE, version=6, issued_at=datetime.now(UTC))))
+    forged_v2 = json.loads(
+        rig.signer.seal(Manifest(device_id=DEVICE, version=6, issued_at=datetime.now(UTC)))
+    )
     # re-sign a v2 body with the real key: the signature is good, the schema is not
     v2_body = json.dumps(body, separators=(",", ":"))
     forged_v2["body"] = v2_body
     import base64
 
     forged_v2["sig"] = base64.b64encode(rig.signer._key.sign(v2_body.encode())).decode()  # noqa: SLF001
-    rig.center.publish(device_topic(DEVICE, Channel.MANIFEST), json.dumps(forged_v2).encode(), retain=True)
+    rig.center.publish(
+        device_topic(DEVICE, Channel.MANIFEST), json.dumps(forged_v2).encode(), retain=True
+    )
     rejected = rig.wait_event(lambda e: isinstance(e, MessageRejected))
     assert "schema version 2" in rejected.reason
     rig.publish_manifest(4, ())

@@ -51,9 +51,19 @@ class AgentProcess:
     def start(self) -> None:
         with (self.log_dir / "agent.log").open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "firmware_sim", "agent", "--config",
-                 str(self.config_path), "--play-log-dir", str(self.log_dir)],
-                cwd=REPO, stdout=subprocess.DEVNULL, stderr=log,
+                [
+                    sys.executable,
+                    "-m",
+                    "firmware_sim",
+                    "agent",
+                    "--config",
+                    str(self.config_path),
+                    "--play-log-dir",
+                    str(self.log_dir),
+                ],
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
                 env={**os.environ, "PYTHONPATH": str(REPO)},
             )
 
@@ -87,17 +97,27 @@ def setup(tmp_path: Path, broker: MosquittoBroker, mqtt_clients: MqttClients) ->
     app = Starlette()
     app.mount("/media", StaticFiles(directory=served))
     with serve_asgi(app) as base_url:
-        content = AudioContent(sha256=sha256_of(wav), url=f"{base_url}/media/{wav.name}",
-                               size=wav.stat().st_size, duration_ms=1000, mime="audio/wav")
+        content = AudioContent(
+            sha256=sha256_of(wav),
+            url=f"{base_url}/media/{wav.name}",
+            size=wav.stat().st_size,
+            duration_ms=1000,
+            mime="audio/wav",
+        )
 
         def write_config(rate: int) -> Path:
             path = tmp_path / f"agent-{rate}.json"
-            path.write_text(json.dumps({
-                "device_id": DEVICE, "data_dir": str(data_dir),
-                "center_public_keys": [public_key_b64(signer.public_key)],
-                "mqtt": {"host": broker.host, "port": broker.port, "password": password},
-                "cache": {"rate_limit_bps": rate, "chunk_bytes": 8192, "retry_min_s": 0.2},
-            }))
+            path.write_text(
+                json.dumps(
+                    {
+                        "device_id": DEVICE,
+                        "data_dir": str(data_dir),
+                        "center_public_keys": [public_key_b64(signer.public_key)],
+                        "mqtt": {"host": broker.host, "port": broker.port, "password": password},
+                        "cache": {"rate_limit_bps": rate, "chunk_bytes": 8192, "retry_min_s": 0.2},
+                    }
+                )
+            )
             return path
 
         procs: list[AgentProcess] = []
@@ -107,11 +127,15 @@ def setup(tmp_path: Path, broker: MosquittoBroker, mqtt_clients: MqttClients) ->
 
 
 def events(center: MqttTestClient) -> list[object]:
-    return [decode_event(m.payload) for m in center.received_on(device_topic(DEVICE, Channel.EVENT))]
+    return [
+        decode_event(m.payload) for m in center.received_on(device_topic(DEVICE, Channel.EVENT))
+    ]
 
 
 @pytest.mark.parametrize("corrupt_partial", [False, True], ids=["resume", "corrupt-partial"])
-def test_killed_mid_download_resumes_and_plays_only_the_verified_file(setup, corrupt_partial: bool) -> None:  # type: ignore[no-untyped-def]
+def test_killed_mid_download_resumes_and_plays_only_the_verified_file(
+    setup, corrupt_partial: bool
+) -> None:  # type: ignore[no-untyped-def]
     signer, center, content, data_dir, log_dir, write_config, procs = setup
     start = datetime.now(UTC) + timedelta(seconds=12)
     item = PlayItem(item_id="i-1", bulletin_id=1, title="Bản tin", start_at=start, content=content)

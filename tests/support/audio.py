@@ -12,10 +12,24 @@ def make_tone(path: Path, seconds: float, freq: int = 440) -> Path:
     """Write a mono 16 kHz WAV sine tone of the given length."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
-        raise RuntimeError("ffmpeg not found: run ./run.sh test (installs it) or apt-get install ffmpeg")
+        raise RuntimeError(
+            "ffmpeg not found: run ./run.sh test (installs it) or apt-get install ffmpeg"
+        )
     subprocess.run(
-        [ffmpeg, "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi",
-         "-i", f"sine=frequency={freq}:duration={seconds}:sample_rate=16000", "-ac", "1", str(path)],
+        [
+            ffmpeg,
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency={freq}:duration={seconds}:sample_rate=16000",
+            "-ac",
+            "1",
+            str(path),
+        ],
         check=True,
     )
     return path
