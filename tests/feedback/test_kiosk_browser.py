@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,13 +38,21 @@ def test_touch_flow_ends_on_a_confirmation_with_a_reference_code(
 ) -> None:
     commune = rig.unit("xa-b", "commune")
     sim = rig.start_kiosk(commune, "kiosk-b1", None)
-    sim.wait_manifest(lambda a: bool(a.manifest and a.manifest.feedback_categories), 15,
-                      "categories from the center")
+    bulletin = rig.post("/api/v1/bulletins", {
+        "title": "Lịch tiêm chủng", "kind": "text",
+        "text": "Tiêm chủng cho trẻ em lúc 8 giờ sáng thứ Bảy tại trạm y tế xã."})
+    start_at = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    rig.post("/api/v1/schedules", {"bulletin_id": bulletin["id"], "start_at": start_at,
+                                   "targets": {"device_ids": ["kiosk-b1"]}})
+    sim.wait_manifest(lambda a: bool(a.manifest and a.manifest.feedback_categories
+                                     and a.manifest.items), 15,
+                      "categories and the text bulletin from the center")
     context = browser.new_context(locale="vi-VN", viewport={"width": 1280, "height": 800},
                                   has_touch=True)
     page = context.new_page()
     page.goto(sim.kiosk.url + "/")
     assert page.locator("html").get_attribute("lang") == "vi"
+    assert "Tiêm chủng cho trẻ em" in page.locator("#bulletins .bulletin").inner_text()
     assert page.locator("script[src], link[rel=stylesheet]").count() == 0  # nothing fetched
     start = page.locator("#start-feedback")
     box = start.bounding_box()
