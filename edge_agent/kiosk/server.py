@@ -29,7 +29,8 @@ from edge_agent.kiosk.desk import FeedbackDesk, RateLimited
 from edge_agent.kiosk.voice import VoiceInput
 from edge_agent.speech.audio import Microphone
 from edge_agent.speech.config import SpeechConfig
-from edge_agent.speech.model import SpeechModel
+from edge_agent.speech.errors import OutOfVocabulary
+from edge_agent.speech.model import Grammar, SpeechModel
 from protocol.feedback import FeedbackCategory, FeedbackChannel
 from protocol.manifest import TextContent
 
@@ -61,12 +62,13 @@ class Kiosk:
         )
         self.voice = VoiceInput(speech, microphone, model)
         self.grammar_error = ""
+        self.answer_grammar: Grammar | None = None
         if self.voice.model is not None:
-            missing = self.voice.model.missing_words(config.answer_phrases)
-            if missing:  # reported at configuration time, never silently dropped
-                self.grammar_error = ("words missing from the speech model's vocabulary: "
-                                      + ", ".join(missing))
-                log.error("kiosk answer phrases: %s", self.grammar_error)
+            try:  # checked at configuration time: a missing word is reported, never dropped
+                self.answer_grammar = self.voice.model.grammar(config.answer_phrases)
+            except OutOfVocabulary as exc:
+                self.grammar_error = str(exc)
+                log.error("kiosk answer phrases: %s", exc)
         self._templates = Jinja2Templates(directory=str(TEMPLATES))
         self.app = Starlette(routes=[
             Route("/", self.home), Route("/status", self.status),
@@ -223,7 +225,9 @@ class Kiosk:
     async def voice_start(self, request: Request) -> Response:
         form = await request.form()
         category = str(form.get("category", ""))
-        self.voice.start()
+        # mode=answer: a short answer restricted to the configured phrases (yes/no)
+        answer = form.get("mode") == "answer" and self.answer_grammar is not None
+        self.voice.start(self.answer_grammar if answer else None)
         return RedirectResponse("/voice?" + urlencode({"category": category}), status_code=303)
 
     async def voice_stop(self, request: Request) -> Response:

@@ -6,7 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass, replace
 
-from edge_agent.speech import SpeechError, SpeechModel, listen, load_model
+from edge_agent.speech import Grammar, SpeechError, SpeechModel, listen, load_model
 from edge_agent.speech.audio import Microphone
 from edge_agent.speech.config import SpeechConfig
 
@@ -59,8 +59,8 @@ class VoiceInput:
             self._state = replace(self._state, **changes)  # type: ignore[arg-type]
             self.changed.notify_all()
 
-    def start(self) -> int:
-        """Begin a recording; returns its session number."""
+    def start(self, grammar: Grammar | None = None) -> int:
+        """Begin a recording (free, or restricted to ``grammar``); returns its session."""
         with self._lock:
             if not self._state.available or self._state.recording:
                 return self._state.session
@@ -69,7 +69,8 @@ class VoiceInput:
                                   ended_by="", session=session)
             self._stop = threading.Event()
         self.audio = None
-        self._thread = threading.Thread(target=self._run, name="kiosk-voice", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(grammar,), name="kiosk-voice",
+                                        daemon=True)
         self._thread.start()
         return session
 
@@ -82,12 +83,12 @@ class VoiceInput:
                                   timeout)
             return self._state
 
-    def _run(self) -> None:
+    def _run(self, grammar: Grammar | None) -> None:
         assert self.model is not None and self._mic is not None
         cfg = self._config
         try:
             result = listen(
-                self._mic.chunks(self._stop, cfg.chunk_ms), self.model.transcriber(),
+                self._mic.chunks(self._stop, cfg.chunk_ms), self.model.transcriber(grammar),
                 sample_rate=cfg.sample_rate, silence_s=cfg.silence_s, max_s=cfg.max_s,
                 energy_threshold=cfg.energy_threshold, stop=self._stop,
                 on_partial=lambda text: self._set(partial=text),

@@ -69,8 +69,8 @@ class FeedbackRig:
         return self.post("/api/v1/units", {"code": code, "name": f"Xã {code}", "level": level,
                                            "parent_id": parent["id"] if parent else None})
 
-    def start_kiosk(self, unit: dict[str, Any], device_id: str,
-                    model: SpeechModel | None) -> SimKiosk:
+    def start_kiosk(self, unit: dict[str, Any], device_id: str, model: SpeechModel | None,
+                    answer_phrases: tuple[str, ...] = ("네", "아니요")) -> SimKiosk:
         created = self.post("/api/v1/devices", {"id": device_id, "name": f"Ki-ốt {device_id}",
                                                 "kind": "kiosk", "unit_id": unit["id"]})
         self.broker.add_user(device_id, created["mqtt_password"])
@@ -87,7 +87,7 @@ class FeedbackRig:
         assert fleet.wait_connected(15) == []
         agent = fleet.devices[device_id].agent
         mic = WavMicrophone(trailing_silence_s=1.5)
-        kiosk = Kiosk(agent, KioskConfig(port=0, answer_phrases=("네", "아니요")),
+        kiosk = Kiosk(agent, KioskConfig(port=0, answer_phrases=answer_phrases),
                       SpeechConfig(model_path=model.path if model else None, silence_s=0.8,
                                    energy_threshold=300),
                       mic, model=model)

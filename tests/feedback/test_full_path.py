@@ -135,3 +135,22 @@ def test_submission_while_the_broker_is_down_arrives_once(
     rows = [f for f in _queue(rig, commune) if f["ref_code"] == ref]
     assert len(rows) == 1 and rows[0]["text"] == "Cầu tràn thôn 3 bị sạt lở"
 
+
+
+def test_kiosk_short_answers_use_the_checked_grammar(
+    rig: FeedbackRig, ko_model: SpeechModel, speak: Callable[[str], Path]
+) -> None:
+    commune = rig.unit("xa-h", "commune")
+    sim = rig.start_kiosk(commune, "kiosk-h1", ko_model)
+    assert sim.kiosk.grammar_error == ""
+    sim.mic.say(speak("아니요"))
+    assert sim.http.post("/voice/start", data={"category": "other", "mode": "answer"}
+                         ).status_code == 303
+    state = sim.kiosk.voice.wait_done(1, 20)
+    assert state.text == "아니요"  # exactly one of the phrases, not free text
+    assert sim.http.get("/voice/state").json()["text"] == "아니요"
+
+    bad = rig.start_kiosk(commune, "kiosk-h2", ko_model, answer_phrases=("네", "전기가"))
+    assert bad.kiosk.answer_grammar is None
+    message = bad.http.get("/status").json()["voice"]["message"]
+    assert message.startswith("words missing from the speech model's vocabulary: 전기가")
