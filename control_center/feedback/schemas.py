@@ -79,3 +79,5 @@ class NoteIn(InputModel):
 class AnswerIn(InputModel):
     text: Text
     answered_by: Person = "cán bộ"
+    announce: bool = Field(default=False, description="also show the answer as a text "
+                           "bulletin on the kiosks of the submission's unit subtree")

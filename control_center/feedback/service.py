@@ -16,14 +16,17 @@ from control_center.errors import Conflict, InvalidInput, NotFound, UnknownRefer
 from control_center.feedback.codes import new_ref_code
 from control_center.models import (
     AdminUnit,
+    BulletinKind,
     Device,
     Feedback,
     FeedbackCategoryRow,
     FeedbackNote,
     FeedbackStatus,
 )
-from control_center.services import audit
+from control_center.schemas.content import BulletinCreate, ScheduleCreate, Targets
+from control_center.services import audit, bulletins, schedules
 from control_center.services.targets import descendant_unit_ids
+from protocol.events import DeviceKind
 from protocol.feedback import FeedbackSubmitted
 
 RATE_LIMIT = 20  # submissions per kiosk per RATE_WINDOW before new ones are flagged
@@ -244,3 +247,27 @@ def close(
                  object_id=row.id, detail={}, at=now)
     session.commit()
     return row
+
+
+def announce_answer(
+    session: Session, *, feedback: Feedback, actor: audit.Actor, now: datetime,
+    default_tz: str, lead: timedelta = timedelta(minutes=1),
+) -> set[str]:
+    """Queue the answer as a text bulletin on the kiosks of the feedback's unit subtree.
+
+    Returns the devices whose manifests must be republished. Text bulletins go to kiosks only:
+    loudspeakers cannot show text (on-device TTS comes later).
+    """
+    units = descendant_unit_ids(session, unit_ids=[feedback.unit_id])
+    kiosks = sorted(session.scalars(select(Device.id).where(
+        Device.kind == DeviceKind.KIOSK, Device.unit_id.in_(units))))
+    if not kiosks or not feedback.answer:
+        return set()
+    bulletin = bulletins.create_bulletin(session, data=BulletinCreate(
+        title=f"Trả lời ý kiến {feedback.ref_code}", category="feedback",
+        kind=BulletinKind.TEXT, text=f"{feedback.text[:300]}\n— {feedback.answer}"[:4000],
+    ), actor=actor, now=now)
+    _, devices = schedules.create_schedule(session, data=ScheduleCreate(
+        bulletin_id=bulletin.id, start_at=now + lead, targets=Targets(device_ids=kiosks),
+    ), default_tz=default_tz, actor=actor, now=now)
+    return devices

@@ -89,14 +89,18 @@ def test_voice_submission_is_answered_back_on_the_kiosk(
     assert "reassigned from Nguyễn Văn A" in assigned["notes"][0]["text"]
     rig.post(f"/api/v1/feedback/{fid}/notes", {"text": "Đã gọi đội cấp nước"}, headers=mine)
     answer = "Đội cấp nước sẽ sửa đường ống trong hôm nay."
-    answered = rig.post(f"/api/v1/feedback/{fid}/answer", {"text": answer}, headers=mine)
+    answered = rig.post(f"/api/v1/feedback/{fid}/answer", {"text": answer, "announce": True},
+                        headers=mine)
     assert answered["status"] == "answered" and len(answered["notes"]) == 2
 
     sim.wait_manifest(lambda a: bool(a.manifest and any(x.ref_code == ref
-                                                        for x in a.manifest.answers)),
-                      15, f"the answer to {ref}")
+                                                        for x in a.manifest.answers)
+                                     and a.manifest.items),
+                      15, f"the answer to {ref}, also as a text bulletin")
     home = sim.http.get("/")
-    assert f'data-ref="{ref}"' in home.text and answer in home.text
+    answers, bulletins = home.text.split('id="bulletins"')
+    assert f'data-ref="{ref}"' in answers and answer in answers
+    assert f"Trả lời ý kiến {ref}" in bulletins and answer in bulletins
     lookup = sim.http.get("/lookup", params={"ref": ref})
     assert answer in lookup.text
     closed = rig.post(f"/api/v1/feedback/{fid}/close", {}, headers=mine)

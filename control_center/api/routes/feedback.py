@@ -104,8 +104,12 @@ def answer(feedback_id: int, data: AnswerIn, session: SessionDep, center: Center
     row = service.answer(session, feedback_id=feedback_id, scope_unit_id=scope,
                          text=data.text, answered_by=data.answered_by, actor=actor, now=now)
     out = FeedbackPublic.model_validate(row)
-    if row.device_id is not None:
-        republish(center, session, [row.device_id])
+    devices = {row.device_id} if row.device_id is not None else set()
+    if data.announce:
+        devices |= service.announce_answer(session, feedback=row, actor=actor, now=now,
+                                           default_tz=center.settings.timezone)
+    if devices:
+        republish(center, session, devices)
     return out
 
 
