@@ -1,6 +1,7 @@
 """`./run.sh demo`: broker, control center and four simulated loudspeakers, seeded and running.
 
-Starts a Mosquitto with the project's dev config, the control center (SQLite under
+Starts a Mosquitto with the project's dev config, an influxd for health telemetry, the
+control center (SQLite under
 data/demo), seeds a small administrative tree (central > province > two communes), four
 speakers, a demo bulletin scheduled a few seconds ahead plus a daily 06:00/17:00 slot, runs the
 fleet and prints the URLs. Ctrl-C stops everything it started.
@@ -18,11 +19,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from edge_agent.config import AgentConfig, MqttConfig
+from edge_agent.config import AgentConfig, HealthConfig, MqttConfig
 from firmware_sim.broker import MosquittoBroker
 from firmware_sim.center_process import CenterProcess
 from firmware_sim.fleet import Fleet
 from firmware_sim.hardware import PlayRecord
+from firmware_sim.influx import InfluxServer
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 COMMUNES = {"Xã Gio Linh": "giolinh", "Xã Cam Lộ": "camlo"}
@@ -81,10 +83,14 @@ def main(argv: list[str] | None = None) -> int:
 
     broker = MosquittoBroker(args.data / "broker", port=args.broker_port)
     broker.start()
-    center = CenterProcess(args.data / "center", port=args.port, mqtt_port=broker.port,
-                           mqtt_password=broker.center_password)
+    influx = InfluxServer(args.data / "influxdb")
+    center: CenterProcess | None = None
     fleet: Fleet | None = None
     try:
+        influx.start()
+        center = CenterProcess(args.data / "center", port=args.port, mqtt_port=broker.port,
+                               mqtt_password=broker.center_password,
+                               extra_env={"TT_INFLUX_URL": influx.url})
         center.start()
         api = center.client()
 
@@ -112,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                     device_id=device_id, data_dir=args.data / "agents" / device_id,
                     center_public_keys=(pubkey,),
                     mqtt=MqttConfig(host=broker.host, port=broker.port, password=password),
+                    health=HealthConfig(interval_s=15,
+                                        time_url=f"{center.base_url}/api/v1/time"),
                 ))
         wav = make_demo_audio(args.data / "ban-tin-demo.wav")
         with wav.open("rb") as fh:
@@ -136,11 +144,13 @@ def main(argv: list[str] | None = None) -> int:
         local = start_at.astimezone(LOCAL).strftime("%H:%M:%S")
         print(f"""
 Hệ thống thông tin cơ sở — bản demo / demo running
+  Giám sát / monitoring:            {center.base_url}/monitor?token={center.api_token}
   Trung tâm điều khiển (API docs):  {center.base_url}/docs
   Nhật ký phát / play log:          {center.base_url}/api/v1/plays
   Thiết bị / devices:               {center.base_url}/api/v1/devices
   API token (Authorization: Bearer): {center.api_token}
   MQTT broker:                      mqtt://{broker.host}:{broker.port}
+  InfluxDB (health telemetry):      {influx.url}
   4 loa mô phỏng / simulated speakers: {", ".join(c.device_id for c in configs)}
   Bản tin demo phát lúc {local} (giờ Việt Nam), rồi hằng ngày 06:00 và 17:00.
 Nhấn Ctrl-C để dừng / press Ctrl-C to stop.
@@ -152,7 +162,9 @@ Nhấn Ctrl-C để dừng / press Ctrl-C to stop.
         stop.set()
         if fleet is not None:
             fleet.stop()
-        center.stop()
+        if center is not None:
+            center.stop()
+        influx.stop()
         broker.stop()
 
 
