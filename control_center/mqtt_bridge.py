@@ -140,20 +140,30 @@ class MqttBridge:
 
         Returns, per message, whether the broker acknowledged it. Never raises for the broker.
         """
-        if not messages:
-            return []
+        return self.wait_many(self.send_many(messages, qos=qos, retain=retain), timeout=timeout)
+
+    def send_many(
+        self, messages: Sequence[tuple[str, bytes]], *, qos: int = 1, retain: bool = False,
+    ) -> list[tuple[str, paho.MQTTMessageInfo | None]]:
+        """Hand every message to the client without waiting; see ``wait_many``."""
         if not self.connected:
-            return [False] * len(messages)
-        infos: list[paho.MQTTMessageInfo | None] = []
+            return [(topic, None) for topic, _ in messages]
+        sent: list[tuple[str, paho.MQTTMessageInfo | None]] = []
         for topic, payload in messages:
             try:
-                infos.append(self._publish(topic, payload, qos, retain))
+                sent.append((topic, self._publish(topic, payload, qos, retain)))
             except BrokerUnavailable as exc:
                 log.warning("MQTT: %s", exc)
-                infos.append(None)
+                sent.append((topic, None))
+        return sent
+
+    def wait_many(
+        self, sent: Sequence[tuple[str, paho.MQTTMessageInfo | None]], *, timeout: float,
+    ) -> list[bool]:
+        """Per message from ``send_many``: did the broker acknowledge it before the deadline."""
         deadline = time.monotonic() + timeout
         results = []
-        for (topic, _), info in zip(messages, infos, strict=True):
+        for topic, info in sent:
             if info is None:
                 results.append(False)
                 continue

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from paho.mqtt.client import MQTTMessageInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -86,16 +87,17 @@ class ManifestSync:
         broker is already fanning out the first manifests while later ones are built.
         """
         wanted = None if device_ids is None else set(device_ids)
-        considered, changed, published, pending = 0, [], [], []
+        considered, changed = 0, []
         outgoing_all: list[_Outgoing] = []
+        sent: list[tuple[str, MQTTMessageInfo | None]] = []
         with self._lock:
             for count, chunk_changed, outgoing in self._rebuild(wanted):
                 considered += count
                 changed += chunk_changed
-                ok, not_ok = self._publish(outgoing)
-                published += ok
-                pending += not_ok
                 outgoing_all += outgoing
+                sent += self._bridge.send_many(self._messages(outgoing), qos=1, retain=True)
+            acked = self._bridge.wait_many(sent, timeout=self._timeout)
+            published, pending = self._mark_published(outgoing_all, acked)
             # Play-log bookkeeping after the broker has the manifests: it is the slow part
             # of a province-wide change and nothing on the device waits for it.
             self._record_plays(outgoing_all)
@@ -220,25 +222,30 @@ class ManifestSync:
 
     # -- publishing -------------------------------------------------------------------------
 
+    @staticmethod
+    def _messages(outgoing: list[_Outgoing]) -> list[tuple[str, bytes]]:
+        return [(device_topic(o.device_id, Channel.MANIFEST), o.body.encode()) for o in outgoing]
+
     def _publish(self, outgoing: list[_Outgoing]) -> tuple[list[str], list[str]]:
         if not outgoing:
             return [], []
-        messages = [
-            (device_topic(o.device_id, Channel.MANIFEST), o.body.encode()) for o in outgoing
-        ]
-        acked = self._bridge.publish_many(messages, qos=1, retain=True, timeout=self._timeout)
+        acked = self._bridge.publish_many(
+            self._messages(outgoing), qos=1, retain=True, timeout=self._timeout
+        )
+        return self._mark_published(outgoing, acked)
+
+    def _mark_published(
+        self, outgoing: list[_Outgoing], acked: list[bool]
+    ) -> tuple[list[str], list[str]]:
         published = [o for o, ok in zip(outgoing, acked, strict=True) if ok]
         pending = [o.device_id for o, ok in zip(outgoing, acked, strict=True) if not ok]
         if published:
             now = self._clock()
             with self._sessions.begin() as session:
-                for o in published:
-                    session.execute(
-                        update(ManifestState)
-                        .where(ManifestState.device_id == o.device_id,
-                               ManifestState.version == o.version)
-                        .values(published_at=now)
-                    )
+                session.execute(
+                    update(ManifestState),
+                    [{"device_id": o.device_id, "published_at": now} for o in published],
+                )
         if pending:
             log.warning("manifests: %d not acknowledged by the broker; will retry", len(pending))
         return [o.device_id for o in published], pending
