@@ -148,11 +148,16 @@ def media_waveform(sha256: ShaPath, center: CenterDep) -> FileResponse:
     "/{sha256}", response_class=FileResponse,
     responses={200: {"content": {"audio/*": {}}}, 206: {"description": "a byte range"}},
 )
-def download_media(sha256: ShaPath, session: SessionDep, center: CenterDep) -> FileResponse:
+def download_media(sha256: ShaPath, center: CenterDep) -> FileResponse:
     """Any stored file by its own hash: an original upload or a rendition (no token: agents
-    download by hash). Supports ``Range: bytes=...``."""
-    path, mime = media_store.stored_file(session, media_dir=center.settings.media_dir,
-                                         sha256=sha256)
+    download by hash). Supports ``Range: bytes=...``.
+
+    The database session is closed before the file streams: hundreds of devices downloading
+    at once must not each hold a pooled connection for the length of a transfer.
+    """
+    with center.read_sessions() as session:
+        path, mime = media_store.stored_file(session, media_dir=center.settings.media_dir,
+                                             sha256=sha256)
     return FileResponse(
         path, media_type=mime, headers={"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE}
     )
