@@ -33,6 +33,23 @@ from control_center.models.records import (
     PlayLog,
     PlayStatus,
 )
+from control_center.models.training import (
+    Assignment,
+    Attempt,
+    Course,
+    CourseMedia,
+    ForumCategory,
+    ForumPost,
+    ForumRead,
+    ForumThread,
+    Lesson,
+    LessonView,
+    Officer,
+    OfficerRole,
+    Question,
+    QuestionKind,
+    Quiz,
+)
 
 __all__ = [
     "AdminUnit",
@@ -64,4 +81,19 @@ __all__ = [
     "ScheduleKind",
     "ScheduleTarget",
     "UtcDateTime",
+    "Assignment",
+    "Attempt",
+    "Course",
+    "CourseMedia",
+    "ForumCategory",
+    "ForumPost",
+    "ForumRead",
+    "ForumThread",
+    "Lesson",
+    "LessonView",
+    "Officer",
+    "OfficerRole",
+    "Question",
+    "QuestionKind",
+    "Quiz",
 ]

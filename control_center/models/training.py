@@ -1,0 +1,217 @@
+"""Officer training: officers, courses (lessons, quizzes, questions), assignments, attempts,
+lesson views, and the officers' forum (categories, threads, posts, read markers).
+
+``Officer`` is a temporary identity until the accounts issue (7) brings sign-in and roles.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from control_center.models.base import Base, UtcDateTime, str_enum
+
+
+class OfficerRole(StrEnum):
+    EDITOR = "editor"          # writes bulletins
+    TECHNICIAN = "technician"  # runs the loudspeaker system
+    LEADER = "leader"          # the unit's head
+    MODERATOR = "moderator"    # moderates the forums of the unit's subtree
+
+
+class QuestionKind(StrEnum):
+    SINGLE = "single"
+    MULTIPLE = "multiple"
+
+
+class Officer(Base):
+    __tablename__ = "training_officers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)  # typed at kiosks
+    name: Mapped[str] = mapped_column(String(200))
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("admin_units.id", ondelete="RESTRICT"), index=True)
+    role: Mapped[OfficerRole] = mapped_column(str_enum(OfficerRole))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Course(Base):
+    __tablename__ = "training_courses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the imported folder
+    source: Mapped[str] = mapped_column(Text)  # course.yaml as imported (for export)
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    lessons: Mapped[list[Lesson]] = relationship(
+        cascade="all, delete-orphan", order_by="Lesson.position")
+    quizzes: Mapped[list[Quiz]] = relationship(
+        cascade="all, delete-orphan", order_by="Quiz.position")
+    media: Mapped[list[CourseMedia]] = relationship(
+        cascade="all, delete-orphan", order_by="CourseMedia.name")
+
+
+class Lesson(Base):
+    __tablename__ = "training_lessons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("training_courses.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    slug: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(Text)  # the Markdown file as imported (for export)
+
+
+class CourseMedia(Base):
+    """A picture or sound of a course, stored by SHA-256 in ``<data>/training/``."""
+
+    __tablename__ = "training_media"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("training_courses.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    mime: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+
+
+class Quiz(Base):
+    __tablename__ = "training_quizzes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("training_courses.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    slug: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(300))
+    pass_mark: Mapped[float] = mapped_column(Float)  # percent
+    attempt_limit: Mapped[int | None] = mapped_column(Integer)
+    shuffle: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(Text)  # the YAML file as imported (for export)
+    questions: Mapped[list[Question]] = relationship(
+        cascade="all, delete-orphan", order_by="Question.position")
+
+
+class Question(Base):
+    __tablename__ = "training_questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(
+        ForeignKey("training_quizzes.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(40))  # the id in the YAML file
+    kind: Mapped[QuestionKind] = mapped_column(str_enum(QuestionKind))
+    text: Mapped[str] = mapped_column(Text)
+    choices_json: Mapped[str] = mapped_column(Text)  # [[choice id, text], ...] in file order
+    answer_json: Mapped[str] = mapped_column(Text)  # sorted list of correct choice ids
+    explanation: Mapped[str] = mapped_column(Text, default="")
+
+
+class Assignment(Base):
+    """Every officer of ``role`` (any role when null) in the subtree of ``unit_id``."""
+
+    __tablename__ = "training_assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("training_courses.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("admin_units.id", ondelete="RESTRICT"), index=True)
+    role: Mapped[OfficerRole | None] = mapped_column(str_enum(OfficerRole))
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Attempt(Base):
+    __tablename__ = "training_attempts"
+    __table_args__ = (UniqueConstraint("quiz_id", "officer_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(
+        ForeignKey("training_quizzes.id", ondelete="CASCADE"), index=True)
+    officer_id: Mapped[int] = mapped_column(
+        ForeignKey("training_officers.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per officer and quiz
+    seed: Mapped[int] = mapped_column(Integer)  # the shuffle's seed
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    answers_json: Mapped[str | None] = mapped_column(Text)
+    correct: Mapped[int | None] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column(Float)  # percent
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class LessonView(Base):
+    __tablename__ = "training_lesson_views"
+
+    officer_id: Mapped[int] = mapped_column(
+        ForeignKey("training_officers.id", ondelete="CASCADE"), primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(
+        ForeignKey("training_lessons.id", ondelete="CASCADE"), primary_key=True)
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ForumCategory(Base):
+    """A forum of one unit (the national one is the root unit's), seen by its subtree."""
+
+    __tablename__ = "forum_categories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("admin_units.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ForumThread(Base):
+    __tablename__ = "forum_threads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("forum_categories.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    author_id: Mapped[int] = mapped_column(
+        ForeignKey("training_officers.id", ondelete="RESTRICT"))
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_post_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_post_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ForumPost(Base):
+    __tablename__ = "forum_posts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(
+        ForeignKey("forum_threads.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(
+        ForeignKey("training_officers.id", ondelete="RESTRICT"))
+    body: Mapped[str] = mapped_column(Text)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ForumRead(Base):
+    """The newest post an officer has seen in a thread (unread markers)."""
+
+    __tablename__ = "forum_reads"
+
+    officer_id: Mapped[int] = mapped_column(
+        ForeignKey("training_officers.id", ondelete="CASCADE"), primary_key=True)
+    thread_id: Mapped[int] = mapped_column(
+        ForeignKey("forum_threads.id", ondelete="CASCADE"), primary_key=True)
+    last_post_id: Mapped[int] = mapped_column(Integer)

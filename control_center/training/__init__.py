@@ -1,0 +1,1 @@
+"""Officer training: courses, quizzes, assignments, reports, forum, xAPI export."""
