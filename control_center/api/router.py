@@ -9,6 +9,7 @@ from control_center.api.routes import (
     bulletins,
     devices,
     feedback,
+    forum,
     groups,
     media,
     monitoring,
@@ -16,6 +17,7 @@ from control_center.api.routes import (
     records,
     schedules,
     system,
+    training,
     units,
 )
 
@@ -27,7 +29,7 @@ def api_router() -> APIRouter:
     router.include_router(open311.router)  # public reads; creating needs api_key
     protected = APIRouter(dependencies=[Depends(require_token)])
     for module in (units, devices, groups, media, bulletins, schedules, records, monitoring,
-                   feedback):
+                   feedback, training, forum):
         protected.include_router(module.router)
     router.include_router(protected)
     return router
