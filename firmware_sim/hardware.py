@@ -56,14 +56,13 @@ class SimAudioSink:
     ) -> PlayResult:
         with path.open("rb") as fh:  # the file is opened as a real player would
             started = time.time()
-            data = fh.read()
-        started_at = datetime.fromtimestamp(started, UTC)
-        on_started(started_at)
-        duration = 0.0
-        if isinstance(item.content, AudioContent):
-            duration = item.content.duration_ms / 1000 * self.time_scale
-        completed = not cancel.wait(max(0.0, duration - (time.time() - started)))
-        ended = time.time()
+            on_started(datetime.fromtimestamp(started, UTC))
+            duration = 0.0
+            if isinstance(item.content, AudioContent):
+                duration = item.content.duration_ms / 1000 * self.time_scale
+            completed = not cancel.wait(max(0.0, duration - (time.time() - started)))
+            ended = time.time()
+            data = fh.read()  # what was "played", hashed after the fact (off the instant)
         expected = item.content.sha256 if isinstance(item.content, AudioContent) else ""
         record = PlayRecord(
             self.device_id, item.item_id, item.bulletin_id, item.priority.value,
@@ -71,7 +70,9 @@ class SimAudioSink:
             hashlib.sha256(data).hexdigest(), expected,
         )
         self._record(record)
-        return PlayResult(started_at, datetime.fromtimestamp(ended, UTC), completed)
+        return PlayResult(
+            datetime.fromtimestamp(started, UTC), datetime.fromtimestamp(ended, UTC), completed
+        )
 
     def _record(self, record: PlayRecord) -> None:
         if self.log_path is not None:
