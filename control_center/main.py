@@ -16,6 +16,8 @@ from control_center.api.routes.system import health_router
 from control_center.config import Settings
 from control_center.runtime import Center
 from control_center.web.pages import router as monitor_pages
+from control_center.web.training.forum import router as forum_pages
+from control_center.web.training.study import router as training_pages
 from protocol.base import utc_now
 
 log = logging.getLogger(__name__)
@@ -46,4 +48,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app.include_router(api_router(), prefix="/api/v1")
     app.include_router(health_router)
     app.include_router(monitor_pages)
+    app.include_router(training_pages)
+    app.include_router(forum_pages)
     return app

@@ -78,7 +78,7 @@ def _thread_views(session: Session, officer: Officer, threads: list[ForumThread]
                   moderator: bool) -> list[ThreadView]:
     ids = [t.id for t in threads]
     reads = dict(session.execute(select(ForumRead.thread_id, ForumRead.last_post_id).where(
-        ForumRead.officer_id == officer.id, ForumRead.thread_id.in_(ids))).tuples())
+        ForumRead.officer_id == officer.id, ForumRead.thread_id.in_(ids))).all())
     counts: dict[int, int] = {}
     posts = select(ForumPost.thread_id).where(ForumPost.thread_id.in_(ids))
     if not moderator:
@@ -92,7 +92,7 @@ def _thread_views(session: Session, officer: Officer, threads: list[ForumThread]
 def list_categories(session: Session, *, officer: Officer) -> list[CategoryView]:
     units = visible_units(session, officer)
     names = dict(session.execute(select(AdminUnit.id, AdminUnit.name).where(
-        AdminUnit.id.in_(units))).tuples())
+        AdminUnit.id.in_(units))).all())
     out = []
     for c in session.scalars(select(ForumCategory).where(ForumCategory.unit_id.in_(units))
                              .order_by(ForumCategory.unit_id, ForumCategory.name)):
@@ -169,7 +169,7 @@ def read_thread(session: Session, *, officer: Officer, thread_id: int, mark: boo
         ForumPost.thread_id == thread.id).order_by(ForumPost.id)
     if not moderator:
         query = query.where(ForumPost.hidden.is_(False))
-    posts = list(session.execute(query).tuples())
+    posts = list(session.execute(query))
     if mark:
         _mark_read(session, officer, thread)
         session.commit()

@@ -113,7 +113,7 @@ def export_statements(session: Session, *, base_url: str, unit_id: int | None = 
                                                    Attempt.officer_id.in_(by_id))
     if since is not None:
         attempts = attempts.where(Attempt.submitted_at >= since)
-    for attempt, quiz, course in session.execute(attempts).tuples():
+    for attempt, quiz, course in session.execute(attempts):
         assert attempt.submitted_at is not None
         out.append((attempt.submitted_at,
                     attempt_statement(attempt, quiz, course, by_id[attempt.officer_id], base)))
@@ -123,7 +123,7 @@ def export_statements(session: Session, *, base_url: str, unit_id: int | None = 
         LessonView.officer_id.in_(by_id))
     if since is not None:
         views = views.where(LessonView.first_at >= since)
-    for view, lesson, course in session.execute(views).tuples():
+    for view, lesson, course in session.execute(views):
         out.append((view.first_at,
                     lesson_statement(view, lesson, course, by_id[view.officer_id], base)))
     out.sort(key=lambda pair: pair[0])

@@ -1,0 +1,1 @@
+"""Officer self-study, quiz, report and forum pages (under /monitor/training)."""

@@ -1,0 +1,230 @@
+"""Self-study pages: the officer picker, assigned courses with progress, lessons, quizzes
+(taken as a plain HTML form), results with explanations, and the unit report with CSV."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from control_center.api.deps import CenterDep
+from control_center.errors import Conflict, NotFound
+from control_center.models import AdminUnit, CourseMedia, Lesson, LessonView, MediaAsset
+from control_center.training import courses, officers, quizzes, reports
+from control_center.training.markdown import Resolver
+from control_center.training.markdown import render as render_markdown
+from control_center.web.training.common import (
+    PREFIX,
+    gate,
+    officer_of,
+    pick_officer,
+    render,
+    safe_next,
+    set_officer,
+)
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+@router.get("/officer")
+def officer_form(request: Request, center: CenterDep, next: str = PREFIX) -> Response:
+    if (g := gate(request, center)) is not None:
+        return g
+    with center.read_sessions() as session:
+        people = officers.list_officers(session)
+        units = dict(session.execute(select(AdminUnit.id, AdminUnit.name)).all())
+        current = officer_of(request, center, session)
+    return render(center, "training_officer.html", people=people, units=units,
+                  current=current, next=safe_next(next))
+
+
+@router.post("/officer")
+def officer_pick(request: Request, center: CenterDep, officer_id: Annotated[int, Form()],
+                 next: Annotated[str, Form()] = PREFIX) -> Response:
+    if (g := gate(request, center)) is not None:
+        return g
+    with center.read_sessions() as session:
+        officers.get_officer(session, officer_id=officer_id)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    set_officer(response, request, center, officer_id)
+    return response
+
+
+@router.get("")
+def home(request: Request, center: CenterDep) -> Response:
+    if (g := gate(request, center)) is not None:
+        return g
+    with center.read_sessions() as session:
+        me = officer_of(request, center, session)
+        if me is None:
+            return pick_officer(request)
+        items = []
+        for course_id, due_at in officers.assignments_of(session, officer=me).items():
+            course = courses.get_course(session, course_id=course_id)
+            items.append((course, due_at, reports.progress(session, course=course, officer=me)))
+        items.sort(key=lambda t: (t[1] is None, t[1] or datetime.max, t[0].title))
+        unit = session.get(AdminUnit, me.unit_id)
+        return render(center, "training_home.html", me=me, unit=unit, items=items,
+                      now=center.clock())
+
+
+@router.get("/courses/{course_id}")
+def course_page(request: Request, center: CenterDep, course_id: int) -> Response:
+    if (g := gate(request, center)) is not None:
+        return g
+    with center.read_sessions() as session:
+        me = officer_of(request, center, session)
+        if me is None:
+            return pick_officer(request)
+        course = courses.get_course(session, course_id=course_id)
+        seen = set(session.scalars(select(LessonView.lesson_id).where(
+            LessonView.officer_id == me.id)))
+        results = {q.id: quizzes.attempts_of(session, quiz_id=q.id, officer_id=me.id)
+                   for q in course.quizzes}
+        return render(center, "training_course.html", me=me, course=course, seen=seen,
+                      results=results)
+
+
+def _resolver(media: dict[str, CourseMedia], assets: dict[str, MediaAsset]) -> Resolver:
+    def resolve(ref: str) -> tuple[str, str] | None:
+        if ref.startswith("media:") and ref[6:] in assets:
+            sha, _size, mime, _ms = assets[ref[6:]].delivery
+            return f"/api/v1/media/{sha}", mime
+        m = media.get(ref)
+        return (f"{PREFIX}/media/{m.sha256}", m.mime) if m is not None else None
+
+    return resolve
+
+
+@router.get("/lessons/{lesson_id}")
+def lesson_page(request: Request, center: CenterDep, lesson_id: int) -> Response:
+    if (g := gate(request, center)) is not None:
+        return g
+    with center.sessions() as session:
+        me = officer_of(request, center, session)
+        if me is None:
+            return pick_officer(request)
+        lesson = session.get(Lesson, lesson_id)
+        if lesson is None:
+            raise NotFound(f"lesson {lesson_id} does not exist")
+        course = courses.get_course(session, course_id=lesson.course_id)
+        media = {f"media/{m.name}": m for m in course.media}
+        assets = {a.sha256: a for a in session.scalars(select(MediaAsset))
+                  if f"media:{a.sha256}" in lesson.source}
+        html = render_markdown(lesson.source, _resolver(media, assets))
+        if session.get(LessonView, (me.id, lesson.id)) is None:
+            session.add(LessonView(officer_id=me.id, lesson_id=lesson.id,
+                                   first_at=center.clock()))
+            session.commit()
+        index = [x.id for x in course.lessons].index(lesson.id)
+        following = course.lessons[index + 1] if index + 1 < len(course.lessons) else None
+        return render(center, "training_lesson.html", me=me, course=course, lesson=lesson,
+                      body=html, following=following)
+
+
+@router.get("/media/{sha256}")
+def course_media(request: Request, center: CenterDep, sha256: str) -> Response:
+    if (g := gate(request, center)) is not None:
+        return g
+    with center.read_sessions() as session:
+        row = session.scalar(select(CourseMedia).where(CourseMedia.sha256 == sha256))
+    if row is None:
+        raise NotFound(f"no course media {sha256}")
+    return FileResponse(center.settings.data_dir / "training" / row.sha256, media_type=row.mime,
+                        headers={"Cache-Control": "private, max-age=86400, immutable"})
+
+
+@router.get("/quizzes/{quiz_id}")
+def quiz_page(request: Request, center: CenterDep, quiz_id: int) -> Response:
+    if (g := gate(request, center)) is not None:
+        return g
+    with center.read_sessions() as session:
+        me = officer_of(request, center, session)
+        if me is None:
+            return pick_officer(request)
+        quiz = quizzes.get_quiz(session, quiz_id=quiz_id)
+        course = courses.get_course(session, course_id=quiz.course_id)
+        history = quizzes.attempts_of(session, quiz_id=quiz.id, officer_id=me.id)
+        open_ = next((a for a in history if a.submitted_at is None), None)
+        shown = quizzes.shown_questions(quiz, open_) if open_ is not None else []
+        return render(center, "training_quiz.html", me=me, quiz=quiz, course=course,
+                      history=history, attempt=open_, shown=shown,
+                      passed=any(a.passed for a in history),
+                      left=quizzes.attempts_left(session, quiz=quiz, officer=me))
+
+
+@router.post("/quizzes/{quiz_id}/start")
+def quiz_start(request: Request, center: CenterDep, quiz_id: int) -> Response:
+    if (g := gate(request, center)) is not None:
+        return g
+    with center.sessions() as session:
+        me = officer_of(request, center, session)
+        if me is None:
+            return pick_officer(request)
+        quiz = quizzes.get_quiz(session, quiz_id=quiz_id)
+        with contextlib.suppress(Conflict):  # the quiz page says why (passed, no attempt left)
+            quizzes.start_attempt(session, quiz=quiz, officer=me, now=center.clock())
+    return RedirectResponse(f"{PREFIX}/quizzes/{quiz_id}", status_code=303)
+
+
+@router.post("/attempts/{attempt_id}/submit")
+async def quiz_submit(request: Request, center: CenterDep, attempt_id: int) -> Response:
+    if (g := gate(request, center)) is not None:
+        return g
+    form = await request.form()
+    answers: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if key.startswith("q_") and isinstance(value, str):
+            answers.setdefault(key[2:], []).append(value)
+    with center.sessions() as session:
+        me = officer_of(request, center, session)
+        if me is None:
+            return pick_officer(request)
+        attempt = quizzes.get_attempt(session, attempt_id=attempt_id, officer=me)
+        if attempt.submitted_at is None:
+            quizzes.submit(session, attempt=attempt, answers=answers, now=center.clock())
+    return RedirectResponse(f"{PREFIX}/attempts/{attempt_id}", status_code=303)
+
+
+@router.get("/attempts/{attempt_id}")
+def attempt_page(request: Request, center: CenterDep, attempt_id: int) -> Response:
+    if (g := gate(request, center)) is not None:
+        return g
+    with center.read_sessions() as session:
+        me = officer_of(request, center, session)
+        if me is None:
+            return pick_officer(request)
+        attempt = quizzes.get_attempt(session, attempt_id=attempt_id, officer=me)
+        quiz = quizzes.get_quiz(session, quiz_id=attempt.quiz_id)
+        if attempt.submitted_at is None:
+            return RedirectResponse(f"{PREFIX}/quizzes/{quiz.id}", status_code=303)
+        return render(center, "training_result.html", me=me, quiz=quiz, attempt=attempt,
+                      marked=quizzes.marked_answers(quiz, attempt),
+                      left=quizzes.attempts_left(session, quiz=quiz, officer=me))
+
+
+@router.get("/reports")
+def report_page(request: Request, center: CenterDep, unit_id: int | None = None) -> Response:
+    if (g := gate(request, center)) is not None:
+        return g
+    with center.read_sessions() as session:
+        me = officer_of(request, center, session)
+        units = list(session.scalars(select(AdminUnit).order_by(AdminUnit.id)))
+        chosen = unit_id if unit_id is not None else (me.unit_id if me else None)
+        rows = reports.unit_report(session, unit_id=chosen) if chosen is not None else []
+        return render(center, "training_report.html", me=me, units=units, unit_id=chosen,
+                      rows=rows, csv_url=f"{PREFIX}/reports.csv?unit_id={chosen}")
+
+
+@router.get("/reports.csv")
+def report_csv(request: Request, center: CenterDep, unit_id: int) -> Response:
+    if (g := gate(request, center)) is not None:
+        return g
+    with center.read_sessions() as session:
+        body = reports.report_csv(reports.unit_report(session, unit_id=unit_id))
+    return Response(body, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="dao-tao-{unit_id}.csv"'})
