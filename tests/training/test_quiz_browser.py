@@ -9,6 +9,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.support.center import CenterHandle
 from tests.training.conftest import ARTIFACTS
 from tests.training.helpers import import_sample, officer, ok, unit
+from tests.training.test_xapi import validate_statement
 
 pytestmark = pytest.mark.integration
 
@@ -92,3 +93,11 @@ def test_officer_fails_then_passes_and_the_report_counts_it(center: CenterHandle
     csv_text = page.request.get(f"{base}{page.locator('#csv').get_attribute('href')}").text()
     assert csv_text.lstrip("\ufeff").splitlines()[1].endswith(",2,1,1,1,100.00")
     context.close()
+
+    # The same learning record, as xAPI: two lessons experienced, one failed, one passed.
+    statements = ok(api.get("/api/v1/training/xapi/statements",
+                            params={"unit_id": province["id"]}))["statements"]
+    assert [s["verb"]["display"]["en-US"] for s in statements] == [
+        "experienced", "experienced", "failed", "passed"]
+    for statement in statements:
+        validate_statement(statement)
