@@ -169,7 +169,7 @@ def read_thread(session: Session, *, officer: Officer, thread_id: int, mark: boo
         ForumPost.thread_id == thread.id).order_by(ForumPost.id)
     if not moderator:
         query = query.where(ForumPost.hidden.is_(False))
-    posts = list(session.execute(query))
+    posts = [(post, author) for post, author in session.execute(query)]
     if mark:
         _mark_read(session, officer, thread)
         session.commit()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import datetime
 from typing import Annotated
 
@@ -28,6 +29,7 @@ from control_center.web.training.common import (
 )
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+LIBRARY_REF = re.compile(r"media:([0-9a-f]{64})")
 
 
 @router.get("/officer")
@@ -92,7 +94,7 @@ def course_page(request: Request, center: CenterDep, course_id: int) -> Response
 def _resolver(media: dict[str, CourseMedia], assets: dict[str, MediaAsset]) -> Resolver:
     def resolve(ref: str) -> tuple[str, str] | None:
         if ref.startswith("media:") and ref[6:] in assets:
-            sha, _size, mime, _ms = assets[ref[6:]].delivery
+            sha, _size, mime, _ms = assets[ref[6:]].delivery_file()
             return f"/api/v1/media/{sha}", mime
         m = media.get(ref)
         return (f"{PREFIX}/media/{m.sha256}", m.mime) if m is not None else None
@@ -113,8 +115,9 @@ def lesson_page(request: Request, center: CenterDep, lesson_id: int) -> Response
             raise NotFound(f"lesson {lesson_id} does not exist")
         course = courses.get_course(session, course_id=lesson.course_id)
         media = {f"media/{m.name}": m for m in course.media}
-        assets = {a.sha256: a for a in session.scalars(select(MediaAsset))
-                  if f"media:{a.sha256}" in lesson.source}
+        refs = set(LIBRARY_REF.findall(lesson.source))
+        assets = {a.sha256: a for a in session.scalars(
+            select(MediaAsset).where(MediaAsset.sha256.in_(refs)))}
         html = render_markdown(lesson.source, _resolver(media, assets))
         if session.get(LessonView, (me.id, lesson.id)) is None:
             session.add(LessonView(officer_id=me.id, lesson_id=lesson.id,

@@ -1,0 +1,62 @@
+"""A lesson can name a sound of the media library (``media:<sha256>``): it must be a ready
+asset (processed by ``media/``) and the lesson page plays its Opus delivery rendition."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.audio import make_tone
+from tests.support.center import CenterHandle
+from tests.training.conftest import SAMPLE
+from tests.training.helpers import folder_zip, officer, ok, unit
+from tests.training.test_forum import _page_client
+
+pytestmark = pytest.mark.integration
+
+
+def _import(center: CenterHandle, folder: Path) -> tuple[int, dict[str, object]]:
+    r = center.api.post("/api/v1/training/courses/import",
+                        files={"file": ("c.zip", folder_zip(folder), "application/zip")})
+    return r.status_code, r.json()
+
+
+def test_lesson_plays_a_library_sound_through_its_delivery_rendition(
+        tmp_path: Path, center: CenterHandle) -> None:
+    folder = tmp_path / "course"
+    shutil.copytree(SAMPLE, folder)
+    wav = make_tone(tmp_path / "tone.wav", 1.0)
+    upload = center.api.post("/api/v1/media", params={"wait": "true"},
+                             files={"file": ("tone.wav", wav.read_bytes(), "audio/wav")})
+    assert upload.status_code in (200, 201, 202), upload.text
+    sha = upload.json()["sha256"]
+    lesson = folder / "lessons" / "02-len-lich-phat.md"
+    lesson.write_text(lesson.read_text() + f"\nNghe bản tin đã chuẩn hóa: [bản tin](media:{sha})\n")
+    line = len(lesson.read_text().splitlines())
+
+    deadline = time.monotonic() + 30
+    while (info := ok(center.api.get(f"/api/v1/media/{sha}/info")))["state"] == "processing":
+        assert time.monotonic() < deadline, "media still processing after 30 s"
+        time.sleep(0.05)
+    assert info["state"] == "ready", info
+    status, body = _import(center, folder)
+    assert status == 201, body
+    course = body["course"]
+    lesson_id = course["lessons"][1]["id"]  # type: ignore[index]
+    o = officer(center.api, unit(center.api, "commune"))
+    with _page_client(center, o["id"]) as pages:
+        page = pages.get(f"/monitor/training/lessons/{lesson_id}")
+        assert page.status_code == 200
+        delivery = info["delivery"]["sha256"]
+        assert f'src="/api/v1/media/{delivery}"' in page.text
+        assert pages.get(f"/api/v1/media/{delivery}").status_code == 200
+
+    # An unknown library sound is refused with the lesson's file and line.
+    lesson.write_text(lesson.read_text().replace(sha, "0" * 64))
+    status, body = _import(center, folder)
+    assert status == 422
+    assert body["detail"].startswith(  # type: ignore[union-attr]
+        f"course refused: lessons/02-len-lich-phat.md:{line}: unknown media: media:{'0' * 64}")
