@@ -39,6 +39,7 @@ from control_center.training.format import (
 )
 
 MAX_ZIP_FILES = 2000
+MAX_UNPACKED_BYTES = 1024 * 1024 * 1024  # a course is text and small media: 1 GiB is plenty
 
 
 def _check_library(session: Session, spec: CourseSpec) -> None:
@@ -115,6 +116,9 @@ def import_zip(session: Session, *, data: bytes, store_dir: Path, actor: audit.A
     names = archive.namelist()
     if len(names) > MAX_ZIP_FILES:
         raise InvalidInput(f"too many files in the zip ({len(names)} > {MAX_ZIP_FILES})")
+    unpacked = sum(info.file_size for info in archive.infolist())
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise InvalidInput(f"the zip unpacks to {unpacked} bytes (> {MAX_UNPACKED_BYTES})")
     with tempfile.TemporaryDirectory(prefix="course-") as tmp:
         root = Path(tmp)
         for info in archive.infolist():
@@ -125,7 +129,13 @@ def import_zip(session: Session, *, data: bytes, store_dir: Path, actor: audit.A
                 continue
             target = root.joinpath(*rel.parts)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(archive.read(info))
+            with archive.open(info) as source, target.open("wb") as out:
+                copied = 0
+                while chunk := source.read(1 << 20):
+                    copied += len(chunk)
+                    if copied > info.file_size:  # the header lied about the size
+                        raise InvalidInput(f"{info.filename!r} is larger than announced")
+                    out.write(chunk)
         entries = [p for p in root.iterdir() if not p.name.startswith("__MACOSX")]
         folder = entries[0] if len(entries) == 1 and entries[0].is_dir() else root
         return import_folder(session, folder=folder, store_dir=store_dir, actor=actor, now=now)

@@ -110,7 +110,7 @@ def export_statements(session: Session, *, base_url: str, unit_id: int | None = 
     out: list[tuple[datetime, Statement]] = []
     attempts = select(Attempt, Quiz, Course).join(Quiz, Attempt.quiz_id == Quiz.id).join(
         Course, Quiz.course_id == Course.id).where(Attempt.submitted_at.is_not(None),
-                                                   Attempt.officer_id.in_(by_id))
+                                                   Attempt.officer_id.in_(list(by_id)))
     if since is not None:
         attempts = attempts.where(Attempt.submitted_at >= since)
     for attempt, quiz, course in session.execute(attempts):
@@ -120,7 +120,7 @@ def export_statements(session: Session, *, base_url: str, unit_id: int | None = 
     views = select(LessonView, Lesson, Course).join(Lesson, LessonView.lesson_id == Lesson.id
                                                     ).join(Course, Lesson.course_id == Course.id
                                                            ).where(
-        LessonView.officer_id.in_(by_id))
+        LessonView.officer_id.in_(list(by_id)))
     if since is not None:
         views = views.where(LessonView.first_at >= since)
     for view, lesson, course in session.execute(views):

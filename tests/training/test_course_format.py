@@ -3,15 +3,18 @@ with every problem named by file and line."""
 
 from __future__ import annotations
 
+import io
 import shutil
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from control_center.errors import InvalidInput
 from control_center.services.audit import Actor
-from control_center.training.courses import export_folder, import_folder
+from control_center.training.courses import export_folder, import_folder, import_zip
 from control_center.training.format import CourseInvalid, content_hash, read_course_folder
 from tests.training.conftest import SAMPLE
 
@@ -115,3 +118,15 @@ def test_unknown_library_media_is_refused(tmp_path: Path,
         import_folder(session, folder=folder, store_dir=tmp_path / "s", actor=ACTOR, now=NOW)
     assert str(caught.value.problems[0]).startswith(
         f"lessons/01-cau-truc-ban-tin.md:{line}: unknown media: media:{'ab' * 32}")
+
+
+def test_unsafe_zips_are_refused(tmp_path: Path, sessions: sessionmaker[Session]) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("../escape.md", "# thoát ra ngoài")
+    with sessions() as session, pytest.raises(InvalidInput, match="unsafe path"):
+        import_zip(session, data=buffer.getvalue(), store_dir=tmp_path / "s", actor=ACTOR,
+                   now=NOW)
+    assert not (tmp_path / "escape.md").exists()
+    with sessions() as session, pytest.raises(InvalidInput, match="not a zip"):
+        import_zip(session, data=b"PK no", store_dir=tmp_path / "s", actor=ACTOR, now=NOW)
