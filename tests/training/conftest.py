@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -43,14 +44,34 @@ def center(tmp_path: Path, broker: MosquittoBroker) -> Iterator[CenterHandle]:
         yield handle
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+def chromium_path() -> str:
     path = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
     if path is None:
         pytest.fail("chromium not found: run ./run.sh test (installs it) or apt-get install "
                     "chromium", pytrace=False)
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    return path
+
+
+@pytest.fixture
+def in_browser() -> Callable[[Callable[[Browser], None]], None]:
+    """Run a scenario with Debian's Chromium driven by Playwright (never a downloaded browser).
+
+    The scenario runs in a thread of its own: Playwright's sync API keeps an event loop per
+    thread, and another suite's session-wide browser may still hold this thread's.
+    Exceptions (failed asserts included) are raised here.
+    """
+    path = chromium_path()
+
+    def run(scenario: Callable[[Browser], None]) -> None:
+        def work() -> None:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+                try:
+                    scenario(browser)
+                finally:
+                    browser.close()
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright") as pool:
+            pool.submit(work).result(timeout=120)
+
+    return run
