@@ -205,6 +205,17 @@ class ForumPost(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class ForumMention(Base):
+    """A unit named in a post as ``@<unit code>``."""
+
+    __tablename__ = "forum_mentions"
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("forum_posts.id", ondelete="CASCADE"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("admin_units.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
 class ForumRead(Base):
     """The newest post an officer has seen in a thread (unread markers)."""
 

@@ -6,6 +6,7 @@ forums of their unit's subtree; hidden threads and posts are shown only to them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,17 +17,34 @@ from control_center.errors import Conflict, InvalidInput, NotFound, UnknownRefer
 from control_center.models import (
     AdminUnit,
     ForumCategory,
+    ForumMention,
     ForumPost,
     ForumRead,
     ForumThread,
+    MediaAsset,
+    MediaState,
     Officer,
     OfficerRole,
 )
 from control_center.services import audit
 from control_center.services.targets import ancestor_unit_ids, descendant_unit_ids
 
+MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?)")
+ATTACHMENT = re.compile(r"\bmedia:([0-9a-f]{64})\b")
+TOKENS = re.compile(MENTION.pattern + "|" + ATTACHMENT.pattern)
 ACTIONS = {"hide": ("hidden", True), "unhide": ("hidden", False), "lock": ("locked", True),
            "unlock": ("locked", False), "pin": ("pinned", True), "unpin": ("pinned", False)}
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A piece of a post as shown: text, a mentioned unit, or an attachment of ``media/``."""
+
+    kind: str  # text | unit | media
+    text: str
+    unit_id: int | None = None
+    url: str | None = None
+    mime: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,14 +143,29 @@ def _thread(session: Session, officer: Officer, thread_id: int
     return thread, category, moderator
 
 
+def _attachments(session: Session, body: str) -> None:
+    """Every ``media:<sha256>`` must be a ready asset of the media library."""
+    for sha in sorted(set(ATTACHMENT.findall(body))):
+        asset = session.get(MediaAsset, sha)
+        if asset is None or asset.state != MediaState.READY:
+            raise InvalidInput(f"unknown media: media:{sha} is not a ready asset of the media "
+                               "library: upload it first (POST /api/v1/media)")
+
+
 def _add_post(session: Session, thread: ForumThread, officer: Officer, body: str,
               now: datetime) -> ForumPost:
     if not body.strip():
         raise InvalidInput("the message is empty")
+    _attachments(session, body)
     post = ForumPost(thread_id=thread.id, author_id=officer.id, body=body.strip(),
                      created_at=now)
     session.add(post)
     session.flush()
+    codes = set(MENTION.findall(body))
+    if codes:
+        for unit_id in set(session.scalars(select(AdminUnit.id).where(
+                AdminUnit.code.in_(codes)))):
+            session.add(ForumMention(post_id=post.id, unit_id=unit_id))
     thread.last_post_id, thread.last_post_at = post.id, now
     _mark_read(session, officer, thread)
     return post
@@ -215,3 +248,54 @@ def hide_post(session: Session, *, officer: Officer, post_id: int, hidden: bool,
                  object_id=post.id, detail={}, at=now)
     session.commit()
     return post
+
+
+def segments(session: Session, body: str) -> list[Segment]:
+    """The post split into text, mentioned units (known codes) and attachments."""
+    codes = set(MENTION.findall(body))
+    units = {code: (uid, name) for uid, code, name in session.execute(
+        select(AdminUnit.id, AdminUnit.code, AdminUnit.name).where(AdminUnit.code.in_(codes)))}
+    shas = set(ATTACHMENT.findall(body))
+    assets = {a.sha256: a for a in session.scalars(select(MediaAsset).where(
+        MediaAsset.sha256.in_(shas)))}
+    out: list[Segment] = []
+    pos = 0
+    for m in TOKENS.finditer(body):
+        code, sha = m.group(1), m.group(2)
+        if code is not None and code in units:
+            segment = Segment("unit", units[code][1], unit_id=units[code][0])
+        elif sha is not None and sha in assets:
+            d_sha, _size, mime, _ms = assets[sha].delivery_file()
+            segment = Segment("media", m.group(0), url=f"/api/v1/media/{d_sha}", mime=mime)
+        else:
+            continue
+        out.append(Segment("text", body[pos:m.start()]))
+        out.append(segment)
+        pos = m.end()
+    out.append(Segment("text", body[pos:]))
+    return [x for x in out if x.kind != "text" or x.text]
+
+
+def mentions_of(session: Session, *, officer: Officer, limit: int = 100
+                ) -> list[tuple[ForumPost, ForumThread, Officer]]:
+    """Visible posts that mention the officer's unit, newest first."""
+    units = visible_units(session, officer)
+    query = (select(ForumPost, ForumThread, Officer)
+             .join(ForumMention, ForumMention.post_id == ForumPost.id)
+             .join(ForumThread, ForumPost.thread_id == ForumThread.id)
+             .join(ForumCategory, ForumThread.category_id == ForumCategory.id)
+             .join(Officer, ForumPost.author_id == Officer.id)
+             .where(ForumMention.unit_id == officer.unit_id,
+                    ForumCategory.unit_id.in_(units), ForumPost.hidden.is_(False),
+                    ForumThread.hidden.is_(False))
+             .order_by(ForumPost.id.desc()).limit(limit))
+    return [(p, t, a) for p, t, a in session.execute(query)]
+
+
+def mentioned_units(session: Session, *, post_ids: list[int]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for post_id, unit_id in session.execute(select(ForumMention.post_id, ForumMention.unit_id)
+                                            .where(ForumMention.post_id.in_(post_ids))
+                                            .order_by(ForumMention.unit_id)):
+        out.setdefault(post_id, []).append(unit_id)
+    return out

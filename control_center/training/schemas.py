@@ -185,6 +185,11 @@ class PostOut(OutputModel):
     body: str
     hidden: bool
     created_at: datetime
+    mentions: list[int] = Field(default_factory=list, description="unit ids named as @code")
+
+
+class MentionOut(PostOut):
+    thread_title: str
 
 
 class ThreadDetail(ThreadOut):

@@ -12,7 +12,7 @@ import pytest
 from tests.support.audio import make_tone
 from tests.support.center import CenterHandle
 from tests.training.conftest import SAMPLE
-from tests.training.helpers import folder_zip, officer, ok, unit
+from tests.training.helpers import as_officer, folder_zip, officer, ok, unit
 from tests.training.test_forum import _page_client
 
 pytestmark = pytest.mark.integration
@@ -60,3 +60,46 @@ def test_lesson_plays_a_library_sound_through_its_delivery_rendition(
     assert status == 422
     assert body["detail"].startswith(  # type: ignore[union-attr]
         f"course refused: lessons/02-len-lich-phat.md:{line}: unknown media: media:{'0' * 64}")
+
+
+def test_forum_posts_mention_units_and_attach_library_sounds(tmp_path: Path,
+                                                            center: CenterHandle) -> None:
+    api = center.api
+    province = unit(api, "province")
+    commune, other = unit(api, "commune", province), unit(api, "commune", province)
+    writer, reader, bystander = (officer(api, province), officer(api, commune),
+                                 officer(api, other))
+    forum_id = ok(api.post("/api/v1/forum/categories",
+                           json={"unit_id": province["id"], "name": "Diễn đàn tỉnh"}))["id"]
+    wav = make_tone(tmp_path / "tone.wav", 1.0)
+    upload = api.post("/api/v1/media", params={"wait": "true"},
+                      files={"file": ("tone.wav", wav.read_bytes(), "audio/wav")})
+    assert upload.status_code in (200, 201, 202), upload.text
+    sha = upload.json()["sha256"]
+    deadline = time.monotonic() + 30
+    while (info := ok(api.get(f"/api/v1/media/{sha}/info")))["state"] == "processing":
+        assert time.monotonic() < deadline, "media still processing after 30 s"
+        time.sleep(0.05)
+    assert info["state"] == "ready", info
+
+    refused = api.post(f"/api/v1/forum/categories/{forum_id}/threads",
+                       headers=as_officer(writer),
+                       json={"title": "Ghi âm", "body": f"nghe media:{'1' * 64}"})
+    assert refused.status_code == 422 and "media:" + "1" * 64 in refused.json()["detail"]
+    body = f"@{commune['code']} vui lòng phát bản này: media:{sha}. (@khong-co-don-vi-nay)"
+    thread = ok(api.post(f"/api/v1/forum/categories/{forum_id}/threads",
+                         headers=as_officer(writer), json={"title": "Bản tin mới", "body": body}))
+    (post,) = ok(api.get(f"/api/v1/forum/threads/{thread['id']}",
+                         headers=as_officer(reader)))["posts"]
+    assert post["mentions"] == [commune["id"]]
+    mine = ok(api.get("/api/v1/forum/mentions", headers=as_officer(reader)))["items"]
+    assert [(m["id"], m["thread_title"]) for m in mine] == [(post["id"], "Bản tin mới")]
+    assert ok(api.get("/api/v1/forum/mentions", headers=as_officer(bystander)))["items"] == []
+
+    with _page_client(center, reader["id"]) as pages:
+        listing = pages.get("/monitor/training/forum").text
+        assert f'data-post="{post["id"]}"' in listing
+        page = pages.get(f"/monitor/training/forum/threads/{thread['id']}").text
+        assert f'data-unit="{commune["id"]}">@{commune["name"]}</span>' in page
+        assert f'src="/api/v1/media/{info["delivery"]["sha256"]}"' in page
+        assert "@khong-co-don-vi-nay" in page  # an unknown code stays plain text

@@ -13,6 +13,7 @@ from control_center.training import forum
 from control_center.training.schemas import (
     CategoryCreate,
     CategoryOut,
+    MentionOut,
     ModerateIn,
     PostOut,
     ReplyIn,
@@ -63,9 +64,21 @@ def create_thread(category_id: int, data: ThreadCreate, session: SessionDep,
 def read_thread(thread_id: int, session: SessionDep, officer: OfficerDep) -> ThreadDetail:
     """The thread with its posts; it is marked read for the officer."""
     thread, posts, _moderator = forum.read_thread(session, officer=officer, thread_id=thread_id)
+    mentions = forum.mentioned_units(session, post_ids=[p.id for p, _ in posts])
     return ThreadDetail(**ThreadOut.model_validate(thread).model_dump(), posts=[
         PostOut(id=p.id, thread_id=p.thread_id, author_id=p.author_id, author_name=a.name,
-                body=p.body, hidden=p.hidden, created_at=p.created_at) for p, a in posts])
+                body=p.body, hidden=p.hidden, created_at=p.created_at,
+                mentions=mentions.get(p.id, [])) for p, a in posts])
+
+
+@router.get("/mentions", response_model=ItemList[MentionOut])
+def my_mentions(session: SessionDep, officer: OfficerDep) -> ItemList[MentionOut]:
+    """Visible posts that name the officer's unit as ``@<unit code>``, newest first."""
+    rows = forum.mentions_of(session, officer=officer)
+    return ItemList.of([MentionOut(
+        id=p.id, thread_id=p.thread_id, author_id=p.author_id, author_name=a.name, body=p.body,
+        hidden=p.hidden, created_at=p.created_at, mentions=[officer.unit_id],
+        thread_title=t.title) for p, t, a in rows])
 
 
 @router.post("/threads/{thread_id}/posts", response_model=PostOut, status_code=201)

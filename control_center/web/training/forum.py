@@ -24,7 +24,8 @@ def forums(request: Request, center: CenterDep) -> Response:
         if me is None:
             return pick_officer(request)
         views = forum.list_categories(session, officer=me)
-        return render(center, "training_forums.html", me=me, views=views)
+        mentions = forum.mentions_of(session, officer=me, limit=20)
+        return render(center, "training_forums.html", me=me, views=views, mentions=mentions)
 
 
 @router.get("/{category_id}")
@@ -63,8 +64,9 @@ def thread_page(request: Request, center: CenterDep, thread_id: int) -> Response
         if me is None:
             return pick_officer(request)
         thread, posts, moderator = forum.read_thread(session, officer=me, thread_id=thread_id)
+        shown = {p.id: forum.segments(session, p.body) for p, _ in posts}
         return render(center, "training_thread.html", me=me, thread=thread, posts=posts,
-                      moderator=moderator)
+                      moderator=moderator, shown=shown)
 
 
 @router.post("/threads/{thread_id}/reply")
