@@ -37,6 +37,7 @@ class PlayerConfig:
 class CacheConfig:
     max_bytes: int = 2 * 1024**3
     rate_limit_bps: int = 0  # 0 = unlimited; caps bandwidth on paid 4G links
+    fetch_jitter_s: float = 30.0  # spread a fleet's downloads of media not needed soon
     chunk_bytes: int = 64 * 1024
     retry_min_s: float = 1.0
     retry_max_s: float = 300.0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 from edge_agent.config import CacheConfig
@@ -12,6 +14,7 @@ from edge_agent.media_cache import Fetched, MediaCache
 from protocol.manifest import AudioContent, PlayItem
 
 log = logging.getLogger(__name__)
+FETCH_MARGIN_S = 20.0  # media due within this is fetched at once
 
 
 class Downloader:
@@ -29,6 +32,8 @@ class Downloader:
         self._on_failed = on_failed
         self._cond = threading.Condition()
         self._wanted: list[AudioContent] = []
+        self._not_before: dict[str, float] = {}
+        self._random = random.Random()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="downloader", daemon=True)
 
@@ -42,14 +47,25 @@ class Downloader:
         self._thread.join(timeout=5)
 
     def want(self, items: Iterable[PlayItem]) -> None:
-        """Set what must be cached: emergencies first, then by start instant."""
+        """Set what must be cached: emergencies first, then by start instant.
+
+        Media not needed soon is fetched after a random delay (at most `fetch_jitter_s`, and
+        at most a quarter of the time left before a safety margin), so a province-wide
+        schedule does not make thousands of devices hit the center in the same second.
+        """
         ordered = sorted(items, key=lambda it: (-it.priority.rank, it.start_at))
         wanted: dict[str, AudioContent] = {}
+        not_before: dict[str, float] = {}
+        now = time.time()
         for item in ordered:
-            if isinstance(item.content, AudioContent):
-                wanted.setdefault(item.content.sha256, item.content)
+            if isinstance(item.content, AudioContent) and item.content.sha256 not in wanted:
+                wanted[item.content.sha256] = item.content
+                slack = item.start_at.timestamp() - now - FETCH_MARGIN_S
+                jitter = min(self._config.fetch_jitter_s, max(0.0, slack / 4))
+                not_before[item.content.sha256] = now + self._random.uniform(0, jitter)
         with self._cond:
             self._wanted = list(wanted.values())
+            self._not_before = not_before
             self._cond.notify_all()
 
     def add(self, item: PlayItem) -> None:
@@ -57,22 +73,30 @@ class Downloader:
         if isinstance(item.content, AudioContent):
             with self._cond:
                 self._wanted.insert(0, item.content)
+                self._not_before.pop(item.content.sha256, None)
                 self._cond.notify_all()
 
-    def _next(self) -> AudioContent | None:
+    def _next(self) -> tuple[AudioContent | None, float]:
+        """The next content to fetch now, or None and how long to wait."""
+        now = time.time()
+        wait = 30.0
         with self._cond:
             for content in self._wanted:
-                if not self._cache.has(content.sha256):
-                    return content
-            return None
+                if self._cache.has(content.sha256):
+                    continue
+                at = self._not_before.get(content.sha256, 0.0)
+                if at <= now:
+                    return content, 0.0
+                wait = min(wait, at - now)
+            return None, wait
 
     def _run(self) -> None:
         delay = self._config.retry_min_s
         while not self._stop.is_set():
-            content = self._next()
+            content, wait = self._next()
             if content is None:
                 with self._cond:
-                    self._cond.wait(30)
+                    self._cond.wait(wait)
                 continue
             try:
                 fetched = self._cache.fetch(content, self._stop)
