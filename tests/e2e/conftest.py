@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,18 +15,7 @@ from firmware_sim.broker import MosquittoBroker
 from firmware_sim.fleet import Fleet, SimDevice
 from tests.support.audio import make_tone
 from tests.support.center import running_center
-
-
-def poll(fetch: Callable[[], Any], until: Callable[[Any], bool], timeout: float, what: str) -> Any:
-    """Poll the center's HTTP API (another component's state) until a condition holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if until(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {value!r}")
-        time.sleep(0.05)
+from tests.support.waiting import poll
 
 
 @dataclass

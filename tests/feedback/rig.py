@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,19 +18,6 @@ from firmware_sim.broker import MosquittoBroker
 from firmware_sim.fleet import Fleet
 from firmware_sim.microphone import WavMicrophone
 from tests.support.center import CenterHandle
-
-
-def poll(fetch: Callable[[], Any], until: Callable[[Any], bool], timeout: float,
-         what: str) -> Any:
-    """Poll another component's state (the center's API) until a condition holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if until(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {value!r}")
-        time.sleep(0.05)
 
 
 @dataclass

@@ -13,8 +13,9 @@ import pytest
 
 from edge_agent.speech import SpeechModel
 from protocol.topics import Channel, device_topic
-from tests.feedback.rig import FeedbackRig, SimKiosk, poll
+from tests.feedback.rig import FeedbackRig, SimKiosk
 from tests.support.mqtt import MqttTestClient
+from tests.support.waiting import poll
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from edge_agent.errors import SinkError
 from edge_agent.hardware import Hardware, PlayResult
 from firmware_sim.hardware import SimAmplifier, SimAudioSink, SimVolume
 from protocol.manifest import PlayItem
-from tests.e2e.conftest import poll
+from tests.support.waiting import poll
 from tests.telemetry.conftest import TelemetryRig
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
