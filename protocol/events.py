@@ -9,6 +9,7 @@ from pydantic import Field, TypeAdapter
 
 from protocol.base import FrozenModel, Priority, UtcDatetime
 from protocol.feedback import FeedbackSubmitted
+from protocol.training import QuizAttemptSubmitted
 
 
 class DeviceKind(StrEnum):
@@ -115,7 +116,8 @@ DeviceEvent = Annotated[
     | PlayInterrupted
     | PlayFailed
     | CommandAck
-    | FeedbackSubmitted,
+    | FeedbackSubmitted
+    | QuizAttemptSubmitted,
     Field(discriminator="type"),
 ]
 PlayEvent = PlayStarted | PlayCompleted | PlayInterrupted | PlayFailed

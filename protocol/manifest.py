@@ -8,6 +8,7 @@ from pydantic import Field
 
 from protocol.base import FrozenModel, Priority, UtcDatetime
 from protocol.feedback import FeedbackAnswer, FeedbackCategory
+from protocol.training import TrainingBundleRef
 
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -57,6 +58,8 @@ class Manifest(FrozenModel):
     # kiosks: answers to feedback made there, and the categories offered (optional, v1-compatible)
     answers: tuple[FeedbackAnswer, ...] = ()
     feedback_categories: tuple[FeedbackCategory, ...] = ()
+    # kiosks: training modules to download by hash and serve offline (optional, v1-compatible)
+    training_bundles: tuple[TrainingBundleRef, ...] = ()
 
 
 class PlayNow(FrozenModel):

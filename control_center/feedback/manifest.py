@@ -14,6 +14,7 @@ from control_center.feedback.service import list_categories
 from control_center.models import AdminUnit, Device, Feedback, FeedbackStatus
 from protocol.events import DeviceKind
 from protocol.feedback import FeedbackAnswer, FeedbackCategory
+from protocol.training import TrainingBundleRef
 
 ANSWER_DAYS = 30  # answers stay on the kiosk's home screen this long
 MAX_ANSWERS = 20
@@ -23,12 +24,16 @@ MAX_ANSWERS = 20
 class KioskExtras:
     answers: tuple[FeedbackAnswer, ...]
     categories: tuple[FeedbackCategory, ...]
+    bundles: tuple[TrainingBundleRef, ...] = ()  # training modules (control_center.training)
 
     def fold(self, items_digest: str) -> str:
-        """The manifest's content hash with the answers and categories folded in."""
-        data = {"items": items_digest,
-                "answers": [a.model_dump(mode="json") for a in self.answers],
-                "categories": [c.model_dump(mode="json") for c in self.categories]}
+        """The manifest's content hash with the answers, categories and bundles folded in."""
+        data: dict[str, object] = {
+            "items": items_digest,
+            "answers": [a.model_dump(mode="json") for a in self.answers],
+            "categories": [c.model_dump(mode="json") for c in self.categories]}
+        if self.bundles:  # absent when empty: kiosks without modules keep their hash
+            data["bundles"] = [b.model_dump(mode="json") for b in self.bundles]
         raw = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()
 

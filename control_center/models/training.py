@@ -226,3 +226,53 @@ class ForumRead(Base):
     thread_id: Mapped[int] = mapped_column(
         ForeignKey("forum_threads.id", ondelete="CASCADE"), primary_key=True)
     last_post_id: Mapped[int] = mapped_column(Integer)
+
+
+class KioskPublication(Base):
+    """A course published to the kiosks of a unit's subtree, packed as a bundle (by SHA-256)."""
+
+    __tablename__ = "training_kiosk_publications"
+    __table_args__ = (UniqueConstraint("course_id", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("training_courses.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("admin_units.id", ondelete="RESTRICT"), index=True)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    bundle_sha256: Mapped[str] = mapped_column(String(64), index=True)  # file in the media dir
+    bundle_size: Mapped[int] = mapped_column(Integer)
+    course_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class KioskAttempt(Base):
+    """A quiz taken at a kiosk, scored there, stored once by its event id.
+
+    With a known officer code it is also an ``Attempt`` of that officer (``attempt_id``), so
+    the unit reports count it; otherwise it is anonymous (``flag`` says why when unexpected).
+    """
+
+    __tablename__ = "training_kiosk_attempts"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64), index=True)
+    bundle_sha256: Mapped[str] = mapped_column(String(64))
+    course_code: Mapped[str] = mapped_column(String(64))
+    quiz_id: Mapped[int | None] = mapped_column(
+        ForeignKey("training_quizzes.id", ondelete="SET NULL"), index=True)
+    officer_code: Mapped[str | None] = mapped_column(String(32))
+    officer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("training_officers.id", ondelete="SET NULL"), index=True)
+    attempt_id: Mapped[int | None] = mapped_column(
+        ForeignKey("training_attempts.id", ondelete="SET NULL"))
+    anonymous: Mapped[bool] = mapped_column(Boolean)
+    flag: Mapped[str | None] = mapped_column(Text)
+    answers_json: Mapped[str] = mapped_column(Text)
+    correct: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    taken_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -23,6 +23,7 @@ from control_center.feedback.service import record_submission
 from control_center.models import Device, DeviceEventRecord
 from control_center.services.plays import apply_play_event
 from control_center.telemetry.monitor import record_status_change
+from control_center.training.kiosk import record_kiosk_attempt
 from protocol import codec
 from protocol.errors import MalformedMessage, TopicError, UnsupportedVersion
 from protocol.events import (
@@ -36,6 +37,7 @@ from protocol.events import (
 )
 from protocol.feedback import FeedbackSubmitted
 from protocol.topics import Channel, parse_topic
+from protocol.training import QuizAttemptSubmitted
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +177,8 @@ class Ingestor:
             apply_play_event(session, event=event, now=now)
         elif isinstance(event, FeedbackSubmitted):
             record_submission(session, event=event, device=device, now=now)
+        elif isinstance(event, QuizAttemptSubmitted):
+            record_kiosk_attempt(session, event=event, device=device, now=now)
         return True
 
 

@@ -8,6 +8,7 @@ sync or reconnect. One lock serialises build+publish so versions reach the broke
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +26,7 @@ from control_center.services import manifests as mf
 from control_center.services.expansion import GRACE
 from control_center.services.plays import record_manifest
 from control_center.services.targets import schedule_devices
+from control_center.training.kiosk import kiosk_bundles
 from protocol.manifest import ItemContent, PlayItem
 from protocol.signing import Signer
 from protocol.topics import Channel, device_topic
@@ -171,8 +173,11 @@ class ManifestSync:
             for bid, b in bulletins.items()
         }
         reach = schedule_devices(session, schedules=schedules)
-        return _Context(now, reach, schedules, bulletins, contents,
-                        extras=kiosk_extras(session, now=now))
+        extras = kiosk_extras(session, now=now)
+        for device_id, bundles in kiosk_bundles(session, public_base_url=self._base_url).items():
+            if device_id in extras:
+                extras[device_id] = dataclasses.replace(extras[device_id], bundles=bundles)
+        return _Context(now, reach, schedules, bulletins, contents, extras=extras)
 
     def _rebuild_one(
         self, session: Session, ctx: _Context, device_id: str, state: ManifestState | None
@@ -197,6 +202,7 @@ class ManifestSync:
             self._signer, device_id=device_id, version=version, issued_at=ctx.now, items=items,
             answers=extras.answers if extras else (),
             categories=extras.categories if extras else (),
+            bundles=extras.bundles if extras else (),
         )
         text = body.decode()
         if state is None:

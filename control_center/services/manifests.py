@@ -15,6 +15,7 @@ from protocol.codec import MAX_PAYLOAD_BYTES
 from protocol.feedback import FeedbackAnswer, FeedbackCategory
 from protocol.manifest import AudioContent, ItemContent, Manifest, PlayItem, TextContent
 from protocol.signing import Signer
+from protocol.training import TrainingBundleRef
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +102,14 @@ def content_hash(items: Sequence[PlayItem]) -> str:
 def seal_manifest(
     signer: Signer, *, device_id: str, version: int, issued_at: datetime,
     items: Sequence[PlayItem], answers: Sequence[FeedbackAnswer] = (),
-    categories: Sequence[FeedbackCategory] = (),
+    categories: Sequence[FeedbackCategory] = (), bundles: Sequence[TrainingBundleRef] = (),
 ) -> tuple[bytes, tuple[PlayItem, ...]]:
     """Sign the manifest; drop the latest items if the envelope would exceed the size cap."""
     kept = tuple(items)
     while True:
         manifest = Manifest(device_id=device_id, version=version, issued_at=issued_at, items=kept,
-                            answers=tuple(answers), feedback_categories=tuple(categories))
+                            answers=tuple(answers), feedback_categories=tuple(categories),
+                            training_bundles=tuple(bundles))
         body = signer.seal(manifest)
         if len(body) <= MAX_PAYLOAD_BYTES or not kept:
             break

@@ -28,6 +28,7 @@ from control_center.errors import (
 )
 from control_center.models import MediaAsset, MediaRendition, MediaState
 from control_center.services import audit
+from control_center.training.kiosk import BUNDLE_MIME, is_bundle
 from media import (
     AudioInfo,
     MediaError,
@@ -198,9 +199,12 @@ def stored_file(session: Session, *, media_dir: Path, sha256: str) -> tuple[Path
         rendition = session.scalars(
             select(MediaRendition).where(MediaRendition.sha256 == sha256).limit(1)
         ).first()
-        if rendition is None:
+        if rendition is not None:
+            mime = rendition.mime
+        elif is_bundle(session, sha256=sha256):
+            mime = BUNDLE_MIME  # a training bundle for kiosks (control_center.training.kiosk)
+        else:
             raise NotFound(f"media {sha256} does not exist")
-        mime = rendition.mime
     path = media_path(media_dir, sha256)
     if not path.is_file():
         state = f" ({asset.state}: {asset.error})" if asset and asset.error else ""

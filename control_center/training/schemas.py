@@ -198,3 +198,46 @@ class ThreadDetail(ThreadOut):
 
 class ModerateIn(InputModel):
     action: Annotated[str, Field(pattern=r"^(hide|unhide|lock|unlock|pin|unpin)$")]
+
+
+class KioskPublish(InputModel):
+    """Publish a course to the kiosks of these units' subtrees (public: citizens may take it;
+    the course's own flag when absent)."""
+
+    unit_ids: list[int] = Field(min_length=1, max_length=1000)
+    public: bool | None = None
+
+
+class KioskPublicationPublic(OutputModel):
+    course_id: int
+    unit_id: int
+    public: bool
+    bundle_sha256: str
+    bundle_size: int
+    course_version: int
+    updated_at: datetime
+
+
+class KioskPublishResult(OutputModel):
+    publications: list[KioskPublicationPublic]
+    bundle_url: str
+    kiosks: list[str]  # the kiosks whose manifests now list the bundle
+
+
+class KioskAttemptPublic(OutputModel):
+    event_id: str
+    device_id: str
+    bundle_sha256: str
+    course_code: str
+    quiz_id: int | None
+    officer_code: str | None
+    officer_id: int | None
+    attempt_id: int | None
+    anonymous: bool
+    flag: str | None
+    correct: int
+    total: int
+    score: float
+    passed: bool
+    taken_at: datetime
+    received_at: datetime

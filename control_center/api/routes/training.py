@@ -15,11 +15,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import AwareDatetime
 
-from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
+from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, republish
 from control_center.errors import PayloadTooLarge
 from control_center.models import Attempt, Officer, Quiz
 from control_center.schemas.common import ItemList
-from control_center.training import courses, officers, quizzes, reports, xapi
+from control_center.training import courses, kiosk, officers, quizzes, reports, xapi
 from control_center.training.schemas import (
     AnswersIn,
     AssignmentCreate,
@@ -30,6 +30,10 @@ from control_center.training.schemas import (
     ChoiceOut,
     CoursePublic,
     ImportResult,
+    KioskAttemptPublic,
+    KioskPublicationPublic,
+    KioskPublish,
+    KioskPublishResult,
     MarkedOut,
     OfficerCreate,
     OfficerPublic,
@@ -76,7 +80,15 @@ async def import_course(file: UploadFile, request: Request, center: CenterDep,
         with center.sessions() as session:
             course, changed = courses.import_zip(session, data=data, store_dir=_store(center),
                                                  actor=actor, now=now)
-            return ImportResult(changed=changed, course=CoursePublic.model_validate(course))
+            result = ImportResult(changed=changed, course=CoursePublic.model_validate(course))
+            if changed:  # kiosks carrying this course get the new bundle
+                units = kiosk.refresh_course(session, course=course, store_dir=_store(center),
+                                             media_dir=center.settings.media_dir, now=now)
+                if units:
+                    republish(center, session, kiosk.kiosks_under(session, unit_ids=units))
+                else:
+                    session.commit()
+            return result
 
     result = await run_in_threadpool(run)
     response.status_code = 201 if result.changed else 200
@@ -104,6 +116,31 @@ def export_course(course_id: int, session: SessionDep, center: CenterDep) -> Res
     name = f"{course.code}-v{course.version}.zip"
     return Response(body, media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.post("/courses/{course_id}/kiosk", response_model=KioskPublishResult,
+             status_code=201)
+def publish_to_kiosks(course_id: int, data: KioskPublish, session: SessionDep,
+                      center: CenterDep, actor: ActorDep, now: NowDep) -> KioskPublishResult:
+    """Pack the course as a kiosk bundle and list it in the manifests of the kiosks of each
+    unit's subtree (docs/training.md, "Offline modules on kiosks")."""
+    rows = kiosk.publish(session, course_id=course_id, unit_ids=data.unit_ids,
+                         public=data.public, store_dir=_store(center),
+                         media_dir=center.settings.media_dir, actor=actor, now=now)
+    result = KioskPublishResult(
+        publications=[KioskPublicationPublic.model_validate(r) for r in rows],
+        bundle_url=kiosk.bundle_url(center.settings.public_base_url, rows[0].bundle_sha256),
+        kiosks=kiosk.kiosks_under(session, unit_ids=data.unit_ids))
+    republish(center, session, result.kiosks)
+    return result
+
+
+@router.get("/kiosk-attempts", response_model=ItemList[KioskAttemptPublic])
+def kiosk_attempts(session: SessionDep, course_id: int | None = None,
+                   device_id: str | None = None) -> ItemList[KioskAttemptPublic]:
+    """Attempts made at kiosks, newest first (anonymous ones included)."""
+    rows = kiosk.list_kiosk_attempts(session, course_id=course_id, device_id=device_id)
+    return ItemList.of([KioskAttemptPublic.model_validate(r) for r in rows])
 
 
 @router.post("/assignments", response_model=AssignmentPublic, status_code=201)

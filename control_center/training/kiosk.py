@@ -1,0 +1,264 @@
+"""Offline training modules on kiosks: bundles, their place in kiosk manifests, and the
+attempts kiosks send back.
+
+A course published to the kiosks of a unit's subtree is packed into a deterministic zip (the
+same course and flag give the same bytes, hence the same SHA-256): ``bundle.json`` with the
+lessons as HTML, the quizzes *with* their answer keys and explanations (the kiosk scores
+offline), and every picture or sound the lessons use under ``media/<sha256>``. The zip is
+stored in the media directory under its hash and served by ``GET /api/v1/media/{sha}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import zipfile
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from control_center.errors import InvalidInput, NotFound
+from control_center.models import (
+    AdminUnit,
+    Attempt,
+    Course,
+    Device,
+    KioskAttempt,
+    KioskPublication,
+    MediaAsset,
+    Officer,
+    Quiz,
+)
+from control_center.services import audit
+from control_center.services.targets import descendant_unit_ids
+from control_center.training.markdown import render as render_markdown
+from protocol.events import DeviceKind
+from protocol.training import QuizAttemptSubmitted, TrainingBundleRef
+
+BUNDLE_FORMAT = 1
+BUNDLE_MIME = "application/zip"
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the bytes depend on the content only
+_LIBRARY = re.compile(r"^media:([0-9a-f]{64})$")
+
+
+def bundle_url(public_base_url: str, sha256: str) -> str:
+    return f"{public_base_url}/api/v1/media/{sha256}"
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, files[name])
+    return buffer.getvalue()
+
+
+def build_bundle(session: Session, *, course: Course, public: bool, store_dir: Path,
+                 media_dir: Path) -> bytes:
+    """The course as a kiosk bundle (zip bytes); the same input gives the same bytes."""
+    files: dict[str, bytes] = {}
+    media: dict[str, str] = {}
+    by_name = {f"media/{m.name}": m for m in course.media}
+
+    def resolve(ref: str) -> tuple[str, str] | None:
+        found = _LIBRARY.match(ref)
+        if found is not None:
+            asset = session.get(MediaAsset, found.group(1))
+            if asset is None or asset.state != "ready":
+                return None
+            sha, _size, mime, _ms = asset.delivery_file()
+            path = media_dir / sha
+        elif ref in by_name:
+            sha, mime = by_name[ref].sha256, by_name[ref].mime
+            path = store_dir / sha
+        else:
+            return None
+        if sha not in media:
+            files[f"media/{sha}"] = path.read_bytes()
+            media[sha] = mime
+        return f"media/{sha}", mime  # relative to the kiosk's lesson page
+
+    lessons = [{"n": i, "slug": lesson.slug, "title": lesson.title,
+                "html": render_markdown(lesson.source, resolve)}
+               for i, lesson in enumerate(course.lessons, start=1)]
+    quizzes = [{
+        "id": quiz.id, "slug": quiz.slug, "title": quiz.title, "pass_mark": quiz.pass_mark,
+        "attempt_limit": quiz.attempt_limit, "shuffle": quiz.shuffle,
+        "questions": [{"id": q.key, "kind": q.kind.value, "text": q.text,
+                       "choices": json.loads(q.choices_json),
+                       "answer": json.loads(q.answer_json), "explanation": q.explanation}
+                      for q in quiz.questions],
+    } for quiz in course.quizzes]
+    document = {
+        "format": BUNDLE_FORMAT,
+        "course": {"code": course.code, "title": course.title, "version": course.version,
+                   "description": course.description, "public": public,
+                   "content_hash": course.content_hash},
+        "lessons": lessons, "quizzes": quizzes, "media": media,
+    }
+    files["bundle.json"] = json.dumps(document, ensure_ascii=False, sort_keys=True,
+                                      indent=1).encode()
+    return _zip(files)
+
+
+def _store_bundle(media_dir: Path, data: bytes) -> str:
+    sha = hashlib.sha256(data).hexdigest()
+    final = media_dir / sha
+    if not final.exists():
+        media_dir.mkdir(parents=True, exist_ok=True)
+        part = media_dir / f".{sha}.bundle-part"
+        part.write_bytes(data)
+        os.replace(part, final)
+    return sha
+
+
+def publish(session: Session, *, course_id: int, unit_ids: Iterable[int], public: bool | None,
+            store_dir: Path, media_dir: Path, actor: audit.Actor,
+            now: datetime) -> list[KioskPublication]:
+    """Publish a course to the kiosks of each unit's subtree (again: the bundle is rebuilt)."""
+    course = session.get(Course, course_id)
+    if course is None:
+        raise NotFound(f"course {course_id} does not exist")
+    units = sorted(set(unit_ids))
+    if not units:
+        raise InvalidInput("unit_ids: name at least one unit")
+    for unit_id in units:
+        if session.get(AdminUnit, unit_id) is None:
+            raise InvalidInput(f"unit {unit_id} does not exist")
+    flag = course.public if public is None else public
+    data = build_bundle(session, course=course, public=flag, store_dir=store_dir,
+                        media_dir=media_dir)
+    sha = _store_bundle(media_dir, data)
+    rows = []
+    for unit_id in units:
+        row = session.scalar(select(KioskPublication).where(
+            KioskPublication.course_id == course.id, KioskPublication.unit_id == unit_id))
+        if row is None:
+            row = KioskPublication(course_id=course.id, unit_id=unit_id, created_at=now)
+            session.add(row)
+        row.public, row.bundle_sha256, row.bundle_size = flag, sha, len(data)
+        row.course_version, row.updated_at = course.version, now
+        rows.append(row)
+    audit.record(session, actor=actor, action="publish_kiosk", object_type="course",
+                 object_id=course.id, detail={"unit_ids": units, "public": flag,
+                                              "bundle": sha, "version": course.version},
+                 at=now)
+    session.flush()
+    return rows
+
+
+def refresh_course(session: Session, *, course: Course, store_dir: Path, media_dir: Path,
+                   now: datetime) -> set[int]:
+    """Rebuild the bundles of a re-imported course; the units whose kiosks must hear of it."""
+    touched: set[int] = set()
+    rows = list(session.scalars(select(KioskPublication).where(
+        KioskPublication.course_id == course.id)))
+    for flag in {r.public for r in rows}:
+        data = build_bundle(session, course=course, public=flag, store_dir=store_dir,
+                            media_dir=media_dir)
+        sha = _store_bundle(media_dir, data)
+        for row in rows:
+            if row.public == flag and row.bundle_sha256 != sha:
+                row.bundle_sha256, row.bundle_size = sha, len(data)
+                row.course_version, row.updated_at = course.version, now
+                touched.add(row.unit_id)
+    return touched
+
+
+def kiosks_under(session: Session, *, unit_ids: Iterable[int]) -> list[str]:
+    units = descendant_unit_ids(session, unit_ids=unit_ids)
+    return list(session.scalars(select(Device.id).where(
+        Device.kind == DeviceKind.KIOSK, Device.unit_id.in_(units)).order_by(Device.id)))
+
+
+def is_bundle(session: Session, *, sha256: str) -> bool:
+    return session.scalar(select(KioskPublication.id).where(
+        KioskPublication.bundle_sha256 == sha256).limit(1)) is not None
+
+
+def kiosk_bundles(session: Session, *, public_base_url: str
+                  ) -> dict[str, tuple[TrainingBundleRef, ...]]:
+    """For every kiosk reached by a publication: its bundles (one per course, the newest
+    publication winning), sorted by course code."""
+    rows = list(session.execute(
+        select(KioskPublication, Course.code, Course.title)
+        .join(Course, Course.id == KioskPublication.course_id)
+        .order_by(KioskPublication.updated_at, KioskPublication.id)))
+    if not rows:
+        return {}
+    per_kiosk: dict[str, dict[str, TrainingBundleRef]] = {}
+    for pub, code, title in rows:
+        ref = TrainingBundleRef(
+            sha256=pub.bundle_sha256, url=bundle_url(public_base_url, pub.bundle_sha256),
+            size=pub.bundle_size, course_code=code, version=pub.course_version,
+            title=title[:300], public=pub.public)
+        for device_id in kiosks_under(session, unit_ids=[pub.unit_id]):
+            per_kiosk.setdefault(device_id, {})[code] = ref
+    return {k: tuple(v[c] for c in sorted(v)) for k, v in per_kiosk.items()}
+
+
+def record_kiosk_attempt(session: Session, *, event: QuizAttemptSubmitted, device: Device,
+                         now: datetime) -> KioskAttempt:
+    """Store an attempt made at a kiosk (the caller already de-duplicated it by event id)."""
+    flags: list[str] = []
+    quiz = session.get(Quiz, event.quiz_id)
+    course = session.get(Course, quiz.course_id) if quiz is not None else None
+    if quiz is None or course is None or course.code != event.course_code:
+        flags.append(f"quiz {event.quiz_id} of course {event.course_code!r} is unknown")
+        quiz = None
+    publication = session.scalar(select(KioskPublication).where(
+        KioskPublication.bundle_sha256 == event.bundle_sha256).limit(1))
+    public = publication.public if publication is not None else bool(course and course.public)
+    officer: Officer | None = None
+    if public:
+        pass  # a public module: attempts are anonymous
+    elif event.officer_code is None:
+        flags.append("no officer code given for a module that is not public")
+    else:
+        officer = session.scalar(select(Officer).where(Officer.code == event.officer_code))
+        if officer is None:
+            flags.append(f"unknown officer code {event.officer_code!r}")
+    answers = {k: sorted(v) for k, v in event.answers.items()}
+    row = KioskAttempt(
+        event_id=event.event_id, device_id=device.id, bundle_sha256=event.bundle_sha256,
+        course_code=event.course_code, quiz_id=quiz.id if quiz else None,
+        officer_code=event.officer_code, officer_id=officer.id if officer else None,
+        anonymous=officer is None, flag="; ".join(flags) or None,
+        answers_json=json.dumps(answers, ensure_ascii=False, sort_keys=True),
+        correct=event.correct, total=event.total, score=event.score, passed=event.passed,
+        taken_at=event.at, received_at=now,
+    )
+    if officer is not None and quiz is not None:
+        # The officer's own attempt, as if taken in the console: the unit reports count it.
+        # The attempt limit is not enforced here: the kiosk was offline when it was taken.
+        number = (session.scalar(select(func.max(Attempt.number)).where(
+            Attempt.quiz_id == quiz.id, Attempt.officer_id == officer.id)) or 0) + 1
+        attempt = Attempt(quiz_id=quiz.id, officer_id=officer.id, number=number, seed=0,
+                          started_at=event.at, submitted_at=event.at,
+                          answers_json=json.dumps(answers), correct=event.correct,
+                          total=event.total, score=event.score, passed=event.passed)
+        session.add(attempt)
+        session.flush()
+        row.attempt_id = attempt.id
+    session.add(row)
+    return row
+
+
+def list_kiosk_attempts(session: Session, *, course_id: int | None = None,
+                        device_id: str | None = None, limit: int = 500) -> list[KioskAttempt]:
+    query = select(KioskAttempt).order_by(KioskAttempt.taken_at.desc()).limit(limit)
+    if course_id is not None:
+        query = query.where(KioskAttempt.quiz_id.in_(
+            select(Quiz.id).where(Quiz.course_id == course_id)))
+    if device_id is not None:
+        query = query.where(KioskAttempt.device_id == device_id)
+    return list(session.scalars(query))
