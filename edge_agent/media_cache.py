@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
@@ -22,6 +23,17 @@ from edge_agent.store import LocalStore
 from protocol.manifest import AudioContent
 
 log = logging.getLogger(__name__)
+
+
+class Remote(Protocol):
+    """A content-addressed file to download: audio content, or a training bundle."""
+
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def size(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +63,7 @@ class MediaCache:
     def touch(self, sha256: str) -> None:
         self._store.media_touch(sha256)
 
-    def fetch(self, content: AudioContent, cancel: threading.Event) -> Fetched:
+    def fetch(self, content: Remote | AudioContent, cancel: threading.Event) -> Fetched:
         """Download (resuming a partial file), verify size and SHA-256, rename into place."""
         final = self.path_for(content.sha256)
         part = final.with_suffix(".part")

@@ -8,6 +8,8 @@ page that poll the local partial transcript (the page also refreshes itself with
 from __future__ import annotations
 
 import logging
+import random
+import re
 import socket
 import threading
 import time
@@ -26,6 +28,7 @@ from edge_agent.agent import Agent
 from edge_agent.clock import Clock, SystemClock
 from edge_agent.kiosk.config import KioskConfig
 from edge_agent.kiosk.desk import FeedbackDesk, RateLimited
+from edge_agent.kiosk.training import TrainingShelf
 from edge_agent.kiosk.voice import VoiceInput
 from edge_agent.speech.audio import Microphone
 from edge_agent.speech.config import SpeechConfig
@@ -33,6 +36,7 @@ from edge_agent.speech.errors import OutOfVocabulary
 from edge_agent.speech.model import Grammar, SpeechModel
 from protocol.feedback import FeedbackCategory, FeedbackChannel
 from protocol.manifest import TextContent
+from protocol.training import OFFICER_CODE_PATTERN
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -60,6 +64,7 @@ class Kiosk:
             outbox=agent.outbox, clock=clock or SystemClock(),
             max_per_hour=config.max_submissions_per_hour,
         )
+        self.training = TrainingShelf(agent, clock or SystemClock())
         self.voice = VoiceInput(speech, microphone, model)
         self.grammar_error = ""
         self.answer_grammar: Grammar | None = None
@@ -80,6 +85,10 @@ class Kiosk:
                                                     methods=["POST"]),
             Route("/voice/stop", self.voice_stop, methods=["POST"]),
             Route("/voice/state", self.voice_state),
+            Route("/training", self.training_list), Route("/training/{sha}", self.course),
+            Route("/training/{sha}/lesson/{n:int}", self.lesson),
+            Route("/training/{sha}/media/{name}", self.training_media),
+            Route("/training/{sha}/quiz/{quiz_id:int}", self.quiz, methods=["GET", "POST"]),
         ])
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -88,6 +97,7 @@ class Kiosk:
 
     # lifecycle -----------------------------------------------------------------------------
     def start(self, timeout: float = 15.0) -> None:
+        self.training.start()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.config.host, self.config.port))
@@ -114,6 +124,7 @@ class Kiosk:
         if self._sock is not None:
             self._sock.close()
         self.desk.close()
+        self.training.stop()
 
     # helpers -------------------------------------------------------------------------------
     def _categories(self) -> tuple[FeedbackCategory, ...]:
@@ -250,5 +261,66 @@ class Kiosk:
             "device_id": self.agent.device_id,
             "manifest_version": manifest.version if manifest else None,
             "outbox_pending": self.agent.outbox.pending(),
+            "training": {"ready": [m.ref.sha256 for m in self.training.modules()],
+                         "errors": dict(self.training.errors)},
             "voice": {"available": s.available, "message": s.message or self.grammar_error},
         })
+
+    # training ------------------------------------------------------------------------------
+    async def training_list(self, request: Request) -> Response:
+        ready = {m.ref.sha256 for m in self.training.modules()}
+        return self._page(request, "training_list.html", listed=self.training.listed(),
+                          ready=ready)
+
+    async def course(self, request: Request) -> Response:
+        module = self.training.module(request.path_params["sha"])
+        if module is None:
+            return self._page(request, "training_missing.html", status=404)
+        return self._page(request, "training_course.html", m=module)
+
+    async def lesson(self, request: Request) -> Response:
+        module = self.training.module(request.path_params["sha"])
+        n = request.path_params["n"]
+        lesson = next((x for x in module.doc.lessons if x.n == n), None) if module else None
+        if module is None or lesson is None:
+            return self._page(request, "training_missing.html", status=404)
+        following = next((x for x in module.doc.lessons if x.n == n + 1), None)
+        return self._page(request, "training_lesson.html", m=module, lesson=lesson,
+                          following=following)
+
+    async def training_media(self, request: Request) -> Response:
+        found = self.training.media(request.path_params["sha"], request.path_params["name"])
+        if found is None:
+            return Response("not found", status_code=404)
+        return Response(found[0], media_type=found[1],
+                        headers={"Cache-Control": "max-age=31536000, immutable"})
+
+    async def quiz(self, request: Request) -> Response:
+        module = self.training.module(request.path_params["sha"])
+        quiz = module.quiz(request.path_params["quiz_id"]) if module else None
+        if module is None or quiz is None:
+            return self._page(request, "training_missing.html", status=404)
+        questions = list(quiz.questions)
+        if request.method == "GET":
+            order = random.Random()
+            if quiz.shuffle:
+                order.shuffle(questions)
+            shown = [(q, order.sample(q.choices, len(q.choices)) if quiz.shuffle
+                      else list(q.choices)) for q in questions]
+            return self._page(request, "training_quiz.html", m=module, quiz=quiz, shown=shown,
+                              code="", error="")
+        form = await request.form()
+        code = str(form.get("officer_code", "")).strip()
+        answers: dict[str, list[str]] = {}
+        for q in questions:
+            ids = {c for c, _ in q.choices}
+            chosen = [str(v) for v in form.getlist(f"q:{q.id}") if str(v) in ids]
+            answers[q.id] = chosen[:1] if q.kind == "single" else chosen
+        if not module.ref.public and not re.fullmatch(OFFICER_CODE_PATTERN, code):
+            shown = [(q, list(q.choices)) for q in questions]
+            return self._page(request, "training_quiz.html", status=422, m=module, quiz=quiz,
+                              shown=shown, code=code, answers=answers,
+                              error="Hãy nhập mã cán bộ (3–32 chữ, số, dấu -).")
+        scored = self.training.submit(module, quiz, answers, code or None)
+        return self._page(request, "training_result.html", m=module, quiz=quiz, scored=scored,
+                          pending=self.agent.outbox.pending() > 0)
