@@ -71,7 +71,7 @@ class Agent:
         self.manifest_changed = threading.Condition()
         self.player = Player(
             hardware=hardware, cache=self.cache, store=self._store, clock=self._clock,
-            config=config.player, report=self._on_play,
+            config=config.player, report=self._on_play, clock_distrust=self._clock_distrust,
         )
         self.downloader = Downloader(
             cache=self.cache, config=config.cache, on_ready=self._on_media_ready,
@@ -129,6 +129,15 @@ class Agent:
         self.cache.close()
         self._store.close()
         self.state = AgentState.STOPPED
+
+    def _clock_distrust(self) -> str | None:
+        """Why the device clock cannot be trusted for timed plays, or None if it can."""
+        limit_s = self.config.player.max_clock_offset_s
+        probe = getattr(self, "_clock_probe", None)
+        offset_ms = probe.last_offset_ms if probe is not None else None
+        if limit_s <= 0 or offset_ms is None or abs(offset_ms) <= limit_s * 1000:
+            return None
+        return f"offset to the center {offset_ms / 1000:+.1f} s exceeds {limit_s:.1f} s"
 
     # outbound -------------------------------------------------------------------
     def _publish_event(self, topic: str, payload: bytes) -> int:

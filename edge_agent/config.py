@@ -30,6 +30,7 @@ class PlayerConfig:
     max_lateness_s: float = 900.0  # an item not started this long after its instant is missed
     preroll_s: float = 0.5  # the play thread gets ready this early, then starts on the instant
     report_delay_s: float = 0.3  # the "started" event and journal entry follow the start
+    max_clock_offset_s: float = 1.0  # timed items are refused beyond this measured offset
     default_volume: int = 80
 
 

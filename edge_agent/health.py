@@ -159,6 +159,8 @@ class CenterClockProbe:
         self._url = url
         self._clock = clock
         self._http = httpx.Client(timeout=timeout_s)
+        self.last_offset_ms: float | None = None
+        """The latest successful measurement (center minus device), for the player's trust."""
 
     def __call__(self) -> float | None:
         try:
@@ -170,7 +172,8 @@ class CenterClockProbe:
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
             log.info("clock probe against %s failed: %s", self._url, exc)
             return None
-        return round(center_ms - (t0 + t1) * 500.0, 1)
+        self.last_offset_ms = round(center_ms - (t0 + t1) * 500.0, 1)
+        return self.last_offset_ms
 
     def close(self) -> None:
         self._http.close()

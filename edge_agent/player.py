@@ -55,8 +55,10 @@ class Player:
         clock: Clock,
         config: PlayerConfig,
         report: Callable[[PlayOutcome], None],
+        clock_distrust: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._hw = hardware
+        self._clock_distrust = clock_distrust
         self._cache = cache
         self._store = store
         self._clock = clock
@@ -200,6 +202,12 @@ class Player:
         self._store.journal_add(item.item_id, outcome)
 
     def _start(self, item: PlayItem) -> None:
+        distrust = None if item.item_id in self._adhoc else self._clock_distrust()
+        if distrust is not None:
+            # A timed item played by a wrong clock is heard at the wrong time, out of step
+            # with its neighbours: refuse it and say why. Play-now commands are not timed.
+            self._fail(item, f"clock untrusted: {distrust}")
+            return
         play = _Play(item)
         self._current = play
         self._done.add(item.item_id)  # persisted by the play thread, off the timing path
