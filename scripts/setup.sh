@@ -34,6 +34,8 @@ fi
 stamp=.venv/.installed-$(sha256sum requirements.lock | cut -c1-16)
 if [[ ! -f "$stamp" ]]; then
     [[ -x .venv/bin/python ]] || python3 -m venv .venv
+    # Debian 12's bundled pip (23.0) predates some wheels' metadata; use a pinned newer one.
+    .venv/bin/python -m pip install -q pip==26.3
     .venv/bin/python -m pip install -q -r requirements.lock
     rm -f .venv/.installed-*
     touch "$stamp"
