@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 
 _BAD_CREDENTIALS = {0x86, 0x87}  # Bad user name or password, Not authorized
 MessageHandler = Callable[[str, bytes], bool]
-BatchHandler = Callable[[list[tuple[str, bytes]]], list[bool]]
-INGEST_BATCH = 200  # messages stored in one transaction at most
 """Called with (topic, payload); return False to leave a QoS 1 message unacknowledged."""
 
 
@@ -57,12 +55,10 @@ class MqttBridge:
         subscriptions: Sequence[str],
         on_message: MessageHandler,
         on_connected: Callable[[], None] | None = None,
-        on_batch: BatchHandler | None = None,
     ) -> None:
         self.options = options
         self._subscriptions = tuple(subscriptions)
         self._handler = on_message
-        self._batch_handler = on_batch
         self._inbox: queue.Queue[paho.MQTTMessage | None] = queue.Queue()
         self._ingest_thread: threading.Thread | None = None
         self._on_connected = on_connected
@@ -263,43 +259,11 @@ class MqttBridge:
         self._inbox.put(msg)
 
     def _ingest_loop(self) -> None:
-        """Take what has queued up and hand it over in one batch (one database transaction
-        for a burst of events instead of one each); acknowledge only what was handled."""
         while True:
             msg = self._inbox.get()
             if msg is None:
                 return
-            batch = [msg]
-            stop = False
-            while len(batch) < INGEST_BATCH:
-                try:
-                    nxt = self._inbox.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
-            if self._batch_handler is None or len(batch) == 1:
-                for one in batch:
-                    self._ingest_one(self._client, one)
-            else:
-                self._ingest_batch(self._client, batch)
-            if stop:
-                return
-
-    def _ingest_batch(self, client: paho.Client, batch: list[paho.MQTTMessage]) -> None:
-        assert self._batch_handler is not None
-        try:
-            acks = self._batch_handler([(m.topic, bytes(m.payload)) for m in batch])
-        except Exception:
-            log.exception("MQTT: batch handler failed on %d messages; one by one", len(batch))
-            for one in batch:
-                self._ingest_one(client, one)
-            return
-        for msg, ack in zip(batch, acks, strict=True):
-            if ack and msg.qos > 0:
-                client.ack(msg.mid, msg.qos)
+            self._ingest_one(self._client, msg)
 
     def _ingest_one(self, client: paho.Client, msg: paho.MQTTMessage) -> None:
         ack = True

@@ -6,8 +6,6 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import OperationalError
-
 from control_center.config import Settings
 from control_center.db import create_db_engine, session_factory, upgrade_database
 from control_center.mqtt_bridge import MqttBridge, MqttOptions
@@ -52,7 +50,6 @@ class Center:
             subscriptions=[fleet_subscription(Channel.EVENT), fleet_subscription(Channel.STATUS),
                            fleet_subscription(Channel.TELEMETRY)],
             on_message=self._on_message,
-            on_batch=self._on_batch,
             on_connected=self._on_connected,
         )
         self.manifests = ManifestSync(
@@ -92,27 +89,6 @@ class Center:
         if ok and topic.endswith("/" + Channel.EVENT.value):
             self.telemetry.observe_event(topic, payload)
         return ok
-
-    def _on_batch(self, messages: list[tuple[str, bytes]]) -> list[bool]:
-        """A burst of messages: telemetry as usual, status and events in one transaction."""
-        acks = [False] * len(messages)
-        ingest = []
-        for i, (topic, payload) in enumerate(messages):
-            if topic.endswith("/" + Channel.TELEMETRY.value):
-                acks[i] = self.telemetry.handle_report(topic, payload)
-            else:
-                ingest.append(i)
-        try:
-            with self.ingestor.batch():
-                oks = [self.ingestor.handle(*messages[i]) for i in ingest]
-        except OperationalError:
-            log.warning("ingest: batch of %d rolled back; storing one by one", len(ingest))
-            oks = [self.ingestor.handle(*messages[i]) for i in ingest]
-        for i, ok in zip(ingest, oks, strict=True):
-            acks[i] = ok
-            if ok and messages[i][0].endswith("/" + Channel.EVENT.value):
-                self.telemetry.observe_event(*messages[i])
-        return acks
 
     def _on_connected(self) -> None:
         # Runs in the MQTT loop thread: never publish from here, hand over to the refresher.

@@ -12,8 +12,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
@@ -60,8 +59,6 @@ class Ingestor:
         self._sessions = sessions
         self._clock = clock
         self._cond = threading.Condition()
-        self._batch_session: Session | None = None
-        self._batch_counts: list[str] | None = None
         self.counters: Counter[str] = Counter()
         """'event', 'status', 'duplicate' and 'refused:<reason>' counts."""
 
@@ -74,8 +71,6 @@ class Ingestor:
             log.warning("ingest: refused %s (%s): %s; payload=%r", topic[:120], exc.reason, exc,
                         payload[:_LOG_PAYLOAD_CHARS])
         except OperationalError as exc:
-            if self._batch_session is not None:
-                raise  # the whole batch is rolled back and handled again one by one
             log.error("ingest: database unavailable for %s, leaving it unacknowledged: %s",
                       topic[:120], exc)
             self._count("error:database")
@@ -93,27 +88,7 @@ class Ingestor:
         with self._cond:
             return self._cond.wait_for(lambda: predicate(self.counters), timeout)
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Handle several messages in one transaction (committed, and counted, at the end).
-
-        Each message gets its own savepoint, so one refused message rolls back alone. A
-        database error rolls back the whole batch; the caller then handles it one by one.
-        """
-        with self._sessions.begin() as session:
-            self._batch_session, self._batch_counts = session, []
-            try:
-                yield
-            finally:
-                self._batch_session = None
-        counts, self._batch_counts = self._batch_counts or [], None
-        for outcome in counts:
-            self._count(outcome)
-
     def _count(self, outcome: str) -> None:
-        if self._batch_counts is not None and self._batch_session is not None:
-            self._batch_counts.append(outcome)
-            return
         with self._cond:
             self.counters[outcome] += 1
             self._cond.notify_all()
@@ -156,9 +131,6 @@ class Ingestor:
 
     def _retrying(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in a transaction, retrying a few times when SQLite is busy."""
-        if self._batch_session is not None:
-            with self._batch_session.begin_nested():
-                return work(self._batch_session)
         for attempt in range(1, _STORE_ATTEMPTS + 1):
             try:
                 with self._sessions.begin() as session:

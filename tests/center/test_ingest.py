@@ -172,33 +172,3 @@ def test_bad_messages_are_counted_and_dropped(
     events = ok(center.api.get("/api/v1/events", params={"device_id": device_id,
                                                          "type": "manifest_accepted"}))
     assert events["count"] == 1
-
-
-def test_a_burst_is_stored_in_one_batch_with_duplicates_and_refusals_isolated(
-    center: CenterHandle, speaker: tuple[dict[str, Any], MqttTestClient]
-) -> None:
-    """The center's own batch path, fed directly: one good event twice, one for an unknown
-    device (refused by its savepoint alone), one malformed; the good one is stored once."""
-    created, _client = speaker
-    now = datetime.now(UTC)
-    good = codec.encode(ManifestAccepted(event_id=_eid(), device_id=created["id"], at=now,
-                                         version=7))
-    stranger = codec.encode(ManifestAccepted(event_id=_eid(), device_id="loa-unknown", at=now,
-                                             version=1))
-    topic = device_topic(created["id"], Channel.EVENT)
-    base = _counts(center)
-    acks = center.center._on_batch([  # noqa: SLF001 - the bridge's entry point for a burst
-        (topic, good),
-        (topic, good),
-        (device_topic("loa-unknown", Channel.EVENT), stranger),
-        (topic, b"{not json"),
-    ])
-    assert acks == [True, True, True, True]  # stored, duplicate, refused, refused: all settled
-    after = _counts(center)
-    assert after["event"] - base["event"] == 1
-    assert after["duplicate"] - base["duplicate"] == 1
-    assert after["refused:unknown_device"] - base["refused:unknown_device"] == 1
-    assert after["refused:malformed"] - base["refused:malformed"] == 1
-    events = ok(center.api.get("/api/v1/events", params={"device_id": created["id"]}))["items"]
-    assert [e["type"] for e in events].count("manifest_accepted") >= 1
-    assert ok(center.api.get(f"/api/v1/devices/{created['id']}"))["manifest_version_acked"] == 7
