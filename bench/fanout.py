@@ -32,47 +32,28 @@ from paho.mqtt.enums import CallbackAPIVersion
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.children import JsonLinesChild  # noqa: E402
 from firmware_sim.broker import MosquittoBroker, free_port  # noqa: E402
 from firmware_sim.center_process import CenterProcess  # noqa: E402
 from protocol.topics import Channel, device_topic  # noqa: E402
 
 
-class FleetWorker:
+class FleetWorker(JsonLinesChild):
     """A `python -m firmware_sim fleet --report` child; its JSON lines are collected."""
 
     running: list[FleetWorker] = []
 
     def __init__(self, configs: list[Path], log: Path) -> None:
         self.devices = [p.stem for p in configs]
-        self.events: list[dict[str, Any]] = []
-        self._cond = threading.Condition()
-        with log.open("ab") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "firmware_sim", "fleet", "--report", "--config",
-                 *map(str, configs)],
-                cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True,
-            )
+        super().__init__([sys.executable, "-m", "firmware_sim", "fleet", "--report", "--config",
+                          *map(str, configs)], log)
         FleetWorker.running.append(self)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._cond:
-                self.events.append(json.loads(line))
-                self._cond.notify_all()
-        with self._cond:
-            self._cond.notify_all()
 
     def wait(self, ev: str, match: Callable[[dict[str, Any]], bool], timeout: float,
              count: int = 1) -> None:
-        def enough() -> bool:
-            return sum(1 for e in self.events if e["ev"] == ev and match(e)) >= count
-
-        with self._cond:
-            if not self._cond.wait_for(lambda: enough() or self.proc.poll() is not None,
-                                       timeout) or not enough():
-                raise RuntimeError(f"worker: waiting for {count} x {ev} failed")
+        self.wait_until(
+            lambda: sum(1 for e in self.events if e["ev"] == ev and match(e)) >= count,
+            timeout, f"{count} x {ev}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -40,6 +40,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.children import JsonLinesChild  # noqa: E402
 from control_center.telemetry.lineproto import health_line, series_tags  # noqa: E402
 from firmware_sim.broker import MosquittoBroker, free_port  # noqa: E402
 from firmware_sim.center_process import CenterProcess  # noqa: E402
@@ -141,27 +142,13 @@ def worker_main(spec_path: Path) -> int:
     return 0
 
 
-class Worker:
+class Worker(JsonLinesChild):
     def __init__(self, spec: dict[str, Any], work: Path, index: int) -> None:
         path = work / f"worker-{index}.json"
         path.write_text(json.dumps(spec))
-        self.events: list[dict[str, Any]] = []
-        self._cond = threading.Condition()
-        self._log = (work / f"worker-{index}.log").open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "worker", str(path)], cwd=REPO,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True,
-            env={**os.environ, "PYTHONPATH": str(REPO)})
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._cond:
-                self.events.append(json.loads(line))
-                self._cond.notify_all()
-        with self._cond:
-            self._cond.notify_all()
+        super().__init__([sys.executable, str(Path(__file__).resolve()), "worker", str(path)],
+                         work / f"worker-{index}.log", stdin=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
 
     def send(self, **cmd: Any) -> None:
         assert self.proc.stdin is not None
@@ -169,14 +156,12 @@ class Worker:
         self.proc.stdin.flush()
 
     def wait(self, ev: str, timeout: float) -> dict[str, Any]:
+        """Wait for the next ``ev`` line and consume it."""
+        self.wait_until(lambda: any(e["ev"] == ev for e in self.events), timeout, repr(ev))
         with self._cond:
-            ok = self._cond.wait_for(lambda: any(e["ev"] == ev for e in self.events)
-                                     or self.proc.poll() is not None, timeout)
-            found = [e for e in self.events if e["ev"] == ev]
-            if not ok or not found:
-                raise RuntimeError(f"worker {self.proc.pid}: no {ev!r} event (see its log)")
-            self.events.remove(found[0])
-            return found[0]
+            found = next(e for e in self.events if e["ev"] == ev)
+            self.events.remove(found)
+            return found
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -185,7 +170,6 @@ class Worker:
                 self.proc.wait(timeout=60)
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
-        self._log.close()
 
 
 # --- parent ---------------------------------------------------------------------------------------

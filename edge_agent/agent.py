@@ -69,6 +69,8 @@ class Agent:
         self.manifest: Manifest | None = None
         self.manifest_applied_at = 0.0  # wall-clock instant the current manifest took effect
         self.manifest_changed = threading.Condition()
+        self._clock_probe = (CenterClockProbe(config.health.time_url, self._clock)
+                             if config.health.time_url else None)
         self.player = Player(
             hardware=hardware, cache=self.cache, store=self._store, clock=self._clock,
             config=config.player, report=self._on_play, clock_distrust=self._clock_distrust,
@@ -87,8 +89,6 @@ class Agent:
             on_published=self.outbox.published,
         )
         self._telemetry_topic = device_topic(self.device_id, Channel.TELEMETRY)
-        self._clock_probe = (CenterClockProbe(config.health.time_url, self._clock)
-                             if config.health.time_url else None)
         self.health = HealthSampler(
             device_id=self.device_id, data_dir=config.data_dir, config=config.health,
             probe=probe or LinuxProbe(), clock=self._clock, emit=self._emit_health,
@@ -133,7 +133,7 @@ class Agent:
     def _clock_distrust(self) -> str | None:
         """Why the device clock cannot be trusted for timed plays, or None if it can."""
         limit_s = self.config.player.max_clock_offset_s
-        probe = getattr(self, "_clock_probe", None)
+        probe = self._clock_probe
         offset_ms = probe.last_offset_ms if probe is not None else None
         if limit_s <= 0 or offset_ms is None or abs(offset_ms) <= limit_s * 1000:
             return None

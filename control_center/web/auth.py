@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from urllib.parse import urlencode
 
 from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
 
 from control_center.security import token_matches
 
@@ -39,3 +41,18 @@ def sign_in(response: Response, request: Request, api_token: str) -> None:
 
 def sign_out(response: Response) -> None:
     response.delete_cookie(COOKIE, path="/monitor")
+
+
+def gate(request: Request, api_token: str) -> Response | None:
+    """None when signed in to the pages; else a redirect (to sign in, or dropping ``?token=``)."""
+    token = request.query_params.get("token")
+    if token is not None and token_ok(token, api_token):
+        rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+        target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
+        response = RedirectResponse(target, status_code=303)
+        sign_in(response, request, api_token)
+        return response
+    if signed_in(request, api_token):
+        return None
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/monitor/login?" + urlencode({"next": target}), status_code=303)

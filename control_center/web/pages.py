@@ -62,19 +62,7 @@ def _render(center: CenterDep, name: str, status_code: int = 200, **context: obj
 
 
 def _gate(request: Request, center: CenterDep) -> Response | None:
-    """None when signed in; otherwise a redirect (to sign in, or dropping ``?token=``)."""
-    token = request.query_params.get("token")
-    api_token = center.settings.api_token
-    if token is not None and auth.token_ok(token, api_token):
-        rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-        target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
-        response = RedirectResponse(target, status_code=303)
-        auth.sign_in(response, request, api_token)
-        return response
-    if auth.signed_in(request, api_token):
-        return None
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse("/monitor/login?" + urlencode({"next": target}), status_code=303)
+    return auth.gate(request, center.settings.api_token)
 
 
 def _safe_next(target: str) -> str:

@@ -61,19 +61,11 @@ class Rig:
 
     def wait_event(self, predicate, timeout: float = 10.0) -> object:  # type: ignore[no-untyped-def]
         topic = device_topic(DEVICE, Channel.EVENT)
-        with self.center._cond:  # noqa: SLF001 - waits on the recorder's own condition
-            ok = self.center._cond.wait_for(
-                lambda: any(
-                    predicate(decode_event(m.payload))
-                    for m in self.center._messages
-                    if m.topic == topic
-                ),
-                timeout,
-            )
-        assert ok, (
-            f"no matching event within {timeout}s; got {[type(e).__name__ for e in self.events()]}"
+        found = self.center.wait_for(
+            lambda m: m.topic == topic and predicate(decode_event(m.payload)),
+            "matching event", timeout,
         )
-        return next(e for e in self.events() if predicate(e))
+        return decode_event(found.payload)
 
 
 def item(

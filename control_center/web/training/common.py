@@ -43,19 +43,8 @@ def render(center: Center, name: str, status_code: int = 200, **context: object)
 
 
 def gate(request: Request, center: Center) -> Response | None:
-    """None when signed in to the pages; else a redirect (sign in, or drop ``?token=``)."""
-    api_token = center.settings.api_token
-    token = request.query_params.get("token")
-    if token is not None and auth.token_ok(token, api_token):
-        rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-        response = RedirectResponse(request.url.path + (f"?{urlencode(rest)}" if rest else ""),
-                                    status_code=303)
-        auth.sign_in(response, request, api_token)
-        return response
-    if auth.signed_in(request, api_token):
-        return None
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse("/monitor/login?" + urlencode({"next": target}), status_code=303)
+    """None when signed in to the pages; else a redirect (see ``web.auth.gate``)."""
+    return auth.gate(request, center.settings.api_token)
 
 
 def _signature(officer_id: int, api_token: str) -> str:
