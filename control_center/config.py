@@ -54,6 +54,12 @@ class Settings:
     alert_clock_offset_ms: float = 1000.0
     alert_play_failures: int = 3
     alert_play_failure_window_s: float = 24 * 3600.0
+    # operators' sign-in (docs/console.md)
+    session_hours: float = 12.0
+    session_idle_minutes: float = 60.0
+    lockout_failures: int = 5
+    lockout_minutes: float = 15.0
+    emergency_roles: tuple[str, ...] = ("admin", "approver")
 
     @property
     def media_dir(self) -> Path:
@@ -99,7 +105,23 @@ def get_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         monitor_interval_s=_float(environ, "TT_MONITOR_SECONDS", 10.0),
         offline_alert_s=_float(environ, "TT_OFFLINE_ALERT_SECONDS", 900.0),
         alert_webhook_url=environ.get("TT_ALERT_WEBHOOK_URL", "").strip() or None,
+        session_hours=_float(environ, "TT_SESSION_HOURS", 12.0),
+        session_idle_minutes=_float(environ, "TT_SESSION_IDLE_MINUTES", 60.0),
+        lockout_failures=_int(environ, "TT_LOCKOUT_FAILURES", 5),
+        lockout_minutes=_float(environ, "TT_LOCKOUT_MINUTES", 15.0),
+        emergency_roles=_roles(environ.get("TT_EMERGENCY_ROLES", "admin,approver")),
     )
+
+
+def _roles(raw: str) -> tuple[str, ...]:
+    """Roles allowed to send an emergency without approval (TT_EMERGENCY_ROLES, comma list)."""
+    known = {"admin", "operator", "approver", "technician", "feedback_officer"}
+    roles = tuple(r.strip() for r in raw.split(",") if r.strip())
+    unknown = [r for r in roles if r not in known]
+    if unknown:
+        raise ConfigError(f"TT_EMERGENCY_ROLES names unknown role(s) {unknown}; "
+                          f"known: {sorted(known)}")
+    return roles
 
 
 def _api_token(environ: Mapping[str, str], env: str, data_dir: Path) -> str:

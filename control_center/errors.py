@@ -24,6 +24,12 @@ class NotAuthenticated(CenterError):
     status_code = 401
 
 
+class Forbidden(CenterError):
+    """Signed in, but the role does not allow this action."""
+
+    status_code = 403
+
+
 class NotFound(CenterError):
     """The object named in the URL does not exist."""
 

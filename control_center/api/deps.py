@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import hmac
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Annotated
 
@@ -10,7 +11,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from control_center.errors import NotAuthenticated
+from control_center.accounts import service as accounts
+from control_center.accounts.permissions import Permission
+from control_center.errors import Forbidden, NotAuthenticated
 from control_center.runtime import Center
 from control_center.security import token_matches
 from control_center.services.audit import Actor
@@ -48,21 +51,59 @@ def get_now(center: CenterDep) -> datetime:
 NowDep = Annotated[datetime, Depends(get_now)]
 
 
+SESSION_COOKIE = "tt_session"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def require_token(
     request: Request,
     center: CenterDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """Accept the request only with ``Authorization: Bearer <TT_API_TOKEN>``."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise NotAuthenticated("missing bearer token: send 'Authorization: Bearer <API token>'")
-    if not token_matches(credentials.credentials, center.settings.api_token):
-        raise NotAuthenticated("wrong API token")
-    source_ip = request.client.host if request.client else None
-    return Actor(name="api-token", source_ip=source_ip)
+    """Who is calling: ``Authorization: Bearer`` with the system API token or a session token
+    (``POST /api/v1/auth/login``), or the console's session cookie.
+
+    With the cookie, a write must also carry the session's CSRF token in ``X-CSRF-Token``.
+    """
+    source_ip = client_ip(request)
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        if token_matches(credentials.credentials, center.settings.api_token):
+            return Actor(name="api-token", source_ip=source_ip)
+        token, from_cookie = credentials.credentials, False
+    elif cookie := request.cookies.get(SESSION_COOKIE):
+        token, from_cookie = cookie, True
+    else:
+        raise NotAuthenticated("missing credentials: send 'Authorization: Bearer <token>' "
+                               "(API token or a session token from POST /api/v1/auth/login)")
+    with center.sessions() as session:
+        user, row = accounts.resolve_session(session, token=token, settings=center.settings,
+                                             now=center.clock())
+        if from_cookie and request.method in UNSAFE_METHODS and not hmac.compare_digest(
+                request.headers.get(CSRF_HEADER, ""), row.csrf_token):
+            raise Forbidden(f"missing or wrong {CSRF_HEADER} header for a cookie session")
+        return accounts.actor_for(session, user=user, source_ip=source_ip,
+                                  settings=center.settings)
 
 
 ActorDep = Annotated[Actor, Depends(require_token)]
+
+
+def permission(needed: Permission) -> Callable[[Actor], Actor]:
+    """A dependency: the caller, who must hold ``needed`` (403 otherwise)."""
+
+    def check(actor: ActorDep) -> Actor:
+        actor.require(needed)
+        return actor
+
+    return check
+
+
+AdminDep = Annotated[Actor, Depends(permission(Permission.MANAGE_FLEET))]
 
 
 def republish(center: Center, session: Session, device_ids: Iterable[str]) -> SyncReport:

@@ -1,9 +1,11 @@
 """SQLAlchemy 2 models (kept apart from the pydantic API schemas in ``schemas``)."""
 
+from control_center.models.accounts import Role, User, UserSession
 from control_center.models.base import Base, UtcDateTime
 from control_center.models.content import (
     Bulletin,
     BulletinKind,
+    BulletinStatus,
     MediaAsset,
     MediaRendition,
     MediaState,
@@ -11,6 +13,7 @@ from control_center.models.content import (
     ScheduleKind,
     ScheduleTarget,
 )
+from control_center.models.distribution import Distribution, DistributionState
 from control_center.models.feedback import (
     Feedback,
     FeedbackCategoryRow,
@@ -55,6 +58,8 @@ from control_center.models.training import (
 )
 
 __all__ = [
+    "User",
+    "UserSession",
     "AdminUnit",
     "Alert",
     "AlertKind",
@@ -63,7 +68,10 @@ __all__ = [
     "Base",
     "Bulletin",
     "BulletinKind",
+    "BulletinStatus",
     "Device",
+    "Distribution",
+    "DistributionState",
     "DeviceEventRecord",
     "DeviceGroup",
     "DeviceGroupMember",
@@ -78,6 +86,7 @@ __all__ = [
     "MediaRendition",
     "MediaState",
     "PlayLog",
+    "Role",
     "PlayStatus",
     "PresenceCause",
     "Schedule",

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -29,6 +30,20 @@ class BulletinKind(StrEnum):
 class ScheduleKind(StrEnum):
     ONE_OFF = "one_off"
     RECURRING = "recurring"
+
+
+class BulletinStatus(StrEnum):
+    """The approval workflow: draft → submitted → approved → scheduled (rejected goes back)."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    SCHEDULED = "scheduled"
+    REJECTED = "rejected"
+
+    @property
+    def broadcastable(self) -> bool:
+        return self in (BulletinStatus.APPROVED, BulletinStatus.SCHEDULED)
 
 
 class MediaState(StrEnum):
@@ -120,6 +135,21 @@ class Bulletin(Base):
     text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # the approval workflow; rows from before it (and the system token's) are approved
+    status: Mapped[BulletinStatus] = mapped_column(
+        str_enum(BulletinStatus), default=BulletinStatus.APPROVED, server_default="approved",
+        index=True,
+    )
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_units.id", ondelete="RESTRICT"), index=True
+    )  # the owning unit (None: the whole tree, made with the system token)
+    created_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    submitted_by: Mapped[str | None] = mapped_column(String(100))
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    review_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # emergency sent without approval by a role allowed to (also flagged in the audit log)
+    approval_skipped: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Schedule(Base):
@@ -137,6 +167,10 @@ class Schedule(Base):
     valid_from: Mapped[datetime | None] = mapped_column(UtcDateTime)
     valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     timezone: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_units.id", ondelete="RESTRICT"), index=True
+    )  # the unit whose operator made it (None: the system token)
+    created_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
     revision: Mapped[int] = mapped_column(Integer, default=1)
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

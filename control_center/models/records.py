@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from control_center.models.base import Base, UtcDateTime, str_enum
@@ -87,3 +87,7 @@ class AuditEntry(Base):
     object_type: Mapped[str] = mapped_column(String(40), index=True)
     object_id: Mapped[str] = mapped_column(String(100))
     detail: Mapped[str] = mapped_column(Text, default="{}")
+    # the acting user's unit (None: the system token) and a flag for actions that need a look,
+    # such as an emergency sent without approval
+    unit_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")

@@ -18,9 +18,10 @@ def test_token_is_required_except_for_public_endpoints(center: CenterHandle) -> 
         r = anon.get("/api/v1/units")
         assert r.status_code == 401
         assert r.headers["www-authenticate"] == "Bearer"
-        assert "bearer token" in r.json()["detail"]
+        assert "Authorization: Bearer" in r.json()["detail"]
         r = anon.get("/api/v1/units", headers={"Authorization": "Bearer wrong"})
-        assert (r.status_code, r.json()["detail"]) == (401, "wrong API token")
+        assert r.status_code == 401
+        assert "sign in again" in r.json()["detail"]
         assert anon.get("/api/v1/time").status_code == 200
         assert anon.get("/healthz").status_code == 200
         assert anon.get("/api/v1/openapi.json").status_code == 200

@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from control_center.accounts.permissions import Permission
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, republish
 from control_center.api.presenters import delivery
 from control_center.errors import NotFound
-from control_center.models import ManifestState
+from control_center.models import Device, ManifestState
 from control_center.schemas.common import ItemList
 from control_center.schemas.fleet import (
     CommandPublic,
@@ -33,6 +34,8 @@ def create_device(
     data: DeviceCreate, session: SessionDep, center: CenterDep, actor: ActorDep, now: NowDep
 ) -> DeviceCreated:
     """Register a device. ``mqtt_password`` is returned this once and never again."""
+    actor.require(Permission.MANAGE_FLEET)
+    actor.require_unit(data.unit_id, what=f"unit {data.unit_id}")
     device, password = fleet.create_device(
         session, device_id=data.id, name=data.name, kind=data.kind, unit_id=data.unit_id,
         lat=data.lat, lon=data.lon, actor=actor, now=now,
@@ -45,21 +48,33 @@ def create_device(
 
 @router.get("", response_model=ItemList[DevicePublic])
 def list_devices(
-    session: SessionDep, unit_id: int | None = None, recursive: bool = False
+    session: SessionDep, actor: ActorDep, unit_id: int | None = None, recursive: bool = False
 ) -> ItemList[DevicePublic]:
+    """Devices inside your subtree (all of them with the system token)."""
+    if unit_id is not None:
+        actor.require_unit(unit_id, what=f"unit {unit_id}")
     devices = fleet.list_devices(session, unit_id=unit_id, recursive=recursive)
-    return ItemList.of([DevicePublic.model_validate(d) for d in devices])
+    return ItemList.of([DevicePublic.model_validate(d) for d in devices
+                        if actor.covers(d.unit_id)])
+
+
+def _visible_device(session: SessionDep, actor: ActorDep, device_id: str) -> Device:
+    device = fleet.get_device(session, device_id=device_id)
+    actor.require_unit(device.unit_id, what=f"device {device_id!r}")
+    return device
 
 
 @router.get("/{device_id}", response_model=DevicePublic)
-def get_device(device_id: str, session: SessionDep) -> DevicePublic:
-    return DevicePublic.model_validate(fleet.get_device(session, device_id=device_id))
+def get_device(device_id: str, session: SessionDep, actor: ActorDep) -> DevicePublic:
+    return DevicePublic.model_validate(_visible_device(session, actor, device_id))
 
 
 @router.get("/{device_id}/manifest", response_model=DeviceManifest)
-def get_manifest(device_id: str, session: SessionDep, center: CenterDep) -> DeviceManifest:
+def get_manifest(
+    device_id: str, session: SessionDep, center: CenterDep, actor: ActorDep
+) -> DeviceManifest:
     """The manifest last built (and normally published, retained) for the device."""
-    fleet.get_device(session, device_id=device_id)
+    _visible_device(session, actor, device_id)
     state = session.get(ManifestState, device_id)
     if state is None:
         raise NotFound(f"no manifest has been built for device {device_id!r} yet")
@@ -85,6 +100,8 @@ def send_command(
 
     The device answers with a ``command_ack`` event (see GET /events?type=command_ack).
     """
+    actor.require(Permission.SCHEDULE)
+    _visible_device(session, actor, device_id)
     settings = center.settings
     proto_action = (
         commands.play_now_for_bulletin(

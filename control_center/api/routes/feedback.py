@@ -1,8 +1,8 @@
 """Citizen feedback for officials: the queue of their unit's subtree and the workflow steps.
 
-Scope: there are no user accounts yet, so every request names the official's unit in the
-``X-Unit-Id`` header; submissions outside that unit's subtree answer 404. Sign-in will bind
-the unit to the user instead (docs/feedback.md).
+Scope: a signed-in feedback officer acts on their own unit's subtree; with the system API
+token the request names the unit in the ``X-Unit-Id`` header. Submissions outside that
+subtree answer 404 (docs/feedback.md).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header
 from sqlalchemy import select
 
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, republish
+from control_center.errors import InvalidInput
 from control_center.feedback import service
 from control_center.feedback.schemas import (
     AnswerIn,
@@ -31,7 +32,15 @@ from protocol.events import DeviceKind
 router = APIRouter(prefix="/feedback", tags=["feedback"])
 
 
-def unit_scope(x_unit_id: Annotated[int, Header(description="the official's unit")]) -> int:
+def unit_scope(
+    actor: ActorDep,
+    x_unit_id: Annotated[int | None, Header(description="the unit (system token only)")] = None,
+) -> int:
+    """The user's own unit; the system token must name one in ``X-Unit-Id``."""
+    if actor.unit_id is not None:
+        return actor.unit_id
+    if x_unit_id is None:
+        raise InvalidInput("the system token must name the unit in the X-Unit-Id header")
     return x_unit_id
 
 

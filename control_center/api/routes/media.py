@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
+from control_center.accounts.permissions import Permission
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.api.presenters import media_public
 from control_center.api.upload import OPENAPI_BODY, receive_upload
@@ -49,6 +50,7 @@ async def upload_media(
     until ``state`` is ``ready`` or ``failed``); 200: the same file was uploaded before.
     Refused: 415 not audio; 422 corrupt, empty, too long, silent; 413 too large.
     """
+    actor.require(Permission.EDIT_BULLETINS)
     settings = center.settings
     sink, filename = await receive_upload(
         request, media_dir=settings.media_dir, max_bytes=settings.max_upload_bytes
@@ -69,6 +71,7 @@ async def speech_media(
     """Speak a text with the offline TTS (espeak-ng Vietnamese unless configured otherwise)
     and store the speech as media, answered like an upload. Use its ``sha256`` in an audio
     bulletin."""
+    actor.require(Permission.EDIT_BULLETINS)
     settings = center.settings
     sink = await run_in_threadpool(
         media_store.synthesize, text=data.text, engine=center.media.tts,

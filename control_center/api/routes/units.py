@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from control_center.accounts.permissions import Permission
 from control_center.api.deps import ActorDep, NowDep, SessionDep
 from control_center.schemas.common import ItemList
 from control_center.schemas.fleet import DevicePublic, UnitCreate, UnitPublic
@@ -14,26 +15,35 @@ router = APIRouter(prefix="/units", tags=["units"])
 
 @router.post("", response_model=UnitPublic, status_code=201)
 def create_unit(data: UnitCreate, session: SessionDep, actor: ActorDep, now: NowDep) -> UnitPublic:
+    """Administrators add units below their own (the system token anywhere)."""
+    actor.require(Permission.MANAGE_FLEET)
+    if not actor.is_system:
+        actor.require_unit(data.parent_id, what=f"unit {data.parent_id}")
     unit = fleet.create_unit(session, code=data.code, name=data.name, level=data.level,
                              parent_id=data.parent_id, actor=actor, now=now)
     return UnitPublic.model_validate(unit)
 
 
 @router.get("", response_model=ItemList[UnitPublic])
-def list_units(session: SessionDep, parent_id: int | None = None) -> ItemList[UnitPublic]:
+def list_units(
+    session: SessionDep, actor: ActorDep, parent_id: int | None = None
+) -> ItemList[UnitPublic]:
+    """Units inside your subtree."""
     units = fleet.list_units(session, parent_id=parent_id)
-    return ItemList.of([UnitPublic.model_validate(u) for u in units])
+    return ItemList.of([UnitPublic.model_validate(u) for u in units if actor.covers(u.id)])
 
 
 @router.get("/{unit_id}", response_model=UnitPublic)
-def get_unit(unit_id: int, session: SessionDep) -> UnitPublic:
+def get_unit(unit_id: int, session: SessionDep, actor: ActorDep) -> UnitPublic:
+    actor.require_unit(unit_id, what=f"unit {unit_id}")
     return UnitPublic.model_validate(fleet.get_unit(session, unit_id=unit_id))
 
 
 @router.get("/{unit_id}/devices", response_model=ItemList[DevicePublic])
 def unit_devices(
-    unit_id: int, session: SessionDep, recursive: bool = True
+    unit_id: int, session: SessionDep, actor: ActorDep, recursive: bool = True
 ) -> ItemList[DevicePublic]:
     """Devices of the unit, and of every unit below it unless ``recursive=false``."""
+    actor.require_unit(unit_id, what=f"unit {unit_id}")
     devices = fleet.list_devices(session, unit_id=unit_id, recursive=recursive)
     return ItemList.of([DevicePublic.model_validate(d) for d in devices])

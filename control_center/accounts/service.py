@@ -1,0 +1,156 @@
+"""Users and sessions: create, sign in with lock-out, look up a session, sign out."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from control_center.accounts import passwords
+from control_center.config import Settings
+from control_center.errors import Conflict, InvalidInput, NotAuthenticated, UnknownReference
+from control_center.models import AdminUnit, Role, User, UserSession
+from control_center.services import audit
+from control_center.services.targets import descendant_unit_ids
+
+log = logging.getLogger(__name__)
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A new session: the token goes to the client once; only its hash is stored."""
+
+    user: User
+    token: str
+    csrf_token: str
+    expires_at: datetime
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(
+    session: Session, *, username: str, password: str, role: Role, unit_id: int,
+    full_name: str = "", actor: audit.Actor, now: datetime,
+) -> User:
+    """Add a user inside the actor's subtree (an admin cannot create users above itself)."""
+    username = username.strip().lower()
+    if not USERNAME.fullmatch(username):
+        raise InvalidInput("tên đăng nhập chỉ gồm a-z, 0-9, . _ - (2–64 ký tự) / the user name "
+                           "may hold a-z, 0-9, '.', '_' and '-' (2-64 characters)")
+    if session.get(AdminUnit, unit_id) is None:
+        raise UnknownReference(f"unit {unit_id} does not exist")
+    actor.require_unit(unit_id, what=f"unit {unit_id}")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"user name {username!r} is taken")
+    user = User(username=username, full_name=full_name.strip(), role=role, unit_id=unit_id,
+                password_hash=passwords.hash_password(password), active=True, failed_logins=0,
+                created_at=now)
+    session.add(user)
+    session.flush()
+    audit.record(session, actor=actor, action="create", object_type="user", object_id=user.id,
+                 detail={"username": username, "role": role.value, "unit_id": unit_id}, at=now)
+    session.commit()
+    return user
+
+
+def _failure(message: str) -> NotAuthenticated:
+    return NotAuthenticated(message)
+
+
+def authenticate(
+    session: Session, *, username: str, password: str, settings: Settings, now: datetime,
+    source_ip: str | None,
+) -> SignedIn:
+    """Check the password, count failures, lock after ``lockout_failures`` in a row.
+
+    A locked account answers the same way whatever password is given, until the lock ends.
+    """
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        session.rollback()
+        minutes = max(1, round((user.locked_until - now).total_seconds() / 60))
+        raise _failure(f"tài khoản tạm khóa do nhập sai nhiều lần, thử lại sau {minutes} phút / "
+                       f"account locked after repeated failures; try again in {minutes} min")
+    ok = passwords.verify_password(password, user.password_hash if user else None)
+    actor = audit.Actor(name=username[:100] or "?", source_ip=source_ip)
+    if user is None or not ok or not user.active:
+        if user is not None:
+            user.failed_logins += 1
+            locked = user.failed_logins >= settings.lockout_failures
+            if locked:
+                user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+                user.failed_logins = 0
+            audit.record(session, actor=actor, action="login_locked" if locked else
+                         "login_failed", object_type="user", object_id=user.id,
+                         detail={"active": user.active}, at=now, flagged=locked)
+            session.commit()
+        raise _failure("sai tên đăng nhập hoặc mật khẩu / wrong user name or password")
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    expires = now + timedelta(hours=settings.session_hours)
+    session.add(UserSession(token_hash=token_hash(token), user_id=user.id, csrf_token=csrf,
+                            created_at=now, expires_at=expires, last_seen_at=now,
+                            source_ip=source_ip))
+    session.execute(delete(UserSession).where(UserSession.expires_at < now))
+    audit.record(session, actor=audit.Actor(user.username, source_ip, user.id, user.role,
+                                            user.unit_id),
+                 action="login", object_type="user", object_id=user.id, detail={}, at=now)
+    session.commit()
+    return SignedIn(user=user, token=token, csrf_token=csrf, expires_at=expires)
+
+
+def resolve_session(
+    session: Session, *, token: str, settings: Settings, now: datetime,
+) -> tuple[User, UserSession]:
+    """The user behind a session token; expired, idle or disabled sessions are refused.
+
+    ``last_seen_at`` is refreshed at most once a minute, so reads rarely write.
+    """
+    row = session.get(UserSession, token_hash(token))
+    if row is None:
+        raise NotAuthenticated("phiên đăng nhập không hợp lệ / unknown session: sign in again")
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    if row.expires_at <= now or row.last_seen_at + idle <= now:
+        raise NotAuthenticated("phiên đăng nhập đã hết hạn / the session expired: sign in again")
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        raise NotAuthenticated("tài khoản đã bị vô hiệu / the account is disabled")
+    if now - row.last_seen_at > timedelta(minutes=1):
+        row.last_seen_at = now
+        session.commit()
+    return user, row
+
+
+def end_session(session: Session, *, token: str) -> None:
+    session.execute(delete(UserSession).where(UserSession.token_hash == token_hash(token)))
+    session.commit()
+
+
+def actor_for(
+    session: Session, *, user: User, source_ip: str | None, settings: Settings
+) -> audit.Actor:
+    """The acting identity of a user: role, unit and the subtree it may touch."""
+    scope = frozenset(descendant_unit_ids(session, unit_ids=[user.unit_id]))
+    return audit.Actor(name=user.username, source_ip=source_ip, user_id=user.id, role=user.role,
+                       unit_id=user.unit_id, scope=scope,
+                       emergency_direct=user.role.value in settings.emergency_roles)
+
+
+def list_users(session: Session, *, actor: audit.Actor) -> list[User]:
+    query = select(User).order_by(User.username)
+    if actor.scope is not None:
+        query = query.where(User.unit_id.in_(actor.scope))
+    return list(session.scalars(query))
