@@ -15,6 +15,8 @@ from control_center.api.router import api_router
 from control_center.api.routes.system import health_router
 from control_center.config import Settings
 from control_center.runtime import Center
+from control_center.web.console.common import install_console_handlers
+from control_center.web.console.routes import console_routers
 from control_center.web.pages import router as monitor_pages
 from control_center.web.training.forum import router as forum_pages
 from control_center.web.training.study import router as training_pages
@@ -45,9 +47,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_console_handlers(app)
     app.include_router(api_router(), prefix="/api/v1")
     app.include_router(health_router)
     app.include_router(monitor_pages)
     app.include_router(training_pages)
     app.include_router(forum_pages)
+    for router in console_routers():
+        app.include_router(router)
     return app

@@ -93,7 +93,7 @@ def authenticate(
                          "login_failed", object_type="user", object_id=user.id,
                          detail={"active": user.active}, at=now, flagged=locked)
             session.commit()
-        raise _failure("sai tên đăng nhập hoặc mật khẩu / wrong user name or password")
+        raise _failure("Sai tên đăng nhập hoặc mật khẩu / wrong user name or password")
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now

@@ -1,8 +1,9 @@
-"""Sign-in for the pages: the API token once (form or ``?token=``), then an HttpOnly cookie.
+"""Sign-in for the pages: the API token once (form or ``?token=``), then an HttpOnly cookie;
+or a console user's session (``/console/login``).
 
 The cookie holds an HMAC of the token, not the token itself; it is ``SameSite=Strict`` (a
-form posted from another site carries no cookie) and limited to ``/monitor``. Users and roles
-replace this when the accounts issue lands.
+form posted from another site carries no cookie) and limited to ``/monitor``. The token
+path stays for technicians' scripts; people sign in on the console.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from urllib.parse import urlencode
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
+from control_center.accounts import service as accounts
+from control_center.api.deps import SESSION_COOKIE
+from control_center.errors import NotAuthenticated
+from control_center.runtime import Center
 from control_center.security import token_matches
 
 COOKIE = "tt_pages"
@@ -43,8 +48,26 @@ def sign_out(response: Response) -> None:
     response.delete_cookie(COOKIE, path="/monitor")
 
 
-def gate(request: Request, api_token: str) -> Response | None:
-    """None when signed in to the pages; else a redirect (to sign in, or dropping ``?token=``)."""
+def console_session_ok(request: Request, center: Center) -> bool:
+    """True when the request carries a valid console session (any role may view these pages)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return False
+    with center.sessions() as session:
+        try:
+            accounts.resolve_session(session, token=token, settings=center.settings,
+                                     now=center.clock())
+        except NotAuthenticated:
+            return False
+    return True
+
+
+def gate(request: Request, center: Center) -> Response | None:
+    """None when signed in (API-token cookie or a console session); else a redirect (to sign
+    in, or dropping ``?token=``)."""
+    api_token = center.settings.api_token
+    if console_session_ok(request, center):
+        return None
     token = request.query_params.get("token")
     if token is not None and token_ok(token, api_token):
         rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]

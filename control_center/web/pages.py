@@ -62,7 +62,7 @@ def _render(center: CenterDep, name: str, status_code: int = 200, **context: obj
 
 
 def _gate(request: Request, center: CenterDep) -> Response | None:
-    return auth.gate(request, center.settings.api_token)
+    return auth.gate(request, center)
 
 
 def _safe_next(target: str) -> str:

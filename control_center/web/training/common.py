@@ -44,7 +44,7 @@ def render(center: Center, name: str, status_code: int = 200, **context: object)
 
 def gate(request: Request, center: Center) -> Response | None:
     """None when signed in to the pages; else a redirect (see ``web.auth.gate``)."""
-    return auth.gate(request, center.settings.api_token)
+    return auth.gate(request, center)
 
 
 def _signature(officer_id: int, api_token: str) -> str:

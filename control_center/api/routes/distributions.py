@@ -1,0 +1,7 @@
+"""API: distributions (being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/distributions", tags=["distributions"])

@@ -1,0 +1,114 @@
+"""Fixtures of the console suite: a real center and broker, a small tree with users per role.
+
+The tree (any depth is allowed; this one has three levels):
+
+    province "Tỉnh P" ── commune "Xã A" (devices loa-a1, loa-a2)
+                     └─ commune "Xã B" (device loa-b1)
+
+Users (password ``PASSWORD`` for all): ``admin`` (province admin), ``prov_op`` and
+``prov_appr`` (province operator and approver), ``op_a``/``appr_a``/``tech_a`` in commune A,
+``op_b``/``appr_b`` in commune B.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page
+
+from firmware_sim.broker import MosquittoBroker
+from tests.center.helpers import ok, uid
+from tests.support.browser import LAPTOP
+from tests.support.center import CenterHandle, running_center
+
+PASSWORD = "mat-khau-thu-nghiem-2026"
+USERS = {
+    "admin": ("admin", "province"),
+    "prov_op": ("operator", "province"),
+    "prov_appr": ("approver", "province"),
+    "op_a": ("operator", "a"),
+    "appr_a": ("approver", "a"),
+    "tech_a": ("technician", "a"),
+    "op_b": ("operator", "b"),
+    "appr_b": ("approver", "b"),
+}
+
+
+@dataclass
+class Tree:
+    """Ids of the seeded units, devices and users, and a way to act as each user."""
+
+    center: CenterHandle
+    units: dict[str, dict[str, Any]]
+    devices: dict[str, dict[str, Any]]
+    passwords: dict[str, str] = field(default_factory=dict)  # device id -> broker password
+    _clients: list[httpx.Client] = field(default_factory=list)
+
+    def api_as(self, username: str) -> httpx.Client:
+        """An httpx client signed in as ``username`` (a bearer session token)."""
+        r = httpx.post(f"{self.center.base_url}/api/v1/auth/login",
+                       json={"username": username, "password": PASSWORD}, timeout=30)
+        body = ok(r, 200)
+        client = httpx.Client(base_url=self.center.base_url, timeout=30,
+                              headers={"Authorization": f"Bearer {body['token']}"})
+        self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
+@pytest.fixture
+def center(tmp_path: Path, broker: MosquittoBroker) -> Iterator[CenterHandle]:
+    with running_center(tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.port,
+                        mqtt_password=broker.center_password) as handle:
+        yield handle
+
+
+@pytest.fixture
+def tree(center: CenterHandle, broker: MosquittoBroker) -> Iterator[Tree]:
+    api = center.api
+    province = ok(api.post("/api/v1/units", json={"code": uid("tinh-p"), "name": "Tỉnh P",
+                                                  "level": "province"}))
+    units = {"province": province}
+    for key, name in (("a", "Xã A"), ("b", "Xã B")):
+        units[key] = ok(api.post("/api/v1/units", json={
+            "code": uid(f"xa-{key}"), "name": name, "level": "commune",
+            "parent_id": province["id"]}))
+    devices: dict[str, dict[str, Any]] = {}
+    passwords: dict[str, str] = {}
+    for dev_id, key, lat, lon in (("loa-a1", "a", 21.03, 105.85), ("loa-a2", "a", 21.04, 105.86),
+                                  ("loa-b1", "b", 21.10, 105.90)):
+        created = ok(api.post("/api/v1/devices", json={
+            "id": dev_id, "name": f"Loa {dev_id}", "kind": "speaker",
+            "unit_id": units[key]["id"], "lat": lat, "lon": lon}))
+        broker.add_user(created["mqtt_username"], created["mqtt_password"])
+        devices[dev_id] = created
+        passwords[dev_id] = created["mqtt_password"]
+    for username, (role, key) in USERS.items():
+        ok(api.post("/api/v1/users", json={"username": username, "password": PASSWORD,
+                                           "role": role, "unit_id": units[key]["id"],
+                                           "full_name": f"Cán bộ {username}"}))
+    handle = Tree(center=center, units=units, devices=devices, passwords=passwords)
+    yield handle
+    handle.close()
+
+
+def sign_in(browser: Browser, base_url: str, username: str, *,
+            viewport: dict[str, int] | None = None) -> Page:
+    """A new browser context signed in on the console as ``username``."""
+    context = browser.new_context(viewport=viewport or LAPTOP, locale="vi-VN",
+                                  timezone_id="Asia/Ho_Chi_Minh")
+    page = context.new_page()
+    page.goto(f"{base_url}/console/login")
+    page.fill("#f-username", username)
+    page.fill("#f-password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/console")
+    return page
