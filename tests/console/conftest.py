@@ -21,7 +21,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
+from edge_agent.config import AgentConfig, CacheConfig, MqttConfig
 from firmware_sim.broker import MosquittoBroker
+from firmware_sim.fleet import Fleet, SimDevice
 from tests.center.helpers import ok, uid
 from tests.support.browser import LAPTOP
 from tests.support.center import CenterHandle, running_center
@@ -47,7 +49,27 @@ class Tree:
     units: dict[str, dict[str, Any]]
     devices: dict[str, dict[str, Any]]
     passwords: dict[str, str] = field(default_factory=dict)  # device id -> broker password
+    broker: MosquittoBroker | None = None
+    tmp: Path | None = None
     _clients: list[httpx.Client] = field(default_factory=list)
+    _fleets: list[Fleet] = field(default_factory=list)
+
+    def fleet(self, *device_ids: str) -> dict[str, SimDevice]:
+        """Start real agents (simulated audio sinks) for the given seeded devices, connected."""
+        assert self.broker is not None and self.tmp is not None
+        configs = [AgentConfig(
+            device_id=dev, data_dir=self.tmp / "agents" / dev,
+            center_public_keys=(self.center.public_key_b64,),
+            mqtt=MqttConfig(host=self.broker.host, port=self.broker.port,
+                            password=self.passwords[dev], keepalive_s=5, reconnect_min_s=0.5,
+                            reconnect_max_s=1),
+            cache=CacheConfig(retry_min_s=0.2, retry_max_s=1.0),
+        ) for dev in device_ids]
+        fleet = Fleet(configs)
+        self._fleets.append(fleet)
+        fleet.start()
+        assert fleet.wait_connected(15) == []
+        return fleet.devices
 
     def api_as(self, username: str) -> httpx.Client:
         """An httpx client signed in as ``username`` (a bearer session token)."""
@@ -60,6 +82,8 @@ class Tree:
         return client
 
     def close(self) -> None:
+        for fleet in self._fleets:
+            fleet.stop()
         for client in self._clients:
             client.close()
 
@@ -72,7 +96,7 @@ def center(tmp_path: Path, broker: MosquittoBroker) -> Iterator[CenterHandle]:
 
 
 @pytest.fixture
-def tree(center: CenterHandle, broker: MosquittoBroker) -> Iterator[Tree]:
+def tree(center: CenterHandle, broker: MosquittoBroker, tmp_path: Path) -> Iterator[Tree]:
     api = center.api
     province = ok(api.post("/api/v1/units", json={"code": uid("tinh-p"), "name": "Tỉnh P",
                                                   "level": "province"}))
@@ -95,7 +119,8 @@ def tree(center: CenterHandle, broker: MosquittoBroker) -> Iterator[Tree]:
         ok(api.post("/api/v1/users", json={"username": username, "password": PASSWORD,
                                            "role": role, "unit_id": units[key]["id"],
                                            "full_name": f"Cán bộ {username}"}))
-    handle = Tree(center=center, units=units, devices=devices, passwords=passwords)
+    handle = Tree(center=center, units=units, devices=devices, passwords=passwords,
+                  broker=broker, tmp=tmp_path)
     yield handle
     handle.close()
 
