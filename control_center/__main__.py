@@ -1,4 +1,5 @@
-"""Command line: ``python -m control_center serve|pubkey|broker-passwd|migrate|db-revision``."""
+"""Command line: ``python -m control_center serve|pubkey|broker-passwd|migrate|db-revision|
+create-user``."""
 
 from __future__ import annotations
 
@@ -85,6 +86,43 @@ def _broker_passwd(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+    """Create a console user (the first administrator of a deployment, for instance).
+
+    The password comes from ``TT_NEW_USER_PASSWORD`` or an interactive prompt, never from
+    the command line (it would end up in the shell history and the process list).
+    """
+    import getpass
+
+    from control_center.accounts import service as accounts
+    from control_center.db import create_db_engine, session_factory, upgrade_database
+    from control_center.errors import CenterError
+    from control_center.models import AdminUnit, Role
+    from control_center.services.audit import Actor
+    from protocol.base import utc_now
+
+    password = os.environ.get("TT_NEW_USER_PASSWORD") or getpass.getpass("Mật khẩu / password: ")
+    engine = create_db_engine(settings.database_url)
+    upgrade_database(engine)
+    try:
+        with session_factory(engine)() as session:
+            unit_id = session.scalar(select(AdminUnit.id).where(AdminUnit.code == args.unit))
+            if unit_id is None:
+                print(f"no unit with code {args.unit!r}: create it first (POST /api/v1/units)",
+                      file=sys.stderr)
+                return 2
+            user = accounts.create_user(
+                session, username=args.username, password=password, role=Role(args.role),
+                unit_id=unit_id, full_name=args.full_name, actor=Actor("cli"), now=utc_now())
+            print(f"created user {user.username!r} ({user.role.value}) in unit {args.unit!r}")
+    except CenterError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m control_center",
                                      description="Control center (settings from TT_* variables)")
@@ -105,6 +143,14 @@ def _parser() -> argparse.ArgumentParser:
     pw = sub.add_parser("broker-passwd", help="write a mosquitto password_file")
     pw.add_argument("--out", required=True, help="file to write (mode 0600)")
     pw.set_defaults(func=_broker_passwd)
+    user = sub.add_parser("create-user", help="create a console user (password from "
+                          "TT_NEW_USER_PASSWORD or a prompt)")
+    user.add_argument("username")
+    user.add_argument("--role", required=True,
+                      choices=["admin", "operator", "approver", "technician", "feedback_officer"])
+    user.add_argument("--unit", required=True, help="the unit's code")
+    user.add_argument("--full-name", default="")
+    user.set_defaults(func=_create_user)
     return parser
 
 

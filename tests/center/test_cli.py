@@ -63,3 +63,30 @@ def test_production_without_token_is_a_clear_error(
     monkeypatch.setenv("TT_ENV", "production")
     assert main(["pubkey"]) == 2
     assert "needs an explicit TT_API_TOKEN" in capsys.readouterr().err
+
+
+def test_create_user_takes_the_password_from_the_environment_and_refuses_weak_ones(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sqlalchemy import select
+
+    from control_center.accounts.passwords import verify_password
+    from control_center.models import User
+
+    settings = get_settings({"TT_DATA_DIR": str(env)})
+    engine = create_db_engine(settings.database_url)
+    upgrade_database(engine)
+    with session_factory(engine)() as session:
+        fleet.create_unit(session, code="TINH", name="Tỉnh", level="province", parent_id=None,
+                          actor=Actor("test"), now=datetime.now(UTC))
+    monkeypatch.setenv("TT_NEW_USER_PASSWORD", "short")
+    assert main(["create-user", "quantri", "--role", "admin", "--unit", "TINH"]) == 2
+    assert "10" in capsys.readouterr().err
+    monkeypatch.setenv("TT_NEW_USER_PASSWORD", "mot-mat-khau-du-dai")
+    assert main(["create-user", "quantri", "--role", "admin", "--unit", "NOPE"]) == 2
+    assert main(["create-user", "quantri", "--role", "admin", "--unit", "TINH"]) == 0
+    with session_factory(engine)() as session:
+        user = session.scalar(select(User).where(User.username == "quantri"))
+        assert user is not None and user.role == "admin"
+        assert verify_password("mot-mat-khau-du-dai", user.password_hash)
+    engine.dispose()
