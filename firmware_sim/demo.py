@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 import shutil
 import signal
 import subprocess
@@ -28,6 +29,29 @@ from firmware_sim.influx import InfluxServer
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 COMMUNES = {"Xã Gio Linh": "giolinh", "Xã Cam Lộ": "camlo"}
+# approximate positions (lat, lon) of each commune's two loudspeakers, for the console's map
+POSITIONS = {"giolinh": ((16.905, 107.075), (16.918, 107.094)),
+             "camlo": ((16.795, 107.005), (16.781, 106.988))}
+
+
+def demo_users(province_id: object, communes: dict[str, object]) -> list[dict[str, object]]:
+    """One console account per role: the province's staff and each commune's operator/approver."""
+    users: list[dict[str, object]] = [
+        {"username": "quantri", "role": "admin", "unit_id": province_id,
+         "full_name": "Quản trị tỉnh"},
+        {"username": "bientap.tinh", "role": "operator", "unit_id": province_id,
+         "full_name": "Biên tập viên tỉnh"},
+        {"username": "duyet.tinh", "role": "approver", "unit_id": province_id,
+         "full_name": "Lãnh đạo duyệt tin tỉnh"},
+        {"username": "kythuat", "role": "technician", "unit_id": province_id,
+         "full_name": "Kỹ thuật viên"},
+    ]
+    for slug, unit_id in communes.items():
+        users += [{"username": f"bientap.{slug}", "role": "operator", "unit_id": unit_id,
+                   "full_name": f"Biên tập viên xã {slug}"},
+                  {"username": f"duyet.{slug}", "role": "approver", "unit_id": unit_id,
+                   "full_name": f"Lãnh đạo xã {slug}"}]
+    return users
 
 
 def make_demo_audio(path: Path) -> Path:
@@ -105,13 +129,17 @@ def main(argv: list[str] | None = None) -> int:
                                           "level": "province", "parent_id": central["id"]})
         configs: list[AgentConfig] = []
         pubkey = center.public_key()
+        commune_ids: dict[str, object] = {}
         for name, slug in COMMUNES.items():
             unit = post("/api/v1/units", {"code": slug, "name": name, "level": "commune",
                                           "parent_id": province["id"]})
+            commune_ids[slug] = unit["id"]
             for i in (1, 2):
                 device_id = f"loa-{slug}-{i}"
+                lat, lon = POSITIONS[slug][i - 1]
                 dev = post("/api/v1/devices", {"id": device_id, "name": f"Loa {name} {i}",
-                                               "kind": "speaker", "unit_id": unit["id"]})
+                                               "kind": "speaker", "unit_id": unit["id"],
+                                               "lat": lat, "lon": lon})
                 password = str(dev["mqtt_password"])
                 broker.add_user(device_id, password)
                 configs.append(AgentConfig(
@@ -121,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
                     health=HealthConfig(interval_s=15,
                                         time_url=f"{center.base_url}/api/v1/time"),
                 ))
+        demo_password = secrets.token_urlsafe(9)
+        users = demo_users(province["id"], commune_ids)
+        for user in users:
+            post("/api/v1/users", {**user, "password": demo_password})
         wav = make_demo_audio(args.data / "ban-tin-demo.wav")
         with wav.open("rb") as fh:
             r = api.post("/api/v1/media", files={"file": (wav.name, fh, "audio/wav")})
@@ -144,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         local = start_at.astimezone(LOCAL).strftime("%H:%M:%S")
         print(f"""
 Hệ thống thông tin cơ sở — bản demo / demo running
+  Bảng điều khiển / console:         {center.base_url}/console
+    tài khoản / accounts: {", ".join(str(u["username"]) for u in users)}
+    mật khẩu (mọi tài khoản) / password (all accounts): {demo_password}
   Giám sát / monitoring:            {center.base_url}/monitor?token={center.api_token}
   Trung tâm điều khiển (API docs):  {center.base_url}/docs
   Nhật ký phát / play log:          {center.base_url}/api/v1/plays
