@@ -3,7 +3,8 @@
 One thread sleeps until the next deadline (the soonest start or lateness limit) instead of
 polling. As Circular 39/2020 describes: an emergency item interrupts whatever non-emergency
 item is playing (reported as interrupted); a priority item does not interrupt but goes ahead
-of every waiting normal item; equal priorities play in order of their instants.
+of every waiting normal item; among due items of equal priority the manifest's ``order`` (the
+commune's ranking) decides, then the instants.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ from protocol.manifest import AudioContent, PlayItem
 
 log = logging.getLogger(__name__)
 MAX_SLEEP_S = 30.0
+
+
+def ready_order(item: PlayItem) -> tuple[int, int, datetime, str]:
+    """Sort key of the due items: higher priority first, then the commune's ``order``, then
+    the earlier instant (the item id breaks ties)."""
+    return (-item.priority.rank, item.order, item.start_at, item.item_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,13 +162,10 @@ class Player:
             else:
                 due.append(item)
                 deadlines.append(item.start_at + lateness)
-        ready = sorted(
-            (it for it in due if self._ready(it)),
-            key=lambda it: (-it.priority.rank, it.start_at, it.item_id),
-        )
+        ready = sorted((it for it in due if self._ready(it)), key=ready_order)
         soon = sorted(
             (it for it in imminent if self._ready(it)),
-            key=lambda it: (it.start_at, -it.priority.rank, it.item_id),
+            key=lambda it: (it.start_at, -it.priority.rank, it.order, it.item_id),
         )
         if ready and current is None:
             self._start(ready[0])

@@ -44,6 +44,10 @@ class PlayItem(FrozenModel):
     priority: Priority = Priority.NORMAL
     start_at: UtcDatetime
     content: ItemContent
+    # Among due items of equal priority the lower order plays first (the commune's ranking of
+    # clashing priority items). Left out of the JSON when 0, so unranked items serialise
+    # exactly as before and agents without this field still accept them.
+    order: int = Field(default=0, ge=0, le=10_000, exclude_if=lambda v: v == 0)
 
 
 class Manifest(FrozenModel):
