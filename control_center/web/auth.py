@@ -20,6 +20,7 @@ from control_center.api.deps import SESSION_COOKIE
 from control_center.errors import NotAuthenticated
 from control_center.runtime import Center
 from control_center.security import token_matches
+from control_center.services.audit import Actor
 
 COOKIE = "tt_pages"
 MAX_AGE_S = 12 * 3600
@@ -60,6 +61,24 @@ def console_session_ok(request: Request, center: Center) -> bool:
         except NotAuthenticated:
             return False
     return True
+
+
+def page_actor(request: Request, center: Center) -> Actor:
+    """Who is looking at a page that ``gate`` let through: the console user (scoped to their
+    subtree), else the holder of the API-token cookie (the whole tree)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    source_ip = request.client.host if request.client else None
+    if token:
+        with center.sessions() as session:
+            try:
+                user, _ = accounts.resolve_session(session, token=token,
+                                                   settings=center.settings, now=center.clock())
+            except NotAuthenticated:
+                pass
+            else:
+                return accounts.actor_for(session, user=user, source_ip=source_ip,
+                                          settings=center.settings)
+    return Actor(name="pages", source_ip=source_ip)
 
 
 def gate(request: Request, center: Center) -> Response | None:

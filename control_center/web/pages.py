@@ -1,5 +1,6 @@
 """The technician's and officials' pages: fleet overview, device, alerts, proof-of-play report.
 
+A console user sees their own unit's subtree; the API-token sign-in sees the whole tree.
 Vietnamese first, English beside it; every time is shown in the center's time zone
 (Asia/Ho_Chi_Minh by default). Charts are SVG drawn here; the pages load no scripts.
 """
@@ -16,7 +17,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from control_center.accounts.permissions import Permission
 from control_center.api.deps import CenterDep
+from control_center.api.routes.monitoring import scoped_unit, visible_alert, visible_device
 from control_center.errors import InvalidInput
 from control_center.models import AlertState
 from control_center.telemetry import views
@@ -96,6 +99,7 @@ def logout() -> Response:
 def overview(request: Request, center: CenterDep, unit_id: int | None = None) -> Response:
     if (gate := _gate(request, center)) is not None:
         return gate
+    unit_id = scoped_unit(auth.page_actor(request, center), unit_id)
     with center.read_sessions() as session:
         data = views.fleet_overview(session, unit_id=unit_id)
     return _render(center, "overview.html", data=data, unit_id=unit_id)
@@ -106,7 +110,9 @@ def device(request: Request, center: CenterDep, device_id: str, hours: float = 2
     if (gate := _gate(request, center)) is not None:
         return gate
     hours = min(max(hours, 0.1), 24 * 31)
+    viewer = auth.page_actor(request, center)
     with center.read_sessions() as session:
+        visible_device(session, viewer, device_id)
         detail = views.device_detail(session, device_id=device_id, plays=500)
     tz = ZoneInfo(center.settings.timezone)
     now = center.clock()
@@ -141,6 +147,7 @@ def alerts(request: Request, center: CenterDep, state: AlertState | None = None,
            unit_id: int | None = None) -> Response:
     if (gate := _gate(request, center)) is not None:
         return gate
+    unit_id = scoped_unit(auth.page_actor(request, center), unit_id)
     with center.read_sessions() as session:
         items = views.list_alerts(session, state=state, unit_id=unit_id)
     return _render(center, "alerts.html", items=items, state=state.value if state else None)
@@ -153,9 +160,12 @@ def alert_action(request: Request, center: CenterDep, alert_id: int, action: str
     states = {"acknowledge": AlertState.ACKNOWLEDGED, "resolve": AlertState.RESOLVED}
     if action not in states:
         raise InvalidInput(f"unknown action {action!r}")
+    viewer = auth.page_actor(request, center)
+    viewer.require(Permission.ALERTS)
     with center.sessions() as session:
+        visible_alert(session, viewer, alert_id)
         views.set_alert_state(session, alert_id=alert_id, state=states[action],
-                              actor="pages", now=center.clock())
+                              actor=viewer.name, now=center.clock())
     return RedirectResponse("/monitor/alerts", status_code=303)
 
 
@@ -177,8 +187,11 @@ def report(request: Request, center: CenterDep, unit_id: int | None = None,
     if (gate := _gate(request, center)) is not None:
         return gate
     t0, t1, d0, d1 = _period(center, start, end)
+    viewer = auth.page_actor(request, center)
+    if unit_id is not None:
+        viewer.require_unit(unit_id, what=f"unit {unit_id}")
     with center.read_sessions() as session:
-        units = views.fleet_overview(session).units
+        units = views.fleet_overview(session, unit_id=viewer.unit_id).units
         data = (views.play_report(session, unit_id=unit_id, start=t0, end=t1)
                 if unit_id is not None else None)
     query = urlencode({"unit_id": unit_id or "", "start": d0.isoformat(), "end": d1.isoformat()})
@@ -192,6 +205,7 @@ def report_csv_page(request: Request, center: CenterDep, unit_id: int,
     if (gate := _gate(request, center)) is not None:
         return gate
     t0, t1, d0, d1 = _period(center, start, end)
+    auth.page_actor(request, center).require_unit(unit_id, what=f"unit {unit_id}")
     with center.read_sessions() as session:
         data = views.play_report(session, unit_id=unit_id, start=t0, end=t1)
     name = f"bao-cao-phat-{unit_id}-{d0:%Y%m%d}-{d1:%Y%m%d}.csv"

@@ -1,4 +1,8 @@
-"""Monitoring: fleet overview, device health, alerts, proof-of-play reports, telemetry stats."""
+"""Monitoring: fleet overview, device health, alerts, proof-of-play reports, telemetry stats.
+
+A signed-in user sees their own unit's subtree (the default root of the overview and the alert
+list); units, devices and alerts outside it answer 404.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,14 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy.orm import Session
 
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
-from control_center.errors import InvalidInput
-from control_center.models import AlertState
+from control_center.errors import InvalidInput, NotFound
+from control_center.models import Alert, AlertState, Device
 from control_center.schemas.common import ItemList
+from control_center.services import fleet
+from control_center.services.audit import Actor
 from control_center.telemetry import views
 from control_center.telemetry.csvout import report_csv
 from control_center.telemetry.queries import CHART_FIELDS, InfluxUnavailable
@@ -18,24 +25,49 @@ from control_center.telemetry.queries import CHART_FIELDS, InfluxUnavailable
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 
 
+def scoped_unit(actor: Actor, unit_id: int | None) -> int | None:
+    """The unit to show: the one asked for (inside the subtree), else the user's own unit."""
+    if unit_id is None:
+        return actor.unit_id
+    actor.require_unit(unit_id, what=f"unit {unit_id}")
+    return unit_id
+
+
+def visible_device(session: Session, actor: Actor, device_id: str) -> None:
+    """404 for a device that does not exist or lies outside the caller's subtree."""
+    actor.require_unit(fleet.get_device(session, device_id=device_id).unit_id,
+                       what=f"device {device_id!r}")
+
+
+def visible_alert(session: Session, actor: Actor, alert_id: int) -> None:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"alert {alert_id} does not exist")
+    device = session.get(Device, alert.device_id)
+    actor.require_unit(device.unit_id if device else None, what=f"alert {alert_id}")
+
+
 @router.get("/overview", response_model=views.FleetOverview)
-def overview(session: SessionDep, unit_id: int | None = None) -> views.FleetOverview:
+def overview(
+    session: SessionDep, actor: ActorDep, unit_id: int | None = None
+) -> views.FleetOverview:
     """Per unit (counts over its subtree): devices online, silent, offline, open alerts."""
-    return views.fleet_overview(session, unit_id=unit_id)
+    return views.fleet_overview(session, unit_id=scoped_unit(actor, unit_id))
 
 
 @router.get("/devices/{device_id}", response_model=views.DeviceDetail)
-def device(device_id: str, session: SessionDep) -> views.DeviceDetail:
+def device(device_id: str, session: SessionDep, actor: ActorDep) -> views.DeviceDetail:
+    visible_device(session, actor, device_id)
     return views.device_detail(session, device_id=device_id)
 
 
 @router.get("/devices/{device_id}/series")
 def device_series(
-    device_id: str, session: SessionDep, center: CenterDep,
+    device_id: str, session: SessionDep, center: CenterDep, actor: ActorDep,
     hours: Annotated[float, Query(gt=0, le=24 * 31)] = 24.0,
 ) -> dict[str, list[tuple[datetime, float]]]:
     """Recent health samples from InfluxDB, per field (503 when InfluxDB is not configured)."""
-    views.device_detail(session, device_id=device_id, plays=0)
+    visible_device(session, actor, device_id)
     reader = center.telemetry.reader
     if reader is None:
         raise InfluxUnavailable("telemetry is disabled: set TT_INFLUX_URL")
@@ -44,16 +76,20 @@ def device_series(
 
 @router.get("/alerts", response_model=ItemList[views.AlertPublic])
 def alerts(
-    session: SessionDep, state: AlertState | None = None, unit_id: int | None = None,
-    device_id: str | None = None,
+    session: SessionDep, actor: ActorDep, state: AlertState | None = None,
+    unit_id: int | None = None, device_id: str | None = None,
 ) -> ItemList[views.AlertPublic]:
-    return ItemList.of(views.list_alerts(session, state=state, unit_id=unit_id,
+    if device_id is not None:
+        visible_device(session, actor, device_id)
+    return ItemList.of(views.list_alerts(session, state=state,
+                                         unit_id=scoped_unit(actor, unit_id),
                                          device_id=device_id))
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=views.AlertPublic)
 def acknowledge(alert_id: int, session: SessionDep, actor: ActorDep,
                 now: NowDep) -> views.AlertPublic:
+    visible_alert(session, actor, alert_id)
     return views.set_alert_state(session, alert_id=alert_id, state=AlertState.ACKNOWLEDGED,
                                  actor=actor.name, now=now)
 
@@ -61,16 +97,18 @@ def acknowledge(alert_id: int, session: SessionDep, actor: ActorDep,
 @router.post("/alerts/{alert_id}/resolve", response_model=views.AlertPublic)
 def resolve(alert_id: int, session: SessionDep, actor: ActorDep,
             now: NowDep) -> views.AlertPublic:
+    visible_alert(session, actor, alert_id)
     return views.set_alert_state(session, alert_id=alert_id, state=AlertState.RESOLVED,
                                  actor=actor.name, now=now)
 
 
 @router.get("/reports/plays", response_model=views.PlayReport)
 def play_report(
-    session: SessionDep, now: NowDep, unit_id: int, start: datetime | None = None,
+    session: SessionDep, now: NowDep, actor: ActorDep, unit_id: int, start: datetime | None = None,
     end: datetime | None = None, format: Literal["json", "csv"] = "json",
 ) -> views.PlayReport | Response:
     """Proof of play for a unit's subtree over [start, end) (default: the last 7 days)."""
+    actor.require_unit(unit_id, what=f"unit {unit_id}")
     end = end or now
     start = start or end - timedelta(days=7)
     if start.tzinfo is None or end.tzinfo is None:
