@@ -35,3 +35,16 @@ def test_monitor_pages_follow_the_console_session_scope(tree: Tree) -> None:
         assert page.get("/monitor/devices/loa-a1").status_code == 200
         r = page.get("/monitor/reports", params={"unit_id": tree.units["b"]["id"]})
         assert r.status_code == 404
+
+
+def test_a_user_may_act_only_as_an_officer_of_their_subtree(tree: Tree) -> None:
+    api = tree.center.api
+    for code, key in (("CB-A", "a"), ("CB-B", "b")):
+        r = api.post("/api/v1/training/officers", json={
+            "code": code, "name": f"Cán bộ {key}", "unit_id": tree.units[key]["id"],
+            "role": "editor"})
+        assert r.status_code == 201, r.text
+    op_a = tree.api_as("op_a")
+    assert op_a.get("/api/v1/forum/categories", headers={"X-Officer": "CB-A"}).status_code == 200
+    r = op_a.get("/api/v1/forum/categories", headers={"X-Officer": "CB-B"})
+    assert r.status_code == 404 and "CB-B" in r.json()["detail"]

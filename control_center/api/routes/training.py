@@ -45,10 +45,14 @@ router = APIRouter(prefix="/training", tags=["training"])
 MAX_COURSE_ZIP = 200 * 1024 * 1024
 
 
-def current_officer(session: SessionDep,
+def current_officer(session: SessionDep, actor: ActorDep,
                     x_officer: Annotated[str, Header(description="the officer's code")]
                     ) -> Officer:
-    return officers.by_code(session, code=x_officer.strip())
+    """The officer named in ``X-Officer``; a signed-in user may only name an officer of their
+    own subtree (404 otherwise)."""
+    officer = officers.by_code(session, code=x_officer.strip())
+    actor.require_unit(officer.unit_id, what=f"officer {x_officer.strip()!r}")
+    return officer
 
 
 OfficerDep = Annotated[Officer, Depends(current_officer)]
