@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from control_center.models import BulletinKind, MediaState, ScheduleKind
+from control_center.models import BulletinKind, BulletinStatus, MediaState, ScheduleKind
 from control_center.schemas.common import DeliveryReport, InputModel, OutputModel, Sha256
 from control_center.schemas.fleet import DeviceId
 from protocol.base import Priority
@@ -87,6 +87,22 @@ class BulletinPublic(OutputModel):
     text: str | None
     created_at: datetime
     updated_at: datetime
+    status: BulletinStatus = Field(
+        description="draft → submitted → approved (or rejected) → scheduled; only approved "
+        "and scheduled bulletins are broadcast")
+    unit_id: int | None = Field(description="the owning unit (null: made with the API token)")
+    created_by: str
+    submitted_by: str | None
+    approved_by: str | None
+    approved_at: datetime | None
+    review_note: str
+    approval_skipped: bool = Field(description="an emergency sent without approval")
+
+
+class ReviewNote(InputModel):
+    """An optional note with submit/approve; required to reject (the reason)."""
+
+    note: str = Field(default="", max_length=2000)
 
 
 class Targets(InputModel):

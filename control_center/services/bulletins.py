@@ -1,29 +1,44 @@
-"""Bulletins: what is broadcast (recorded audio or text) and how urgently."""
+"""Bulletins: what is broadcast (recorded audio or text) and how urgently.
+
+A signed-in user's bulletin starts as a draft of the user's unit and goes through the approval
+workflow (``services.workflow``); the system API token's bulletins are approved at once.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
+from control_center.accounts.permissions import Permission
 from control_center.errors import InvalidInput, NotFound
-from control_center.models import Bulletin, BulletinKind, Schedule
+from control_center.models import Bulletin, BulletinKind, BulletinStatus
 from control_center.schemas.content import BulletinCreate, BulletinUpdate
-from control_center.services import audit, media_store
-from control_center.services.targets import schedule_devices
+from control_center.services import audit, media_store, workflow
 
 
 def get_bulletin(session: Session, *, bulletin_id: int) -> Bulletin:
+    """Any bulletin by id, whoever asks (use ``workflow.get_visible`` for a user's view)."""
     bulletin = session.get(Bulletin, bulletin_id)
     if bulletin is None:
         raise NotFound(f"bulletin {bulletin_id} does not exist")
     return bulletin
 
 
-def list_bulletins(session: Session, *, limit: int = 500, offset: int = 0) -> list[Bulletin]:
-    query = select(Bulletin).order_by(Bulletin.id.desc()).limit(limit).offset(offset)
-    return list(session.scalars(query))
+def list_bulletins(
+    session: Session, *, actor: audit.Actor | None = None, status: BulletinStatus | None = None,
+    limit: int = 500, offset: int = 0,
+) -> list[Bulletin]:
+    """Newest first; only those the actor may see (all without an actor), optionally by status."""
+    query = select(Bulletin)
+    condition = workflow.visible_filter(actor) if actor is not None else None
+    if condition is not None:
+        query = query.where(condition)
+    if status is not None:
+        query = query.where(Bulletin.status == status)
+    query = query.order_by(Bulletin.updated_at.desc(), Bulletin.id.desc())
+    return list(session.scalars(query.limit(limit).offset(offset)))
 
 
 def _check_content(
@@ -38,12 +53,21 @@ def _check_content(
 
 
 def create_bulletin(
-    session: Session, *, data: BulletinCreate, actor: audit.Actor, now: datetime
+    session: Session, *, data: BulletinCreate, actor: audit.Actor, now: datetime,
+    status: BulletinStatus | None = None,
 ) -> Bulletin:
+    """Store a bulletin owned by the actor's unit.
+
+    ``status`` None: approved for the system token, a draft for a user. Callers check the
+    permission to write bulletins (routes require EDIT_BULLETINS).
+    """
     _check_content(session, kind=data.kind, media_sha256=data.media_sha256, text=data.text)
+    if status is None:
+        status = BulletinStatus.APPROVED if actor.is_system else BulletinStatus.DRAFT
     bulletin = Bulletin(
         title=data.title, category=data.category, priority=data.priority, kind=data.kind,
         media_sha256=data.media_sha256, text=data.text, created_at=now, updated_at=now,
+        status=status, unit_id=actor.unit_id, created_by=actor.name,
     )
     session.add(bulletin)
     session.flush()
@@ -57,8 +81,17 @@ def update_bulletin(
     session: Session, *, bulletin_id: int, data: BulletinUpdate, actor: audit.Actor,
     now: datetime,
 ) -> tuple[Bulletin, set[str]]:
-    """Apply the given fields; returns the bulletin and the devices whose manifests change."""
-    bulletin = get_bulletin(session, bulletin_id=bulletin_id)
+    """Apply the given fields; returns the bulletin and the devices whose manifests change.
+
+    A user's edit sends a submitted, approved or scheduled bulletin back to draft (audited
+    ``back_to_draft``): its schedules stay but play nothing until it is approved again.
+    """
+    if actor.is_system:
+        bulletin = get_bulletin(session, bulletin_id=bulletin_id)
+    else:
+        actor.require(Permission.EDIT_BULLETINS)
+        bulletin = workflow.get_visible(session, bulletin_id=bulletin_id, actor=actor)
+        workflow.require_owner(actor, bulletin, doing=("sửa", "edit"))
     changes = data.model_dump(exclude_unset=True)
     for name in ("title", "category", "priority"):
         if changes.get(name) is None and name in changes:
@@ -71,11 +104,7 @@ def update_bulletin(
     audit.record(session, actor=actor, action="update", object_type="bulletin",
                  object_id=bulletin.id, detail=data.model_dump(mode="json", exclude_unset=True),
                  at=now)
-    schedules = list(session.scalars(
-        select(Schedule)
-        .where(Schedule.bulletin_id == bulletin_id, Schedule.cancelled_at.is_(None))
-        .options(selectinload(Schedule.targets))
-    ))
-    affected = set().union(*schedule_devices(session, schedules=schedules).values())
+    affected = workflow.active_schedule_devices(session, bulletin_id=bulletin_id)
+    workflow.back_to_draft(session, bulletin=bulletin, actor=actor, now=now, reason="edited")
     session.commit()
     return bulletin, affected

@@ -8,8 +8,18 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
+
 from control_center.errors import InvalidInput
-from control_center.models import Bulletin, BulletinKind, MediaAsset, Schedule, ScheduleKind
+from control_center.models import (
+    Bulletin,
+    BulletinKind,
+    Distribution,
+    MediaAsset,
+    Schedule,
+    ScheduleKind,
+)
 from control_center.services.expansion import GRACE, Recurrence, expand_recurring, item_id
 from protocol.codec import MAX_PAYLOAD_BYTES
 from protocol.feedback import FeedbackAnswer, FeedbackCategory
@@ -61,19 +71,49 @@ def bulletin_content(
     return None
 
 
+def schedule_orders(session: Session, *, schedule_ids: Iterable[int]) -> dict[int, int]:
+    """The commune's rank of each schedule placed for a distribution (absent: order 0)."""
+    ids = list(set(schedule_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Distribution.schedule_id, Distribution.rank)
+        .where(Distribution.schedule_id.in_(ids), Distribution.rank != 0)
+    )
+    return {sid: rank for sid, rank in rows if sid is not None}
+
+
+def _orders_of(schedules: Sequence[Schedule]) -> dict[int, int]:
+    """Ranks looked up through the session the schedules were loaded in (none if detached)."""
+    session = object_session(schedules[0]) if schedules else None
+    if session is None:
+        return {}
+    return schedule_orders(session, schedule_ids=[s.id for s in schedules])
+
+
 def build_items(
     *,
     schedules: Iterable[Schedule],
     instants: Mapping[int, Sequence[datetime]],
     bulletins: Mapping[int, Bulletin],
     contents: Mapping[int, ItemContent | None],
+    orders: Mapping[int, int] | None = None,
 ) -> list[PlayItem]:
-    """Every occurrence of the given schedules, sorted by start, capped at MAX_ITEMS."""
+    """Every occurrence of the given schedules, sorted by start, capped at MAX_ITEMS.
+
+    Only bulletins whose status is broadcastable (approved, scheduled) play: a bulletin sent
+    back to draft keeps its schedules but leaves the manifests. ``orders`` maps a schedule id
+    to ``PlayItem.order`` (the commune's rank); when not given it is read from the schedules'
+    session (``schedule_orders``).
+    """
+    schedules = list(schedules)
+    if orders is None:
+        orders = _orders_of(schedules)
     items: list[PlayItem] = []
     for schedule in schedules:
         bulletin = bulletins.get(schedule.bulletin_id)
         content = contents.get(schedule.bulletin_id)
-        if bulletin is None or content is None:
+        if bulletin is None or content is None or not bulletin.status.broadcastable:
             continue
         for instant in instants.get(schedule.id, ()):
             items.append(
@@ -86,6 +126,7 @@ def build_items(
                     priority=bulletin.priority,
                     start_at=instant,
                     content=content,
+                    order=orders.get(schedule.id, 0),
                 )
             )
     items.sort(key=lambda i: (i.start_at, i.item_id))
