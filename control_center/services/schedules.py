@@ -1,19 +1,50 @@
-"""Schedules: create, edit (new revision) and cancel; each returns the devices to republish."""
+"""Schedules: create, edit (new revision) and cancel; each returns the devices to republish.
+
+A signed-in user schedules inside their unit subtree only: targets, the bulletin and the
+schedule itself must lie in ``actor.scope`` (else 404, as if they did not exist), the bulletin
+must be approved (409 otherwise) and the role needs ``Permission.SCHEDULE``. The system API
+token (``scope`` None) acts on the whole tree.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
 
-from control_center.errors import Conflict, InvalidInput, NotFound, UnknownReference
-from control_center.models import Bulletin, Schedule, ScheduleKind, ScheduleTarget
+from control_center.accounts.permissions import Permission
+from control_center.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    UnknownReference,
+)
+from control_center.models import (
+    Bulletin,
+    BulletinStatus,
+    Device,
+    DeviceGroupMember,
+    Distribution,
+    DistributionState,
+    Role,
+    Schedule,
+    ScheduleKind,
+    ScheduleTarget,
+)
 from control_center.schemas.content import ScheduleCreate, ScheduleUpdate, Targets
-from control_center.services import audit
+from control_center.services import audit, workflow
 from control_center.services.expansion import Recurrence, next_recurring, parse_rule, zone
-from control_center.services.targets import TargetSpec, check_targets, resolve_targets, spec_of
+from control_center.services.targets import (
+    TargetSpec,
+    check_targets,
+    descendant_unit_ids,
+    resolve_targets,
+    spec_of,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,20 +57,88 @@ class Timing:
     timezone: str
 
 
-def get_schedule(session: Session, *, schedule_id: int) -> Schedule:
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A validated schedule request, not yet written: what, when, to whom."""
+
+    bulletin: Bulletin
+    timing: Timing
+    spec: TargetSpec
+    devices: set[str]
+
+
+# --- who sees what ---------------------------------------------------------------------------
+
+def visible_bulletin_clause(actor: audit.Actor) -> ColumnElement[bool] | None:
+    """SQL condition for the bulletins the actor sees (None: all); see ``workflow``."""
+    return workflow.visible_filter(actor)
+
+
+def _device_units(session: Session, device_ids: Iterable[str]) -> dict[str, int]:
+    ids = list(set(device_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(Device.id, Device.unit_id).where(Device.id.in_(ids)))
+    return {device_id: unit_id for device_id, unit_id in rows}
+
+
+def _outside(session: Session, actor: audit.Actor, spec: TargetSpec) -> list[str]:
+    """The targets of ``spec`` the actor may not reach, named as in NotFound messages."""
+    scope = actor.scope
+    if scope is None:
+        return []
+    outside = [f"unit {u}" for u in spec.unit_ids if u not in scope]
+    units = _device_units(session, spec.device_ids)
+    outside += [f"device {d!r}" for d in spec.device_ids if units.get(d) not in scope]
+    for group_id in spec.group_ids:
+        members = list(session.scalars(select(DeviceGroupMember.device_id)
+                                       .where(DeviceGroupMember.group_id == group_id)))
+        member_units = _device_units(session, members)
+        if actor.role != Role.ADMIN or not set(member_units.values()) <= scope:
+            outside.append(f"group {group_id}")
+    return outside
+
+
+def schedule_visible(session: Session, *, actor: audit.Actor, schedule: Schedule) -> bool:
+    """Visible when made inside the actor's subtree or when all its targets lie inside it."""
+    if actor.scope is None or (schedule.unit_id is not None and schedule.unit_id in actor.scope):
+        return True
+    return not _outside(session, actor, spec_of(schedule))
+
+
+def get_schedule(
+    session: Session, *, schedule_id: int, actor: audit.Actor | None = None
+) -> Schedule:
+    """The schedule (404 when missing, or outside ``actor``'s subtree when an actor is given)."""
     schedule = session.scalar(
         select(Schedule).where(Schedule.id == schedule_id)
         .options(selectinload(Schedule.targets))
     )
-    if schedule is None:
+    if schedule is None or (
+            actor is not None and not schedule_visible(session, actor=actor, schedule=schedule)):
         raise NotFound(f"schedule {schedule_id} does not exist")
+    return schedule
+
+
+def changeable_schedule(
+    session: Session, *, schedule_id: int, actor: audit.Actor
+) -> Schedule:
+    """A schedule the actor may edit or cancel: visible (404) and made inside its subtree
+    (403 for one an upper level placed in the actor's communes)."""
+    actor.require(Permission.SCHEDULE)
+    schedule = get_schedule(session, schedule_id=schedule_id, actor=actor)
+    if not actor.is_system and not actor.covers(schedule.unit_id):
+        raise Forbidden(f"lịch phát {schedule_id} do cấp trên đặt, không thể sửa hay hủy / "
+                        f"schedule {schedule_id} was placed by an upper level: you may not "
+                        "change or cancel it")
     return schedule
 
 
 def list_schedules(
     session: Session, *, bulletin_id: int | None = None, active: bool | None = None,
-    limit: int = 500, offset: int = 0,
+    limit: int = 500, offset: int = 0, actor: audit.Actor | None = None,
 ) -> list[Schedule]:
+    """Newest first; with an actor, only the schedules visible to it."""
     query = select(Schedule).options(selectinload(Schedule.targets))
     if bulletin_id is not None:
         query = query.where(Schedule.bulletin_id == bulletin_id)
@@ -47,8 +146,15 @@ def list_schedules(
         query = query.where(Schedule.cancelled_at.is_(None))
     elif active is False:
         query = query.where(Schedule.cancelled_at.is_not(None))
-    return list(session.scalars(query.order_by(Schedule.id.desc()).limit(limit).offset(offset)))
+    query = query.order_by(Schedule.id.desc())
+    if actor is None or actor.scope is None:
+        return list(session.scalars(query.limit(limit).offset(offset)))
+    found = [s for s in session.scalars(query)
+             if schedule_visible(session, actor=actor, schedule=s)]
+    return found[offset:offset + limit]
 
+
+# --- validation ------------------------------------------------------------------------------
 
 def validate_timing(timing: Timing, *, now: datetime) -> None:
     """Refuse what cannot be broadcast: past instants, bad rules, empty validity windows."""
@@ -91,6 +197,14 @@ def _spec(targets: Targets) -> TargetSpec:
     return spec
 
 
+def _check_targets(session: Session, actor: audit.Actor, spec: TargetSpec) -> None:
+    """Targets outside the subtree: 404 (they do not exist for this actor); unknown: 422."""
+    outside = _outside(session, actor, spec)
+    if outside:
+        raise NotFound("; ".join(f"{name} does not exist" for name in outside))
+    check_targets(session, spec=spec)
+
+
 def _set_targets(schedule: Schedule, spec: TargetSpec) -> None:
     schedule.targets = (
         [ScheduleTarget(unit_id=u) for u in spec.unit_ids]
@@ -99,33 +213,76 @@ def _set_targets(schedule: Schedule, spec: TargetSpec) -> None:
     )
 
 
-def _check_bulletin(session: Session, bulletin_id: int) -> None:
-    if session.get(Bulletin, bulletin_id) is None:
-        raise UnknownReference(f"bulletin {bulletin_id} does not exist")
+def usable_bulletin(session: Session, *, actor: audit.Actor, bulletin_id: int) -> Bulletin:
+    """The bulletin if the actor sees it (404; 422 for the system token when it is unknown)
+    and it is approved (409 otherwise)."""
+    if actor.scope is None:
+        bulletin = session.get(Bulletin, bulletin_id)
+        if bulletin is None:
+            raise UnknownReference(f"bulletin {bulletin_id} does not exist")
+    else:
+        bulletin = workflow.get_visible(session, bulletin_id=bulletin_id, actor=actor)
+    if not bulletin.status.broadcastable:
+        raise Conflict(f"bản tin chưa được duyệt / the bulletin is not approved yet "
+                       f"(status: {bulletin.status.value})")
+    return bulletin
+
+
+def prepare_schedule(
+    session: Session, *, data: ScheduleCreate, default_tz: str, actor: audit.Actor,
+    now: datetime,
+) -> Proposal:
+    """Every check of ``create_schedule`` without writing; the devices it would reach."""
+    actor.require(Permission.SCHEDULE)
+    timing = _timing_for_create(data, default_tz)
+    spec = _spec(data.targets)
+    bulletin = usable_bulletin(session, actor=actor, bulletin_id=data.bulletin_id)
+    _check_targets(session, actor, spec)
+    validate_timing(timing, now=now)
+    return Proposal(bulletin, timing, spec, resolve_targets(session, spec=spec, check=False))
+
+
+# --- writes ----------------------------------------------------------------------------------
+
+def _mark_scheduled(
+    session: Session, *, bulletin: Bulletin, schedule: Schedule, spec: TargetSpec,
+    devices: set[str], actor: audit.Actor, now: datetime,
+) -> None:
+    """An approved bulletin becomes scheduled; the distributions to the communes it now
+    reaches leave their inbox."""
+    workflow.mark_scheduled(session, bulletin=bulletin, actor=actor, now=now)
+    reached = descendant_unit_ids(session, unit_ids=spec.unit_ids)
+    reached |= set(_device_units(session, devices).values())
+    inbox = session.scalars(select(Distribution).where(
+        Distribution.bulletin_id == bulletin.id, Distribution.state == DistributionState.INBOX,
+        Distribution.unit_id.in_(reached)))
+    for row in inbox:
+        row.state, row.schedule_id = DistributionState.SCHEDULED, schedule.id
+        row.decided_by, row.decided_at = actor.name, now
 
 
 def create_schedule(
     session: Session, *, data: ScheduleCreate, default_tz: str, actor: audit.Actor,
     now: datetime,
 ) -> tuple[Schedule, set[str]]:
-    timing = _timing_for_create(data, default_tz)
-    spec = _spec(data.targets)
-    _check_bulletin(session, data.bulletin_id)
-    check_targets(session, spec=spec)
-    validate_timing(timing, now=now)
+    """Check (see ``prepare_schedule``) and store a schedule; returns it and its devices."""
+    proposal = prepare_schedule(session, data=data, default_tz=default_tz, actor=actor, now=now)
+    timing = proposal.timing
     schedule = Schedule(
         bulletin_id=data.bulletin_id, kind=timing.kind, start_at=timing.start_at,
         rrule=timing.rrule, valid_from=timing.valid_from, valid_until=timing.valid_until,
         timezone=timing.timezone, revision=1, created_at=now, updated_at=now,
+        unit_id=actor.unit_id, created_by=actor.name,
     )
-    _set_targets(schedule, spec)
+    _set_targets(schedule, proposal.spec)
     session.add(schedule)
     session.flush()
+    _mark_scheduled(session, bulletin=proposal.bulletin, schedule=schedule, spec=proposal.spec,
+                    devices=proposal.devices, actor=actor, now=now)
     audit.record(session, actor=actor, action="create", object_type="schedule",
                  object_id=schedule.id, detail=data.model_dump(mode="json"), at=now)
-    devices = resolve_targets(session, spec=spec, check=False)
     session.commit()
-    return schedule, devices
+    return schedule, proposal.devices
 
 
 def update_schedule(
@@ -133,7 +290,7 @@ def update_schedule(
     now: datetime,
 ) -> tuple[Schedule, set[str]]:
     """Apply the changes as a new revision; returns old ∪ new target devices."""
-    schedule = get_schedule(session, schedule_id=schedule_id)
+    schedule = changeable_schedule(session, schedule_id=schedule_id, actor=actor)
     if schedule.cancelled_at is not None:
         raise Conflict(f"schedule {schedule_id} was cancelled at "
                        f"{schedule.cancelled_at.isoformat()}; create a new one")
@@ -157,13 +314,14 @@ def update_schedule(
         data.valid_until if "valid_until" in changes else schedule.valid_until,
         data.timezone or schedule.timezone,
     )
+    bulletin = None
     if data.bulletin_id is not None:
-        _check_bulletin(session, data.bulletin_id)
+        bulletin = usable_bulletin(session, actor=actor, bulletin_id=data.bulletin_id)
         schedule.bulletin_id = data.bulletin_id
     spec = spec_of(schedule)
     if data.targets is not None:
         spec = _spec(data.targets)
-        check_targets(session, spec=spec)
+        _check_targets(session, actor, spec)
     validate_timing(timing, now=now)
     schedule.start_at, schedule.rrule = timing.start_at, timing.rrule
     schedule.valid_from, schedule.valid_until = timing.valid_from, timing.valid_until
@@ -172,11 +330,14 @@ def update_schedule(
         _set_targets(schedule, spec)
     schedule.revision += 1
     schedule.updated_at = now
+    new_devices = resolve_targets(session, spec=spec, check=False)
+    if bulletin is not None:
+        _mark_scheduled(session, bulletin=bulletin, schedule=schedule, spec=spec,
+                        devices=new_devices, actor=actor, now=now)
     audit.record(session, actor=actor, action="update", object_type="schedule",
                  object_id=schedule.id,
                  detail={"revision": schedule.revision,
                          **data.model_dump(mode="json", exclude_unset=True)}, at=now)
-    new_devices = resolve_targets(session, spec=spec, check=False)
     session.commit()
     return schedule, old_devices | new_devices
 
@@ -184,16 +345,40 @@ def update_schedule(
 def cancel_schedule(
     session: Session, *, schedule_id: int, actor: audit.Actor, now: datetime
 ) -> tuple[Schedule, set[str]]:
-    """Cancel (idempotent); returns the devices that must drop its items."""
-    schedule = get_schedule(session, schedule_id=schedule_id)
+    """Cancel (idempotent); returns the devices that must drop its items.
+
+    A bulletin left without any active schedule goes back to approved, and the distributions
+    this schedule served go back to the commune's inbox.
+    """
+    schedule = changeable_schedule(session, schedule_id=schedule_id, actor=actor)
     devices = resolve_targets(session, spec=spec_of(schedule), check=False)
     if schedule.cancelled_at is None:
         schedule.cancelled_at = now
         schedule.updated_at = now
+        _unmark_scheduled(session, schedule, actor=actor, now=now)
         audit.record(session, actor=actor, action="cancel", object_type="schedule",
                      object_id=schedule.id, detail={"revision": schedule.revision}, at=now)
     session.commit()
     return schedule, devices
+
+
+def _unmark_scheduled(
+    session: Session, schedule: Schedule, *, actor: audit.Actor, now: datetime
+) -> None:
+    for row in session.scalars(select(Distribution).where(
+            Distribution.schedule_id == schedule.id,
+            Distribution.state == DistributionState.SCHEDULED)):
+        row.state, row.schedule_id = DistributionState.INBOX, None
+        row.decided_by, row.decided_at = None, None
+    others = session.scalar(select(Schedule.id).where(
+        Schedule.bulletin_id == schedule.bulletin_id, Schedule.id != schedule.id,
+        Schedule.cancelled_at.is_(None)).limit(1))
+    bulletin = session.get(Bulletin, schedule.bulletin_id)
+    if others is None and bulletin is not None and bulletin.status == BulletinStatus.SCHEDULED:
+        bulletin.status = BulletinStatus.APPROVED
+        audit.record(session, actor=actor, action="unscheduled", object_type="bulletin",
+                     object_id=bulletin.id, at=now,
+                     detail={"status": bulletin.status.value, "schedule_id": schedule.id})
 
 
 def upcoming(schedule: Schedule, *, now: datetime, count: int = 10) -> list[datetime]:
