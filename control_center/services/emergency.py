@@ -1,0 +1,416 @@
+"""Emergency broadcasts: content played at once on every device of chosen unit subtrees.
+
+Each device gets a signed one-shot ``play_now`` command at emergency priority (it interrupts
+whatever else is playing) with a short expiry. A broadcast is identified by the id of its
+audit entry; there is no table of its own. The ``emergency_send`` entry records, append-only
+and scoped like every entry, who sent which bulletin to which units, the exact devices
+targeted, and the command id and item id every device received, which is what the live view
+needs to match the agents' ``command_ack`` events and ``play_started`` reports
+(``services.broadcasts``). Bulletin ids cannot serve as broadcast ids (one approved bulletin
+may be broadcast many times) and Distribution rows (one per bulletin and unit) hold neither
+the devices nor the command. A request waiting for an approver is an ``emergency_request``
+entry; sending it writes an ``emergency_send`` entry naming the request.
+
+Approval: an approved bulletin may be sent by anyone holding Permission.EMERGENCY. New
+content (a recording or typed text, spoken by the center's TTS so every device plays the same
+audio) becomes an emergency bulletin of the actor's unit; it is approved at once, with
+``approval_skipped`` and a flagged audit entry, only when the actor's role is one of
+TT_EMERGENCY_ROLES (``Actor.emergency_direct``); otherwise it waits for an approver.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from control_center.accounts.permissions import Permission
+from control_center.errors import (
+    BrokerUnavailable,
+    CenterError,
+    Conflict,
+    Forbidden,
+)
+from control_center.models import (
+    AdminUnit,
+    Bulletin,
+    BulletinKind,
+    BulletinStatus,
+    Device,
+    Distribution,
+    DistributionState,
+    MediaAsset,
+)
+from control_center.schemas.content import BulletinCreate
+from control_center.services import audit, bulletins, media_store
+from control_center.services.broadcasts import (
+    REQUEST_ACTION,
+    SEND_ACTION,
+    UNDELIVERED_ACTION,
+    FieldError,
+    get_broadcast,
+    sent_for,
+    visible_bulletin,
+)
+from control_center.services.manifests import media_url
+from control_center.services.targets import descendant_unit_ids
+from protocol.base import Priority
+from protocol.manifest import AudioContent, Command, PlayItem, PlayNow
+from protocol.topics import Channel, device_topic
+
+if TYPE_CHECKING:
+    from control_center.runtime import Center
+
+log = logging.getLogger(__name__)
+
+CONFIRM_WORD = "PHÁT KHẨN CẤP"
+COMMAND_TTL = timedelta(minutes=2)
+"""An emergency command not received within this time is dropped by the agent (expired)."""
+MEDIA_WAIT_S = 120.0
+TITLE_MAX = 500
+TEXT_MAX = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What to broadcast: exactly one of an approved bulletin, a processed upload, a text."""
+
+    bulletin_id: int | None = None
+    media_sha256: str | None = None
+    text: str | None = None
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The chosen subtree roots and the devices (id -> unit id) they reach for this actor."""
+
+    unit_ids: tuple[int, ...]
+    unit_names: tuple[str, ...]
+    devices: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer to a submission: sent at once, or waiting for an approver."""
+
+    id: int
+    state: str  # "sent" | "waiting_approval"
+    bulletin_id: int
+    targeted: int
+    published: int
+    message: str
+
+
+def confirmation_ok(typed: str | None) -> bool:
+    """The typed confirmation matches CONFIRM_WORD (any case; composed or decomposed marks)."""
+    text = unicodedata.normalize("NFC", typed or "").strip()
+    return " ".join(text.split()).casefold() == CONFIRM_WORD.casefold()
+
+
+def check_confirmation(typed: str | None) -> None:
+    if not confirmation_ok(typed):
+        raise FieldError("confirm", f'Gõ đúng "{CONFIRM_WORD}" để xác nhận / type '
+                                    f'"{CONFIRM_WORD}" to confirm the emergency broadcast')
+
+
+def plan(session: Session, *, actor: audit.Actor, unit_ids: list[int]) -> Plan:
+    """Check the chosen units (inside the actor's subtree) and find the devices they reach."""
+    ids = list(dict.fromkeys(unit_ids))
+    if not ids:
+        raise FieldError("unit_ids", "Chọn ít nhất một đơn vị / choose at least one unit")
+    units = {u.id: u for u in session.scalars(select(AdminUnit).where(AdminUnit.id.in_(ids)))}
+    for unit_id in ids:
+        if unit_id not in units or not actor.covers(unit_id):
+            raise FieldError("unit_ids", f"đơn vị {unit_id} không tồn tại / unit {unit_id} "
+                                         "does not exist", status_code=404)
+    subtree = descendant_unit_ids(session, unit_ids=ids)
+    rows = session.execute(select(Device.id, Device.unit_id)
+                           .where(Device.unit_id.in_(subtree)).order_by(Device.id))
+    devices = {device_id: unit for device_id, unit in rows if actor.covers(unit)}
+    if not devices:
+        raise FieldError("unit_ids", "Các đơn vị đã chọn chưa có thiết bị nào / the chosen "
+                                     "units have no device to broadcast to")
+    return Plan(tuple(ids), tuple(units[u].name for u in ids), devices)
+
+
+def source_of(message: Message) -> str:
+    """Which content was given: "bulletin", "media" or "text" (exactly one is allowed)."""
+    given = [name for name, value in (("bulletin", message.bulletin_id),
+                                      ("media", message.media_sha256),
+                                      ("text", (message.text or "").strip())) if value]
+    if not given:
+        raise FieldError("message", "Chọn một bản tin đã duyệt, tải lên bản ghi âm hoặc nhập "
+                                    "nội dung / pick an approved bulletin, upload a recording "
+                                    "or type a text")
+    if len(given) > 1 and given != ["media", "text"]:  # a spoken text carries both
+        raise FieldError("message", "Chỉ chọn một nguồn nội dung / give only one of "
+                                    "bulletin_id, media_sha256 or text")
+    return given[0]
+
+
+def check_sendable(bulletin: Bulletin, actor: audit.Actor) -> bool:
+    """Raise unless the bulletin may be broadcast by ``actor`` now; True when it must be
+    approved by the actor first (a submitted emergency bulletin, actor an approver)."""
+    if bulletin.status.broadcastable:
+        return False
+    if (bulletin.status == BulletinStatus.SUBMITTED and bulletin.priority == Priority.EMERGENCY
+            and actor.may(Permission.APPROVE)):
+        if bulletin.submitted_by == actor.name or bulletin.created_by == actor.name:
+            raise Forbidden("không tự duyệt bản tin của mình: cần người duyệt khác / approvers "
+                            "never approve their own bulletin: another approver must send it")
+        return True
+    raise Conflict(f"bản tin {bulletin.id} chưa được duyệt ({bulletin.status.value}) / bulletin "
+                   f"{bulletin.id} is {bulletin.status.value}, not approved: an approver must "
+                   "approve it before it can be broadcast")
+
+
+def require_link(center: Center) -> None:
+    """Refuse before anything is saved when the broker cannot take the commands."""
+    if not center.bridge.connected:
+        raise BrokerUnavailable("không kết nối được máy chủ MQTT, chưa gửi gì / the MQTT broker "
+                                "is not reachable: nothing was sent; try again in a moment")
+
+
+def ready_media(
+    session: Session, *, center: Center, sink: media_store.UploadSink, name: str,
+    actor: audit.Actor, now: datetime, field: str,
+) -> MediaAsset:
+    """Store a finished upload (or synthesised speech) and wait until it is processed."""
+    settings = center.settings
+    try:
+        stored = media_store.store_upload(
+            session, sink=sink, original_name=name, media_dir=settings.media_dir,
+            config=center.media.config, actor=actor, now=now)
+    except CenterError as exc:
+        raise FieldError(field, str(exc), status_code=exc.status_code) from exc
+    sha = stored.asset.sha256
+    if stored.queued:
+        try:
+            center.media.submit(sha).result(timeout=MEDIA_WAIT_S)
+        except TimeoutError as exc:
+            raise FieldError(field, "bản ghi âm đang được xử lý, thử lại sau ít phút / the "
+                                    "recording is still being processed: try again shortly"
+                             ) from exc
+    session.expire_all()
+    try:
+        return media_store.require_ready(session, sha256=sha)
+    except CenterError as exc:
+        raise FieldError(field, str(exc), status_code=exc.status_code) from exc
+
+
+def speech_media(
+    session: Session, *, center: Center, text: str, actor: audit.Actor, now: datetime
+) -> MediaAsset:
+    """Speak ``text`` with the center's TTS (Vietnamese) and return the processed asset."""
+    text = text.strip()
+    if not text:
+        raise FieldError("text", "Nhập nội dung cần đọc / type the text to speak")
+    if len(text) > TEXT_MAX:
+        raise FieldError("text", f"Nội dung quá dài (tối đa {TEXT_MAX} ký tự) / the text is "
+                                 f"longer than {TEXT_MAX} characters")
+    try:
+        sink = media_store.synthesize(text=text, engine=center.media.tts,
+                                      media_dir=center.settings.media_dir,
+                                      max_bytes=center.settings.max_upload_bytes)
+    except CenterError as exc:
+        raise FieldError("text", str(exc), status_code=exc.status_code) from exc
+    return ready_media(session, center=center, sink=sink, name=text[:60], actor=actor, now=now,
+                       field="text")
+
+
+def default_title(center: Center, now: datetime) -> str:
+    local = now.astimezone(ZoneInfo(center.settings.timezone))
+    return f"Phát khẩn cấp / emergency {local:%d/%m/%Y %H:%M}"
+
+
+def submit(
+    session: Session, *, center: Center, actor: audit.Actor, unit_ids: list[int],
+    message: Message, confirm: str | None, now: datetime,
+) -> Outcome:
+    """Validate everything, then send at once or leave the new bulletin for an approver.
+
+    Nothing is saved when any check fails (the confirmation, the units, the content, the
+    broker); speech for a text is synthesised before the bulletin is made.
+    """
+    actor.require(Permission.EMERGENCY)
+    check_confirmation(confirm)
+    target = plan(session, actor=actor, unit_ids=unit_ids)
+    source = source_of(message)
+    title = " ".join(message.title.split())
+    if len(title) > TITLE_MAX:
+        raise FieldError("title", f"Tiêu đề tối đa {TITLE_MAX} ký tự / the title is longer "
+                                  f"than {TITLE_MAX} characters")
+    if source == "bulletin":
+        assert message.bulletin_id is not None
+        bulletin = visible_bulletin(session, actor=actor, bulletin_id=message.bulletin_id)
+        approve = check_sendable(bulletin, actor)
+        require_link(center)
+        if approve:
+            _approve(session, bulletin=bulletin, actor=actor, now=now, skipped=False)
+        return send(session, center=center, actor=actor, bulletin=bulletin, target=target,
+                    now=now, approval_skipped=False)
+    if source == "text":
+        asset = speech_media(session, center=center, text=message.text or "", actor=actor,
+                             now=now)
+    else:
+        try:
+            asset = media_store.require_ready(session, sha256=message.media_sha256 or "")
+        except CenterError as exc:
+            raise FieldError("media", str(exc), status_code=exc.status_code) from exc
+    if actor.emergency_direct:
+        require_link(center)
+    text = (message.text or "").strip() or None
+    bulletin = bulletins.create_bulletin(session, data=BulletinCreate(
+        title=title or default_title(center, now), priority=Priority.EMERGENCY,
+        kind=BulletinKind.AUDIO, media_sha256=asset.sha256, text=text[:TEXT_MAX] if text else None,
+    ), actor=actor, now=now)
+    bulletin.unit_id, bulletin.created_by = actor.unit_id, actor.name
+    bulletin.submitted_by = actor.name
+    if actor.emergency_direct:
+        _approve(session, bulletin=bulletin, actor=actor, now=now, skipped=True)
+        return send(session, center=center, actor=actor, bulletin=bulletin, target=target,
+                    now=now, approval_skipped=True)
+    bulletin.status = BulletinStatus.SUBMITTED
+    entry = audit.add_entry(
+        session, actor=actor, action=REQUEST_ACTION, object_type="bulletin",
+        object_id=bulletin.id, at=now,
+        detail={"bulletin_id": bulletin.id, "title": bulletin.title,
+                "unit_ids": list(target.unit_ids), "unit_names": list(target.unit_names),
+                "device_count": len(target.devices)})
+    session.commit()
+    log.info("emergency request %s by %s waits for an approver (%d devices)", entry.id,
+             actor.name, len(target.devices))
+    return Outcome(entry.id, "waiting_approval", bulletin.id, len(target.devices), 0,
+                   "Đã gửi, đang chờ người duyệt phát / submitted: an approver must send it "
+                   "(your role may not send new emergency content without approval)")
+
+
+def send_request(
+    session: Session, *, center: Center, actor: audit.Actor, request_id: int,
+    confirm: str | None, now: datetime,
+) -> Outcome:
+    """An approver sends a waiting request (approving its bulletin) to the requested units."""
+    actor.require(Permission.EMERGENCY)
+    actor.require(Permission.APPROVE)
+    check_confirmation(confirm)
+    request = get_broadcast(session, actor=actor, broadcast_id=request_id)
+    if request.kind != "request":
+        raise Conflict(f"broadcast {request_id} has already been sent")
+    if (done := sent_for(session, request=request)) is not None:
+        raise Conflict(f"yêu cầu {request_id} đã được phát (lần phát {done.id}) / request "
+                       f"{request_id} was already sent as broadcast {done.id}")
+    # approvers act for the requester's unit and every unit the request names
+    actor.require_unit(request.actor_unit_id, what=f"emergency request {request_id}")
+    for unit_id in request.unit_ids:
+        actor.require_unit(unit_id, what=f"unit {unit_id}")
+    bulletin = visible_bulletin(session, actor=actor, bulletin_id=request.bulletin_id)
+    approve = check_sendable(bulletin, actor)
+    target = plan(session, actor=actor, unit_ids=list(request.unit_ids))
+    require_link(center)
+    if approve:
+        _approve(session, bulletin=bulletin, actor=actor, now=now, skipped=False)
+    return send(session, center=center, actor=actor, bulletin=bulletin, target=target, now=now,
+                approval_skipped=False, request_id=request_id)
+
+
+def _approve(
+    session: Session, *, bulletin: Bulletin, actor: audit.Actor, now: datetime, skipped: bool
+) -> None:
+    bulletin.status, bulletin.approved_by, bulletin.approved_at = (
+        BulletinStatus.APPROVED, actor.name, now)
+    bulletin.approval_skipped = skipped
+    bulletin.updated_at = now
+    audit.record(session, actor=actor, action="approve", object_type="bulletin",
+                 object_id=bulletin.id, at=now, flagged=skipped,
+                 detail={"via": "emergency", "approval_skipped": skipped})
+
+
+def _content(session: Session, *, center: Center, bulletin: Bulletin, actor: audit.Actor,
+             now: datetime) -> AudioContent:
+    """What devices play: the bulletin's audio, or its text spoken by the center."""
+    if bulletin.kind == BulletinKind.TEXT:
+        asset = speech_media(session, center=center, text=bulletin.text or "", actor=actor,
+                             now=now)
+    else:
+        asset = media_store.require_ready(session, sha256=bulletin.media_sha256 or "")
+    sha256, size, mime, duration_ms = asset.delivery_file()
+    return AudioContent(sha256=sha256, url=media_url(center.settings.public_base_url, sha256),
+                        size=size, duration_ms=duration_ms, mime=mime)
+
+
+def send(
+    session: Session, *, center: Center, actor: audit.Actor, bulletin: Bulletin, target: Plan,
+    now: datetime, approval_skipped: bool, request_id: int | None = None,
+) -> Outcome:
+    """Record the broadcast (audit entry, a ``sent`` Distribution per receiving unit), commit,
+    then publish one signed play_now command per device in one batch."""
+    content = _content(session, center=center, bulletin=bulletin, actor=actor, now=now)
+    item = PlayItem(item_id=f"e-{uuid.uuid4().hex[:20]}", bulletin_id=bulletin.id,
+                    title=bulletin.title[:TITLE_MAX], priority=Priority.EMERGENCY, start_at=now,
+                    content=content)
+    command_id = uuid.uuid4().hex
+    expires_at = now + COMMAND_TTL
+    receiving = sorted(set(target.devices.values()))
+    entry = audit.add_entry(
+        session, actor=actor, action=SEND_ACTION, object_type="bulletin",
+        object_id=bulletin.id, at=now, flagged=approval_skipped,
+        detail={"bulletin_id": bulletin.id, "title": bulletin.title,
+                "unit_ids": list(target.unit_ids), "unit_names": list(target.unit_names),
+                "device_ids": sorted(target.devices), "device_count": len(target.devices),
+                "receiving_unit_ids": receiving, "command_id": command_id,
+                "item_id": item.item_id, "expires_at": expires_at.isoformat(),
+                "approval_skipped": approval_skipped, "request_id": request_id})
+    _distribute(session, actor=actor, bulletin=bulletin, target=target, units=receiving,
+                now=now, note=f"khẩn cấp / emergency broadcast {entry.id}")
+    session.commit()
+    messages = [
+        (device_topic(device_id, Channel.CMD), center.signer.seal(Command(
+            id=command_id, device_id=device_id, issued_at=now, expires_at=expires_at,
+            action=PlayNow(item=item))))
+        for device_id in sorted(target.devices)
+    ]
+    bridge = center.bridge
+    acked = bridge.wait_many(bridge.send_many(messages, qos=1, retain=False),
+                             timeout=center.settings.publish_timeout_s)
+    missing = [d for d, ok in zip(sorted(target.devices), acked, strict=True) if not ok]
+    if missing:
+        audit.record(session, actor=actor, action=UNDELIVERED_ACTION, object_type="broadcast",
+                     object_id=entry.id, at=now, flagged=True,
+                     detail={"device_ids": missing, "reason": bridge.last_error or "no PUBACK"})
+        session.commit()
+        log.warning("emergency %s: the broker did not acknowledge %d of %d commands", entry.id,
+                    len(missing), len(messages))
+    log.info("emergency %s (bulletin %s) sent by %s to %d devices", entry.id, bulletin.id,
+             actor.name, len(messages))
+    published = len(messages) - len(missing)
+    return Outcome(entry.id, "sent", bulletin.id, len(messages), published,
+                   f"Đã phát lệnh khẩn cấp tới {published}/{len(messages)} thiết bị / emergency "
+                   f"sent to {published} of {len(messages)} devices")
+
+
+def _distribute(
+    session: Session, *, actor: audit.Actor, bulletin: Bulletin, target: Plan, units: list[int],
+    now: datetime, note: str,
+) -> None:
+    """One ``sent`` Distribution per unit owning a targeted device (updated on a resend)."""
+    existing = {d.unit_id: d for d in session.scalars(select(Distribution).where(
+        Distribution.bulletin_id == bulletin.id, Distribution.unit_id.in_(units)))}
+    root = target.unit_ids[0]
+    for unit_id in units:
+        row = existing.get(unit_id)
+        if row is None:
+            row = Distribution(bulletin_id=bulletin.id, unit_id=unit_id,
+                               from_unit_id=actor.unit_id or root)
+            session.add(row)
+        row.state = DistributionState.SENT
+        row.published_by, row.published_at = actor.name, now
+        row.decided_by, row.decided_at = actor.name, now
+        row.note = note[:500]

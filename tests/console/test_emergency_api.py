@@ -1,0 +1,179 @@
+"""Emergency API: refusals that save nothing, an operator's request waiting for an approver
+(who sends it from the console), approved bulletins sent directly, broker down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, expect
+from sqlalchemy import func, select
+
+from control_center.models import AuditEntry, Bulletin, BulletinStatus, Distribution
+from tests.center.helpers import ok, ready_media
+from tests.console.conftest import Tree, sign_in
+from tests.support.audio import make_tone
+from tests.support.browser import run_in_browser, screenshot
+
+pytestmark = pytest.mark.integration
+WORD = "PHÁT KHẨN CẤP"
+
+
+def _emergency_rows(tree: Tree) -> tuple[int, int, int]:
+    """(emergency audit entries, bulletins, distributions) stored at the center."""
+    with tree.center.center.read_sessions() as session:
+        return (session.scalar(select(func.count()).select_from(AuditEntry).where(
+                    AuditEntry.action.like("emergency%"))) or 0,
+                session.scalar(select(func.count()).select_from(Bulletin)) or 0,
+                session.scalar(select(func.count()).select_from(Distribution)) or 0)
+
+
+def _acks(tree: Tree) -> list[dict[str, Any]]:
+    return ok(tree.center.api.get("/api/v1/events", params={"type": "command_ack"}))["items"]
+
+
+def test_bad_requests_are_refused_with_a_reason_and_nothing_is_saved(
+        tree: Tree, tmp_path: Path) -> None:
+    api = tree.api_as("appr_a")
+    a, b = tree.units["a"]["id"], tree.units["b"]["id"]
+    media = ready_media(tree.center.api, make_tone(tmp_path / "t.wav", 1.0))
+    draft = ok(tree.center.api.post("/api/v1/bulletins", json={
+        "title": "Chờ duyệt", "kind": "audio", "media_sha256": media["sha256"]}))
+    with tree.center.center.sessions() as session:  # a normal bulletin still being reviewed
+        row = session.get(Bulletin, draft["id"])
+        assert row is not None
+        row.status, row.unit_id = BulletinStatus.SUBMITTED, tree.units["a"]["id"]
+        session.commit()
+    before = _emergency_rows(tree)
+    good = {"unit_ids": [a], "media_sha256": media["sha256"], "confirm": WORD}
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({**good, "confirm": "phat khan cap"}, 422, WORD),
+        ({**good, "confirm": ""}, 422, WORD),
+        ({**good, "unit_ids": []}, 422, "at least one unit"),
+        ({**good, "unit_ids": [b]}, 404, f"unit {b} does not exist"),
+        ({**good, "unit_ids": [999_999]}, 404, "does not exist"),
+        ({"unit_ids": [a], "confirm": WORD}, 422, "pick an approved bulletin"),
+        ({**good, "bulletin_id": draft["id"]}, 422, "only one of"),
+        ({"unit_ids": [a], "bulletin_id": draft["id"], "confirm": WORD}, 409, "not approved"),
+        ({"unit_ids": [a], "bulletin_id": 999_999, "confirm": WORD}, 404, "does not exist"),
+        ({**good, "media_sha256": "0" * 64}, 422, "upload it first"),
+    ]
+    for body, status, words in cases:
+        r = api.post("/api/v1/emergency", json=body)
+        assert r.status_code == status, (body, r.text)
+        assert words in r.json()["detail"], (body, r.text)
+    r = tree.api_as("tech_a").post("/api/v1/emergency", json=good)
+    assert r.status_code == 403 and "emergency" in r.json()["detail"]
+    assert _emergency_rows(tree) == before
+
+
+def test_approved_bulletin_is_sent_directly_by_an_operator_and_not_flagged(
+        tree: Tree, tmp_path: Path) -> None:
+    devices = tree.fleet("loa-a1", "loa-a2")
+    media = ready_media(tree.center.api, make_tone(tmp_path / "t.wav", 1.0))
+    approved = ok(tree.center.api.post("/api/v1/bulletins", json={
+        "title": "Thông báo đã duyệt", "kind": "audio", "media_sha256": media["sha256"]}))
+    with tree.center.center.sessions() as session:  # an approved bulletin of commune A
+        row = session.get(Bulletin, approved["id"])
+        assert row is not None and row.status == BulletinStatus.APPROVED
+        row.unit_id = tree.units["a"]["id"]
+        session.commit()
+    # the system token's own bulletins (unit None) are not a commune's to send
+    r = tree.api_as("op_b").post("/api/v1/emergency", json={
+        "unit_ids": [tree.units["b"]["id"]], "bulletin_id": approved["id"], "confirm": WORD})
+    assert r.status_code == 404
+    api = tree.api_as("op_a")
+    sent = ok(api.post("/api/v1/emergency", json={
+        "unit_ids": [tree.units["a"]["id"]], "bulletin_id": approved["id"], "confirm": WORD}),
+        201)
+    assert (sent["state"], sent["targeted"], sent["published"]) == ("sent", 2, 2)
+    status = tree.center.wait_for(
+        lambda: (s := ok(api.get(sent["status_url"])))["started"] == 2 and s,
+        timeout=30, what="both devices started the emergency")
+    assert status["acknowledged"] == 2 and status["failed"] == 0
+    assert status["flagged"] is False and status["approval_skipped"] is False
+    for dev in ("loa-a1", "loa-a2"):
+        assert devices[dev].sink.wait_for(
+            lambda r: any(x.bulletin_id == approved["id"] and x.priority == "emergency"
+                          for x in r), 20)
+    # a commune operator sees only its subtree's broadcasts
+    assert ok(tree.api_as("op_b").get("/api/v1/emergency"))["count"] == 0
+    assert tree.api_as("op_b").get(sent["status_url"]).status_code == 404
+
+
+def test_an_operators_new_message_waits_until_an_approver_sends_it_from_the_console(
+        tree: Tree, tmp_path: Path) -> None:
+    devices = tree.fleet("loa-a1", "loa-a2")
+    op = tree.api_as("op_a")
+    media = ready_media(op, make_tone(tmp_path / "alarm.wav", 1.5, 880))
+    r = op.post("/api/v1/emergency", json={
+        "unit_ids": [tree.units["a"]["id"]], "media_sha256": media["sha256"],
+        "title": "Cảnh báo sạt lở", "confirm": WORD})
+    waiting = ok(r, 202)
+    assert waiting["state"] == "waiting_approval" and "approver" in waiting["message"]
+    status = ok(op.get(waiting["status_url"]))
+    assert (status["state"], status["targeted"], status["acknowledged"]) == (
+        "waiting_approval", 2, 0)
+    with tree.center.center.read_sessions() as session:
+        bulletin = session.get(Bulletin, waiting["bulletin_id"])
+        assert bulletin is not None
+        assert (bulletin.status, bulletin.approval_skipped, bulletin.priority.value,
+                bulletin.unit_id) == (BulletinStatus.SUBMITTED, False, "emergency",
+                                      tree.units["a"]["id"])
+        sends = session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "emergency_send"))
+    assert sends == 0 and _acks(tree) == []  # nothing went to the devices
+    # who may send it: not the operator, not another commune's approver, not a wrong word
+    path = f"/api/v1/emergency/{waiting['id']}/send"
+    assert op.post(path, json={"confirm": WORD}).status_code == 403
+    assert tree.api_as("appr_b").post(path, json={"confirm": WORD}).status_code == 404
+    assert tree.api_as("appr_a").post(path, json={"confirm": "ok"}).status_code == 422
+
+    def approve(browser: Browser) -> None:
+        page = sign_in(browser, tree.center.base_url, "appr_a")
+        page.goto(f"{tree.center.base_url}/console/emergency/{waiting['id']}")
+        expect(page.locator("#waiting")).to_contain_text("chờ người duyệt")
+        expect(page.locator("#review-units")).to_have_text("Xã A")
+        screenshot(page, "console-emergency-request")
+        page.click("#broadcast-now")  # neither box nor word: both refused beside the fields
+        expect(page.locator("#err-confirm_check")).to_be_visible()
+        expect(page.locator("#err-confirm")).to_contain_text(WORD)
+        page.check("#f-confirm_check")
+        page.fill("#f-confirm", WORD)
+        page.click("#broadcast-now")
+        page.wait_for_url(f"{tree.center.base_url}/console/emergency/*")
+        expect(page.locator("#started")).to_have_text("2 / 2", timeout=30_000)
+        expect(page.locator("#acked")).to_have_text("2 / 2")
+
+    run_in_browser(approve)
+    for dev in ("loa-a1", "loa-a2"):
+        assert devices[dev].sink.wait_for(
+            lambda r: [x.bulletin_id for x in r] == [waiting["bulletin_id"]], 20)
+    status = ok(op.get(waiting["status_url"]))
+    assert status["state"] == "sent" and status["sent_id"] and status["started"] == 2
+    with tree.center.center.read_sessions() as session:
+        bulletin = session.get(Bulletin, waiting["bulletin_id"])
+        assert bulletin is not None
+        assert (bulletin.status, bulletin.approved_by, bulletin.approval_skipped) == (
+            BulletinStatus.APPROVED, "appr_a", False)
+        send = session.get(AuditEntry, status["sent_id"])
+        assert send is not None and send.action == "emergency_send" and send.flagged is False
+    again = tree.api_as("appr_a").post(path, json={"confirm": WORD})
+    assert again.status_code == 409 and "already" in again.json()["detail"]
+    assert len(_acks(tree)) == 2  # one command per device, once
+
+
+def test_broker_down_refuses_before_anything_is_saved(tree: Tree, tmp_path: Path) -> None:
+    media = ready_media(tree.center.api, make_tone(tmp_path / "t.wav", 1.0))
+    api = tree.api_as("admin")
+    before = _emergency_rows(tree)
+    assert tree.broker is not None
+    tree.broker.stop()
+    tree.center.wait_for(lambda: not tree.center.center.bridge.connected, timeout=15,
+                         what="the center noticing the broker is gone")
+    r = api.post("/api/v1/emergency", json={"unit_ids": [tree.units["a"]["id"]],
+                                            "media_sha256": media["sha256"], "confirm": WORD})
+    assert r.status_code == 503 and "nothing was sent" in r.json()["detail"]
+    assert _emergency_rows(tree) == before
+    tree.broker.start()
