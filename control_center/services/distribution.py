@@ -204,7 +204,7 @@ def decline(session: Session, *, distribution_id: int, note: str, actor: audit.A
             now: datetime) -> Distribution:
     """The commune will not play it; the note tells the upper level why."""
     if not note.strip():
-        raise InvalidInput("nhập lý do không phát / give the reason for declining (note)")
+        raise InvalidInput("Nhập lý do không phát / give the reason for declining (note)")
     row = _decidable(session, distribution_id, actor)
     row.state, row.note = DS.DECLINED, note.strip()[:500]
     _decided(session, row, actor=actor, action="decline", now=now, note=row.note)

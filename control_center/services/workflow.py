@@ -163,7 +163,7 @@ def reject(session: Session, *, bulletin_id: int, actor: audit.Actor, now: datet
     """Submitted → rejected, with the reason for the author (required)."""
     bulletin = _reviewable(session, bulletin_id, actor)
     if not note.strip():
-        raise InvalidInput("nhập lý do từ chối để người soạn biết cần sửa gì / give a reason "
+        raise InvalidInput("Nhập lý do từ chối để người soạn biết cần sửa gì / give a reason "
                            "for rejecting (note): the author needs to know what to change")
     _expect(bulletin, S.SUBMITTED, doing=("từ chối", "reject"))
     bulletin.status, bulletin.review_note, bulletin.updated_at = S.REJECTED, note.strip(), now
