@@ -106,12 +106,36 @@ def test_an_operators_new_message_waits_until_an_approver_sends_it_from_the_cons
         tree: Tree, tmp_path: Path) -> None:
     devices = tree.fleet("loa-a1", "loa-a2")
     op = tree.api_as("op_a")
-    media = ready_media(op, make_tone(tmp_path / "alarm.wav", 1.5, 880))
-    r = op.post("/api/v1/emergency", json={
-        "unit_ids": [tree.units["a"]["id"]], "media_sha256": media["sha256"],
-        "title": "Cảnh báo sạt lở", "confirm": WORD})
-    waiting = ok(r, 202)
-    assert waiting["state"] == "waiting_approval" and "approver" in waiting["message"]
+    wav = make_tone(tmp_path / "alarm.wav", 1.5, 880)
+    base = tree.center.base_url
+    request_url: list[str] = []
+
+    def submit(browser: Browser) -> None:  # the operator uploads a recording on the console
+        page = sign_in(browser, base, "op_a")
+        page.goto(f"{base}/console/emergency")
+        page.check(f"#unit-{tree.units['a']['id']}")
+        page.check("#src-upload")
+        page.set_input_files("#f-recording", str(wav))
+        page.fill("#f-title", "Cảnh báo sạt lở")
+        page.click("#review")
+        expect(page.locator("#will-wait")).to_contain_text("chờ người duyệt")
+        expect(page.locator("#broadcast-now")).to_contain_text("GỬI DUYỆT KHẨN")
+        expect(page.locator("#review-devices")).to_have_text("2")
+        page.check("#f-confirm_check")
+        page.fill("#f-confirm", "phát khẩn cấp")  # any case is accepted
+        page.click("#broadcast-now")
+        page.wait_for_url(f"{base}/console/emergency/*")
+        expect(page.locator("#waiting")).to_be_visible()
+        expect(page.locator("#approve-form")).to_have_count(0)  # not the operator's to send
+        request_url.append(page.url)
+
+    run_in_browser(submit)
+    request_id = int(request_url[0].rsplit("/", 1)[1])
+    waiting = {"id": request_id, "status_url": f"/api/v1/emergency/{request_id}/status"}
+    listed = ok(op.get("/api/v1/emergency"))["items"]
+    assert [(i["id"], i["state"], i["title"]) for i in listed] == [
+        (request_id, "waiting_approval", "Cảnh báo sạt lở")]
+    waiting["bulletin_id"] = listed[0]["bulletin_id"]
     status = ok(op.get(waiting["status_url"]))
     assert (status["state"], status["targeted"], status["acknowledged"]) == (
         "waiting_approval", 2, 0)
@@ -131,8 +155,8 @@ def test_an_operators_new_message_waits_until_an_approver_sends_it_from_the_cons
     assert tree.api_as("appr_a").post(path, json={"confirm": "ok"}).status_code == 422
 
     def approve(browser: Browser) -> None:
-        page = sign_in(browser, tree.center.base_url, "appr_a")
-        page.goto(f"{tree.center.base_url}/console/emergency/{waiting['id']}")
+        page = sign_in(browser, base, "appr_a")
+        page.goto(f"{base}/console/emergency/{waiting['id']}")
         expect(page.locator("#waiting")).to_contain_text("chờ người duyệt")
         expect(page.locator("#review-units")).to_have_text("Xã A")
         screenshot(page, "console-emergency-request")
@@ -142,7 +166,8 @@ def test_an_operators_new_message_waits_until_an_approver_sends_it_from_the_cons
         page.check("#f-confirm_check")
         page.fill("#f-confirm", WORD)
         page.click("#broadcast-now")
-        page.wait_for_url(f"{tree.center.base_url}/console/emergency/*")
+        page.wait_for_url(f"{base}/console/emergency/*")
+        assert page.url != request_url[0]  # the live view of the send
         expect(page.locator("#started")).to_have_text("2 / 2", timeout=30_000)
         expect(page.locator("#acked")).to_have_text("2 / 2")
 
