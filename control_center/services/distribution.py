@@ -66,11 +66,8 @@ def _schedule_for(session: Session, *, bulletin_id: int, unit_id: int, slot: Slo
     data = ScheduleCreate(bulletin_id=bulletin_id, start_at=slot.start_at, rrule=slot.rrule,
                           valid_from=slot.valid_from, valid_until=slot.valid_until,
                           targets=Targets(unit_ids=[unit_id]))
-    schedule, devices = schedules.create_schedule(session, data=data, default_tz=default_tz,
-                                                  actor=actor, now=now)
-    if schedule.unit_id is None and not actor.is_system:
-        schedule.unit_id, schedule.created_by = actor.unit_id, actor.name
-    return schedule, devices
+    return schedules.create_schedule(session, data=data, default_tz=default_tz, actor=actor,
+                                     now=now)
 
 
 def publish(
