@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 
 from control_center.accounts.permissions import Permission
 from control_center.models import AuditEntry
@@ -69,8 +69,8 @@ def audit_page(
     with ctx.center.read_sessions() as session:
         rows = audit_export.entries(session, flt=flt, viewer=ctx.actor, tz=tz,
                                     limit=PAGE_SIZE + 1, offset=offset) if form.ok else []
-        actions = sorted(session.scalars(select(distinct(AuditEntry.action))))
-        types = sorted(session.scalars(select(distinct(AuditEntry.object_type))))
+        actions = sorted(session.scalars(select(AuditEntry.action).distinct()))
+        types = sorted(session.scalars(select(AuditEntry.object_type).distinct()))
     params = flt.params()
     more = len(rows) > PAGE_SIZE
     return render(
