@@ -83,8 +83,9 @@ def update_bulletin(
 ) -> tuple[Bulletin, set[str]]:
     """Apply the given fields; returns the bulletin and the devices whose manifests change.
 
-    A user's edit sends a submitted, approved or scheduled bulletin back to draft (audited
+    A user's change sends a submitted, approved or scheduled bulletin back to draft (audited
     ``back_to_draft``): its schedules stay but play nothing until it is approved again.
+    Fields given with their current value change nothing.
     """
     if actor.is_system:
         bulletin = get_bulletin(session, bulletin_id=bulletin_id)
@@ -96,6 +97,7 @@ def update_bulletin(
     for name in ("title", "category", "priority"):
         if changes.get(name) is None and name in changes:
             raise InvalidInput(f"{name} cannot be null")
+    changed = {name for name, value in changes.items() if getattr(bulletin, name) != value}
     for name, value in changes.items():
         setattr(bulletin, name, value)
     _check_content(session, kind=bulletin.kind, media_sha256=bulletin.media_sha256,
@@ -105,6 +107,8 @@ def update_bulletin(
                  object_id=bulletin.id, detail=data.model_dump(mode="json", exclude_unset=True),
                  at=now)
     affected = workflow.active_schedule_devices(session, bulletin_id=bulletin_id)
-    workflow.back_to_draft(session, bulletin=bulletin, actor=actor, now=now, reason="edited")
+    if changed:  # saving an unchanged form keeps an approved bulletin on the air
+        workflow.back_to_draft(session, bulletin=bulletin, actor=actor, now=now,
+                               reason="edited: " + ", ".join(sorted(changed)))
     session.commit()
     return bulletin, affected

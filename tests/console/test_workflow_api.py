@@ -67,6 +67,9 @@ def test_draft_is_submitted_then_approved_by_someone_else(tree: Tree) -> None:
     assert (approved["status"], approved["approved_by"]) == ("approved", "appr_a")
     assert approved["approved_at"] is not None and approved["review_note"] == "Đồng ý"
     assert history(tree, bid) == [("create", "op_a"), ("submit", "op_a"), ("approve", "appr_a")]
+    # saving the same values changes nothing: still approved
+    same = ok(op_a.patch(f"/api/v1/bulletins/{bid}", json={"title": created["title"]}))
+    assert same["status"] == "approved"
     # the province sees its communes' bulletins; the status filter works
     listed = ok(tree.api_as("prov_appr").get("/api/v1/bulletins", params={"status": "approved"}))
     assert [b["id"] for b in listed["items"]] == [bid]

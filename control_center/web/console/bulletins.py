@@ -57,7 +57,7 @@ def _unit_names(session: Session, found: list[Bulletin]) -> dict[int | None, str
 @router.get("/bulletins")
 def bulletin_list(ctx: ConsoleDep, status: str = "") -> Response:
     """Bulletins of the user's subtree and those sent down to it, newest change first."""
-    wanted = BulletinStatus(status) if status in BulletinStatus._value2member_map_ else None
+    wanted = next((s for s in BulletinStatus if s.value == status), None)
     with ctx.center.read_sessions() as session:
         found = bulletins.list_bulletins(session, actor=ctx.actor, status=wanted, limit=300)
         names = _unit_names(session, found)
@@ -144,9 +144,8 @@ def update_bulletin(
     form = bulletin_form(values, has_file=_has_file(audio), needs_file=False)
     now = ctx.center.clock()
     changes: dict[str, object] = {"title": title, "category": category,
-                                  "priority": Priority(priority) if form.ok else None}
-    if bulletin.kind == BulletinKind.TEXT or text.strip():
-        changes["text"] = text.strip() or None
+                                  "priority": Priority(priority) if form.ok else None,
+                                  "text": text.strip() or None}
     if form.ok and bulletin.kind == BulletinKind.AUDIO and _has_file(audio):
         assert isinstance(audio, StarletteUpload)
         try:
