@@ -13,8 +13,9 @@ pytestmark = pytest.mark.integration
 
 
 def _rows(page: Page) -> list[str]:
-    return page.locator("#devices tbody tr[data-device]").evaluate_all(
+    ids: list[str] = page.locator("#devices tbody tr[data-device]").evaluate_all(
         "rows => rows.map(r => r.dataset.device)")
+    return ids
 
 
 def _badge(page: Page, device_id: str) -> str:

@@ -29,7 +29,9 @@ SPOKEN = "Cảnh báo lũ quét. Đề nghị bà con di chuyển ngay lên vùn
 
 
 def _events(tree: Tree, type_: str) -> list[dict[str, Any]]:
-    return ok(tree.center.api.get("/api/v1/events", params={"type": type_}))["items"]
+    items: list[dict[str, Any]] = ok(tree.center.api.get(
+        "/api/v1/events", params={"type": type_}))["items"]
+    return items
 
 
 def _emergency_entries(tree: Tree) -> list[AuditEntry]:
@@ -106,7 +108,7 @@ def test_emergency_from_the_console_interrupts_routine_play_in_the_chosen_commun
         screenshot(phone, "console-emergency-live-phone")
         # with scripts off the page still shows the current counts
         context = browser.new_context(java_script_enabled=False)
-        context.add_cookies(page.context.cookies())
+        context.add_cookies(page.context.cookies())  # type: ignore[arg-type]
         still = context.new_page()
         still.goto(live_url)
         expect(still.locator("#started")).to_have_text("2 / 2")

@@ -30,7 +30,9 @@ def _emergency_rows(tree: Tree) -> tuple[int, int, int]:
 
 
 def _acks(tree: Tree) -> list[dict[str, Any]]:
-    return ok(tree.center.api.get("/api/v1/events", params={"type": "command_ack"}))["items"]
+    items: list[dict[str, Any]] = ok(tree.center.api.get(
+        "/api/v1/events", params={"type": "command_ack"}))["items"]
+    return items
 
 
 def test_bad_requests_are_refused_with_a_reason_and_nothing_is_saved(
@@ -131,7 +133,8 @@ def test_an_operators_new_message_waits_until_an_approver_sends_it_from_the_cons
 
     run_in_browser(submit)
     request_id = int(request_url[0].rsplit("/", 1)[1])
-    waiting = {"id": request_id, "status_url": f"/api/v1/emergency/{request_id}/status"}
+    waiting: dict[str, Any] = {"id": request_id,
+                               "status_url": f"/api/v1/emergency/{request_id}/status"}
     listed = ok(op.get("/api/v1/emergency"))["items"]
     assert [(i["id"], i["state"], i["title"]) for i in listed] == [
         (request_id, "waiting_approval", "Cảnh báo sạt lở")]
