@@ -6,6 +6,7 @@ screenshots of every page go to test-artifacts/screenshots.
 
 from __future__ import annotations
 
+import re
 import wave
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from tests.support.audio import make_tone
 from tests.support.browser import PHONE, run_in_browser, screenshot
 
 pytestmark = pytest.mark.integration
+DONE = re.compile(r"[?&]done=")
 
 
 def count(tree: Tree, model: type[Any]) -> int:
@@ -43,8 +45,11 @@ def post_form(page: Page, button: str, url_part: str) -> int:
     """Click a submit button; the status of the POST answer (422 = refused, 303 = saved)."""
     with page.expect_response(lambda r: url_part in r.url and r.request.method == "POST") as info:
         page.click(button)
+    status = info.value.status
+    if status == 303:  # every page answers a saved form with a redirect to "...?done=<what>"
+        page.wait_for_url(DONE)
     page.wait_for_load_state()
-    return info.value.status
+    return status
 
 
 def test_new_bulletin_form_refuses_bad_input_beside_the_field_then_review_in_the_browser(
