@@ -263,6 +263,7 @@ def announce_answer(
         Device.kind == DeviceKind.KIOSK, Device.unit_id.in_(units))))
     if not kiosks or not feedback.answer:
         return set()
+    actor = actor.for_system_task("feedback answer")  # targets are the feedback's own kiosks
     bulletin = bulletins.create_bulletin(session, data=BulletinCreate(
         title=f"Trả lời ý kiến {feedback.ref_code}", category="feedback",
         kind=BulletinKind.TEXT, text=f"{feedback.text[:300]}\n— {feedback.answer}"[:4000],
