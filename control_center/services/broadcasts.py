@@ -133,6 +133,14 @@ def sent_for(session: Session, *, request: Broadcast) -> Broadcast | None:
     return next((b for b in map(_parse, entries) if b.request_id == request.id), None)
 
 
+def pending_request(session: Session, *, bulletin_id: int) -> Broadcast | None:
+    """The latest request for a bulletin that no send has answered yet."""
+    entries = session.scalars(select(AuditEntry).where(
+        AuditEntry.action == REQUEST_ACTION, AuditEntry.object_type == "bulletin",
+        AuditEntry.object_id == str(bulletin_id)).order_by(AuditEntry.id.desc()))
+    return next((b for b in map(_parse, entries) if sent_for(session, request=b) is None), None)
+
+
 def list_broadcasts(session: Session, *, actor: Actor, limit: int = 30) -> list[Progress]:
     """The latest broadcasts and requests the actor may see, newest first, with progress."""
     entries = session.scalars(select(AuditEntry).where(

@@ -56,6 +56,7 @@ from control_center.services.broadcasts import (
     UNDELIVERED_ACTION,
     FieldError,
     get_broadcast,
+    pending_request,
     sent_for,
     visible_bulletin,
 )
@@ -253,10 +254,13 @@ def submit(
         bulletin = visible_bulletin(session, actor=actor, bulletin_id=message.bulletin_id)
         approve = check_sendable(bulletin, actor)
         require_link(center)
-        if approve:
+        request = None
+        if approve:  # an approver sending a submitted emergency answers its request
+            request = pending_request(session, bulletin_id=bulletin.id)
             _approve(session, bulletin=bulletin, actor=actor, now=now, skipped=False)
         return send(session, center=center, actor=actor, bulletin=bulletin, target=target,
-                    now=now, approval_skipped=False)
+                    now=now, approval_skipped=False,
+                    request_id=request.id if request is not None else None)
     if source == "text":
         asset = speech_media(session, center=center, text=message.text or "", actor=actor,
                              now=now)

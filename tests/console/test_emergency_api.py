@@ -192,6 +192,30 @@ def test_an_operators_new_message_waits_until_an_approver_sends_it_from_the_cons
     assert len(_acks(tree)) == 2  # one command per device, once
 
 
+def test_an_approver_may_send_a_submitted_emergency_by_its_bulletin_id(
+        tree: Tree, tmp_path: Path) -> None:
+    op = tree.api_as("op_a")
+    media = ready_media(op, make_tone(tmp_path / "t.wav", 1.0))
+    a = tree.units["a"]["id"]
+    waiting = ok(op.post("/api/v1/emergency", json={
+        "unit_ids": [a], "media_sha256": media["sha256"], "confirm": WORD}), 202)
+    body = {"unit_ids": [a], "bulletin_id": waiting["bulletin_id"], "confirm": WORD}
+    r = op.post("/api/v1/emergency", json=body)  # the operator cannot approve its own
+    assert r.status_code == 409 and "not approved" in r.json()["detail"]
+    sent = ok(tree.api_as("appr_a").post("/api/v1/emergency", json=body), 201)
+    assert (sent["state"], sent["targeted"]) == ("sent", 2)
+    status = ok(op.get(waiting["status_url"]))  # the request is answered by that send
+    assert (status["state"], status["sent_id"]) == ("sent", sent["id"])
+    with tree.center.center.read_sessions() as session:
+        bulletin = session.get(Bulletin, waiting["bulletin_id"])
+        assert bulletin is not None
+        assert (bulletin.status, bulletin.approved_by, bulletin.approval_skipped) == (
+            BulletinStatus.APPROVED, "appr_a", False)
+        rows = list(session.scalars(select(Distribution).where(
+            Distribution.bulletin_id == waiting["bulletin_id"])))
+    assert [(d.unit_id, d.state.value, d.published_by) for d in rows] == [(a, "sent", "appr_a")]
+
+
 def test_broker_down_refuses_before_anything_is_saved(tree: Tree, tmp_path: Path) -> None:
     media = ready_media(tree.center.api, make_tone(tmp_path / "t.wav", 1.0))
     api = tree.api_as("admin")
