@@ -46,7 +46,6 @@ from control_center.models import (
     Device,
     Distribution,
     DistributionState,
-    MediaAsset,
 )
 from control_center.schemas.content import BulletinCreate
 from control_center.services import audit, bulletins, media_store
@@ -60,6 +59,7 @@ from control_center.services.broadcasts import (
     sent_for,
     visible_bulletin,
 )
+from control_center.services.emergency_media import TEXT_MAX, speech_media
 from control_center.services.manifests import media_url
 from control_center.services.targets import descendant_unit_ids
 from protocol.base import Priority
@@ -74,9 +74,7 @@ log = logging.getLogger(__name__)
 CONFIRM_WORD = "PHÁT KHẨN CẤP"
 COMMAND_TTL = timedelta(minutes=2)
 """An emergency command not received within this time is dropped by the agent (expired)."""
-MEDIA_WAIT_S = 120.0
 TITLE_MAX = 500
-TEXT_MAX = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,53 +176,6 @@ def require_link(center: Center) -> None:
     if not center.bridge.connected:
         raise BrokerUnavailable("không kết nối được máy chủ MQTT, chưa gửi gì / the MQTT broker "
                                 "is not reachable: nothing was sent; try again in a moment")
-
-
-def ready_media(
-    session: Session, *, center: Center, sink: media_store.UploadSink, name: str,
-    actor: audit.Actor, now: datetime, field: str,
-) -> MediaAsset:
-    """Store a finished upload (or synthesised speech) and wait until it is processed."""
-    settings = center.settings
-    try:
-        stored = media_store.store_upload(
-            session, sink=sink, original_name=name, media_dir=settings.media_dir,
-            config=center.media.config, actor=actor, now=now)
-    except CenterError as exc:
-        raise FieldError(field, str(exc), status_code=exc.status_code) from exc
-    sha = stored.asset.sha256
-    if stored.queued:
-        try:
-            center.media.submit(sha).result(timeout=MEDIA_WAIT_S)
-        except TimeoutError as exc:
-            raise FieldError(field, "bản ghi âm đang được xử lý, thử lại sau ít phút / the "
-                                    "recording is still being processed: try again shortly"
-                             ) from exc
-    session.expire_all()
-    try:
-        return media_store.require_ready(session, sha256=sha)
-    except CenterError as exc:
-        raise FieldError(field, str(exc), status_code=exc.status_code) from exc
-
-
-def speech_media(
-    session: Session, *, center: Center, text: str, actor: audit.Actor, now: datetime
-) -> MediaAsset:
-    """Speak ``text`` with the center's TTS (Vietnamese) and return the processed asset."""
-    text = text.strip()
-    if not text:
-        raise FieldError("text", "Nhập nội dung cần đọc / type the text to speak")
-    if len(text) > TEXT_MAX:
-        raise FieldError("text", f"Nội dung quá dài (tối đa {TEXT_MAX} ký tự) / the text is "
-                                 f"longer than {TEXT_MAX} characters")
-    try:
-        sink = media_store.synthesize(text=text, engine=center.media.tts,
-                                      media_dir=center.settings.media_dir,
-                                      max_bytes=center.settings.max_upload_bytes)
-    except CenterError as exc:
-        raise FieldError("text", str(exc), status_code=exc.status_code) from exc
-    return ready_media(session, center=center, sink=sink, name=text[:60], actor=actor, now=now,
-                       field="text")
 
 
 def default_title(center: Center, now: datetime) -> str:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.schemas.common import InputModel, ItemList, Sha256
-from control_center.services import broadcasts, emergency
+from control_center.services import broadcasts, emergency, emergency_media
 
 router = APIRouter(prefix="/emergency", tags=["emergency"])
 
@@ -25,7 +25,7 @@ class EmergencyCreate(InputModel):
                                 description="roots of the subtrees to reach (inside yours)")
     bulletin_id: int | None = None
     media_sha256: Sha256 | None = None
-    text: str | None = Field(default=None, max_length=emergency.TEXT_MAX)
+    text: str | None = Field(default=None, max_length=emergency_media.TEXT_MAX)
     title: str = Field(default="", max_length=emergency.TITLE_MAX,
                        description="for new content; default 'Phát khẩn cấp <time>'")
     confirm: str = Field(default="", description=f'must be "{emergency.CONFIRM_WORD}"')

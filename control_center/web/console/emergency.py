@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from control_center.accounts.permissions import Permission
 from control_center.errors import CenterError
 from control_center.models import Bulletin, BulletinKind
-from control_center.services import broadcasts, emergency, media_store
+from control_center.services import broadcasts, emergency, emergency_media, media_store
 from control_center.telemetry import views
 from control_center.web.console.common import (
     PREFIX,
@@ -97,17 +97,17 @@ def _check_message(session: Session, ctx: ConsoleContext, form: FormState,
                 except BaseException:
                     sink.discard()
                     raise
-                asset = emergency.ready_media(session, center=center, sink=sink,
-                                              name=recording.filename, actor=actor, now=now,
-                                              field="recording")
+                asset = emergency_media.ready_media(
+                    session, center=center, sink=sink, name=recording.filename, actor=actor,
+                    now=now, field="recording")
                 v["media_sha256"], v["media_name"] = asset.sha256, recording.filename[:200]
             elif v["media_sha256"]:
                 media_store.require_ready(session, sha256=v["media_sha256"])
             else:
                 form.error("recording", "Chọn tệp ghi âm / choose a recording file")
         elif source == "text":
-            asset = emergency.speech_media(session, center=center, text=v["text"], actor=actor,
-                                           now=now)
+            asset = emergency_media.speech_media(session, center=center, text=v["text"],
+                                                 actor=actor, now=now)
             v["media_sha256"] = asset.sha256
         else:
             form.error("source", "Chọn nguồn nội dung / choose what to broadcast")
