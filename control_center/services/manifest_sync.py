@@ -65,6 +65,7 @@ class _Context:
     contents: dict[int, ItemContent | None]
     instants: dict[int, list[datetime]] = field(default_factory=dict)
     extras: dict[str, KioskExtras] = field(default_factory=dict)  # kiosks: answers, categories
+    orders: dict[int, int] = field(default_factory=dict)  # schedule id -> commune's rank
 
 
 class ManifestSync:
@@ -177,7 +178,8 @@ class ManifestSync:
         for device_id, bundles in kiosk_bundles(session, public_base_url=self._base_url).items():
             if device_id in extras:
                 extras[device_id] = dataclasses.replace(extras[device_id], bundles=bundles)
-        return _Context(now, reach, schedules, bulletins, contents, extras=extras)
+        orders = mf.schedule_orders(session, schedule_ids=[s.id for s in schedules])
+        return _Context(now, reach, schedules, bulletins, contents, extras=extras, orders=orders)
 
     def _rebuild_one(
         self, session: Session, ctx: _Context, device_id: str, state: ManifestState | None
@@ -189,7 +191,8 @@ class ManifestSync:
                     schedule, now=ctx.now, horizon=self._horizon
                 )
         items = mf.build_items(
-            schedules=mine, instants=ctx.instants, bulletins=ctx.bulletins, contents=ctx.contents
+            schedules=mine, instants=ctx.instants, bulletins=ctx.bulletins, contents=ctx.contents,
+            orders=ctx.orders,
         )
         digest = mf.content_hash(items)
         extras = ctx.extras.get(device_id)
