@@ -183,7 +183,10 @@ class Player:
         for item in due:
             if not isinstance(item.content, AudioContent):
                 self._fail(item, "text items cannot be played on this device yet")
-        self._adhoc = {k: v for k, v in self._adhoc.items() if k not in self._done}
+        playing = self._current.item.item_id if self._current is not None else None
+        # a play-now item stays known while it plays, or the next wake-up would see it orphaned
+        self._adhoc = {k: v for k, v in self._adhoc.items()
+                       if k not in self._done or k == playing}
         future = [d for d in deadlines if d > now]
         if not future:
             return MAX_SLEEP_S

@@ -23,6 +23,7 @@ from firmware_sim.hardware import SimAudioSink, sim_hardware
 from protocol.base import Priority
 from protocol.codec import decode_manifest, encode
 from protocol.manifest import AudioContent, Manifest, PlayItem
+from tests.support.waiting import poll
 
 T0 = datetime(2026, 9, 2, 0, 0, tzinfo=UTC)
 
@@ -104,3 +105,22 @@ def test_the_communes_order_decides_among_due_priority_items(
     assert sink.wait_for(lambda records: len(records) == 3, timeout=10), sink.records
     assert [r.item_id for r in sink.records] == ["first", "second", "normal"]
     assert all(r.completed for r in sink.records)
+
+
+def test_a_play_now_item_survives_the_players_next_wake_up(
+    player_rig: tuple[Player, SimAudioSink, dict[str, AudioContent], list[PlayOutcome]],
+) -> None:
+    """A play-now (emergency) item is no longer pending once started, but it is still playing:
+    a manifest update or timer wake-up during the play must not cancel it as orphaned."""
+    player, sink, contents, outcomes = player_rig
+    long_clip = AudioContent(sha256=contents["a"].sha256, url=contents["a"].url,
+                             size=contents["a"].size, duration_ms=40_000)  # 2 s at scale 0.05
+    player.play_now(_item("khan-cap", Priority.EMERGENCY, datetime.now(UTC), long_clip))
+    # wait until the player reported the start, then give it a manifest update mid-play
+    poll(lambda: [o.kind for o in outcomes], lambda kinds: "started" in kinds, 10, "the start")
+    assert player.current_item() is not None and not sink.records
+    player.set_items([])
+    player.wake()
+    assert sink.wait_for(lambda records: len(records) == 1, timeout=10)
+    assert sink.records[0].completed, [o.reason for o in outcomes]
+    assert [o.kind for o in outcomes] == ["started", "completed"], outcomes
