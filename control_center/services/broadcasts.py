@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from control_center.errors import InvalidInput
+from control_center.errors import InvalidInput, NotFound
 from control_center.models import (
     AdminUnit,
     AuditEntry,
@@ -23,10 +23,10 @@ from control_center.models import (
     BulletinStatus,
     Device,
     DeviceEventRecord,
-    Distribution,
     PlayLog,
     PlayStatus,
 )
+from control_center.services import workflow
 from control_center.services.audit import Actor
 
 SEND_ACTION = "emergency_send"
@@ -151,31 +151,22 @@ def list_broadcasts(session: Session, *, actor: Actor, limit: int = 30) -> list[
 
 
 def visible_bulletin(session: Session, *, actor: Actor, bulletin_id: int) -> Bulletin:
-    """A bulletin of the actor's subtree, or one distributed into it (else 404)."""
-    bulletin = session.get(Bulletin, bulletin_id)
-    if bulletin is None or not _bulletin_visible(session, actor, bulletin):
+    """A bulletin of the actor's subtree, or one distributed into it (else 404 on the field)."""
+    try:
+        return workflow.get_visible(session, bulletin_id=bulletin_id, actor=actor)
+    except NotFound as exc:
         raise FieldError("bulletin_id", f"bản tin {bulletin_id} không tồn tại / bulletin "
-                                        f"{bulletin_id} does not exist", status_code=404)
-    return bulletin
-
-
-def _bulletin_visible(session: Session, actor: Actor, bulletin: Bulletin) -> bool:
-    if actor.covers(bulletin.unit_id):
-        return True
-    assert actor.scope is not None
-    return session.scalar(select(Distribution.id).where(
-        Distribution.bulletin_id == bulletin.id,
-        Distribution.unit_id.in_(sorted(actor.scope))).limit(1)) is not None
+                                        f"{bulletin_id} does not exist",
+                         status_code=404) from exc
 
 
 def sendable_bulletins(session: Session, *, actor: Actor, limit: int = 200) -> list[Bulletin]:
     """Approved bulletins the actor may broadcast, newest first."""
     query = select(Bulletin).where(Bulletin.status.in_(
         (BulletinStatus.APPROVED, BulletinStatus.SCHEDULED)))
-    if actor.scope is not None:
-        scope = sorted(actor.scope)
-        query = query.where(Bulletin.unit_id.in_(scope) | Bulletin.id.in_(
-            select(Distribution.bulletin_id).where(Distribution.unit_id.in_(scope))))
+    condition = workflow.visible_filter(actor)
+    if condition is not None:
+        query = query.where(condition)
     return list(session.scalars(query.order_by(Bulletin.id.desc()).limit(limit)))
 
 

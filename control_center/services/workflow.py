@@ -28,7 +28,9 @@ STATUS_LABELS: dict[BulletinStatus, str] = {
 ACTION_LABELS: dict[str, str] = {
     "create": "Tạo bản tin", "update": "Sửa", "submit": "Gửi duyệt", "approve": "Duyệt",
     "reject": "Từ chối", "back_to_draft": "Trở về bản nháp", "publish": "Gửi xuống cấp dưới",
-    "scheduled": "Lập lịch phát", "emergency": "Phát khẩn cấp",
+    "scheduled": "Lập lịch phát", "unscheduled": "Hết lịch phát (lịch cuối bị hủy)",
+    "emergency": "Phát khẩn cấp", "emergency_send": "Phát khẩn cấp",
+    "emergency_request": "Đề nghị phát khẩn cấp",
 }
 OWN_BULLETIN = ("không được tự duyệt bản tin do chính mình soạn hoặc gửi / you cannot approve "
                 "your own bulletin: another approver must do it")

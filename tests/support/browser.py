@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--lang=vi-VN",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic"]
 LAPTOP = {"width": 1366, "height": 768}
