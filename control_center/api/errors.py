@@ -14,7 +14,8 @@ from control_center.errors import CenterError, NotAuthenticated
 log = logging.getLogger(__name__)
 
 
-async def _center_error(_request: Request, exc: Exception) -> JSONResponse:
+async def center_error_json(_request: Request, exc: Exception) -> JSONResponse:
+    """A CenterError as ``{"detail", "error"}`` with its status code."""
     assert isinstance(exc, CenterError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
     if exc.status_code >= 500:
@@ -54,6 +55,6 @@ async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(CenterError, _center_error)
+    app.add_exception_handler(CenterError, center_error_json)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(OperationalError, _database_error)

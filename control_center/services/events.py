@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from control_center.models import DeviceEventRecord
 
 
 def list_events(
-    session: Session, *, device_id: str | None = None, type: str | None = None,
+    session: Session, *, devices: Select[tuple[str]] | None = None, type: str | None = None,
     limit: int = 500, offset: int = 0,
 ) -> list[DeviceEventRecord]:
+    """Events newest first; ``devices`` selects the device ids to include."""
     query = select(DeviceEventRecord)
-    if device_id is not None:
-        query = query.where(DeviceEventRecord.device_id == device_id)
+    if devices is not None:
+        query = query.where(DeviceEventRecord.device_id.in_(devices))
     if type is not None:
         query = query.where(DeviceEventRecord.type == type)
     query = query.order_by(DeviceEventRecord.received_at.desc(), DeviceEventRecord.event_id)

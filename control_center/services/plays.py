@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.orm import Session
 
 from control_center.models import PlayLog, PlayStatus
@@ -119,13 +119,14 @@ def apply_play_event(session: Session, *, event: PlayEvent, now: datetime) -> Pl
 
 
 def list_plays(
-    session: Session, *, device_id: str | None = None, schedule_id: int | None = None,
-    bulletin_id: int | None = None, status: PlayStatus | None = None,
-    limit: int = 500, offset: int = 0,
+    session: Session, *, devices: Select[tuple[str]] | None = None,
+    schedule_id: int | None = None, bulletin_id: int | None = None,
+    status: PlayStatus | None = None, limit: int = 500, offset: int = 0,
 ) -> list[PlayLog]:
+    """Play log rows ordered by scheduled time; ``devices`` selects the device ids to include."""
     query = select(PlayLog)
-    if device_id is not None:
-        query = query.where(PlayLog.device_id == device_id)
+    if devices is not None:
+        query = query.where(PlayLog.device_id.in_(devices))
     if schedule_id is not None:
         query = query.where(PlayLog.schedule_id == schedule_id)
     if bulletin_id is not None:

@@ -4,7 +4,6 @@ with telemetry on and short intervals, and real agents with simulated sensors.""
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,13 +21,10 @@ from firmware_sim.hardware import SimAudioSink, sim_hardware
 from firmware_sim.influx import InfluxNotInstalledError, InfluxServer, find_influxd
 from firmware_sim.sensors import SimSensors
 from tests.e2e.conftest import Stack
+from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.center import CenterHandle, running_center
 
 DB = "telemetry"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
 KEEPALIVE_S = 2
 SILENCE_S = 1.5
 
@@ -131,10 +127,7 @@ def rig(tmp_path: Path, broker: MosquittoBroker, influx: InfluxServer) -> Iterat
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium driven by Playwright (never a downloaded browser)."""
-    path = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
-    if path is None:
-        pytest.fail("chromium not found: run ./run.sh test (installs it) or apt-get install "
-                    "chromium", pytrace=False)
+    path = chromium_path()
     with sync_playwright() as pw:
         launched = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield launched

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.support.browser import ARTIFACTS
 from tests.support.center import CenterHandle
-from tests.training.conftest import ARTIFACTS
 from tests.training.helpers import import_sample, officer, ok, unit
 from tests.training.test_xapi import validate_statement
 

@@ -19,10 +19,10 @@ from control_center.accounts.permissions import Permission
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.api.presenters import audit_public, event_public
 from control_center.errors import InvalidInput
-from control_center.models import Device, DeviceEventRecord, PlayLog, PlayStatus
+from control_center.models import Device, PlayStatus
 from control_center.schemas.common import ItemList
 from control_center.schemas.records import AuditPublic, EventPublic, PlayPublic
-from control_center.services import audit, audit_export
+from control_center.services import audit, audit_export, events, plays
 from control_center.services.audit import Actor
 
 router = APIRouter(tags=["records"])
@@ -31,8 +31,10 @@ Limit = Annotated[int, Query(ge=1, le=5000)]
 Offset = Annotated[int, Query(ge=0)]
 
 
-def _scoped_devices(actor: Actor, device_id: str | None) -> Select[str]:
-    """The device ids the caller may read about (one, when ``device_id`` is given)."""
+def _scoped_devices(actor: Actor, device_id: str | None) -> Select[tuple[str]] | None:
+    """The device ids the caller may read about (one, when ``device_id`` is given); None: all."""
+    if actor.scope is None and device_id is None:
+        return None
     query = select(Device.id)
     if actor.scope is not None:
         query = query.where(Device.unit_id.in_(sorted(actor.scope)))
@@ -48,17 +50,10 @@ def list_plays(
     status: PlayStatus | None = None, limit: Limit = 500, offset: Offset = 0,
 ) -> ItemList[PlayPublic]:
     """Play log rows of your subtree's devices, ordered by scheduled time."""
-    query = select(PlayLog)
-    if actor.scope is not None or device_id is not None:
-        query = query.where(PlayLog.device_id.in_(_scoped_devices(actor, device_id)))
-    if schedule_id is not None:
-        query = query.where(PlayLog.schedule_id == schedule_id)
-    if bulletin_id is not None:
-        query = query.where(PlayLog.bulletin_id == bulletin_id)
-    if status is not None:
-        query = query.where(PlayLog.status == status)
-    query = query.order_by(PlayLog.scheduled_at, PlayLog.id).limit(limit).offset(offset)
-    return ItemList.of([PlayPublic.model_validate(r) for r in session.scalars(query)])
+    rows = plays.list_plays(session, devices=_scoped_devices(actor, device_id),
+                            schedule_id=schedule_id, bulletin_id=bulletin_id, status=status,
+                            limit=limit, offset=offset)
+    return ItemList.of([PlayPublic.model_validate(r) for r in rows])
 
 
 @router.get("/events", response_model=ItemList[EventPublic])
@@ -67,14 +62,8 @@ def list_events(
     type: str | None = None, limit: Limit = 500, offset: Offset = 0,
 ) -> ItemList[EventPublic]:
     """Events of your subtree's devices, newest first, each stored once (keyed by event_id)."""
-    query = select(DeviceEventRecord)
-    if actor.scope is not None or device_id is not None:
-        query = query.where(DeviceEventRecord.device_id.in_(
-            _scoped_devices(actor, device_id)))
-    if type is not None:
-        query = query.where(DeviceEventRecord.type == type)
-    query = query.order_by(DeviceEventRecord.received_at.desc(), DeviceEventRecord.event_id)
-    rows = session.scalars(query.limit(limit).offset(offset))
+    rows = events.list_events(session, devices=_scoped_devices(actor, device_id), type=type,
+                              limit=limit, offset=offset)
     return ItemList.of([event_public(r) for r in rows])
 
 

@@ -23,7 +23,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from control_center.accounts import service as accounts
 from control_center.accounts.permissions import ROLE_LABELS, Permission
 from control_center.api.deps import SESSION_COOKIE, CenterDep, client_ip
-from control_center.errors import Forbidden, NotAuthenticated
+from control_center.api.errors import center_error_json
+from control_center.errors import CenterError, Forbidden, NotAuthenticated
 from control_center.models import Role
 from control_center.runtime import Center
 from control_center.services.audit import Actor
@@ -86,13 +87,38 @@ def console_user(request: Request, center: CenterDep) -> ConsoleContext:
 ConsoleDep = Annotated[ConsoleContext, Depends(console_user)]
 
 
+PAGE_PREFIXES = (PREFIX, "/monitor")
+ERROR_TITLES = {401: ("Cần đăng nhập", "sign-in needed"), 403: ("Không được phép", "not allowed"),
+                404: ("Không tìm thấy", "not found"), 409: ("Xung đột", "conflict"),
+                422: ("Dữ liệu không hợp lệ", "invalid input")}
+
+
 def install_console_handlers(app: FastAPI) -> None:
+    """Redirect to sign-in when needed; answer errors on pages with a page, not JSON."""
+
     async def to_login(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRequired)
         return RedirectResponse(f"{PREFIX}/login?" + urlencode({"next": exc.next_url}),
                                 status_code=303)
 
+    async def page_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, CenterError)
+        if not request.url.path.startswith(PAGE_PREFIXES):
+            return await center_error_json(request, exc)
+        vi, en = ERROR_TITLES.get(exc.status_code, ("Hệ thống tạm thời lỗi", "unavailable"))
+        center: Center = request.app.state.center
+        return render(center, "console_error.html", status_code=exc.status_code, vi=vi, en=en,
+                      message=str(exc), back=_local_referer(request))
+
     app.add_exception_handler(LoginRequired, to_login)
+    app.add_exception_handler(CenterError, page_error)
+
+
+def _local_referer(request: Request) -> str:
+    """The page the user came from, when it is one of ours; else the start page."""
+    referer = request.headers.get("referer", "")
+    base = str(request.base_url).rstrip("/")
+    return safe_next(referer[len(base):] if referer.startswith(base + "/") else None)
 
 
 def safe_next(target: str | None) -> str:
