@@ -21,7 +21,11 @@ from control_center.models import (
 from control_center.services import audit
 from control_center.services.conflicts import timing_instants, timing_of
 from control_center.services.expansion import zone
-from control_center.services.schedules import list_schedules, visible_bulletin_clause
+from control_center.services.schedules import (
+    list_schedules,
+    schedule_visible,
+    visible_bulletin_clause,
+)
 from control_center.services.targets import descendant_unit_ids, resolve_targets, spec_of
 from protocol.base import Priority
 
@@ -36,6 +40,7 @@ class Entry:
     priority: Priority
     start: datetime  # local time
     devices: int  # devices of the shown subtree it reaches
+    linked: bool = True  # False: placed by a level above; shown, but its page is not the actor's
 
 
 def monday_of(day: date) -> date:
@@ -62,9 +67,11 @@ def check_unit(session: Session, *, actor: audit.Actor, unit_id: int) -> AdminUn
 def week_entries(
     session: Session, *, actor: audit.Actor, unit_id: int | None, monday: date, local_tz: str,
 ) -> list[Entry]:
-    """Occurrences in the local week of every active schedule visible to ``actor`` that reaches
-    a device of ``unit_id``'s subtree (None: every device), sorted by time.
+    """Occurrences in the local week of every active schedule that reaches a device of
+    ``unit_id``'s subtree (None: every device the actor may see), sorted by time.
 
+    A commune sees everything its speakers will play, including what the levels above placed
+    on them (``linked`` False when the schedule itself is not the actor's to open).
     Occurrences before a schedule was made are left out: they never played.
     """
     start, end = week_bounds(monday, local_tz)
@@ -73,9 +80,11 @@ def week_entries(
         check_unit(session, actor=actor, unit_id=unit_id)
         units = descendant_unit_ids(session, unit_ids=[unit_id])
         device_query = device_query.where(Device.unit_id.in_(units))
+    elif actor.scope is not None:
+        device_query = device_query.where(Device.unit_id.in_(actor.scope))
     shown = set(session.scalars(device_query))
     tz = zone(local_tz)
-    schedules = list_schedules(session, active=True, actor=actor, limit=100_000)
+    schedules = list_schedules(session, active=True, limit=100_000)
     bulletins = {b.id: b for b in session.scalars(select(Bulletin).where(
         Bulletin.id.in_({s.bulletin_id for s in schedules})))}
     entries: list[Entry] = []
@@ -84,11 +93,13 @@ def week_entries(
         bulletin = bulletins.get(schedule.bulletin_id)
         if not reached or bulletin is None:
             continue
+        linked = schedule_visible(session, actor=actor, schedule=schedule)
         for instant in timing_instants(timing_of(schedule), start=start,
                                        end=end - timedelta(microseconds=1)):
             if instant >= schedule.created_at:
                 entries.append(Entry(schedule.id, bulletin.id, bulletin.title,
-                                     bulletin.priority, instant.astimezone(tz), len(reached)))
+                                     bulletin.priority, instant.astimezone(tz), len(reached),
+                                     linked))
     entries.sort(key=lambda e: (e.start, e.schedule_id))
     return entries
 

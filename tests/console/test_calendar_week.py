@@ -97,6 +97,10 @@ def world(db: Session) -> dict[str, int]:
     ids["late"] = _schedule(db, morning, ScheduleTarget(device_id="loa-a1"), unit_id=a,
                             rrule="FREQ=WEEKLY;BYDAY=WE,TH,SA;BYHOUR=11;BYMINUTE=0;BYSECOND=0",
                             created_at=datetime(2026, 3, 4, 5, 0, tzinfo=UTC))
+    # the province's own bulletin, placed on the whole province on Sunday 20:00 local
+    notice = _bulletin(db, "Thông báo của tỉnh", p, BulletinStatus.SCHEDULED)
+    ids["province"] = _schedule(db, notice, ScheduleTarget(unit_id=p), unit_id=p,
+                                start_at=datetime(2026, 3, 8, 13, 0, tzinfo=UTC))
     cancelled = _schedule(db, urgent, ScheduleTarget(unit_id=p), unit_id=p,
                           rrule="FREQ=DAILY;BYHOUR=8;BYMINUTE=0;BYSECOND=0")
     row = db.get(Schedule, cancelled)
@@ -132,9 +136,10 @@ def test_province_sees_every_commune_and_can_narrow_to_one(
         (once_b, "Wed 04 17:30", 1),
         (daily, "Thu 05 06:00", 2), (late, "Thu 05 11:00", 1),
         (daily, "Fri 06 06:00", 2), (daily, "Sat 07 06:00", 2), (late, "Sat 07 11:00", 1),
-        (daily, "Sun 08 06:00", 2)]
+        (daily, "Sun 08 06:00", 2), (world["province"], "Sun 08 20:00", 3)]
+    assert all(e.linked for e in everything)
     only_b = week_entries(db, actor=prov, unit_id=world["b"], monday=MONDAY, local_tz=TZ)
-    assert _shown(only_b) == [(once_b, "Wed 04 17:30", 1)]
+    assert _shown(only_b) == [(once_b, "Wed 04 17:30", 1), (world["province"], "Sun 08 20:00", 1)]
     assert everything[3].priority == Priority.PRIORITY and everything[3].title == \
         "Tin ưu tiên xã B"
 
@@ -144,7 +149,12 @@ def test_commune_sees_its_own_schedules_and_no_other_commune(
 ) -> None:
     op_a = _actor("op_a", world["a"], {world["a"]})
     entries = week_entries(db, actor=op_a, unit_id=world["a"], monday=MONDAY, local_tz=TZ)
-    assert {e.schedule_id for e in entries} == {world["daily"], world["late"]}
+    # what plays on A's speakers, including the province's slot (shown, not the commune's own)
+    assert {e.schedule_id for e in entries} == {world["daily"], world["late"], world["province"]}
+    from_above = [e for e in entries if e.schedule_id == world["province"]]
+    assert [(e.devices, e.linked) for e in from_above] == [(2, False)]
+    assert all(e.linked for e in entries if e.schedule_id != world["province"])
+    assert week_entries(db, actor=op_a, unit_id=None, monday=MONDAY, local_tz=TZ) == entries
     with pytest.raises(NotFound, match=f"unit {world['b']} does not exist"):
         week_entries(db, actor=op_a, unit_id=world["b"], monday=MONDAY, local_tz=TZ)
     grid = build_grid(entries, monday=MONDAY, today=date(2026, 3, 4))
