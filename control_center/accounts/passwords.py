@@ -16,7 +16,7 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password-only-for-timing")
 def check_policy(password: str) -> None:
     """Refuse passwords too short to resist guessing."""
     if len(password) < MIN_LENGTH:
-        raise InvalidInput(f"mật khẩu cần ít nhất {MIN_LENGTH} ký tự / the password needs at "
+        raise InvalidInput(f"Mật khẩu cần ít nhất {MIN_LENGTH} ký tự / the password needs at "
                            f"least {MIN_LENGTH} characters")
 
 

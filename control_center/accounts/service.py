@@ -13,8 +13,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from control_center.accounts import passwords
+from control_center.accounts.permissions import Permission
 from control_center.config import Settings
-from control_center.errors import Conflict, InvalidInput, NotAuthenticated, UnknownReference
+from control_center.errors import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    UnknownReference,
+)
 from control_center.models import AdminUnit, Role, User, UserSession
 from control_center.services import audit
 from control_center.services.targets import descendant_unit_ids
@@ -42,6 +49,7 @@ def create_user(
     full_name: str = "", actor: audit.Actor, now: datetime,
 ) -> User:
     """Add a user inside the actor's subtree (an admin cannot create users above itself)."""
+    actor.require(Permission.MANAGE_USERS)
     username = username.strip().lower()
     if not USERNAME.fullmatch(username):
         raise InvalidInput("tên đăng nhập chỉ gồm a-z, 0-9, . _ - (2–64 ký tự) / the user name "
@@ -147,6 +155,65 @@ def actor_for(
     return audit.Actor(name=user.username, source_ip=source_ip, user_id=user.id, role=user.role,
                        unit_id=user.unit_id, scope=scope,
                        emergency_direct=user.role.value in settings.emergency_roles)
+
+
+def managed_user(session: Session, *, user_id: int, actor: audit.Actor) -> User:
+    """A user of the actor's subtree (404 otherwise); the actor needs MANAGE_USERS."""
+    actor.require(Permission.MANAGE_USERS)
+    user = session.get(User, user_id)
+    if user is None or not actor.covers(user.unit_id):
+        raise NotFound(f"user {user_id} does not exist")
+    return user
+
+
+def set_active(
+    session: Session, *, user_id: int, active: bool, actor: audit.Actor, now: datetime
+) -> User:
+    """Enable or disable an account; disabling also ends its sessions. Nobody disables
+    themselves (the last administrator could lock everyone out)."""
+    user = managed_user(session, user_id=user_id, actor=actor)
+    if user.id == actor.user_id and not active:
+        raise Conflict("không thể tự khóa tài khoản của mình / you cannot disable your own "
+                       "account")
+    if user.active != active:
+        user.active = active
+        if not active:
+            session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+        audit.record(session, actor=actor, action="enable" if active else "disable",
+                     object_type="user", object_id=user.id, detail={}, at=now)
+    session.commit()
+    return user
+
+
+def unlock(session: Session, *, user_id: int, actor: audit.Actor, now: datetime) -> User:
+    """Lift a lock-out before it ends by itself."""
+    user = managed_user(session, user_id=user_id, actor=actor)
+    if user.locked_until is not None:
+        user.locked_until, user.failed_logins = None, 0
+        audit.record(session, actor=actor, action="unlock", object_type="user",
+                     object_id=user.id, detail={}, at=now)
+    session.commit()
+    return user
+
+
+def change_password(
+    session: Session, *, user_id: int, current: str, new: str, keep_token: str | None,
+    actor: audit.Actor, now: datetime,
+) -> None:
+    """Change one's own password (the current one is checked); every other session ends."""
+    user = session.get(User, user_id)
+    if user is None or not passwords.verify_password(current, user.password_hash):
+        raise NotAuthenticated("mật khẩu hiện tại không đúng / the current password is wrong")
+    if new == current:
+        raise InvalidInput("mật khẩu mới phải khác mật khẩu cũ / the new password must differ "
+                           "from the old one")
+    user.password_hash = passwords.hash_password(new)
+    keep = token_hash(keep_token) if keep_token else ""
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id,
+                                              UserSession.token_hash != keep))
+    audit.record(session, actor=actor, action="password_change", object_type="user",
+                 object_id=user.id, detail={}, at=now)
+    session.commit()
 
 
 def list_users(session: Session, *, actor: audit.Actor) -> list[User]:

@@ -12,9 +12,10 @@ from control_center.web.console import (
     inbox,
     schedules,
     signin,
+    users,
 )
 
 
 def console_routers() -> list[APIRouter]:
     return [signin.router, bulletins.router, inbox.router, schedules.router, emergency.router,
-            devices.router, audit.router]
+            devices.router, audit.router, users.router]
