@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
+
 from edge_agent.config import AgentConfig, HealthConfig, MqttConfig
 from firmware_sim.broker import MosquittoBroker
 from firmware_sim.center_process import CenterProcess
@@ -32,6 +34,38 @@ COMMUNES = {"Xã Gio Linh": "giolinh", "Xã Cam Lộ": "camlo"}
 # approximate positions (lat, lon) of each commune's two loudspeakers, for the console's map
 POSITIONS = {"giolinh": ((16.905, 107.075), (16.918, 107.094)),
              "camlo": ((16.795, 107.005), (16.781, 106.988))}
+
+
+def seed_workflow(base_url: str, password: str, province_id: object) -> None:
+    """Work in progress for the console: a province bulletin waiting in both communes' inboxes
+    and a commune draft submitted for approval. Done as the demo users, through the API."""
+
+    def act_as(username: str) -> httpx.Client:
+        r = httpx.post(f"{base_url}/api/v1/auth/login",
+                       json={"username": username, "password": password}, timeout=30)
+        r.raise_for_status()
+        return httpx.Client(base_url=base_url, timeout=30,
+                            headers={"Authorization": f"Bearer {r.json()['token']}"})
+
+    def ok(r: httpx.Response) -> dict[str, object]:
+        if r.status_code >= 400:
+            raise RuntimeError(f"{r.request.method} {r.request.url.path} -> {r.status_code}: "
+                               f"{r.text}")
+        return dict(r.json())
+
+    with act_as("bientap.tinh") as prov_op, act_as("duyet.tinh") as prov_appr, \
+            act_as("bientap.giolinh") as commune_op:
+        notice = ok(prov_op.post("/api/v1/bulletins", json={
+            "title": "Thông báo lịch cắt điện tuần tới", "category": "điện", "kind": "text",
+            "text": "Điện lực tỉnh thông báo lịch cắt điện để bảo trì lưới điện tuần tới."}))
+        ok(prov_op.post(f"/api/v1/bulletins/{notice['id']}/submit"))
+        ok(prov_appr.post(f"/api/v1/bulletins/{notice['id']}/approve"))
+        ok(prov_op.post(f"/api/v1/bulletins/{notice['id']}/publish",
+                        json={"unit_ids": [province_id]}))
+        draft = ok(commune_op.post("/api/v1/bulletins", json={
+            "title": "Họp dân thôn 3 tối thứ Bảy", "category": "dân vận", "kind": "text",
+            "text": "Mời bà con thôn 3 dự họp lúc 19 giờ thứ Bảy tại nhà văn hóa thôn."}))
+        ok(commune_op.post(f"/api/v1/bulletins/{draft['id']}/submit"))
 
 
 def demo_users(province_id: object, communes: dict[str, object]) -> list[dict[str, object]]:
@@ -153,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         users = demo_users(province["id"], commune_ids)
         for user in users:
             post("/api/v1/users", {**user, "password": demo_password})
+        seed_workflow(center.base_url, demo_password, province["id"])
         wav = make_demo_audio(args.data / "ban-tin-demo.wav")
         with wav.open("rb") as fh:
             r = api.post("/api/v1/media", files={"file": (wav.name, fh, "audio/wav")})
