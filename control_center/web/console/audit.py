@@ -15,13 +15,16 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from control_center.accounts.permissions import Permission
+from control_center.errors import Forbidden
 from control_center.models import AuditEntry
 from control_center.services import audit_export
-from control_center.web.console.common import PREFIX, ConsoleContext, ConsoleDep, FormState, render
+from control_center.web.console.common import PREFIX, ConsoleDep, FormState, render
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 PAGE_SIZE = 200
+DENIED = ("Vai trò của bạn không được xem nhật ký thao tác / your role may not read the audit "
+          "log (approvers and administrators may).")
 ACTION_LABELS = {
     "emergency_send": "Phát khẩn cấp / emergency sent",
     "emergency_request": "Yêu cầu phát khẩn cấp / emergency requested",
@@ -32,10 +35,6 @@ ACTION_LABELS = {
     "reject": "Từ chối / reject", "submit": "Gửi duyệt / submit", "command": "Lệnh / command",
     "upload": "Tải lên / upload",
 }
-
-
-def _denied(ctx: ConsoleContext, form: FormState) -> Response:
-    return render(ctx, "console_audit.html", status_code=403, denied=True, form=form)
 
 
 def _filter(
@@ -61,7 +60,7 @@ def audit_page(
                              "object_id": object_id, "date_from": date_from,
                              "date_to": date_to, "flagged": flagged})
     if not ctx.may(Permission.AUDIT):
-        return _denied(ctx, form)
+        raise Forbidden(DENIED)
     flt = _filter(form, actor=actor, action=action, object_type=object_type,
                   object_id=object_id, date_from=date_from, date_to=date_to, flagged=flagged)
     offset = max(0, offset)
@@ -74,8 +73,8 @@ def audit_page(
     params = flt.params()
     more = len(rows) > PAGE_SIZE
     return render(
-        ctx, "console_audit.html", status_code=200 if form.ok else 422, denied=False,
-        form=form, entries=[_row(e) for e in rows[:PAGE_SIZE]], actions=actions, types=types,
+        ctx, "console_audit.html", status_code=200 if form.ok else 422, form=form,
+        entries=[_row(e) for e in rows[:PAGE_SIZE]], actions=actions, types=types,
         action_labels=ACTION_LABELS, csv_url=f"{PREFIX}/audit.csv?{urlencode(params)}",
         next_url=f"{PREFIX}/audit?{urlencode({**params, 'offset': offset + PAGE_SIZE})}"
         if more else None,
@@ -98,7 +97,7 @@ def audit_csv(
     """The same filtered entries as a CSV file (up to audit_export.EXPORT_LIMIT rows)."""
     form = FormState()
     if not ctx.may(Permission.AUDIT):
-        return _denied(ctx, form)
+        raise Forbidden(DENIED)
     flt = _filter(form, actor=actor, action=action, object_type=object_type,
                   object_id=object_id, date_from=date_from, date_to=date_to, flagged=flagged)
     if not form.ok:

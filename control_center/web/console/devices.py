@@ -7,6 +7,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from control_center.accounts.permissions import Permission
+from control_center.errors import Forbidden
 from control_center.models import Device
 from control_center.telemetry import views
 from control_center.web.console.common import PREFIX, ConsoleDep, FormState, render
@@ -44,7 +45,7 @@ def devices_page(ctx: ConsoleDep, unit_id: str = "", status: str = "") -> Respon
     """Devices with status badges, filtered by unit (inside the user's subtree) and status."""
     form = FormState(values={"unit_id": unit_id.strip(), "status": status.strip()})
     if not ctx.may(Permission.VIEW):
-        return render(ctx, "console_devices.html", status_code=403, denied=True, form=form)
+        raise Forbidden("Vai trò của bạn không được xem thiết bị / your role may not view devices.")
     chosen: int | None = None
     if unit_id.strip():
         try:
@@ -76,7 +77,7 @@ def devices_page(ctx: ConsoleDep, unit_id: str = "", status: str = "") -> Respon
         points.append(MapPoint(id=d.id, name=d.name, lat=lat, lon=lon, status=d.presence,
                                unit_id=d.unit_id, unit_name=d.unit_name))
     return render(
-        ctx, "console_devices.html", status_code=200 if form.ok else 422, denied=False,
+        ctx, "console_devices.html", status_code=200 if form.ok else 422,
         form=form, devices=shown, unplaced=unplaced, map_svg=draw_map(points) if points else "",
         unit_options=[("", "Tất cả / all")] + unit_options(overview.units),
         status_options=[("", "Tất cả / all"), *STATUS_FILTERS.items()], presence=PRESENCE)

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from control_center.accounts.permissions import Permission
-from control_center.errors import CenterError
+from control_center.errors import CenterError, Forbidden
 from control_center.models import Bulletin, BulletinKind
 from control_center.services import broadcasts, emergency, emergency_media, media_store
 from control_center.telemetry import views
@@ -33,6 +33,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 SOURCES = {"bulletin": "Bản tin đã duyệt / approved bulletin",
            "upload": "Bản ghi âm / recording", "text": "Nhập văn bản, máy đọc / typed text (TTS)"}
+DENIED = "Vai trò của bạn không được phát khẩn cấp / your role may not send emergency broadcasts."
 _FIELDS = ("source", "bulletin_id", "media_sha256", "media_name", "text", "title")
 Str = Annotated[str, Form()]
 Ids = Annotated[list[str], Form()]
@@ -55,21 +56,16 @@ def _step1(ctx: ConsoleContext, form: FormState, chosen: list[int], status_code:
             (str(b.id), f"#{b.id} · {b.title} ({b.priority.value})")
             for b in broadcasts.sendable_bulletins(session, actor=ctx.actor)]
         recent = broadcasts.list_broadcasts(session, actor=ctx.actor, limit=20)
-    return render(ctx, "console_emergency.html", status_code=status_code, denied=False,
+    return render(ctx, "console_emergency.html", status_code=status_code,
                   form=form, units=choices, chosen=set(chosen), bulletin_options=options,
                   sources=SOURCES, recent=recent, confirm_word=emergency.CONFIRM_WORD)
-
-
-def _denied(ctx: ConsoleContext) -> Response:
-    return render(ctx, "console_emergency.html", status_code=403, denied=True,
-                  form=FormState(), recent=[])
 
 
 @router.get("/emergency")
 def emergency_form(ctx: ConsoleDep) -> Response:
     """Step 1: units and message; below it, the latest broadcasts and waiting requests."""
     if not ctx.may(Permission.EMERGENCY):
-        return _denied(ctx)
+        raise Forbidden(DENIED)
     return _step1(ctx, FormState(values={"source": ""}), [])
 
 
@@ -143,7 +139,7 @@ def emergency_review(
     """Check step 1; show the review (step 2) or step 1 again with the errors."""
     ctx.check_csrf(csrf)
     if not ctx.may(Permission.EMERGENCY):
-        return _denied(ctx)
+        raise Forbidden(DENIED)
     form = FormState(values=dict(zip(_FIELDS, (source, bulletin_id, media_sha256.strip(),
                                                media_name, text, title), strict=True)))
     chosen = _ids(unit_ids)
@@ -167,7 +163,7 @@ def emergency_edit(
     """Back from the review to step 1, with everything chosen so far."""
     ctx.check_csrf(csrf)
     if not ctx.may(Permission.EMERGENCY):
-        return _denied(ctx)
+        raise Forbidden(DENIED)
     form = FormState(values=dict(zip(_FIELDS, (source, bulletin_id, media_sha256, media_name,
                                                text, title), strict=True)))
     return _step1(ctx, form, _ids(unit_ids))
@@ -191,7 +187,7 @@ def emergency_send(
     """Step 2: with the box ticked and the word typed, send (or submit for approval)."""
     ctx.check_csrf(csrf)
     if not ctx.may(Permission.EMERGENCY):
-        return _denied(ctx)
+        raise Forbidden(DENIED)
     form = FormState(values=dict(zip(_FIELDS, (source, bulletin_id, media_sha256, media_name,
                                                text, title), strict=True)))
     chosen = _ids(unit_ids)
@@ -248,7 +244,7 @@ def emergency_live(ctx: ConsoleDep, broadcast_id: int) -> Response:
     """The broadcast's progress (updated every second by a small script; current counts
     without it); a request waiting for approval shows who may send it."""
     if not ctx.may(Permission.EMERGENCY):
-        return _denied(ctx)
+        raise Forbidden(DENIED)
     return _live(ctx, broadcast_id)
 
 
@@ -260,7 +256,7 @@ def emergency_send_request(
     """An approver approves and sends a waiting request (the same two confirmations)."""
     ctx.check_csrf(csrf)
     if not ctx.may(Permission.EMERGENCY):
-        return _denied(ctx)
+        raise Forbidden(DENIED)
     form = FormState()
     _confirmed(form, confirm, confirm_check)
     if form.ok:
