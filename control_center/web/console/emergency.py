@@ -219,11 +219,7 @@ def emergency_send(
 def _live(ctx: ConsoleContext, broadcast_id: int, form: FormState | None = None,
           status_code: int = 200) -> Response:
     with ctx.center.read_sessions() as session:
-        try:
-            progress = broadcasts.status(session, actor=ctx.actor, broadcast_id=broadcast_id)
-        except CenterError as exc:
-            return render(ctx, "console_emergency_live.html", status_code=exc.status_code,
-                          missing=str(exc), progress=None)
+        progress = broadcasts.status(session, actor=ctx.actor, broadcast_id=broadcast_id)
         bulletin = session.get(Bulletin, progress.broadcast.bulletin_id)
         audio, text = (bulletin.media_sha256, bulletin.text) if bulletin else (None, None)
     b = progress.broadcast
@@ -235,7 +231,7 @@ def _live(ctx: ConsoleContext, broadcast_id: int, form: FormState | None = None,
         return render(ctx, "console_emergency_request.html", status_code=status_code,
                       progress=progress, can_send=can_send, form=form or FormState(),
                       confirm_word=emergency.CONFIRM_WORD, audio=audio, text=text)
-    return render(ctx, "console_emergency_live.html", status_code=status_code, missing=None,
+    return render(ctx, "console_emergency_live.html", status_code=status_code,
                   progress=progress, now=ctx.center.clock())
 
 
