@@ -229,3 +229,20 @@ def test_broker_down_refuses_before_anything_is_saved(tree: Tree, tmp_path: Path
     assert r.status_code == 503 and "nothing was sent" in r.json()["detail"]
     assert _emergency_rows(tree) == before
     tree.broker.start()
+
+
+def test_an_approver_uploads_a_recording_and_sends_it_at_once_over_the_api(
+        tree: Tree, tmp_path: Path) -> None:
+    """Approvers cannot write bulletins, but they may upload an emergency recording."""
+    wav = make_tone(tmp_path / "canh-bao.wav", 1.0)
+    appr_a = tree.api_as("appr_a")
+    media = ready_media(appr_a, wav)
+    sent = ok(appr_a.post("/api/v1/emergency", json={
+        "unit_ids": [tree.units["a"]["id"]], "media_sha256": media["sha256"],
+        "title": "Cảnh báo bão", "confirm": WORD}), 201)
+    assert (sent["state"], sent["targeted"]) == ("sent", 2)
+    assert ok(appr_a.get(sent["status_url"]))["approval_skipped"] is True
+    assert appr_a.post("/api/v1/bulletins", json={
+        "title": "x", "kind": "text", "text": "x"}).status_code == 403
+    r = tree.api_as("tech_a").post("/api/v1/media", files={"file": ("x.wav", wav.read_bytes())})
+    assert r.status_code == 403

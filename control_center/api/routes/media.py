@@ -34,6 +34,12 @@ WAIT_S = 20.0
 """The longest an upload request waits for its clip (a busy worker answers 202 instead)."""
 
 
+def _may_upload(actor: Actor) -> None:
+    """Operators upload for bulletins; approvers too, for an emergency recording."""
+    if not actor.may(Permission.EMERGENCY):
+        actor.require(Permission.EDIT_BULLETINS)
+
+
 @router.post(
     "", response_model=MediaPublic, status_code=201, openapi_extra=OPENAPI_BODY,
     responses={200: {"model": MediaPublic, "description": "already stored (same SHA-256)"},
@@ -50,7 +56,7 @@ async def upload_media(
     until ``state`` is ``ready`` or ``failed``); 200: the same file was uploaded before.
     Refused: 415 not audio; 422 corrupt, empty, too long, silent; 413 too large.
     """
-    actor.require(Permission.EDIT_BULLETINS)
+    _may_upload(actor)
     settings = center.settings
     sink, filename = await receive_upload(
         request, media_dir=settings.media_dir, max_bytes=settings.max_upload_bytes
@@ -71,7 +77,7 @@ async def speech_media(
     """Speak a text with the offline TTS (espeak-ng Vietnamese unless configured otherwise)
     and store the speech as media, answered like an upload. Use its ``sha256`` in an audio
     bulletin."""
-    actor.require(Permission.EDIT_BULLETINS)
+    _may_upload(actor)
     settings = center.settings
     sink = await run_in_threadpool(
         media_store.synthesize, text=data.text, engine=center.media.tts,
