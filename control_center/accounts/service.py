@@ -9,8 +9,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from control_center.accounts import passwords
 from control_center.accounts.permissions import Permission
@@ -28,6 +28,7 @@ from control_center.services.targets import descendant_unit_ids
 
 log = logging.getLogger(__name__)
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+TOUCH_EVERY = timedelta(minutes=1)  # how often a session's last use is written
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +126,7 @@ def resolve_session(
 ) -> tuple[User, UserSession]:
     """The user behind a session token; expired, idle or disabled sessions are refused.
 
-    ``last_seen_at`` is refreshed at most once a minute, so reads rarely write.
+    Only reads: ``signed_in`` refreshes ``last_seen_at`` (at most once a minute) separately.
     """
     row = session.get(UserSession, token_hash(token))
     if row is None:
@@ -136,10 +137,37 @@ def resolve_session(
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         raise NotAuthenticated("tài khoản đã bị vô hiệu / the account is disabled")
-    if now - row.last_seen_at > timedelta(minutes=1):
-        row.last_seen_at = now
-        session.commit()
     return user, row
+
+
+@dataclass(frozen=True, slots=True)
+class SignedInUser:
+    """The acting identity behind a session token, with what the pages need beside it."""
+
+    actor: audit.Actor
+    csrf_token: str
+    full_name: str
+
+
+def signed_in(
+    *, read_sessions: sessionmaker[Session], write_sessions: sessionmaker[Session], token: str,
+    settings: Settings, now: datetime, source_ip: str | None,
+) -> SignedInUser:
+    """Resolve a session token in a read transaction (no write lock for ordinary requests);
+    refresh its idle clock in a short write of its own, at most once a minute."""
+    with read_sessions() as session:
+        user, row = resolve_session(session, token=token, settings=settings, now=now)
+        signed = SignedInUser(actor_for(session, user=user, source_ip=source_ip,
+                                        settings=settings),
+                              row.csrf_token, user.full_name)
+        stale = now - row.last_seen_at > TOUCH_EVERY
+    if stale:
+        with write_sessions() as session:
+            session.execute(update(UserSession)
+                            .where(UserSession.token_hash == token_hash(token))
+                            .values(last_seen_at=now))
+            session.commit()
+    return signed
 
 
 def end_session(session: Session, *, token: str) -> None:

@@ -80,14 +80,14 @@ def require_token(
     else:
         raise NotAuthenticated("missing credentials: send 'Authorization: Bearer <token>' "
                                "(API token or a session token from POST /api/v1/auth/login)")
-    with center.sessions() as session:
-        user, row = accounts.resolve_session(session, token=token, settings=center.settings,
-                                             now=center.clock())
-        if from_cookie and request.method in UNSAFE_METHODS and not hmac.compare_digest(
-                request.headers.get(CSRF_HEADER, ""), row.csrf_token):
-            raise Forbidden(f"missing or wrong {CSRF_HEADER} header for a cookie session")
-        return accounts.actor_for(session, user=user, source_ip=source_ip,
-                                  settings=center.settings)
+    signed = accounts.signed_in(read_sessions=center.read_sessions,
+                                write_sessions=center.sessions, token=token,
+                                settings=center.settings, now=center.clock(),
+                                source_ip=source_ip)
+    if from_cookie and request.method in UNSAFE_METHODS and not hmac.compare_digest(
+            request.headers.get(CSRF_HEADER, ""), signed.csrf_token):
+        raise Forbidden(f"missing or wrong {CSRF_HEADER} header for a cookie session")
+    return signed.actor
 
 
 ActorDep = Annotated[Actor, Depends(require_token)]

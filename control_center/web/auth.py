@@ -49,43 +49,35 @@ def sign_out(response: Response) -> None:
     response.delete_cookie(COOKIE, path="/monitor")
 
 
-def console_session_ok(request: Request, center: Center) -> bool:
-    """True when the request carries a valid console session (any role may view these pages)."""
+def console_user(request: Request, center: Center) -> Actor | None:
+    """The console user behind the request's session cookie (scoped to their subtree), if any."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
-        return False
-    with center.sessions() as session:
-        try:
-            accounts.resolve_session(session, token=token, settings=center.settings,
-                                     now=center.clock())
-        except NotAuthenticated:
-            return False
-    return True
+        return None
+    try:
+        return accounts.signed_in(read_sessions=center.read_sessions,
+                                  write_sessions=center.sessions, token=token,
+                                  settings=center.settings, now=center.clock(),
+                                  source_ip=request.client.host if request.client else None
+                                  ).actor
+    except NotAuthenticated:
+        return None
 
 
 def page_actor(request: Request, center: Center) -> Actor:
-    """Who is looking at a page that ``gate`` let through: the console user (scoped to their
-    subtree), else the holder of the API-token cookie (the whole tree)."""
-    token = request.cookies.get(SESSION_COOKIE)
-    source_ip = request.client.host if request.client else None
-    if token:
-        with center.sessions() as session:
-            try:
-                user, _ = accounts.resolve_session(session, token=token,
-                                                   settings=center.settings, now=center.clock())
-            except NotAuthenticated:
-                pass
-            else:
-                return accounts.actor_for(session, user=user, source_ip=source_ip,
-                                          settings=center.settings)
-    return Actor(name="pages", source_ip=source_ip)
+    """Who is looking at a page that ``gate`` let through: the console user, else the holder
+    of the API-token cookie (the whole tree)."""
+    user = console_user(request, center)
+    if user is not None:
+        return user
+    return Actor(name="pages", source_ip=request.client.host if request.client else None)
 
 
 def gate(request: Request, center: Center) -> Response | None:
     """None when signed in (API-token cookie or a console session); else a redirect (to sign
     in, or dropping ``?token=``)."""
     api_token = center.settings.api_token
-    if console_session_ok(request, center):
+    if console_user(request, center) is not None:
         return None
     token = request.query_params.get("token")
     if token is not None and token_ok(token, api_token):

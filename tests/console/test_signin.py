@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser
 from sqlalchemy import select
 
-from control_center.models import AuditEntry, User
+from control_center.models import AuditEntry, User, UserSession
 from firmware_sim.broker import MosquittoBroker
 from tests.center.helpers import ok
 from tests.console.conftest import PASSWORD, Tree, sign_in
@@ -145,3 +145,32 @@ def test_sign_in_page_shows_errors_beside_the_field_and_works_on_a_phone(tree: T
         phone.context.close()
 
     run_in_browser(scenario)
+
+
+def test_a_session_in_use_stays_open_and_its_last_use_is_recorded(
+    clocked: tuple[CenterHandle, _Clock],
+) -> None:
+    """Idle expiry slides with use (refreshed by a short write, at most once a minute), while
+    the absolute lifetime still ends the session."""
+    center, clock = clocked
+    unit = ok(center.api.post("/api/v1/units", json={"code": "u2", "name": "Xã V",
+                                                     "level": "commune"}))
+    ok(center.api.post("/api/v1/users", json={"username": "op2", "password": PASSWORD,
+                                              "role": "operator", "unit_id": unit["id"]}))
+    token = ok(_login(center.base_url, "op2", PASSWORD), 200)["token"]
+    idle = timedelta(minutes=center.settings.session_idle_minutes)
+    with httpx.Client(base_url=center.base_url,
+                      headers={"Authorization": f"Bearer {token}"}) as api:
+        lifetime = timedelta(hours=center.settings.session_hours)
+        step = 1
+        while idle * 0.8 * step < lifetime:  # used every 0.8 × idle: never idle too long
+            clock.offset = idle * 0.8 * step
+            assert api.get("/api/v1/auth/me").status_code == 200, clock.offset
+            step += 1
+        with center.center.read_sessions() as session:
+            last = session.scalar(select(UserSession.last_seen_at))
+        assert last is not None and abs((last - clock()).total_seconds()) < 5
+        clock.offset = lifetime + timedelta(minutes=1)  # in use, but past its lifetime
+        assert clock() - last < idle
+        r = api.get("/api/v1/auth/me")
+        assert r.status_code == 401 and "expired" in r.json()["detail"]

@@ -72,16 +72,15 @@ def console_user(request: Request, center: CenterDep) -> ConsoleContext:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if not token:
         raise LoginRequired(target)
-    with center.sessions() as session:
-        try:
-            user, row = accounts.resolve_session(session, token=token, settings=center.settings,
-                                                 now=center.clock())
-        except NotAuthenticated as exc:
-            raise LoginRequired(target) from exc
-        actor = accounts.actor_for(session, user=user, source_ip=client_ip(request),
-                                   settings=center.settings)
-        return ConsoleContext(center=center, actor=actor, full_name=user.full_name,
-                              csrf_token=row.csrf_token)
+    try:
+        signed = accounts.signed_in(read_sessions=center.read_sessions,
+                                    write_sessions=center.sessions, token=token,
+                                    settings=center.settings, now=center.clock(),
+                                    source_ip=client_ip(request))
+    except NotAuthenticated as exc:
+        raise LoginRequired(target) from exc
+    return ConsoleContext(center=center, actor=signed.actor, full_name=signed.full_name,
+                          csrf_token=signed.csrf_token)
 
 
 ConsoleDep = Annotated[ConsoleContext, Depends(console_user)]
