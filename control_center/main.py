@@ -15,6 +15,7 @@ from control_center.api.router import api_router
 from control_center.api.routes.system import health_router
 from control_center.config import Settings
 from control_center.runtime import Center
+from control_center.web.auth import install_page_handlers
 from control_center.web.console.common import install_console_handlers
 from control_center.web.console.routes import console_routers
 from control_center.web.pages import router as monitor_pages
@@ -48,6 +49,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     )
     install_error_handlers(app)
     install_console_handlers(app)
+    install_page_handlers(app)
     app.include_router(api_router(), prefix="/api/v1")
     app.include_router(health_router)
     app.include_router(monitor_pages)

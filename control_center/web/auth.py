@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 
 from control_center.accounts import service as accounts
-from control_center.api.deps import SESSION_COOKIE
+from control_center.api.deps import SESSION_COOKIE, CenterDep
 from control_center.errors import NotAuthenticated
 from control_center.runtime import Center
 from control_center.security import token_matches
@@ -64,29 +65,42 @@ def console_user(request: Request, center: Center) -> Actor | None:
         return None
 
 
-def page_actor(request: Request, center: Center) -> Actor:
-    """Who is looking at a page that ``gate`` let through: the console user, else the holder
-    of the API-token cookie (the whole tree)."""
+class PageRedirect(Exception):
+    """Answered with its redirect: sign in first, or the same page without ``?token=``."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.headers.get("location", ""))
+        self.response = response
+
+
+def page_viewer(request: Request, center: CenterDep) -> Actor:
+    """The dependency behind ``ViewerDep``: who looks at a page. A console user is scoped to
+    their subtree; the holder of the API-token cookie sees the whole tree. Anyone else is
+    redirected to sign in (``PageRedirect``), and ``?token=`` signs in and is dropped."""
     user = console_user(request, center)
     if user is not None:
         return user
-    return Actor(name="pages", source_ip=request.client.host if request.client else None)
-
-
-def gate(request: Request, center: Center) -> Response | None:
-    """None when signed in (API-token cookie or a console session); else a redirect (to sign
-    in, or dropping ``?token=``)."""
     api_token = center.settings.api_token
-    if console_user(request, center) is not None:
-        return None
     token = request.query_params.get("token")
     if token is not None and token_ok(token, api_token):
         rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-        target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
-        response = RedirectResponse(target, status_code=303)
+        response = RedirectResponse(request.url.path + (f"?{urlencode(rest)}" if rest else ""),
+                                    status_code=303)
         sign_in(response, request, api_token)
-        return response
+        raise PageRedirect(response)
     if signed_in(request, api_token):
-        return None
+        return Actor(name="pages", source_ip=request.client.host if request.client else None)
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse("/monitor/login?" + urlencode({"next": target}), status_code=303)
+    raise PageRedirect(RedirectResponse("/monitor/login?" + urlencode({"next": target}),
+                                        status_code=303))
+
+
+ViewerDep = Annotated[Actor, Depends(page_viewer)]
+
+
+def install_page_handlers(app: FastAPI) -> None:
+    async def redirect(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageRedirect)
+        return exc.response
+
+    app.add_exception_handler(PageRedirect, redirect)

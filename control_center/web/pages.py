@@ -26,6 +26,7 @@ from control_center.telemetry import views
 from control_center.telemetry.csvout import report_csv
 from control_center.telemetry.queries import CHART_FIELDS, InfluxUnavailable
 from control_center.web import auth
+from control_center.web.auth import ViewerDep
 from control_center.web.charts import line_chart, plays_chart
 
 router = APIRouter(prefix="/monitor", include_in_schema=False)
@@ -64,10 +65,6 @@ def _render(center: CenterDep, name: str, status_code: int = 200, **context: obj
     return HTMLResponse(html, status_code=status_code)
 
 
-def _gate(request: Request, center: CenterDep) -> Response | None:
-    return auth.gate(request, center)
-
-
 def _safe_next(target: str) -> str:
     return target if target.startswith("/monitor") and "//" not in target else "/monitor"
 
@@ -96,21 +93,16 @@ def logout() -> Response:
 
 
 @router.get("")
-def overview(request: Request, center: CenterDep, unit_id: int | None = None) -> Response:
-    if (gate := _gate(request, center)) is not None:
-        return gate
-    unit_id = scoped_unit(auth.page_actor(request, center), unit_id)
+def overview(center: CenterDep, viewer: ViewerDep, unit_id: int | None = None) -> Response:
+    unit_id = scoped_unit(viewer, unit_id)
     with center.read_sessions() as session:
         data = views.fleet_overview(session, unit_id=unit_id)
     return _render(center, "overview.html", data=data, unit_id=unit_id)
 
 
 @router.get("/devices/{device_id}")
-def device(request: Request, center: CenterDep, device_id: str, hours: float = 24.0) -> Response:
-    if (gate := _gate(request, center)) is not None:
-        return gate
+def device(center: CenterDep, viewer: ViewerDep, device_id: str, hours: float = 24.0) -> Response:
     hours = min(max(hours, 0.1), 24 * 31)
-    viewer = auth.page_actor(request, center)
     with center.read_sessions() as session:
         visible_device(session, viewer, device_id)
         detail = views.device_detail(session, device_id=device_id, plays=500)
@@ -143,24 +135,19 @@ def device(request: Request, center: CenterDep, device_id: str, hours: float = 2
 
 
 @router.get("/alerts")
-def alerts(request: Request, center: CenterDep, state: AlertState | None = None,
+def alerts(center: CenterDep, viewer: ViewerDep, state: AlertState | None = None,
            unit_id: int | None = None) -> Response:
-    if (gate := _gate(request, center)) is not None:
-        return gate
-    unit_id = scoped_unit(auth.page_actor(request, center), unit_id)
+    unit_id = scoped_unit(viewer, unit_id)
     with center.read_sessions() as session:
         items = views.list_alerts(session, state=state, unit_id=unit_id)
     return _render(center, "alerts.html", items=items, state=state.value if state else None)
 
 
 @router.post("/alerts/{alert_id}/{action}")
-def alert_action(request: Request, center: CenterDep, alert_id: int, action: str) -> Response:
-    if (gate := _gate(request, center)) is not None:
-        return gate
+def alert_action(center: CenterDep, viewer: ViewerDep, alert_id: int, action: str) -> Response:
     states = {"acknowledge": AlertState.ACKNOWLEDGED, "resolve": AlertState.RESOLVED}
     if action not in states:
         raise InvalidInput(f"unknown action {action!r}")
-    viewer = auth.page_actor(request, center)
     viewer.require(Permission.ALERTS)
     with center.sessions() as session:
         visible_alert(session, viewer, alert_id)
@@ -182,12 +169,9 @@ def _period(center: CenterDep, start: date | None, end: date | None) -> tuple[da
 
 
 @router.get("/reports")
-def report(request: Request, center: CenterDep, unit_id: int | None = None,
+def report(center: CenterDep, viewer: ViewerDep, unit_id: int | None = None,
            start: date | None = None, end: date | None = None) -> Response:
-    if (gate := _gate(request, center)) is not None:
-        return gate
     t0, t1, d0, d1 = _period(center, start, end)
-    viewer = auth.page_actor(request, center)
     if unit_id is not None:
         viewer.require_unit(unit_id, what=f"unit {unit_id}")
     with center.read_sessions() as session:
@@ -200,12 +184,10 @@ def report(request: Request, center: CenterDep, unit_id: int | None = None,
 
 
 @router.get("/reports.csv")
-def report_csv_page(request: Request, center: CenterDep, unit_id: int,
+def report_csv_page(center: CenterDep, viewer: ViewerDep, unit_id: int,
                     start: date | None = None, end: date | None = None) -> Response:
-    if (gate := _gate(request, center)) is not None:
-        return gate
     t0, t1, d0, d1 = _period(center, start, end)
-    auth.page_actor(request, center).require_unit(unit_id, what=f"unit {unit_id}")
+    viewer.require_unit(unit_id, what=f"unit {unit_id}")
     with center.read_sessions() as session:
         data = views.play_report(session, unit_id=unit_id, start=t0, end=t1)
     name = f"bao-cao-phat-{unit_id}-{d0:%Y%m%d}-{d1:%Y%m%d}.csv"

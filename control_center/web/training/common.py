@@ -11,14 +11,16 @@ import hashlib
 import hmac
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
+from control_center.api.deps import CenterDep
 from control_center.models import Officer
 from control_center.runtime import Center
 from control_center.web import auth
@@ -42,9 +44,17 @@ def render(center: Center, name: str, status_code: int = 200, **context: object)
     return HTMLResponse(html, status_code=status_code)
 
 
-def gate(request: Request, center: Center) -> Response | None:
-    """None when signed in to the pages; else a redirect (see ``web.auth.gate``)."""
-    return auth.gate(request, center)
+def current_officer(request: Request, center: CenterDep, _viewer: auth.ViewerDep) -> Officer:
+    """The dependency behind ``OfficerDep``: the officer picked on this browser, once signed
+    in; without one, a redirect to the picker (``auth.PageRedirect``)."""
+    with center.read_sessions() as session:
+        officer = officer_of(request, center, session)
+    if officer is None:
+        raise auth.PageRedirect(pick_officer(request))
+    return officer
+
+
+OfficerDep = Annotated[Officer, Depends(current_officer)]
 
 
 def _signature(officer_id: int, api_token: str) -> str:

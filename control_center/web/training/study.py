@@ -18,11 +18,11 @@ from control_center.models import AdminUnit, CourseMedia, Lesson, LessonView, Me
 from control_center.training import courses, officers, quizzes, reports
 from control_center.training.markdown import Resolver
 from control_center.training.markdown import render as render_markdown
+from control_center.web.auth import ViewerDep
 from control_center.web.training.common import (
     PREFIX,
-    gate,
+    OfficerDep,
     officer_of,
-    pick_officer,
     render,
     safe_next,
     set_officer,
@@ -33,9 +33,8 @@ LIBRARY_REF = re.compile(r"media:([0-9a-f]{64})")
 
 
 @router.get("/officer")
-def officer_form(request: Request, center: CenterDep, next: str = PREFIX) -> Response:
-    if (g := gate(request, center)) is not None:
-        return g
+def officer_form(request: Request, center: CenterDep, _viewer: ViewerDep,
+                 next: str = PREFIX) -> Response:
     with center.read_sessions() as session:
         people = officers.list_officers(session)
         units = dict(session.execute(select(AdminUnit.id, AdminUnit.name)).all())
@@ -45,10 +44,9 @@ def officer_form(request: Request, center: CenterDep, next: str = PREFIX) -> Res
 
 
 @router.post("/officer")
-def officer_pick(request: Request, center: CenterDep, officer_id: Annotated[int, Form()],
+def officer_pick(request: Request, center: CenterDep, _viewer: ViewerDep,
+                 officer_id: Annotated[int, Form()],
                  next: Annotated[str, Form()] = PREFIX) -> Response:
-    if (g := gate(request, center)) is not None:
-        return g
     with center.read_sessions() as session:
         officers.get_officer(session, officer_id=officer_id)
     response = RedirectResponse(safe_next(next), status_code=303)
@@ -57,13 +55,8 @@ def officer_pick(request: Request, center: CenterDep, officer_id: Annotated[int,
 
 
 @router.get("")
-def home(request: Request, center: CenterDep) -> Response:
-    if (g := gate(request, center)) is not None:
-        return g
+def home(center: CenterDep, me: OfficerDep) -> Response:
     with center.read_sessions() as session:
-        me = officer_of(request, center, session)
-        if me is None:
-            return pick_officer(request)
         items = []
         for course_id, due_at in officers.assignments_of(session, officer=me).items():
             course = courses.get_course(session, course_id=course_id)
@@ -75,13 +68,8 @@ def home(request: Request, center: CenterDep) -> Response:
 
 
 @router.get("/courses/{course_id}")
-def course_page(request: Request, center: CenterDep, course_id: int) -> Response:
-    if (g := gate(request, center)) is not None:
-        return g
+def course_page(center: CenterDep, me: OfficerDep, course_id: int) -> Response:
     with center.read_sessions() as session:
-        me = officer_of(request, center, session)
-        if me is None:
-            return pick_officer(request)
         course = courses.get_course(session, course_id=course_id)
         seen = set(session.scalars(select(LessonView.lesson_id).where(
             LessonView.officer_id == me.id)))
@@ -103,13 +91,8 @@ def _resolver(media: dict[str, CourseMedia], assets: dict[str, MediaAsset]) -> R
 
 
 @router.get("/lessons/{lesson_id}")
-def lesson_page(request: Request, center: CenterDep, lesson_id: int) -> Response:
-    if (g := gate(request, center)) is not None:
-        return g
+def lesson_page(center: CenterDep, me: OfficerDep, lesson_id: int) -> Response:
     with center.sessions() as session:
-        me = officer_of(request, center, session)
-        if me is None:
-            return pick_officer(request)
         lesson = session.get(Lesson, lesson_id)
         if lesson is None:
             raise NotFound(f"lesson {lesson_id} does not exist")
@@ -130,9 +113,7 @@ def lesson_page(request: Request, center: CenterDep, lesson_id: int) -> Response
 
 
 @router.get("/media/{sha256}")
-def course_media(request: Request, center: CenterDep, sha256: str) -> Response:
-    if (g := gate(request, center)) is not None:
-        return g
+def course_media(center: CenterDep, _viewer: ViewerDep, sha256: str) -> Response:
     with center.read_sessions() as session:
         row = session.scalar(select(CourseMedia).where(CourseMedia.sha256 == sha256))
     if row is None:
@@ -142,13 +123,8 @@ def course_media(request: Request, center: CenterDep, sha256: str) -> Response:
 
 
 @router.get("/quizzes/{quiz_id}")
-def quiz_page(request: Request, center: CenterDep, quiz_id: int) -> Response:
-    if (g := gate(request, center)) is not None:
-        return g
+def quiz_page(center: CenterDep, me: OfficerDep, quiz_id: int) -> Response:
     with center.read_sessions() as session:
-        me = officer_of(request, center, session)
-        if me is None:
-            return pick_officer(request)
         quiz = quizzes.get_quiz(session, quiz_id=quiz_id)
         course = courses.get_course(session, course_id=quiz.course_id)
         history = quizzes.attempts_of(session, quiz_id=quiz.id, officer_id=me.id)
@@ -161,13 +137,8 @@ def quiz_page(request: Request, center: CenterDep, quiz_id: int) -> Response:
 
 
 @router.post("/quizzes/{quiz_id}/start")
-def quiz_start(request: Request, center: CenterDep, quiz_id: int) -> Response:
-    if (g := gate(request, center)) is not None:
-        return g
+def quiz_start(center: CenterDep, me: OfficerDep, quiz_id: int) -> Response:
     with center.sessions() as session:
-        me = officer_of(request, center, session)
-        if me is None:
-            return pick_officer(request)
         quiz = quizzes.get_quiz(session, quiz_id=quiz_id)
         with contextlib.suppress(Conflict):  # the quiz page says why (passed, no attempt left)
             quizzes.start_attempt(session, quiz=quiz, officer=me, now=center.clock())
@@ -175,18 +146,15 @@ def quiz_start(request: Request, center: CenterDep, quiz_id: int) -> Response:
 
 
 @router.post("/attempts/{attempt_id}/submit")
-async def quiz_submit(request: Request, center: CenterDep, attempt_id: int) -> Response:
-    if (g := gate(request, center)) is not None:
-        return g
+async def quiz_submit(
+    request: Request, center: CenterDep, me: OfficerDep, attempt_id: int
+) -> Response:
     form = await request.form()
     answers: dict[str, list[str]] = {}
     for key, value in form.multi_items():
         if key.startswith("q_") and isinstance(value, str):
             answers.setdefault(key[2:], []).append(value)
     with center.sessions() as session:
-        me = officer_of(request, center, session)
-        if me is None:
-            return pick_officer(request)
         attempt = quizzes.get_attempt(session, attempt_id=attempt_id, officer=me)
         if attempt.submitted_at is None:
             quizzes.submit(session, attempt=attempt, answers=answers, now=center.clock())
@@ -194,13 +162,8 @@ async def quiz_submit(request: Request, center: CenterDep, attempt_id: int) -> R
 
 
 @router.get("/attempts/{attempt_id}")
-def attempt_page(request: Request, center: CenterDep, attempt_id: int) -> Response:
-    if (g := gate(request, center)) is not None:
-        return g
+def attempt_page(center: CenterDep, me: OfficerDep, attempt_id: int) -> Response:
     with center.read_sessions() as session:
-        me = officer_of(request, center, session)
-        if me is None:
-            return pick_officer(request)
         attempt = quizzes.get_attempt(session, attempt_id=attempt_id, officer=me)
         quiz = quizzes.get_quiz(session, quiz_id=attempt.quiz_id)
         if attempt.submitted_at is None:
@@ -211,9 +174,8 @@ def attempt_page(request: Request, center: CenterDep, attempt_id: int) -> Respon
 
 
 @router.get("/reports")
-def report_page(request: Request, center: CenterDep, unit_id: int | None = None) -> Response:
-    if (g := gate(request, center)) is not None:
-        return g
+def report_page(request: Request, center: CenterDep, _viewer: ViewerDep,
+                unit_id: int | None = None) -> Response:
     with center.read_sessions() as session:
         me = officer_of(request, center, session)
         units = list(session.scalars(select(AdminUnit).order_by(AdminUnit.id)))
@@ -224,9 +186,7 @@ def report_page(request: Request, center: CenterDep, unit_id: int | None = None)
 
 
 @router.get("/reports.csv")
-def report_csv(request: Request, center: CenterDep, unit_id: int) -> Response:
-    if (g := gate(request, center)) is not None:
-        return g
+def report_csv(center: CenterDep, _viewer: ViewerDep, unit_id: int) -> Response:
     with center.read_sessions() as session:
         body = reports.report_csv(reports.unit_report(session, unit_id=unit_id))
     return Response(body, media_type="text/csv; charset=utf-8", headers={
