@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from firmware_sim.broker import MosquittoBroker, MosquittoNotInstalledError, find_executable
+from tests.support.center import CenterHandle, running_center
 from tests.support.mqtt import MqttClients
 
 
@@ -34,3 +35,12 @@ def mqtt_clients(broker: MosquittoBroker) -> Iterator[MqttClients]:
     clients = MqttClients(broker.host, broker.port, center_password=broker.center_password)
     yield clients
     clients.close_all()
+
+
+@pytest.fixture
+def center(tmp_path: Path, broker: MosquittoBroker) -> Iterator[CenterHandle]:
+    """A real control center (uvicorn, MQTT bridge, refresher) on ``broker``, private to one
+    test (``tests/center`` shares one per module instead)."""
+    with running_center(tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.port,
+                        mqtt_password=broker.center_password) as handle:
+        yield handle

@@ -26,7 +26,7 @@ from firmware_sim.broker import MosquittoBroker
 from firmware_sim.fleet import Fleet, SimDevice
 from tests.center.helpers import ok, uid
 from tests.support.browser import LAPTOP
-from tests.support.center import CenterHandle, running_center
+from tests.support.center import CenterHandle
 
 PASSWORD = "mat-khau-thu-nghiem-2026"
 USERS = {
@@ -86,13 +86,6 @@ class Tree:
             fleet.stop()
         for client in self._clients:
             client.close()
-
-
-@pytest.fixture
-def center(tmp_path: Path, broker: MosquittoBroker) -> Iterator[CenterHandle]:
-    with running_center(tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.port,
-                        mqtt_password=broker.center_password) as handle:
-        yield handle
 
 
 @pytest.fixture

@@ -11,9 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from control_center.db import create_db_engine, session_factory, upgrade_database
-from firmware_sim.broker import MosquittoBroker
 from tests.support.browser import run_in_browser
-from tests.support.center import CenterHandle, running_center
 
 SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "sample_course"
 
@@ -29,13 +27,6 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return session_factory(engine)
-
-
-@pytest.fixture
-def center(tmp_path: Path, broker: MosquittoBroker) -> Iterator[CenterHandle]:
-    with running_center(tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.port,
-                        mqtt_password=broker.center_password) as handle:
-        yield handle
 
 
 @pytest.fixture
