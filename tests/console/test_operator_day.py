@@ -19,6 +19,7 @@ from control_center.models import AuditEntry, Bulletin
 from tests.console.conftest import Tree, sign_in
 from tests.support.audio import make_tone
 from tests.support.browser import run_in_browser, screenshot
+from tests.support.waiting import poll
 
 pytestmark = pytest.mark.integration
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -89,6 +90,12 @@ def test_write_submit_approve_schedule_play_and_see_it(tree: Tree, tmp_path: Pat
         expect(entry.first).to_contain_text(slot.strftime("%H:%M"))
         screenshot(operator, "day-6-calendar")
 
+        # a speaker hears the end before its report travels through outbox, broker and ingest:
+        # wait until the center has stored both completions, then read the report page
+        api = tree.center.api
+        poll(lambda: api.get("/api/v1/plays", params={"bulletin_id": state["bulletin_id"],
+                                                      "status": "completed"}).json()["count"],
+             lambda n: n == 2, 30, "the center to store both completed plays")
         day = slot.date().isoformat()
         operator.goto(f"{base}/monitor/reports?unit_id={tree.units['a']['id']}"
                       f"&start={day}&end={day}")
