@@ -16,9 +16,10 @@ import socket
 import struct
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+
+from firmware_sim.local_server import LocalServer, free_port  # free_port: also imported from here
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +50,6 @@ def find_executable(name: str) -> str:
     if found is None:
         raise MosquittoNotInstalledError(f"{name} not found: {INSTALL_HINT}")
     return found
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on ``host`` that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _mqtt_string(value: str) -> bytes:
@@ -96,12 +89,18 @@ def probe_login(host: str, port: int, username: str, password: str, timeout: flo
         return connack[3]
 
 
-class MosquittoBroker:
+class MosquittoBroker(LocalServer):
     """One ``mosquitto`` process on 127.0.0.1 with its config, users and database in ``data_dir``.
 
     ``restart()`` keeps the port and the data directory, so retained messages and persistent
-    sessions are reloaded from ``mosquitto.db`` exactly as after a real broker restart.
+    sessions are reloaded from ``mosquitto.db`` (saved on SIGTERM) exactly as after a real
+    broker restart.
     """
+
+    name = "mosquitto"
+    error = BrokerError
+    output_file = "mosquitto.stderr"
+    poll_interval = _POLL_INTERVAL
 
     def __init__(
         self,
@@ -113,20 +112,12 @@ class MosquittoBroker:
         start_timeout: float = 10.0,
         stop_timeout: float = 10.0,
     ) -> None:
-        self._data_dir = Path(data_dir).resolve()
-        self._requested_port = port
+        super().__init__(data_dir, start_timeout=start_timeout, stop_timeout=stop_timeout)
         self._port: int | None = port
         self._center_password = center_password or secrets.token_urlsafe(16)
         self._acl_file = Path(acl_file).resolve()
-        self._start_timeout = start_timeout
-        self._stop_timeout = stop_timeout
-        self._proc: subprocess.Popen[bytes] | None = None
 
     # --- properties ---------------------------------------------------------------------
-
-    @property
-    def host(self) -> str:
-        return "127.0.0.1"
 
     @property
     def port(self) -> int:
@@ -137,10 +128,6 @@ class MosquittoBroker:
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
-
-    @property
-    def data_dir(self) -> Path:
-        return self._data_dir
 
     @property
     def log_path(self) -> Path:
@@ -162,55 +149,7 @@ class MosquittoBroker:
     def center_password(self) -> str:
         return self._center_password
 
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
     # --- lifecycle ----------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Start mosquitto and return once its port accepts TCP connections."""
-        if self.running:
-            raise BrokerError(f"broker already running on {self.url}")
-        mosquitto = find_executable("mosquitto")
-        self._data_dir.mkdir(parents=True, exist_ok=True)
-        self._write_password(CENTER_USER, self._center_password,
-                             create=not self.password_file.exists())
-        attempts = 1 if self._requested_port is not None or self._port is not None else 3
-        for attempt in range(attempts):
-            if self._port is None:
-                self._port = free_port()
-            self._render_config()
-            if self._launch(mosquitto):
-                logger.info("mosquitto started on %s (data %s)", self.url, self._data_dir)
-                return
-            if attempt + 1 < attempts and "Address already in use" in self._log_tail():
-                logger.warning("port %d was taken before mosquitto bound it, retrying", self._port)
-                self._port = None
-                continue
-            break
-        raise BrokerError(f"mosquitto exited during start-up on port {self._port}:\n"
-                          f"{self._log_tail()}")
-
-    def stop(self) -> None:
-        """SIGTERM the broker (it saves its database), kill it if it does not exit in time."""
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=self._stop_timeout)
-        except subprocess.TimeoutExpired:
-            logger.warning("mosquitto pid %d ignored SIGTERM for %.1fs, killing it",
-                           proc.pid, self._stop_timeout)
-            proc.kill()
-            proc.wait(timeout=self._stop_timeout)
-        logger.info("mosquitto on port %s stopped (exit %s)", self._port, proc.returncode)
-
-    def restart(self) -> None:
-        """Stop and start again on the same port with the same data directory."""
-        self.stop()
-        self.start()
 
     def add_user(self, name: str, password: str) -> None:
         """Create or update a broker user; if running, reload and wait until the login works."""
@@ -221,19 +160,19 @@ class MosquittoBroker:
         self._proc.send_signal(signal.SIGHUP)
         self._wait_until_login_works(name, password)
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # --- internals ----------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        self._mosquitto = find_executable("mosquitto")
+        super()._prepare()
+        self._write_password(CENTER_USER, self._center_password,
+                             create=not self.password_file.exists())
+
+    def _ports_fixed(self) -> bool:
+        return self._port is not None
+
+    def _pick_ports(self) -> None:
+        self._port = free_port()
 
     def _write_password(self, name: str, password: str, *, create: bool) -> None:
         command = [find_executable("mosquitto_passwd"), *(["-c"] if create else []), "-b",
@@ -255,28 +194,17 @@ class MosquittoBroker:
             text = text.replace(key, value)
         self.config_path.write_text(text, encoding="utf-8")
 
-    def _launch(self, mosquitto: str) -> bool:
-        """Start the process; True once the port accepts connections, False if it exited."""
-        stderr_path = self._data_dir / "mosquitto.stderr"
-        with stderr_path.open("ab") as stderr:
-            self._proc = subprocess.Popen(
-                [mosquitto, "-c", str(self.config_path)],
-                stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
-                start_new_session=True,  # a Ctrl-C in the terminal is for us, not for the broker
-            )
-        deadline = time.monotonic() + self._start_timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._proc = None
-                return False
-            with contextlib.suppress(OSError), socket.create_connection(
-                (self.host, self.port), timeout=0.5
-            ):
-                return True
-            time.sleep(_POLL_INTERVAL)
-        self.stop()
-        raise BrokerError(f"mosquitto did not accept connections on {self.url} within "
-                          f"{self._start_timeout:.0f}s:\n{self._log_tail()}")
+    def _launch(self) -> subprocess.Popen[bytes]:
+        self._render_config()
+        return self._spawn([self._mosquitto, "-c", str(self.config_path)])
+
+    def _ready(self) -> bool:
+        """The port accepts TCP connections."""
+        with contextlib.suppress(OSError), socket.create_connection(
+            (self.host, self.port), timeout=0.5
+        ):
+            return True
+        return False
 
     def _wait_until_login_works(self, name: str, password: str) -> None:
         # "Reloading config." is logged BEFORE the reload is applied, so the log line proves
@@ -295,10 +223,5 @@ class MosquittoBroker:
         raise BrokerError(f"user {name!r} still cannot log in after reload (CONNACK {code}):\n"
                           f"{self._log_tail()}")
 
-    def _log_tail(self, lines: int = 30) -> str:
-        parts = []
-        for path in (self._data_dir / "mosquitto.stderr", self.log_path):
-            if path.exists():
-                tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
-                parts.append(f"--- {path.name} ---\n" + "\n".join(tail))
-        return "\n".join(parts) or "(no log output)"
+    def _log_paths(self) -> Sequence[Path]:
+        return (*super()._log_paths(), self.log_path)

@@ -6,22 +6,32 @@ this package never imports control_center.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import httpx
 
+from firmware_sim.local_server import LocalServer
+
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parent.parent
+_STOP_TIMEOUT = 15.0
 
 
-class CenterProcess:
+class CenterProcess(LocalServer):
+    """The center's ``serve`` on ``host:port``, its database and log in ``data_dir``.
+
+    It shares the terminal (stdin, Ctrl-C) as a plain child process does.
+    """
+
+    name = "control center"
+    output_file = "center.log"
+    poll_interval = 0.1
+
     def __init__(
         self,
         data_dir: Path,
@@ -32,7 +42,7 @@ class CenterProcess:
         host: str = "127.0.0.1",
         extra_env: dict[str, str] | None = None,
     ) -> None:
-        self.data_dir = data_dir.resolve()
+        super().__init__(data_dir, start_timeout=30.0, stop_timeout=_STOP_TIMEOUT)
         self.port = port
         self.host = host
         self.base_url = f"http://{host}:{port}"
@@ -46,7 +56,10 @@ class CenterProcess:
             "TT_PUBLIC_BASE_URL": self.base_url,
             **(extra_env or {}),
         }
-        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return self.base_url
 
     def _cli(self, *args: str) -> str:
         out = subprocess.run([sys.executable, "-m", "control_center", *args], env=self.env,
@@ -67,41 +80,15 @@ class CenterProcess:
                             headers={"Authorization": f"Bearer {self.api_token}"})
 
     def start(self, timeout: float = 30.0) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log_file = (self.data_dir / "center.log").open("ab")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "control_center", "serve", "--host", self.host,
-             "--port", str(self.port)],
-            env=self.env, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT,
-        )
-        log_file.close()
-        deadline = time.monotonic() + timeout
-        while True:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"control center exited; see {self.data_dir / 'center.log'}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"control center did not answer within {timeout}s")
-            time.sleep(0.1)  # no event to await across processes: poll /healthz
+        """Start the center and return once ``/healthz`` answers 200 (within ``timeout``)."""
+        self._start_timeout = timeout
+        super().start()
 
-    def stop(self) -> None:
-        if self._proc and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+    def _launch(self) -> subprocess.Popen[bytes]:
+        return self._spawn([sys.executable, "-m", "control_center", "serve", "--host", self.host,
+                            "--port", str(self.port)], env=self.env, cwd=REPO, detached=False)
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+    def _ready(self) -> bool:
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
+        return False
