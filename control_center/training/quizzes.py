@@ -1,8 +1,9 @@
 """Quiz attempts: a seeded shuffle per attempt, the attempt limit, exact-match scoring.
 
-A question scores 1 when the chosen set equals the answer key exactly (for multiple choice
-too: no partial credit), else 0; the score is the percentage of questions scored and the
-attempt passes when the score reaches the quiz's pass mark. Every attempt is kept.
+Scoring is the rule kiosks apply offline too (``protocol.quiz_scoring``): a question scores 1
+when the chosen set equals the answer key exactly (for multiple choice too: no partial credit),
+else 0; the score is the percentage of questions scored and the attempt passes when the score
+reaches the quiz's pass mark. Every attempt is kept.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from control_center.errors import Conflict, InvalidInput, NotFound
-from control_center.models import Attempt, Officer, Question, Quiz
+from control_center.models import Attempt, Officer, Quiz
+from protocol.quiz_scoring import QuizScore, score_answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,17 +94,21 @@ def start_attempt(session: Session, *, quiz: Quiz, officer: Officer, now: dateti
     return attempt
 
 
-def mark(question: Question, chosen: list[str]) -> Marked:
-    answer = json.loads(question.answer_json)
-    choices = dict(json.loads(question.choices_json))
-    return Marked(key=question.key, text=question.text, chosen=sorted(chosen), answer=answer,
-                  correct=sorted(set(chosen)) == answer, explanation=question.explanation,
-                  choices=choices)
+def score(quiz: Quiz, answers: dict[str, list[str]]) -> tuple[QuizScore, list[Marked]]:
+    """The attempt's score, and each question marked with its key and explanation."""
+    keys = [json.loads(q.answer_json) for q in quiz.questions]
+    result = score_answers([(q.key, key) for q, key in zip(quiz.questions, keys, strict=True)],
+                           answers, pass_mark=quiz.pass_mark)
+    marked = [Marked(key=q.key, text=q.text, chosen=sorted(answers.get(q.key, [])), answer=key,
+                     correct=m.correct, explanation=q.explanation,
+                     choices=dict(json.loads(q.choices_json)))
+              for q, key, m in zip(quiz.questions, keys, result.marks, strict=True)]
+    return result, marked
 
 
 def marked_answers(quiz: Quiz, attempt: Attempt) -> list[Marked]:
     given: dict[str, list[str]] = json.loads(attempt.answers_json or "{}")
-    return [mark(q, given.get(q.key, [])) for q in quiz.questions]
+    return score(quiz, given)[1]
 
 
 def submit(session: Session, *, attempt: Attempt, answers: dict[str, list[str]],
@@ -123,11 +129,9 @@ def submit(session: Session, *, attempt: Attempt, answers: dict[str, list[str]],
         if q.kind.value == "single" and len(chosen) > 1:
             raise InvalidInput(f"question {key!r} takes one choice")
     attempt.answers_json = json.dumps({k: sorted(v) for k, v in answers.items()})
-    marked = [mark(q, answers.get(q.key, [])) for q in quiz.questions]
-    attempt.correct = sum(m.correct for m in marked)
-    attempt.total = len(marked)
-    attempt.score = round(100.0 * attempt.correct / attempt.total, 2) if marked else 0.0
-    attempt.passed = attempt.score >= quiz.pass_mark
+    result, marked = score(quiz, answers)
+    attempt.correct, attempt.total = result.correct, result.total
+    attempt.score, attempt.passed = result.score, result.passed
     attempt.submitted_at = now
     session.commit()
     return marked

@@ -22,6 +22,7 @@ from edge_agent.clock import Clock
 from edge_agent.errors import DownloadError
 from edge_agent.media_cache import MediaCache
 from edge_agent.store import LocalStore
+from protocol.quiz_scoring import score_answers
 from protocol.topics import Channel, device_topic
 from protocol.training import (
     BundleDocument,
@@ -62,16 +63,13 @@ class Scored:
 
 
 def score_quiz(quiz: BundleQuiz, answers: Mapping[str, Sequence[str]]) -> Scored:
-    """The center's rule: a question counts when the chosen set equals the key exactly
-    (unanswered is wrong); score = percent right (2 decimals); passed = score >= pass mark."""
-    marked = []
-    for q in quiz.questions:
-        chosen = tuple(sorted(set(answers.get(q.id, ()))))
-        marked.append(MarkedQuestion(q, chosen, chosen == tuple(sorted(q.answer))))
-    correct = sum(m.correct for m in marked)
-    total = len(marked)
-    score = round(100.0 * correct / total, 2) if total else 0.0
-    return Scored(correct, total, score, score >= quiz.pass_mark, tuple(marked))
+    """Scored by the center's rule (``protocol.quiz_scoring``), each mark beside its question
+    for the result page."""
+    result = score_answers([(q.id, q.answer) for q in quiz.questions], answers,
+                           pass_mark=quiz.pass_mark)
+    marked = tuple(MarkedQuestion(q, m.chosen, m.correct)
+                   for q, m in zip(quiz.questions, result.marks, strict=True))
+    return Scored(result.correct, result.total, result.score, result.passed, marked)
 
 
 class TrainingShelf:
