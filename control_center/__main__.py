@@ -27,7 +27,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _pubkey(settings: Settings, _args: argparse.Namespace) -> int:
-    from control_center.runtime import load_signer
+    from control_center.workers.runtime import load_signer
     from protocol.signing import public_key_b64
 
     print(public_key_b64(load_signer(settings).public_key))
@@ -95,10 +95,10 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
 
     from control_center.accounts import service as accounts
+    from control_center.core.actor import Actor
     from control_center.db import create_db_engine, session_factory, upgrade_database
     from control_center.errors import CenterError
     from control_center.models import AdminUnit, Role
-    from control_center.services.audit import Actor
     from protocol.base import utc_now
 
     password = os.environ.get("TT_NEW_USER_PASSWORD") or getpass.getpass("Mật khẩu / password: ")

@@ -42,6 +42,15 @@ class InvalidInput(CenterError):
     status_code = 422
 
 
+class FieldError(InvalidInput):
+    """Bad input, naming the form field it belongs to (the console shows it beside it)."""
+
+    def __init__(self, field: str, message: str, *, status_code: int = 422) -> None:
+        super().__init__(message)
+        self.field = field
+        self.status_code = status_code
+
+
 class UnknownReference(InvalidInput):
     """The request body refers to an object (unit, device, group, media...) that does not exist."""
 

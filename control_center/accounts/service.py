@@ -13,8 +13,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from control_center.accounts import passwords
-from control_center.accounts.permissions import Permission
 from control_center.config import Settings
+from control_center.core import audit
+from control_center.core.actor import Actor
+from control_center.core.permissions import Permission
+from control_center.core.targets import descendant_unit_ids
 from control_center.errors import (
     Conflict,
     InvalidInput,
@@ -23,8 +26,6 @@ from control_center.errors import (
     UnknownReference,
 )
 from control_center.models import AdminUnit, Role, User, UserSession
-from control_center.services import audit
-from control_center.services.targets import descendant_unit_ids
 
 log = logging.getLogger(__name__)
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
@@ -47,7 +48,7 @@ def token_hash(token: str) -> str:
 
 def create_user(
     session: Session, *, username: str, password: str, role: Role, unit_id: int,
-    full_name: str = "", actor: audit.Actor, now: datetime,
+    full_name: str = "", actor: Actor, now: datetime,
 ) -> User:
     """Add a user inside the actor's subtree (an admin cannot create users above itself)."""
     actor.require(Permission.MANAGE_USERS)
@@ -90,7 +91,7 @@ def authenticate(
         raise _failure(f"tài khoản tạm khóa do nhập sai nhiều lần, thử lại sau {minutes} phút / "
                        f"account locked after repeated failures; try again in {minutes} min")
     ok = passwords.verify_password(password, user.password_hash if user else None)
-    actor = audit.Actor(name=username[:100] or "?", source_ip=source_ip)
+    actor = Actor(name=username[:100] or "?", source_ip=source_ip)
     if user is None or not ok or not user.active:
         if user is not None:
             user.failed_logins += 1
@@ -114,7 +115,7 @@ def authenticate(
                             created_at=now, expires_at=expires, last_seen_at=now,
                             source_ip=source_ip))
     session.execute(delete(UserSession).where(UserSession.expires_at < now))
-    audit.record(session, actor=audit.Actor(user.username, source_ip, user.id, user.role,
+    audit.record(session, actor=Actor(user.username, source_ip, user.id, user.role,
                                             user.unit_id),
                  action="login", object_type="user", object_id=user.id, detail={}, at=now)
     session.commit()
@@ -144,7 +145,7 @@ def resolve_session(
 class SignedInUser:
     """The acting identity behind a session token, with what the pages need beside it."""
 
-    actor: audit.Actor
+    actor: Actor
     csrf_token: str
     full_name: str
 
@@ -177,15 +178,15 @@ def end_session(session: Session, *, token: str) -> None:
 
 def actor_for(
     session: Session, *, user: User, source_ip: str | None, settings: Settings
-) -> audit.Actor:
+) -> Actor:
     """The acting identity of a user: role, unit and the subtree it may touch."""
     scope = frozenset(descendant_unit_ids(session, unit_ids=[user.unit_id]))
-    return audit.Actor(name=user.username, source_ip=source_ip, user_id=user.id, role=user.role,
+    return Actor(name=user.username, source_ip=source_ip, user_id=user.id, role=user.role,
                        unit_id=user.unit_id, scope=scope,
                        emergency_direct=user.role.value in settings.emergency_roles)
 
 
-def managed_user(session: Session, *, user_id: int, actor: audit.Actor) -> User:
+def managed_user(session: Session, *, user_id: int, actor: Actor) -> User:
     """A user of the actor's subtree (404 otherwise); the actor needs MANAGE_USERS."""
     actor.require(Permission.MANAGE_USERS)
     user = session.get(User, user_id)
@@ -195,7 +196,7 @@ def managed_user(session: Session, *, user_id: int, actor: audit.Actor) -> User:
 
 
 def set_active(
-    session: Session, *, user_id: int, active: bool, actor: audit.Actor, now: datetime
+    session: Session, *, user_id: int, active: bool, actor: Actor, now: datetime
 ) -> User:
     """Enable or disable an account; disabling also ends its sessions. Nobody disables
     themselves (the last administrator could lock everyone out)."""
@@ -213,7 +214,7 @@ def set_active(
     return user
 
 
-def unlock(session: Session, *, user_id: int, actor: audit.Actor, now: datetime) -> User:
+def unlock(session: Session, *, user_id: int, actor: Actor, now: datetime) -> User:
     """Lift a lock-out before it ends by itself."""
     user = managed_user(session, user_id=user_id, actor=actor)
     if user.locked_until is not None:
@@ -226,7 +227,7 @@ def unlock(session: Session, *, user_id: int, actor: audit.Actor, now: datetime)
 
 def change_password(
     session: Session, *, user_id: int, current: str, new: str, keep_token: str | None,
-    actor: audit.Actor, now: datetime,
+    actor: Actor, now: datetime,
 ) -> None:
     """Change one's own password (the current one is checked); every other session ends."""
     user = session.get(User, user_id)
@@ -244,7 +245,7 @@ def change_password(
     session.commit()
 
 
-def list_users(session: Session, *, actor: audit.Actor) -> list[User]:
+def list_users(session: Session, *, actor: Actor) -> list[User]:
     query = select(User).order_by(User.username)
     if actor.scope is not None:
         query = query.where(User.unit_id.in_(actor.scope))

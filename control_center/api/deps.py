@@ -12,12 +12,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from control_center.accounts import service as accounts
-from control_center.accounts.permissions import Permission
+from control_center.core.actor import Actor
+from control_center.core.permissions import Permission
 from control_center.errors import Forbidden, NotAuthenticated
-from control_center.runtime import Center
 from control_center.security import token_matches
-from control_center.services.audit import Actor
-from control_center.services.manifest_sync import SyncReport
+from control_center.workers.manifest_sync import SyncReport
+from control_center.workers.runtime import Center
 
 _bearer = HTTPBearer(auto_error=False, description="TT_API_TOKEN")
 

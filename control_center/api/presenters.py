@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from control_center.core.targets import resolve_targets, spec_of
 from control_center.models import (
     AuditEntry,
     DeviceEventRecord,
@@ -24,10 +25,9 @@ from control_center.schemas.content import (
 )
 from control_center.schemas.fleet import GroupPublic
 from control_center.schemas.records import AuditPublic, EventPublic
-from control_center.services.manifest_sync import SyncReport
 from control_center.services.manifests import media_url
 from control_center.services.schedules import upcoming
-from control_center.services.targets import resolve_targets, spec_of
+from control_center.workers.manifest_sync import SyncReport
 
 
 def delivery(report: SyncReport) -> DeliveryReport:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from control_center.accounts.permissions import Permission
 from control_center.api.deps import permission
 from control_center.api.routes import (
     auth,
@@ -29,6 +28,7 @@ from control_center.api.routes import (
     units,
     users,
 )
+from control_center.core.permissions import Permission
 
 PROTECTED = (
     (auth.me_router, Permission.VIEW),

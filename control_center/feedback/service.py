@@ -12,6 +12,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from control_center.core import audit
+from control_center.core.actor import Actor
+from control_center.core.targets import descendant_unit_ids
 from control_center.errors import Conflict, InvalidInput, NotFound, UnknownReference
 from control_center.feedback.codes import new_ref_code
 from control_center.models import (
@@ -24,8 +27,7 @@ from control_center.models import (
     FeedbackStatus,
 )
 from control_center.schemas.content import BulletinCreate, ScheduleCreate, Targets
-from control_center.services import audit, bulletins, schedules
-from control_center.services.targets import descendant_unit_ids
+from control_center.services import bulletins, schedules
 from protocol.events import DeviceKind
 from protocol.feedback import FeedbackSubmitted
 
@@ -54,7 +56,7 @@ def list_categories(session: Session, *, active_only: bool = True) -> list[Feedb
 
 def upsert_category(
     session: Session, *, code: str, name_vi: str, name_en: str, due_days: int, active: bool,
-    actor: audit.Actor, now: datetime,
+    actor: Actor, now: datetime,
 ) -> FeedbackCategoryRow:
     row = session.get(FeedbackCategoryRow, code)
     if row is None:
@@ -172,7 +174,7 @@ def _move(row: Feedback, step: str) -> None:
 
 def triage(
     session: Session, *, feedback_id: int, scope_unit_id: int, category: str, unit_id: int,
-    actor: audit.Actor, now: datetime,
+    actor: Actor, now: datetime,
 ) -> Feedback:
     """Confirm the category and route to a unit inside the official's subtree."""
     row = get_feedback(session, feedback_id=feedback_id, scope_unit_id=scope_unit_id)
@@ -194,7 +196,7 @@ def triage(
 
 def assign(
     session: Session, *, feedback_id: int, scope_unit_id: int, assignee: str,
-    actor: audit.Actor, now: datetime,
+    actor: Actor, now: datetime,
 ) -> Feedback:
     """Assign (or reassign) to a named official; the previous assignee goes into a note."""
     row = get_feedback(session, feedback_id=feedback_id, scope_unit_id=scope_unit_id)
@@ -211,7 +213,7 @@ def assign(
 
 def add_note(
     session: Session, *, feedback_id: int, scope_unit_id: int, text: str,
-    actor: audit.Actor, author: str | None, now: datetime,
+    actor: Actor, author: str | None, now: datetime,
 ) -> FeedbackNote:
     row = get_feedback(session, feedback_id=feedback_id, scope_unit_id=scope_unit_id)
     note = FeedbackNote(at=now, author=author or actor.name, text=text)
@@ -223,7 +225,7 @@ def add_note(
 
 def answer(
     session: Session, *, feedback_id: int, scope_unit_id: int, text: str, answered_by: str,
-    actor: audit.Actor, now: datetime,
+    actor: Actor, now: datetime,
 ) -> Feedback:
     """Record the answer; the caller republishes the originating kiosk's manifest."""
     row = get_feedback(session, feedback_id=feedback_id, scope_unit_id=scope_unit_id)
@@ -237,7 +239,7 @@ def answer(
 
 
 def close(
-    session: Session, *, feedback_id: int, scope_unit_id: int, actor: audit.Actor,
+    session: Session, *, feedback_id: int, scope_unit_id: int, actor: Actor,
     now: datetime,
 ) -> Feedback:
     row = get_feedback(session, feedback_id=feedback_id, scope_unit_id=scope_unit_id)
@@ -250,7 +252,7 @@ def close(
 
 
 def announce_answer(
-    session: Session, *, feedback: Feedback, actor: audit.Actor, now: datetime,
+    session: Session, *, feedback: Feedback, actor: Actor, now: datetime,
     default_tz: str, lead: timedelta = timedelta(minutes=1),
 ) -> set[str]:
     """Queue the answer as a text bulletin on the kiosks of the feedback's unit subtree.

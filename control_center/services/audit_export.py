@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from control_center.core import audit
+from control_center.core.actor import Actor
 from control_center.models import AuditEntry
-from control_center.services import audit
 
 EXPORT_LIMIT = 50_000
 CSV_COLUMNS = ("id", "at_local", "at_utc", "actor", "source_ip", "unit_id", "action",
@@ -86,7 +87,7 @@ def utc_range(flt: AuditFilter, tz: ZoneInfo) -> tuple[datetime | None, datetime
 
 
 def entries(
-    session: Session, *, flt: AuditFilter, viewer: audit.Actor, tz: ZoneInfo,
+    session: Session, *, flt: AuditFilter, viewer: Actor, tz: ZoneInfo,
     limit: int = 500, offset: int = 0,
 ) -> list[AuditEntry]:
     """The entries ``viewer`` may read that match ``flt``, newest first."""

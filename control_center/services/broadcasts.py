@@ -15,7 +15,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from control_center.errors import InvalidInput, NotFound
+from control_center.core.actor import Actor
+from control_center.errors import FieldError, NotFound
 from control_center.models import (
     AdminUnit,
     AuditEntry,
@@ -27,21 +28,11 @@ from control_center.models import (
     PlayStatus,
 )
 from control_center.services import workflow
-from control_center.services.audit import Actor
 
 SEND_ACTION = "emergency_send"
 REQUEST_ACTION = "emergency_request"
 UNDELIVERED_ACTION = "emergency_undelivered"
 _STARTED = (PlayStatus.STARTED, PlayStatus.COMPLETED, PlayStatus.INTERRUPTED)
-
-
-class FieldError(InvalidInput):
-    """Bad input, naming the form field it belongs to (the console shows it beside it)."""
-
-    def __init__(self, field: str, message: str, *, status_code: int = 422) -> None:
-        super().__init__(message)
-        self.field = field
-        self.status_code = status_code
 
 
 @dataclass(frozen=True, slots=True)

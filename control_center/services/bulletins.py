@@ -11,11 +11,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from control_center.accounts.permissions import Permission
+from control_center.core import audit
+from control_center.core.actor import Actor
+from control_center.core.permissions import Permission
 from control_center.errors import InvalidInput, NotFound
 from control_center.models import Bulletin, BulletinKind, BulletinStatus
 from control_center.schemas.content import BulletinCreate, BulletinUpdate
-from control_center.services import audit, media_store, workflow
+from control_center.services import media_store, workflow
 
 
 def get_bulletin(session: Session, *, bulletin_id: int) -> Bulletin:
@@ -27,7 +29,7 @@ def get_bulletin(session: Session, *, bulletin_id: int) -> Bulletin:
 
 
 def list_bulletins(
-    session: Session, *, actor: audit.Actor | None = None, status: BulletinStatus | None = None,
+    session: Session, *, actor: Actor | None = None, status: BulletinStatus | None = None,
     limit: int = 500, offset: int = 0,
 ) -> list[Bulletin]:
     """Newest first; only those the actor may see (all without an actor), optionally by status."""
@@ -53,7 +55,7 @@ def _check_content(
 
 
 def create_bulletin(
-    session: Session, *, data: BulletinCreate, actor: audit.Actor, now: datetime,
+    session: Session, *, data: BulletinCreate, actor: Actor, now: datetime,
     status: BulletinStatus | None = None,
 ) -> Bulletin:
     """Store a bulletin owned by the actor's unit.
@@ -78,7 +80,7 @@ def create_bulletin(
 
 
 def update_bulletin(
-    session: Session, *, bulletin_id: int, data: BulletinUpdate, actor: audit.Actor,
+    session: Session, *, bulletin_id: int, data: BulletinUpdate, actor: Actor,
     now: datetime,
 ) -> tuple[Bulletin, set[str]]:
     """Apply the given fields; returns the bulletin and the devices whose manifests change.

@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from control_center.core.actor import Actor
+from control_center.core.targets import descendant_unit_ids, resolve_targets, spec_of
 from control_center.errors import NotFound
 from control_center.models import (
     AdminUnit,
@@ -18,7 +20,6 @@ from control_center.models import (
     Distribution,
     DistributionState,
 )
-from control_center.services import audit
 from control_center.services.conflicts import timing_instants, timing_of
 from control_center.services.expansion import zone
 from control_center.services.schedules import (
@@ -26,7 +27,6 @@ from control_center.services.schedules import (
     schedule_visible,
     visible_bulletin_clause,
 )
-from control_center.services.targets import descendant_unit_ids, resolve_targets, spec_of
 from protocol.base import Priority
 
 
@@ -56,7 +56,7 @@ def week_bounds(monday: date, local_tz: str) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def check_unit(session: Session, *, actor: audit.Actor, unit_id: int) -> AdminUnit:
+def check_unit(session: Session, *, actor: Actor, unit_id: int) -> AdminUnit:
     """The unit, when it exists inside the actor's subtree (404 otherwise)."""
     unit = session.get(AdminUnit, unit_id)
     if unit is None or not actor.covers(unit_id):
@@ -65,7 +65,7 @@ def check_unit(session: Session, *, actor: audit.Actor, unit_id: int) -> AdminUn
 
 
 def week_entries(
-    session: Session, *, actor: audit.Actor, unit_id: int | None, monday: date, local_tz: str,
+    session: Session, *, actor: Actor, unit_id: int | None, monday: date, local_tz: str,
 ) -> list[Entry]:
     """Occurrences in the local week of every active schedule that reaches a device of
     ``unit_id``'s subtree (None: every device the actor may see), sorted by time.
@@ -105,7 +105,7 @@ def week_entries(
 
 
 def unscheduled_bulletins(
-    session: Session, *, actor: audit.Actor, limit: int = 100
+    session: Session, *, actor: Actor, limit: int = 100
 ) -> list[Bulletin]:
     """Bulletins ready to schedule: approved ones the actor sees that no schedule plays yet,
     and those an upper level sent to the actor's subtree still waiting in its inbox."""
@@ -121,7 +121,7 @@ def unscheduled_bulletins(
     return list(session.scalars(query))
 
 
-def subtree_units(session: Session, *, actor: audit.Actor) -> list[tuple[AdminUnit, int]]:
+def subtree_units(session: Session, *, actor: Actor) -> list[tuple[AdminUnit, int]]:
     """The units the actor may act on, in tree order, each with its depth below the top."""
     query = select(AdminUnit).order_by(AdminUnit.name, AdminUnit.id)
     if actor.scope is not None:

@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from control_center.core import audit
+from control_center.core.actor import Actor
 from control_center.errors import InvalidInput
 from control_center.models import MediaAsset
 from control_center.mqtt_bridge import MqttBridge
 from control_center.schemas.fleet import PlayBulletin
-from control_center.services import audit
 from control_center.services.bulletins import get_bulletin
 from control_center.services.fleet import get_device
 from control_center.services.manifests import bulletin_content
@@ -44,7 +45,7 @@ def play_now_for_bulletin(
 
 def send_command(
     session: Session, *, device_id: str, action: CommandAction, signer: Signer,
-    bridge: MqttBridge, ttl: timedelta, publish_timeout_s: float, actor: audit.Actor,
+    bridge: MqttBridge, ttl: timedelta, publish_timeout_s: float, actor: Actor,
     now: datetime,
 ) -> Command:
     """Sign and publish a command; raises BrokerUnavailable when the broker does not ack."""

@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from control_center.core.targets import resolve_targets, spec_of
 from control_center.models import Bulletin, BulletinKind, MediaAsset, Schedule, ScheduleKind
 from control_center.services.expansion import Recurrence, expand_recurring, zone
 from control_center.services.schedules import Timing
-from control_center.services.targets import resolve_targets, spec_of
 
 HORIZON = timedelta(days=14)
 WORDS_PER_MINUTE = 150

@@ -14,7 +14,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from control_center.accounts.permissions import Permission
+from control_center.core import audit
+from control_center.core.actor import Actor
+from control_center.core.permissions import Permission
+from control_center.core.targets import descendant_unit_ids, resolve_targets, spec_of
 from control_center.errors import Conflict, InvalidInput, NotFound
 from control_center.models import (
     AdminUnit,
@@ -33,8 +36,7 @@ from control_center.schemas.distribution import (
     PublishRequest,
     Slot,
 )
-from control_center.services import audit, schedules, workflow
-from control_center.services.targets import descendant_unit_ids, resolve_targets, spec_of
+from control_center.services import schedules, workflow
 from protocol.base import Priority
 
 DS = DistributionState
@@ -44,7 +46,7 @@ STATE_LABELS: dict[DistributionState, str] = {
 }
 
 
-def receivers(session: Session, *, unit_ids: list[int], actor: audit.Actor) -> list[int]:
+def receivers(session: Session, *, unit_ids: list[int], actor: Actor) -> list[int]:
     """Every leaf unit (commune) in the subtrees of ``unit_ids``, the actor's own unit excepted.
 
     Each given unit must lie inside the actor's subtree (404 otherwise).
@@ -62,7 +64,7 @@ def receivers(session: Session, *, unit_ids: list[int], actor: audit.Actor) -> l
 
 
 def _schedule_for(session: Session, *, bulletin_id: int, unit_id: int, slot: Slot,
-                  actor: audit.Actor, now: datetime, default_tz: str) -> tuple[Schedule, set[str]]:
+                  actor: Actor, now: datetime, default_tz: str) -> tuple[Schedule, set[str]]:
     data = ScheduleCreate(bulletin_id=bulletin_id, start_at=slot.start_at, rrule=slot.rrule,
                           valid_from=slot.valid_from, valid_until=slot.valid_until,
                           targets=Targets(unit_ids=[unit_id]))
@@ -71,7 +73,7 @@ def _schedule_for(session: Session, *, bulletin_id: int, unit_id: int, slot: Slo
 
 
 def publish(
-    session: Session, *, bulletin_id: int, request: PublishRequest, actor: audit.Actor,
+    session: Session, *, bulletin_id: int, request: PublishRequest, actor: Actor,
     now: datetime, default_tz: str,
 ) -> tuple[list[Distribution], set[str]]:
     """Send the bulletin to every commune below ``request.unit_ids``.
@@ -134,7 +136,7 @@ def publish(
 
 
 def list_distributions(
-    session: Session, *, actor: audit.Actor, state: DistributionState | None = None,
+    session: Session, *, actor: Actor, state: DistributionState | None = None,
     bulletin_id: int | None = None, limit: int = 500,
 ) -> list[Distribution]:
     """Distributions received by units of the actor's subtree, newest first."""
@@ -150,7 +152,7 @@ def list_distributions(
 
 
 def get_distribution(session: Session, *, distribution_id: int,
-                     actor: audit.Actor) -> Distribution:
+                     actor: Actor) -> Distribution:
     """A distribution received inside the actor's subtree (404 otherwise)."""
     row = session.get(Distribution, distribution_id)
     if row is None or not actor.covers(row.unit_id):
@@ -159,7 +161,7 @@ def get_distribution(session: Session, *, distribution_id: int,
     return row
 
 
-def _decidable(session: Session, distribution_id: int, actor: audit.Actor) -> Distribution:
+def _decidable(session: Session, distribution_id: int, actor: Actor) -> Distribution:
     actor.require(Permission.SCHEDULE)
     row = get_distribution(session, distribution_id=distribution_id, actor=actor)
     if row.state != DS.INBOX:
@@ -168,7 +170,7 @@ def _decidable(session: Session, distribution_id: int, actor: audit.Actor) -> Di
     return row
 
 
-def _decided(session: Session, row: Distribution, *, actor: audit.Actor, action: str,
+def _decided(session: Session, row: Distribution, *, actor: Actor, action: str,
              now: datetime, **detail: object) -> None:
     row.decided_by, row.decided_at = actor.name, now
     audit.record(session, actor=actor, action=action, object_type="distribution",
@@ -177,7 +179,7 @@ def _decided(session: Session, row: Distribution, *, actor: audit.Actor, action:
 
 
 def accept(
-    session: Session, *, distribution_id: int, slot: Slot, actor: audit.Actor, now: datetime,
+    session: Session, *, distribution_id: int, slot: Slot, actor: Actor, now: datetime,
     default_tz: str,
 ) -> tuple[Distribution, set[str]]:
     """The commune plays it in ``slot``: a schedule of the commune targeting the commune."""
@@ -197,7 +199,7 @@ def accept(
     return row, devices
 
 
-def decline(session: Session, *, distribution_id: int, note: str, actor: audit.Actor,
+def decline(session: Session, *, distribution_id: int, note: str, actor: Actor,
             now: datetime) -> Distribution:
     """The commune will not play it; the note tells the upper level why."""
     if not note.strip():
@@ -209,7 +211,7 @@ def decline(session: Session, *, distribution_id: int, note: str, actor: audit.A
     return row
 
 
-def set_rank(session: Session, *, distribution_id: int, rank: int, actor: audit.Actor,
+def set_rank(session: Session, *, distribution_id: int, rank: int, actor: Actor,
              now: datetime) -> tuple[Distribution, set[str]]:
     """Order a scheduled priority item among the commune's clashing ones (lower first).
 
@@ -268,7 +270,7 @@ def play_counts(session: Session, *, bulletin_id: int,
             for u in unit_ids}
 
 
-def report(session: Session, *, bulletin_id: int, actor: audit.Actor) -> DistributionReport:
+def report(session: Session, *, bulletin_id: int, actor: Actor) -> DistributionReport:
     """Per receiving commune: its decision, schedule and the plays on its devices.
 
     The owner's subtree sees every commune; a commune that received it sees only itself.

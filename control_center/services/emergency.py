@@ -25,17 +25,20 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from control_center.accounts.permissions import Permission
+from control_center.core import audit
+from control_center.core.actor import Actor
+from control_center.core.permissions import Permission
+from control_center.core.targets import descendant_unit_ids
 from control_center.errors import (
     BrokerUnavailable,
     CenterError,
     Conflict,
+    FieldError,
     Forbidden,
 )
 from control_center.models import (
@@ -47,13 +50,13 @@ from control_center.models import (
     Distribution,
     DistributionState,
 )
+from control_center.mqtt_bridge import MqttBridge
 from control_center.schemas.content import BulletinCreate
-from control_center.services import audit, bulletins, media_store
+from control_center.services import bulletins, media_store
 from control_center.services.broadcasts import (
     REQUEST_ACTION,
     SEND_ACTION,
     UNDELIVERED_ACTION,
-    FieldError,
     get_broadcast,
     pending_request,
     sent_for,
@@ -61,13 +64,11 @@ from control_center.services.broadcasts import (
 )
 from control_center.services.emergency_media import TEXT_MAX, speech_media
 from control_center.services.manifests import media_url
-from control_center.services.targets import descendant_unit_ids
+from control_center.services.media_intake import MediaIntake
 from protocol.base import Priority
 from protocol.manifest import AudioContent, Command, PlayItem, PlayNow
+from protocol.signing import Signer
 from protocol.topics import Channel, device_topic
-
-if TYPE_CHECKING:
-    from control_center.runtime import Center
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,19 @@ CONFIRM_WORD = "PHÁT KHẨN CẤP"
 COMMAND_TTL = timedelta(minutes=2)
 """An emergency command not received within this time is dropped by the agent (expired)."""
 TITLE_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyDesk:
+    """What sending an emergency uses, built once by the runtime: the signer, the broker link,
+    the media intake (for typed text and recordings) and three settings."""
+
+    signer: Signer
+    bridge: MqttBridge
+    intake: MediaIntake
+    public_base_url: str
+    timezone: str
+    publish_timeout_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +134,7 @@ def check_confirmation(typed: str | None) -> None:
                                     f'"{CONFIRM_WORD}" to confirm the emergency broadcast')
 
 
-def plan(session: Session, *, actor: audit.Actor, unit_ids: list[int]) -> Plan:
+def plan(session: Session, *, actor: Actor, unit_ids: list[int]) -> Plan:
     """Check the chosen units (inside the actor's subtree) and find the devices they reach."""
     ids = list(dict.fromkeys(unit_ids))
     if not ids:
@@ -155,7 +169,7 @@ def source_of(message: Message) -> str:
     return given[0]
 
 
-def check_sendable(bulletin: Bulletin, actor: audit.Actor) -> bool:
+def check_sendable(bulletin: Bulletin, actor: Actor) -> bool:
     """Raise unless the bulletin may be broadcast by ``actor`` now; True when it must be
     approved by the actor first (a submitted emergency bulletin, actor an approver)."""
     if bulletin.status.broadcastable:
@@ -171,20 +185,20 @@ def check_sendable(bulletin: Bulletin, actor: audit.Actor) -> bool:
                    "approve it before it can be broadcast")
 
 
-def require_link(center: Center) -> None:
+def require_link(desk: EmergencyDesk) -> None:
     """Refuse before anything is saved when the broker cannot take the commands."""
-    if not center.bridge.connected:
+    if not desk.bridge.connected:
         raise BrokerUnavailable("không kết nối được máy chủ MQTT, chưa gửi gì / the MQTT broker "
                                 "is not reachable: nothing was sent; try again in a moment")
 
 
-def default_title(center: Center, now: datetime) -> str:
-    local = now.astimezone(ZoneInfo(center.settings.timezone))
+def default_title(desk: EmergencyDesk, now: datetime) -> str:
+    local = now.astimezone(ZoneInfo(desk.timezone))
     return f"Phát khẩn cấp / emergency {local:%d/%m/%Y %H:%M}"
 
 
 def submit(
-    session: Session, *, center: Center, actor: audit.Actor, unit_ids: list[int],
+    session: Session, *, desk: EmergencyDesk, actor: Actor, unit_ids: list[int],
     message: Message, confirm: str | None, now: datetime,
 ) -> Outcome:
     """Validate everything, then send at once or leave the new bulletin for an approver.
@@ -204,16 +218,16 @@ def submit(
         assert message.bulletin_id is not None
         bulletin = visible_bulletin(session, actor=actor, bulletin_id=message.bulletin_id)
         approve = check_sendable(bulletin, actor)
-        require_link(center)
+        require_link(desk)
         request = None
         if approve:  # an approver sending a submitted emergency answers its request
             request = pending_request(session, bulletin_id=bulletin.id)
             _approve(session, bulletin=bulletin, actor=actor, now=now, skipped=False)
-        return send(session, center=center, actor=actor, bulletin=bulletin, target=target,
+        return send(session, desk=desk, actor=actor, bulletin=bulletin, target=target,
                     now=now, approval_skipped=False,
                     request_id=request.id if request is not None else None)
     if source == "text":
-        asset = speech_media(session, center=center, text=message.text or "", actor=actor,
+        asset = speech_media(session, intake=desk.intake, text=message.text or "", actor=actor,
                              now=now)
     else:
         try:
@@ -221,17 +235,17 @@ def submit(
         except CenterError as exc:
             raise FieldError("media", str(exc), status_code=exc.status_code) from exc
     if actor.emergency_direct:
-        require_link(center)
+        require_link(desk)
     text = (message.text or "").strip() or None
     bulletin = bulletins.create_bulletin(session, data=BulletinCreate(
-        title=title or default_title(center, now), priority=Priority.EMERGENCY,
+        title=title or default_title(desk, now), priority=Priority.EMERGENCY,
         kind=BulletinKind.AUDIO, media_sha256=asset.sha256, text=text[:TEXT_MAX] if text else None,
     ), actor=actor, now=now)
     bulletin.unit_id, bulletin.created_by = actor.unit_id, actor.name
     bulletin.submitted_by = actor.name
     if actor.emergency_direct:
         _approve(session, bulletin=bulletin, actor=actor, now=now, skipped=True)
-        return send(session, center=center, actor=actor, bulletin=bulletin, target=target,
+        return send(session, desk=desk, actor=actor, bulletin=bulletin, target=target,
                     now=now, approval_skipped=True)
     bulletin.status = BulletinStatus.SUBMITTED
     entry = audit.add_entry(
@@ -249,7 +263,7 @@ def submit(
 
 
 def send_request(
-    session: Session, *, center: Center, actor: audit.Actor, request_id: int,
+    session: Session, *, desk: EmergencyDesk, actor: Actor, request_id: int,
     confirm: str | None, now: datetime,
 ) -> Outcome:
     """An approver sends a waiting request (approving its bulletin) to the requested units."""
@@ -269,15 +283,15 @@ def send_request(
     bulletin = visible_bulletin(session, actor=actor, bulletin_id=request.bulletin_id)
     approve = check_sendable(bulletin, actor)
     target = plan(session, actor=actor, unit_ids=list(request.unit_ids))
-    require_link(center)
+    require_link(desk)
     if approve:
         _approve(session, bulletin=bulletin, actor=actor, now=now, skipped=False)
-    return send(session, center=center, actor=actor, bulletin=bulletin, target=target, now=now,
+    return send(session, desk=desk, actor=actor, bulletin=bulletin, target=target, now=now,
                 approval_skipped=False, request_id=request_id)
 
 
 def _approve(
-    session: Session, *, bulletin: Bulletin, actor: audit.Actor, now: datetime, skipped: bool
+    session: Session, *, bulletin: Bulletin, actor: Actor, now: datetime, skipped: bool
 ) -> None:
     bulletin.status, bulletin.approved_by, bulletin.approved_at = (
         BulletinStatus.APPROVED, actor.name, now)
@@ -288,26 +302,26 @@ def _approve(
                  detail={"via": "emergency", "approval_skipped": skipped})
 
 
-def _content(session: Session, *, center: Center, bulletin: Bulletin, actor: audit.Actor,
+def _content(session: Session, *, desk: EmergencyDesk, bulletin: Bulletin, actor: Actor,
              now: datetime) -> AudioContent:
     """What devices play: the bulletin's audio, or its text spoken by the center."""
     if bulletin.kind == BulletinKind.TEXT:
-        asset = speech_media(session, center=center, text=bulletin.text or "", actor=actor,
+        asset = speech_media(session, intake=desk.intake, text=bulletin.text or "", actor=actor,
                              now=now)
     else:
         asset = media_store.require_ready(session, sha256=bulletin.media_sha256 or "")
     sha256, size, mime, duration_ms = asset.delivery_file()
-    return AudioContent(sha256=sha256, url=media_url(center.settings.public_base_url, sha256),
+    return AudioContent(sha256=sha256, url=media_url(desk.public_base_url, sha256),
                         size=size, duration_ms=duration_ms, mime=mime)
 
 
 def send(
-    session: Session, *, center: Center, actor: audit.Actor, bulletin: Bulletin, target: Plan,
+    session: Session, *, desk: EmergencyDesk, actor: Actor, bulletin: Bulletin, target: Plan,
     now: datetime, approval_skipped: bool, request_id: int | None = None,
 ) -> Outcome:
     """Record the broadcast (audit entry, a ``sent`` Distribution per receiving unit), commit,
     then publish one signed play_now command per device in one batch."""
-    content = _content(session, center=center, bulletin=bulletin, actor=actor, now=now)
+    content = _content(session, desk=desk, bulletin=bulletin, actor=actor, now=now)
     item = PlayItem(item_id=f"e-{uuid.uuid4().hex[:20]}", bulletin_id=bulletin.id,
                     title=bulletin.title[:TITLE_MAX], priority=Priority.EMERGENCY, start_at=now,
                     content=content)
@@ -327,14 +341,14 @@ def send(
                 now=now, note=f"khẩn cấp / emergency broadcast {entry.id}")
     session.commit()
     messages = [
-        (device_topic(device_id, Channel.CMD), center.signer.seal(Command(
+        (device_topic(device_id, Channel.CMD), desk.signer.seal(Command(
             id=command_id, device_id=device_id, issued_at=now, expires_at=expires_at,
             action=PlayNow(item=item))))
         for device_id in sorted(target.devices)
     ]
-    bridge = center.bridge
+    bridge = desk.bridge
     acked = bridge.wait_many(bridge.send_many(messages, qos=1, retain=False),
-                             timeout=center.settings.publish_timeout_s)
+                             timeout=desk.publish_timeout_s)
     missing = [d for d, ok in zip(sorted(target.devices), acked, strict=True) if not ok]
     if missing:
         audit.record(session, actor=actor, action=UNDELIVERED_ACTION, object_type="broadcast",
@@ -352,7 +366,7 @@ def send(
 
 
 def _distribute(
-    session: Session, *, actor: audit.Actor, bulletin: Bulletin, target: Plan, units: list[int],
+    session: Session, *, actor: Actor, bulletin: Bulletin, target: Plan, units: list[int],
     now: datetime, note: str,
 ) -> None:
     """One ``sent`` Distribution per unit owning a targeted device (updated on a resend)."""

@@ -4,51 +4,40 @@ the media worker before anything is sent, so every device plays the same file.""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from control_center.errors import CenterError
-from control_center.models import MediaAsset
-from control_center.services import audit, media_store
-from control_center.services.broadcasts import FieldError
-
-if TYPE_CHECKING:
-    from control_center.runtime import Center
+from control_center.core.actor import Actor
+from control_center.errors import CenterError, FieldError
+from control_center.models import MediaAsset, MediaState
+from control_center.services import media_store
+from control_center.services.media_intake import MediaIntake
 
 MEDIA_WAIT_S = 120.0
 TEXT_MAX = 20_000
 
 
 def ready_media(
-    session: Session, *, center: Center, sink: media_store.UploadSink, name: str,
-    actor: audit.Actor, now: datetime, field: str,
+    session: Session, *, intake: MediaIntake, sink: media_store.UploadSink, name: str,
+    actor: Actor, now: datetime, field: str,
 ) -> MediaAsset:
     """Store a finished upload (or synthesised speech) and wait until it is processed."""
-    settings = center.settings
     try:
-        stored = media_store.store_upload(
-            session, sink=sink, original_name=name, media_dir=settings.media_dir,
-            config=center.media.config, actor=actor, now=now)
+        _, asset = intake.receive_and_wait(session, sink=sink, name=name, actor=actor, now=now,
+                                           timeout_s=MEDIA_WAIT_S)
     except CenterError as exc:
         raise FieldError(field, str(exc), status_code=exc.status_code) from exc
-    sha = stored.asset.sha256
-    if stored.queued:
-        try:
-            center.media.submit(sha).result(timeout=MEDIA_WAIT_S)
-        except TimeoutError as exc:
-            raise FieldError(field, "bản ghi âm đang được xử lý, thử lại sau ít phút / the "
-                                    "recording is still being processed: try again shortly"
-                             ) from exc
-    session.expire_all()
+    if asset.state == MediaState.PROCESSING:
+        raise FieldError(field, "bản ghi âm đang được xử lý, thử lại sau ít phút / the "
+                                "recording is still being processed: try again shortly")
     try:
-        return media_store.require_ready(session, sha256=sha)
+        return media_store.require_ready(session, sha256=asset.sha256)
     except CenterError as exc:
         raise FieldError(field, str(exc), status_code=exc.status_code) from exc
 
 
 def speech_media(
-    session: Session, *, center: Center, text: str, actor: audit.Actor, now: datetime
+    session: Session, *, intake: MediaIntake, text: str, actor: Actor, now: datetime
 ) -> MediaAsset:
     """Speak ``text`` with the center's TTS (Vietnamese) and return the processed asset."""
     text = text.strip()
@@ -58,10 +47,8 @@ def speech_media(
         raise FieldError("text", f"Nội dung quá dài (tối đa {TEXT_MAX} ký tự) / the text is "
                                  f"longer than {TEXT_MAX} characters")
     try:
-        sink = media_store.synthesize(text=text, engine=center.media.tts,
-                                      media_dir=center.settings.media_dir,
-                                      max_bytes=center.settings.max_upload_bytes)
+        sink = intake.speech(text)
     except CenterError as exc:
         raise FieldError("text", str(exc), status_code=exc.status_code) from exc
-    return ready_media(session, center=center, sink=sink, name=text[:60], actor=actor, now=now,
+    return ready_media(session, intake=intake, sink=sink, name=text[:60], actor=actor, now=now,
                        field="text")

@@ -7,11 +7,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from control_center.core import audit
+from control_center.core.actor import Actor
+from control_center.core.targets import descendant_unit_ids
 from control_center.errors import Conflict, InvalidInput, NotFound, UnknownReference
 from control_center.models import AdminUnit, Device, DeviceGroup, DeviceGroupMember
 from control_center.security import generate_password, mosquitto_hash
-from control_center.services import audit
-from control_center.services.targets import descendant_unit_ids
 from protocol.errors import TopicError
 from protocol.events import DeviceKind
 from protocol.topics import DEVICE_ID_RE, validate_device_id
@@ -26,7 +27,7 @@ def get_unit(session: Session, *, unit_id: int) -> AdminUnit:
 
 def create_unit(
     session: Session, *, code: str, name: str, level: str, parent_id: int | None,
-    actor: audit.Actor, now: datetime,
+    actor: Actor, now: datetime,
 ) -> AdminUnit:
     if not level.strip():
         raise InvalidInput("level must not be empty (e.g. 'province', 'commune')")
@@ -61,7 +62,7 @@ def get_device(session: Session, *, device_id: str) -> Device:
 
 def create_device(
     session: Session, *, device_id: str, name: str, kind: DeviceKind, unit_id: int,
-    lat: float | None, lon: float | None, actor: audit.Actor, now: datetime,
+    lat: float | None, lon: float | None, actor: Actor, now: datetime,
 ) -> tuple[Device, str]:
     """Register a device; returns it with its broker password (shown once, stored hashed)."""
     try:
@@ -106,7 +107,7 @@ def get_group(session: Session, *, group_id: int) -> DeviceGroup:
 
 
 def create_group(
-    session: Session, *, name: str, device_ids: list[str], actor: audit.Actor, now: datetime
+    session: Session, *, name: str, device_ids: list[str], actor: Actor, now: datetime
 ) -> DeviceGroup:
     if session.scalar(select(DeviceGroup.id).where(DeviceGroup.name == name)) is not None:
         raise Conflict(f"a group named {name!r} already exists")
@@ -127,3 +128,10 @@ def create_group(
 
 def list_groups(session: Session) -> list[DeviceGroup]:
     return list(session.scalars(select(DeviceGroup).order_by(DeviceGroup.id)))
+
+
+def get_visible_device(session: Session, *, actor: Actor, device_id: str) -> Device:
+    """The device, or 404 when it does not exist or lies outside the caller's subtree."""
+    device = get_device(session, device_id=device_id)
+    actor.require_unit(device.unit_id, what=f"device {device_id!r}")
+    return device

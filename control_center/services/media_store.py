@@ -17,6 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from control_center.core import audit
+from control_center.core.actor import Actor
+from control_center.core.bundles import BUNDLE_MIME, is_bundle
 from control_center.errors import (
     CenterError,
     InvalidInput,
@@ -27,8 +30,6 @@ from control_center.errors import (
     UnsupportedMedia,
 )
 from control_center.models import MediaAsset, MediaRendition, MediaState
-from control_center.services import audit
-from control_center.training.kiosk import BUNDLE_MIME, is_bundle
 from media import (
     AudioInfo,
     MediaError,
@@ -100,7 +101,7 @@ class StoredMedia:
 
 def store_upload(
     session: Session, *, sink: UploadSink, original_name: str, media_dir: Path,
-    config: PipelineConfig, actor: audit.Actor, now: datetime,
+    config: PipelineConfig, actor: Actor, now: datetime,
 ) -> StoredMedia:
     """Validate the finished upload, keep it as ``<media_dir>/<sha256>`` and mark it processing.
 
@@ -202,7 +203,7 @@ def stored_file(session: Session, *, media_dir: Path, sha256: str) -> tuple[Path
         if rendition is not None:
             mime = rendition.mime
         elif is_bundle(session, sha256=sha256):
-            mime = BUNDLE_MIME  # a training bundle for kiosks (control_center.training.kiosk)
+            mime = BUNDLE_MIME  # a training bundle for kiosks (control_center.core.bundles)
         else:
             raise NotFound(f"media {sha256} does not exist")
     path = media_path(media_dir, sha256)

@@ -15,7 +15,16 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
 
-from control_center.accounts.permissions import Permission
+from control_center.core import audit
+from control_center.core.actor import Actor
+from control_center.core.permissions import Permission
+from control_center.core.targets import (
+    TargetSpec,
+    check_targets,
+    descendant_unit_ids,
+    resolve_targets,
+    spec_of,
+)
 from control_center.errors import (
     Conflict,
     Forbidden,
@@ -36,15 +45,8 @@ from control_center.models import (
     ScheduleTarget,
 )
 from control_center.schemas.content import ScheduleCreate, ScheduleUpdate, Targets
-from control_center.services import audit, workflow
+from control_center.services import workflow
 from control_center.services.expansion import Recurrence, next_recurring, parse_rule, zone
-from control_center.services.targets import (
-    TargetSpec,
-    check_targets,
-    descendant_unit_ids,
-    resolve_targets,
-    spec_of,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ class Proposal:
 
 # --- who sees what ---------------------------------------------------------------------------
 
-def visible_bulletin_clause(actor: audit.Actor) -> ColumnElement[bool] | None:
+def visible_bulletin_clause(actor: Actor) -> ColumnElement[bool] | None:
     """SQL condition for the bulletins the actor sees (None: all); see ``workflow``."""
     return workflow.visible_filter(actor)
 
@@ -82,7 +84,7 @@ def _device_units(session: Session, device_ids: Iterable[str]) -> dict[str, int]
     return {device_id: unit_id for device_id, unit_id in rows}
 
 
-def _outside(session: Session, actor: audit.Actor, spec: TargetSpec) -> list[str]:
+def _outside(session: Session, actor: Actor, spec: TargetSpec) -> list[str]:
     """The targets of ``spec`` the actor may not reach, named as in NotFound messages."""
     scope = actor.scope
     if scope is None:
@@ -99,7 +101,7 @@ def _outside(session: Session, actor: audit.Actor, spec: TargetSpec) -> list[str
     return outside
 
 
-def schedule_visible(session: Session, *, actor: audit.Actor, schedule: Schedule) -> bool:
+def schedule_visible(session: Session, *, actor: Actor, schedule: Schedule) -> bool:
     """Visible when made inside the actor's subtree or when all its targets lie inside it."""
     if actor.scope is None or (schedule.unit_id is not None and schedule.unit_id in actor.scope):
         return True
@@ -107,7 +109,7 @@ def schedule_visible(session: Session, *, actor: audit.Actor, schedule: Schedule
 
 
 def get_schedule(
-    session: Session, *, schedule_id: int, actor: audit.Actor | None = None
+    session: Session, *, schedule_id: int, actor: Actor | None = None
 ) -> Schedule:
     """The schedule (404 when missing, or outside ``actor``'s subtree when an actor is given)."""
     schedule = session.scalar(
@@ -121,7 +123,7 @@ def get_schedule(
 
 
 def changeable_schedule(
-    session: Session, *, schedule_id: int, actor: audit.Actor
+    session: Session, *, schedule_id: int, actor: Actor
 ) -> Schedule:
     """A schedule the actor may edit or cancel: visible (404) and made inside its subtree
     (403 for one an upper level placed in the actor's communes)."""
@@ -136,7 +138,7 @@ def changeable_schedule(
 
 def list_schedules(
     session: Session, *, bulletin_id: int | None = None, active: bool | None = None,
-    limit: int = 500, offset: int = 0, actor: audit.Actor | None = None,
+    limit: int = 500, offset: int = 0, actor: Actor | None = None,
 ) -> list[Schedule]:
     """Newest first; with an actor, only the schedules visible to it."""
     query = select(Schedule).options(selectinload(Schedule.targets))
@@ -197,7 +199,7 @@ def _spec(targets: Targets) -> TargetSpec:
     return spec
 
 
-def _check_targets(session: Session, actor: audit.Actor, spec: TargetSpec) -> None:
+def _check_targets(session: Session, actor: Actor, spec: TargetSpec) -> None:
     """Targets outside the subtree: 404 (they do not exist for this actor); unknown: 422."""
     outside = _outside(session, actor, spec)
     if outside:
@@ -213,7 +215,7 @@ def _set_targets(schedule: Schedule, spec: TargetSpec) -> None:
     )
 
 
-def usable_bulletin(session: Session, *, actor: audit.Actor, bulletin_id: int) -> Bulletin:
+def usable_bulletin(session: Session, *, actor: Actor, bulletin_id: int) -> Bulletin:
     """The bulletin if the actor sees it (404; 422 for the system token when it is unknown)
     and it is approved (409 otherwise)."""
     if actor.scope is None:
@@ -229,7 +231,7 @@ def usable_bulletin(session: Session, *, actor: audit.Actor, bulletin_id: int) -
 
 
 def prepare_schedule(
-    session: Session, *, data: ScheduleCreate, default_tz: str, actor: audit.Actor,
+    session: Session, *, data: ScheduleCreate, default_tz: str, actor: Actor,
     now: datetime,
 ) -> Proposal:
     """Every check of ``create_schedule`` without writing; the devices it would reach."""
@@ -246,7 +248,7 @@ def prepare_schedule(
 
 def _mark_scheduled(
     session: Session, *, bulletin: Bulletin, schedule: Schedule, spec: TargetSpec,
-    devices: set[str], actor: audit.Actor, now: datetime,
+    devices: set[str], actor: Actor, now: datetime,
 ) -> None:
     """An approved bulletin becomes scheduled; the distributions to the communes it now
     reaches leave their inbox."""
@@ -262,7 +264,7 @@ def _mark_scheduled(
 
 
 def create_schedule(
-    session: Session, *, data: ScheduleCreate, default_tz: str, actor: audit.Actor,
+    session: Session, *, data: ScheduleCreate, default_tz: str, actor: Actor,
     now: datetime,
 ) -> tuple[Schedule, set[str]]:
     """Check (see ``prepare_schedule``) and store a schedule; returns it and its devices."""
@@ -286,7 +288,7 @@ def create_schedule(
 
 
 def update_schedule(
-    session: Session, *, schedule_id: int, data: ScheduleUpdate, actor: audit.Actor,
+    session: Session, *, schedule_id: int, data: ScheduleUpdate, actor: Actor,
     now: datetime,
 ) -> tuple[Schedule, set[str]]:
     """Apply the changes as a new revision; returns old ∪ new target devices."""
@@ -343,7 +345,7 @@ def update_schedule(
 
 
 def cancel_schedule(
-    session: Session, *, schedule_id: int, actor: audit.Actor, now: datetime
+    session: Session, *, schedule_id: int, actor: Actor, now: datetime
 ) -> tuple[Schedule, set[str]]:
     """Cancel (idempotent); returns the devices that must drop its items.
 
@@ -363,7 +365,7 @@ def cancel_schedule(
 
 
 def _unmark_scheduled(
-    session: Session, schedule: Schedule, *, actor: audit.Actor, now: datetime
+    session: Session, schedule: Schedule, *, actor: Actor, now: datetime
 ) -> None:
     for row in session.scalars(select(Distribution).where(
             Distribution.schedule_id == schedule.id,

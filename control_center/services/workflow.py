@@ -14,11 +14,12 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from control_center.accounts.permissions import Permission
+from control_center.core import audit
+from control_center.core.actor import Actor
+from control_center.core.permissions import Permission
+from control_center.core.targets import schedule_devices
 from control_center.errors import Conflict, Forbidden, InvalidInput, NotFound
 from control_center.models import AuditEntry, Bulletin, BulletinStatus, Distribution, Schedule
-from control_center.services import audit
-from control_center.services.targets import schedule_devices
 
 S = BulletinStatus
 STATUS_LABELS: dict[BulletinStatus, str] = {
@@ -36,7 +37,7 @@ OWN_BULLETIN = ("không được tự duyệt bản tin do chính mình soạn h
                 "your own bulletin: another approver must do it")
 
 
-def visible_filter(actor: audit.Actor) -> ColumnElement[bool] | None:
+def visible_filter(actor: Actor) -> ColumnElement[bool] | None:
     """SQL condition for the bulletins the actor may see (None: all of them).
 
     Visible: owned by a unit of the actor's subtree, or sent down to one of its units.
@@ -50,7 +51,7 @@ def visible_filter(actor: audit.Actor) -> ColumnElement[bool] | None:
     )
 
 
-def get_visible(session: Session, *, bulletin_id: int, actor: audit.Actor) -> Bulletin:
+def get_visible(session: Session, *, bulletin_id: int, actor: Actor) -> Bulletin:
     """The bulletin if the actor may see it; 404 otherwise (outside the subtree = absent)."""
     query = select(Bulletin).where(Bulletin.id == bulletin_id)
     condition = visible_filter(actor)
@@ -62,19 +63,19 @@ def get_visible(session: Session, *, bulletin_id: int, actor: audit.Actor) -> Bu
     return bulletin
 
 
-def owns(actor: audit.Actor, bulletin: Bulletin) -> bool:
+def owns(actor: Actor, bulletin: Bulletin) -> bool:
     """True when the bulletin belongs to a unit of the actor's subtree (not just sent to it)."""
     return actor.is_system or actor.covers(bulletin.unit_id)
 
 
-def require_owner(actor: audit.Actor, bulletin: Bulletin, *, doing: str) -> None:
+def require_owner(actor: Actor, bulletin: Bulletin, *, doing: str) -> None:
     """403 for a bulletin the actor sees only because it was sent down to its unit."""
     if not owns(actor, bulletin):
         raise Forbidden(f"bản tin {bulletin.id} do cấp trên gửi xuống, không thể {doing[0]} / "
                         f"bulletin {bulletin.id} was sent from above: you may not {doing[1]} it")
 
 
-def allowed_actions(bulletin: Bulletin, actor: audit.Actor) -> frozenset[str]:
+def allowed_actions(bulletin: Bulletin, actor: Actor) -> frozenset[str]:
     """What the console offers this actor for this bulletin."""
     allowed: set[str] = set()
     own = owns(actor, bulletin)
@@ -110,7 +111,7 @@ def active_schedule_devices(session: Session, *, bulletin_id: int) -> set[str]:
     return set().union(*schedule_devices(session, schedules=found).values())
 
 
-def _record(session: Session, bulletin: Bulletin, *, actor: audit.Actor, action: str,
+def _record(session: Session, bulletin: Bulletin, *, actor: Actor, action: str,
             now: datetime, note: str = "", **extra: object) -> None:
     detail: dict[str, object] = {"status": bulletin.status.value, **extra}
     if note:
@@ -119,7 +120,7 @@ def _record(session: Session, bulletin: Bulletin, *, actor: audit.Actor, action:
                  object_id=bulletin.id, detail=detail, at=now)
 
 
-def submit(session: Session, *, bulletin_id: int, actor: audit.Actor, now: datetime,
+def submit(session: Session, *, bulletin_id: int, actor: Actor, now: datetime,
            note: str = "") -> Bulletin:
     """Draft or rejected → submitted (needs EDIT_BULLETINS on a bulletin of the subtree)."""
     actor.require(Permission.EDIT_BULLETINS)
@@ -133,14 +134,14 @@ def submit(session: Session, *, bulletin_id: int, actor: audit.Actor, now: datet
     return bulletin
 
 
-def _reviewable(session: Session, bulletin_id: int, actor: audit.Actor) -> Bulletin:
+def _reviewable(session: Session, bulletin_id: int, actor: Actor) -> Bulletin:
     actor.require(Permission.APPROVE)
     bulletin = get_visible(session, bulletin_id=bulletin_id, actor=actor)
     require_owner(actor, bulletin, doing=("duyệt", "review"))
     return bulletin
 
 
-def approve(session: Session, *, bulletin_id: int, actor: audit.Actor, now: datetime,
+def approve(session: Session, *, bulletin_id: int, actor: Actor, now: datetime,
             note: str = "") -> tuple[Bulletin, set[str]]:
     """Submitted → approved, or straight back to scheduled when it still has live schedules.
 
@@ -160,7 +161,7 @@ def approve(session: Session, *, bulletin_id: int, actor: audit.Actor, now: date
     return bulletin, devices
 
 
-def reject(session: Session, *, bulletin_id: int, actor: audit.Actor, now: datetime,
+def reject(session: Session, *, bulletin_id: int, actor: Actor, now: datetime,
            note: str) -> Bulletin:
     """Submitted → rejected, with the reason for the author (required)."""
     bulletin = _reviewable(session, bulletin_id, actor)
@@ -174,7 +175,7 @@ def reject(session: Session, *, bulletin_id: int, actor: audit.Actor, now: datet
     return bulletin
 
 
-def back_to_draft(session: Session, *, bulletin: Bulletin, actor: audit.Actor, now: datetime,
+def back_to_draft(session: Session, *, bulletin: Bulletin, actor: Actor, now: datetime,
                   reason: str) -> set[str]:
     """An edit by a user re-opens review: submitted/approved/scheduled → draft (not committed).
 
@@ -192,7 +193,7 @@ def back_to_draft(session: Session, *, bulletin: Bulletin, actor: audit.Actor, n
     return devices
 
 
-def mark_scheduled(session: Session, *, bulletin: Bulletin, actor: audit.Actor,
+def mark_scheduled(session: Session, *, bulletin: Bulletin, actor: Actor,
                    now: datetime) -> None:
     """Approved → scheduled once a schedule plays it (not committed; no-op otherwise)."""
     if bulletin.status == S.APPROVED:

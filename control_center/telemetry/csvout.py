@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from control_center.telemetry.views import REPORT_COLUMNS, PlayReport
+from control_center.telemetry.play_report import REPORT_COLUMNS, PlayReport
 
 
 def report_csv(report: PlayReport) -> str:

@@ -18,6 +18,8 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from control_center.core import audit
+from control_center.core.actor import Actor
 from control_center.errors import InvalidInput, NotFound
 from control_center.models import (
     Course,
@@ -29,7 +31,6 @@ from control_center.models import (
     QuestionKind,
     Quiz,
 )
-from control_center.services import audit
 from control_center.training.format import (
     CourseInvalid,
     CourseSpec,
@@ -65,7 +66,7 @@ def _fill_quiz(quiz: Quiz, spec: QuizSpec, position: int) -> None:
     ]
 
 
-def import_folder(session: Session, *, folder: Path, store_dir: Path, actor: audit.Actor,
+def import_folder(session: Session, *, folder: Path, store_dir: Path, actor: Actor,
                   now: datetime) -> tuple[Course, bool]:
     """Import ``folder``; answer the course and whether anything changed."""
     spec = read_course_folder(folder)
@@ -106,7 +107,7 @@ def import_folder(session: Session, *, folder: Path, store_dir: Path, actor: aud
     return course, True
 
 
-def import_zip(session: Session, *, data: bytes, store_dir: Path, actor: audit.Actor,
+def import_zip(session: Session, *, data: bytes, store_dir: Path, actor: Actor,
                now: datetime) -> tuple[Course, bool]:
     """A zip of the folder (the folder itself or its contents at the top)."""
     try:

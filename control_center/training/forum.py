@@ -13,6 +13,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from control_center.core import audit
+from control_center.core.actor import Actor
+from control_center.core.targets import ancestor_unit_ids, descendant_unit_ids
 from control_center.errors import Conflict, InvalidInput, NotFound, UnknownReference
 from control_center.models import (
     AdminUnit,
@@ -26,8 +29,6 @@ from control_center.models import (
     Officer,
     OfficerRole,
 )
-from control_center.services import audit
-from control_center.services.targets import ancestor_unit_ids, descendant_unit_ids
 
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?)")
 ATTACHMENT = re.compile(r"\bmedia:([0-9a-f]{64})\b")
@@ -73,7 +74,7 @@ def moderates(session: Session, officer: Officer, category: ForumCategory) -> bo
 
 
 def create_category(session: Session, *, unit_id: int, name: str, description: str,
-                    actor: audit.Actor, now: datetime) -> ForumCategory:
+                    actor: Actor, now: datetime) -> ForumCategory:
     if session.get(AdminUnit, unit_id) is None:
         raise UnknownReference(f"unit {unit_id} does not exist")
     row = ForumCategory(unit_id=unit_id, name=name, description=description, created_at=now)
@@ -228,7 +229,7 @@ def moderate_thread(session: Session, *, officer: Officer, thread_id: int, actio
         raise NotFound(f"thread {thread_id}: only a moderator of this forum can {action} it")
     attr, value = ACTIONS[action]
     setattr(thread, attr, value)
-    audit.record(session, actor=audit.Actor(f"officer:{officer.code}"), action=action,
+    audit.record(session, actor=Actor(f"officer:{officer.code}"), action=action,
                  object_type="forum_thread", object_id=thread.id, detail={}, at=now)
     session.commit()
     return thread
@@ -243,7 +244,7 @@ def hide_post(session: Session, *, officer: Officer, post_id: int, hidden: bool,
     if not moderator:
         raise NotFound(f"post {post_id}: only a moderator of this forum can hide it")
     post.hidden = hidden
-    audit.record(session, actor=audit.Actor(f"officer:{officer.code}"),
+    audit.record(session, actor=Actor(f"officer:{officer.code}"),
                  action="hide" if hidden else "unhide", object_type="forum_post",
                  object_id=post.id, detail={}, at=now)
     session.commit()

@@ -23,6 +23,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from control_center.core import audit
+from control_center.core.actor import Actor
+from control_center.core.bundles import bundle_url
+from control_center.core.targets import descendant_unit_ids
 from control_center.errors import InvalidInput, NotFound
 from control_center.models import (
     AdminUnit,
@@ -35,20 +39,13 @@ from control_center.models import (
     Officer,
     Quiz,
 )
-from control_center.services import audit
-from control_center.services.targets import descendant_unit_ids
 from control_center.training.markdown import render as render_markdown
 from protocol.events import DeviceKind
 from protocol.training import QuizAttemptSubmitted, TrainingBundleRef
 
 BUNDLE_FORMAT = 1
-BUNDLE_MIME = "application/zip"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the bytes depend on the content only
 _LIBRARY = re.compile(r"^media:([0-9a-f]{64})$")
-
-
-def bundle_url(public_base_url: str, sha256: str) -> str:
-    return f"{public_base_url}/api/v1/media/{sha256}"
 
 
 def _zip(files: dict[str, bytes]) -> bytes:
@@ -122,7 +119,7 @@ def _store_bundle(media_dir: Path, data: bytes) -> str:
 
 
 def publish(session: Session, *, course_id: int, unit_ids: Iterable[int], public: bool | None,
-            store_dir: Path, media_dir: Path, actor: audit.Actor,
+            store_dir: Path, media_dir: Path, actor: Actor,
             now: datetime) -> list[KioskPublication]:
     """Publish a course to the kiosks of each unit's subtree (again: the bundle is rebuilt)."""
     course = session.get(Course, course_id)
@@ -178,11 +175,6 @@ def kiosks_under(session: Session, *, unit_ids: Iterable[int]) -> list[str]:
     units = descendant_unit_ids(session, unit_ids=unit_ids)
     return list(session.scalars(select(Device.id).where(
         Device.kind == DeviceKind.KIOSK, Device.unit_id.in_(units)).order_by(Device.id)))
-
-
-def is_bundle(session: Session, *, sha256: str) -> bool:
-    return session.scalar(select(KioskPublication.id).where(
-        KioskPublication.bundle_sha256 == sha256).limit(1)) is not None
 
 
 def kiosk_bundles(session: Session, *, public_base_url: str

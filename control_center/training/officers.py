@@ -7,14 +7,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from control_center.core import audit
+from control_center.core.actor import Actor
+from control_center.core.targets import ancestor_unit_ids, descendant_unit_ids
 from control_center.errors import Conflict, NotFound, UnknownReference
 from control_center.models import AdminUnit, Assignment, Course, Officer, OfficerRole
-from control_center.services import audit
-from control_center.services.targets import ancestor_unit_ids, descendant_unit_ids
 
 
 def create_officer(session: Session, *, code: str, name: str, unit_id: int, role: OfficerRole,
-                   actor: audit.Actor, now: datetime) -> Officer:
+                   actor: Actor, now: datetime) -> Officer:
     if session.get(AdminUnit, unit_id) is None:
         raise UnknownReference(f"unit {unit_id} does not exist")
     if session.scalar(select(Officer.id).where(Officer.code == code)) is not None:
@@ -52,7 +53,7 @@ def by_code(session: Session, *, code: str) -> Officer:
 
 
 def assign(session: Session, *, course_id: int, unit_id: int, role: OfficerRole | None,
-           due_at: datetime | None, actor: audit.Actor, now: datetime) -> Assignment:
+           due_at: datetime | None, actor: Actor, now: datetime) -> Assignment:
     if session.get(Course, course_id) is None:
         raise UnknownReference(f"course {course_id} does not exist")
     if session.get(AdminUnit, unit_id) is None:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from control_center.core.targets import descendant_unit_ids
 from control_center.errors import NotFound
 from control_center.models import AdminUnit, Assignment, Attempt, Course, LessonView, Officer
-from control_center.services.targets import descendant_unit_ids
 from control_center.training.officers import assigned_officers
 
 

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from control_center.core.targets import descendant_unit_ids
 from control_center.models import Attempt, Course, Lesson, LessonView, Officer, Quiz
-from control_center.services.targets import descendant_unit_ids
 
 VERBS = {
     "passed": ("http://adlnet.gov/expapi/verbs/passed", "đã đạt", "passed"),

@@ -18,10 +18,10 @@ from fastapi.responses import RedirectResponse
 
 from control_center.accounts import service as accounts
 from control_center.api.deps import SESSION_COOKIE, CenterDep
+from control_center.core.actor import Actor
 from control_center.errors import NotAuthenticated
-from control_center.runtime import Center
 from control_center.security import token_matches
-from control_center.services.audit import Actor
+from control_center.workers.runtime import Center
 
 COOKIE = "tt_pages"
 MAX_AGE_S = 12 * 3600

@@ -17,13 +17,15 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from control_center.accounts.permissions import Permission
 from control_center.api.deps import CenterDep
-from control_center.api.routes.monitoring import scoped_unit, visible_alert, visible_device
+from control_center.core.permissions import Permission
 from control_center.errors import InvalidInput
 from control_center.models import AlertState
-from control_center.telemetry import views
+from control_center.services import fleet
+from control_center.telemetry.alerts import list_alerts, require_visible_alert, set_alert_state
 from control_center.telemetry.csvout import report_csv
+from control_center.telemetry.fleet_overview import device_detail, fleet_overview
+from control_center.telemetry.play_report import play_report
 from control_center.telemetry.queries import CHART_FIELDS, InfluxUnavailable
 from control_center.web import auth
 from control_center.web.auth import ViewerDep
@@ -94,9 +96,9 @@ def logout() -> Response:
 
 @router.get("")
 def overview(center: CenterDep, viewer: ViewerDep, unit_id: int | None = None) -> Response:
-    unit_id = scoped_unit(viewer, unit_id)
+    unit_id = viewer.unit_or_own(unit_id)
     with center.read_sessions() as session:
-        data = views.fleet_overview(session, unit_id=unit_id)
+        data = fleet_overview(session, unit_id=unit_id)
     return _render(center, "overview.html", data=data, unit_id=unit_id)
 
 
@@ -104,8 +106,8 @@ def overview(center: CenterDep, viewer: ViewerDep, unit_id: int | None = None) -
 def device(center: CenterDep, viewer: ViewerDep, device_id: str, hours: float = 24.0) -> Response:
     hours = min(max(hours, 0.1), 24 * 31)
     with center.read_sessions() as session:
-        visible_device(session, viewer, device_id)
-        detail = views.device_detail(session, device_id=device_id, plays=500)
+        fleet.get_visible_device(session, actor=viewer, device_id=device_id)
+        detail = device_detail(session, device_id=device_id, plays=500)
     tz = ZoneInfo(center.settings.timezone)
     now = center.clock()
     charts, chart_note = [], None
@@ -137,9 +139,9 @@ def device(center: CenterDep, viewer: ViewerDep, device_id: str, hours: float = 
 @router.get("/alerts")
 def alerts(center: CenterDep, viewer: ViewerDep, state: AlertState | None = None,
            unit_id: int | None = None) -> Response:
-    unit_id = scoped_unit(viewer, unit_id)
+    unit_id = viewer.unit_or_own(unit_id)
     with center.read_sessions() as session:
-        items = views.list_alerts(session, state=state, unit_id=unit_id)
+        items = list_alerts(session, state=state, unit_id=unit_id)
     return _render(center, "alerts.html", items=items, state=state.value if state else None)
 
 
@@ -150,8 +152,8 @@ def alert_action(center: CenterDep, viewer: ViewerDep, alert_id: int, action: st
         raise InvalidInput(f"unknown action {action!r}")
     viewer.require(Permission.ALERTS)
     with center.sessions() as session:
-        visible_alert(session, viewer, alert_id)
-        views.set_alert_state(session, alert_id=alert_id, state=states[action],
+        require_visible_alert(session, actor=viewer, alert_id=alert_id)
+        set_alert_state(session, alert_id=alert_id, state=states[action],
                               actor=viewer.name, now=center.clock())
     return RedirectResponse("/monitor/alerts", status_code=303)
 
@@ -175,8 +177,8 @@ def report(center: CenterDep, viewer: ViewerDep, unit_id: int | None = None,
     if unit_id is not None:
         viewer.require_unit(unit_id, what=f"unit {unit_id}")
     with center.read_sessions() as session:
-        units = views.fleet_overview(session, unit_id=viewer.unit_id).units
-        data = (views.play_report(session, unit_id=unit_id, start=t0, end=t1)
+        units = fleet_overview(session, unit_id=viewer.unit_id).units
+        data = (play_report(session, unit_id=unit_id, start=t0, end=t1)
                 if unit_id is not None else None)
     query = urlencode({"unit_id": unit_id or "", "start": d0.isoformat(), "end": d1.isoformat()})
     return _render(center, "report.html", units=units, report=data, unit_id=unit_id,
@@ -189,7 +191,7 @@ def report_csv_page(center: CenterDep, viewer: ViewerDep, unit_id: int,
     t0, t1, d0, d1 = _period(center, start, end)
     viewer.require_unit(unit_id, what=f"unit {unit_id}")
     with center.read_sessions() as session:
-        data = views.play_report(session, unit_id=unit_id, start=t0, end=t1)
+        data = play_report(session, unit_id=unit_id, start=t0, end=t1)
     name = f"bao-cao-phat-{unit_id}-{d0:%Y%m%d}-{d1:%Y%m%d}.csv"
     return Response(report_csv(data), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

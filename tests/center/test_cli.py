@@ -9,10 +9,10 @@ import pytest
 
 from control_center.__main__ import main
 from control_center.config import get_settings
+from control_center.core.actor import Actor
 from control_center.db import create_db_engine, session_factory, upgrade_database
 from control_center.security import verify_mosquitto_hash
 from control_center.services import fleet
-from control_center.services.audit import Actor
 from protocol.events import DeviceKind
 from protocol.signing import Signer, load_or_create_private_key, public_key_b64
 

@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from control_center.errors import UnknownReference
-from control_center.models import AdminUnit, Device, DeviceGroup, DeviceGroupMember
-from control_center.services.targets import (
+from control_center.core.targets import (
     TargetSpec,
     ancestor_unit_ids,
     descendant_unit_ids,
     resolve_targets,
 )
+from control_center.errors import UnknownReference
+from control_center.models import AdminUnit, Device, DeviceGroup, DeviceGroupMember
 from protocol.events import DeviceKind
 
 NOW = datetime(2026, 9, 1, tzinfo=UTC)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from control_center.core.actor import Actor
 from control_center.db import create_db_engine, session_factory, upgrade_database
 from control_center.errors import NotFound
 from control_center.models import (
@@ -22,7 +23,6 @@ from control_center.models import (
     ScheduleKind,
     ScheduleTarget,
 )
-from control_center.services.audit import Actor
 from control_center.services.calendar import (
     Entry,
     monday_of,

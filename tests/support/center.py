@@ -29,7 +29,7 @@ from fastapi import FastAPI
 
 from control_center.config import Settings, get_settings
 from control_center.main import create_app
-from control_center.runtime import Center
+from control_center.workers.runtime import Center
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from control_center.core.actor import Actor
 from control_center.errors import InvalidInput
-from control_center.services.audit import Actor
 from control_center.training.courses import export_folder, import_folder, import_zip
 from control_center.training.format import CourseInvalid, content_hash, read_course_folder
 from tests.training.conftest import SAMPLE

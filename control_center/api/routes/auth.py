@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from control_center.accounts import service as accounts
-from control_center.accounts.permissions import Permission
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, client_ip
+from control_center.core.permissions import Permission
 from control_center.schemas.accounts import LoginPublic, LoginRequest, MePublic
 
 router = APIRouter(prefix="/auth", tags=["auth"])

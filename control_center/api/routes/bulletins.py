@@ -11,8 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from control_center.accounts.permissions import Permission
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, republish
+from control_center.core.permissions import Permission
 from control_center.models import BulletinStatus
 from control_center.schemas.common import ItemList
 from control_center.schemas.content import (

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from control_center.accounts.permissions import Permission
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, republish
 from control_center.api.presenters import delivery
+from control_center.core.permissions import Permission
 from control_center.errors import NotFound
 from control_center.models import Device, ManifestState
 from control_center.schemas.common import ItemList

@@ -109,7 +109,7 @@ def create_emergency(
     409: the bulletin is not approved; 503: the broker is unreachable (nothing sent).
     """
     outcome = emergency.submit(
-        session, center=center, actor=actor, unit_ids=data.unit_ids, confirm=data.confirm,
+        session, desk=center.emergency, actor=actor, unit_ids=data.unit_ids, confirm=data.confirm,
         message=emergency.Message(bulletin_id=data.bulletin_id, media_sha256=data.media_sha256,
                                   text=data.text, title=data.title), now=now)
     if outcome.state != "sent":
@@ -123,7 +123,7 @@ def send_request(
     actor: ActorDep, now: NowDep,
 ) -> EmergencyAnswer:
     """An approver approves a waiting request and broadcasts it to the requested units."""
-    return _answer(emergency.send_request(session, center=center, actor=actor,
+    return _answer(emergency.send_request(session, desk=center.emergency, actor=actor,
                                           request_id=broadcast_id, confirm=data.confirm,
                                           now=now))
 

@@ -11,17 +11,17 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from control_center.accounts.permissions import Permission
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.api.presenters import media_public
 from control_center.api.upload import OPENAPI_BODY, receive_upload
+from control_center.core.actor import Actor
+from control_center.core.permissions import Permission
 from control_center.errors import InvalidInput, NotFound
 from control_center.models import MediaAsset, MediaState
-from control_center.runtime import Center
 from control_center.schemas.common import ItemList
 from control_center.schemas.content import MediaPublic, SpeechCreate
 from control_center.services import media_store
-from control_center.services.audit import Actor
+from control_center.workers.runtime import Center
 
 router = APIRouter(prefix="/media", tags=["media"])
 public_router = APIRouter(prefix="/media", tags=["media"])
@@ -78,10 +78,7 @@ async def speech_media(
     and store the speech as media, answered like an upload. Use its ``sha256`` in an audio
     bulletin."""
     _may_upload(actor)
-    settings = center.settings
-    sink = await run_in_threadpool(
-        media_store.synthesize, text=data.text, engine=center.media.tts,
-        media_dir=settings.media_dir, max_bytes=settings.max_upload_bytes)
+    sink = await run_in_threadpool(center.intake.speech, data.text)
     name = data.name or data.text[:60]
     future, body = await run_in_threadpool(_store, center, sink, name, actor, now)
     return await _answer(center, response, future, body, wait)
@@ -113,12 +110,9 @@ def _store(
 ) -> tuple[Future[None] | None, MediaPublic]:
     """Store the upload and queue it when it needs processing (the job's future, or None)."""
     with center.sessions() as session:
-        stored = media_store.store_upload(
-            session, sink=sink, original_name=filename, media_dir=center.settings.media_dir,
-            config=center.media.config, actor=actor, now=now,
-        )
-        future = center.media.submit(stored.asset.sha256) if stored.queued else None
-        return future, _public(center, stored.asset)
+        received = center.intake.receive(session, sink=sink, name=filename, actor=actor, now=now)
+        return received.job, _public(center, media_store.get_asset(session,
+                                                                    sha256=received.sha256))
 
 
 def _reload(center: Center, sha256: str) -> MediaPublic:

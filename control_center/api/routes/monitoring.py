@@ -10,55 +10,44 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy.orm import Session
 
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
-from control_center.errors import InvalidInput, NotFound
-from control_center.models import Alert, AlertState, Device
+from control_center.errors import InvalidInput
+from control_center.models import AlertState
 from control_center.schemas.common import ItemList
 from control_center.services import fleet
-from control_center.services.audit import Actor
-from control_center.telemetry import views
+from control_center.telemetry.alerts import (
+    AlertPublic,
+    list_alerts,
+    require_visible_alert,
+    set_alert_state,
+)
 from control_center.telemetry.csvout import report_csv
+from control_center.telemetry.fleet_overview import (
+    DeviceDetail,
+    FleetOverview,
+    device_detail,
+    fleet_overview,
+)
+from control_center.telemetry.play_report import PlayReport
+from control_center.telemetry.play_report import play_report as build_play_report
 from control_center.telemetry.queries import CHART_FIELDS, InfluxUnavailable
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 
 
-def scoped_unit(actor: Actor, unit_id: int | None) -> int | None:
-    """The unit to show: the one asked for (inside the subtree), else the user's own unit."""
-    if unit_id is None:
-        return actor.unit_id
-    actor.require_unit(unit_id, what=f"unit {unit_id}")
-    return unit_id
-
-
-def visible_device(session: Session, actor: Actor, device_id: str) -> None:
-    """404 for a device that does not exist or lies outside the caller's subtree."""
-    actor.require_unit(fleet.get_device(session, device_id=device_id).unit_id,
-                       what=f"device {device_id!r}")
-
-
-def visible_alert(session: Session, actor: Actor, alert_id: int) -> None:
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise NotFound(f"alert {alert_id} does not exist")
-    device = session.get(Device, alert.device_id)
-    actor.require_unit(device.unit_id if device else None, what=f"alert {alert_id}")
-
-
-@router.get("/overview", response_model=views.FleetOverview)
+@router.get("/overview", response_model=FleetOverview)
 def overview(
     session: SessionDep, actor: ActorDep, unit_id: int | None = None
-) -> views.FleetOverview:
+) -> FleetOverview:
     """Per unit (counts over its subtree): devices online, silent, offline, open alerts."""
-    return views.fleet_overview(session, unit_id=scoped_unit(actor, unit_id))
+    return fleet_overview(session, unit_id=actor.unit_or_own(unit_id))
 
 
-@router.get("/devices/{device_id}", response_model=views.DeviceDetail)
-def device(device_id: str, session: SessionDep, actor: ActorDep) -> views.DeviceDetail:
-    visible_device(session, actor, device_id)
-    return views.device_detail(session, device_id=device_id)
+@router.get("/devices/{device_id}", response_model=DeviceDetail)
+def device(device_id: str, session: SessionDep, actor: ActorDep) -> DeviceDetail:
+    fleet.get_visible_device(session, actor=actor, device_id=device_id)
+    return device_detail(session, device_id=device_id)
 
 
 @router.get("/devices/{device_id}/series")
@@ -67,46 +56,46 @@ def device_series(
     hours: Annotated[float, Query(gt=0, le=24 * 31)] = 24.0,
 ) -> dict[str, list[tuple[datetime, float]]]:
     """Recent health samples from InfluxDB, per field (503 when InfluxDB is not configured)."""
-    visible_device(session, actor, device_id)
+    fleet.get_visible_device(session, actor=actor, device_id=device_id)
     reader = center.telemetry.reader
     if reader is None:
         raise InfluxUnavailable("telemetry is disabled: set TT_INFLUX_URL")
     return reader.device_series(device_id, hours)
 
 
-@router.get("/alerts", response_model=ItemList[views.AlertPublic])
+@router.get("/alerts", response_model=ItemList[AlertPublic])
 def alerts(
     session: SessionDep, actor: ActorDep, state: AlertState | None = None,
     unit_id: int | None = None, device_id: str | None = None,
-) -> ItemList[views.AlertPublic]:
+) -> ItemList[AlertPublic]:
     if device_id is not None:
-        visible_device(session, actor, device_id)
-    return ItemList.of(views.list_alerts(session, state=state,
-                                         unit_id=scoped_unit(actor, unit_id),
+        fleet.get_visible_device(session, actor=actor, device_id=device_id)
+    return ItemList.of(list_alerts(session, state=state,
+                                         unit_id=actor.unit_or_own(unit_id),
                                          device_id=device_id))
 
 
-@router.post("/alerts/{alert_id}/acknowledge", response_model=views.AlertPublic)
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertPublic)
 def acknowledge(alert_id: int, session: SessionDep, actor: ActorDep,
-                now: NowDep) -> views.AlertPublic:
-    visible_alert(session, actor, alert_id)
-    return views.set_alert_state(session, alert_id=alert_id, state=AlertState.ACKNOWLEDGED,
+                now: NowDep) -> AlertPublic:
+    require_visible_alert(session, actor=actor, alert_id=alert_id)
+    return set_alert_state(session, alert_id=alert_id, state=AlertState.ACKNOWLEDGED,
                                  actor=actor.name, now=now)
 
 
-@router.post("/alerts/{alert_id}/resolve", response_model=views.AlertPublic)
+@router.post("/alerts/{alert_id}/resolve", response_model=AlertPublic)
 def resolve(alert_id: int, session: SessionDep, actor: ActorDep,
-            now: NowDep) -> views.AlertPublic:
-    visible_alert(session, actor, alert_id)
-    return views.set_alert_state(session, alert_id=alert_id, state=AlertState.RESOLVED,
+            now: NowDep) -> AlertPublic:
+    require_visible_alert(session, actor=actor, alert_id=alert_id)
+    return set_alert_state(session, alert_id=alert_id, state=AlertState.RESOLVED,
                                  actor=actor.name, now=now)
 
 
-@router.get("/reports/plays", response_model=views.PlayReport)
+@router.get("/reports/plays", response_model=PlayReport)
 def play_report(
     session: SessionDep, now: NowDep, actor: ActorDep, unit_id: int, start: datetime | None = None,
     end: datetime | None = None, format: Literal["json", "csv"] = "json",
-) -> views.PlayReport | Response:
+) -> PlayReport | Response:
     """Proof of play for a unit's subtree over [start, end) (default: the last 7 days)."""
     actor.require_unit(unit_id, what=f"unit {unit_id}")
     end = end or now
@@ -115,7 +104,7 @@ def play_report(
         raise InvalidInput("start and end need a time zone (e.g. 2026-09-01T00:00:00+07:00)")
     if start >= end:
         raise InvalidInput("start must be before end")
-    report = views.play_report(session, unit_id=unit_id, start=start, end=end)
+    report = build_play_report(session, unit_id=unit_id, start=start, end=end)
     if format == "csv":
         name = f"bao-cao-phat-{unit_id}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
         return Response(report_csv(report), media_type="text/csv; charset=utf-8",

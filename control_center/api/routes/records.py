@@ -15,15 +15,16 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy import Select, select
 
-from control_center.accounts.permissions import Permission
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.api.presenters import audit_public, event_public
+from control_center.core import audit
+from control_center.core.actor import Actor
+from control_center.core.permissions import Permission
 from control_center.errors import InvalidInput
 from control_center.models import Device, PlayStatus
 from control_center.schemas.common import ItemList
 from control_center.schemas.records import AuditPublic, EventPublic, PlayPublic
-from control_center.services import audit, audit_export, events, plays
-from control_center.services.audit import Actor
+from control_center.services import audit_export, events, plays
 
 router = APIRouter(tags=["records"])
 

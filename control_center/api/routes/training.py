@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime
 
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, republish
+from control_center.core.bundles import bundle_url
 from control_center.errors import PayloadTooLarge
 from control_center.models import Attempt, Officer, Quiz
 from control_center.schemas.common import ItemList
@@ -133,7 +134,7 @@ def publish_to_kiosks(course_id: int, data: KioskPublish, session: SessionDep,
                          media_dir=center.settings.media_dir, actor=actor, now=now)
     result = KioskPublishResult(
         publications=[KioskPublicationPublic.model_validate(r) for r in rows],
-        bundle_url=kiosk.bundle_url(center.settings.public_base_url, rows[0].bundle_sha256),
+        bundle_url=bundle_url(center.settings.public_base_url, rows[0].bundle_sha256),
         kiosks=kiosk.kiosks_under(session, unit_ids=data.unit_ids))
     republish(center, session, result.kiosks)
     return result

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from control_center.accounts.permissions import Permission
 from control_center.api.deps import ActorDep, NowDep, SessionDep
+from control_center.core.permissions import Permission
 from control_center.schemas.common import ItemList
 from control_center.schemas.fleet import DevicePublic, UnitCreate, UnitPublic
 from control_center.services import fleet

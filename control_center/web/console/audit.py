@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from control_center.accounts.permissions import Permission
+from control_center.core.permissions import Permission
 from control_center.errors import Forbidden
 from control_center.models import AuditEntry
 from control_center.services import audit_export

@@ -3,7 +3,6 @@ upload (through the same store and media worker as ``POST /api/v1/media``) and t
 
 from __future__ import annotations
 
-import contextlib
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
+from control_center.core import audit
+from control_center.core.targets import descendant_unit_ids
 from control_center.errors import CenterError, InvalidInput
 from control_center.models import AdminUnit, BulletinKind, MediaState
 from control_center.schemas.distribution import Slot
-from control_center.services import audit, media_store
-from control_center.services.targets import descendant_unit_ids
 from control_center.web.console.common import ConsoleContext, FormState
 from protocol.base import Priority
 
@@ -62,28 +61,22 @@ def store_recording(ctx: ConsoleContext, upload: UploadFile, *, now: datetime) -
     when the file is refused or its processing fails; a recording first stored by this call
     is then removed again, so a refused form leaves no media behind.
     """
-    center, settings = ctx.center, ctx.center.settings
-    sink = media_store.UploadSink(media_dir=settings.media_dir,
-                                  max_bytes=settings.max_upload_bytes)
+    intake = ctx.center.intake
+    sink = intake.sink()
     try:
         while chunk := upload.file.read(_CHUNK):
             sink.write(chunk)
     except BaseException:
         sink.discard()
         raise
-    with center.sessions() as session:
-        stored = media_store.store_upload(
-            session, sink=sink, original_name=upload.filename or "", media_dir=settings.media_dir,
-            config=center.media.config, actor=ctx.actor, now=now)
-        sha = stored.asset.sha256
-    if stored.queued:
-        with contextlib.suppress(TimeoutError):  # still processing: said below
-            center.media.submit(sha).result(timeout=PROCESS_WAIT_S)
-    with center.sessions() as session:
-        asset = media_store.get_asset(session, sha256=sha)
+    with ctx.center.sessions() as session:
+        received, asset = intake.receive_and_wait(
+            session, sink=sink, name=upload.filename or "", actor=ctx.actor, now=now,
+            timeout_s=PROCESS_WAIT_S)
+        sha = received.sha256
         if asset.state == MediaState.FAILED:
             reason = asset.error or "processing failed"
-            if stored.created:
+            if received.created:
                 session.delete(asset)
                 audit.record(session, actor=ctx.actor, action="discard", object_type="media",
                              object_id=sha, detail={"reason": reason}, at=now)

@@ -16,8 +16,8 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from control_center.accounts.permissions import Permission
 from control_center.api.deps import republish
+from control_center.core.permissions import Permission
 from control_center.errors import CenterError
 from control_center.models import AdminUnit, Bulletin, BulletinKind, BulletinStatus, MediaAsset
 from control_center.schemas.content import BulletinCreate, BulletinUpdate

@@ -21,13 +21,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from control_center.accounts import service as accounts
-from control_center.accounts.permissions import ROLE_LABELS, Permission
 from control_center.api.deps import SESSION_COOKIE, CenterDep, client_ip
 from control_center.api.errors import center_error_json
+from control_center.core.actor import Actor
+from control_center.core.permissions import ROLE_LABELS, Permission
 from control_center.errors import CenterError, Forbidden, NotAuthenticated
 from control_center.models import Role
-from control_center.runtime import Center
-from control_center.services.audit import Actor
+from control_center.workers.runtime import Center
 
 PREFIX = "/console"
 _env = Environment(loader=FileSystemLoader(Path(__file__).parents[1] / "templates"),

@@ -6,10 +6,10 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from control_center.accounts.permissions import Permission
+from control_center.core.permissions import Permission
 from control_center.errors import Forbidden
 from control_center.models import Device
-from control_center.telemetry import views
+from control_center.telemetry.fleet_overview import UnitSummary, fleet_overview
 from control_center.web.console.common import PREFIX, ConsoleDep, FormState, render
 from control_center.web.console.device_map import MapPoint, draw_map
 from control_center.web.pages import PRESENCE
@@ -21,10 +21,10 @@ STATUS_FILTERS = {"online": "Trực tuyến / online", "offline": "Mất kết n
 _MATCHES = {"online": {"online", "silent"}, "offline": {"offline"}, "never": {"never"}}
 
 
-def unit_options(units: list[views.UnitSummary]) -> list[tuple[str, str]]:
+def unit_options(units: list[UnitSummary]) -> list[tuple[str, str]]:
     """(id, indented "name (devices)") of every unit of an overview, parents before children."""
     by_id = {u.unit_id: u for u in units}
-    children: dict[int | None, list[views.UnitSummary]] = {}
+    children: dict[int | None, list[UnitSummary]] = {}
     for unit in units:
         parent = unit.parent_id if unit.parent_id in by_id else None
         children.setdefault(parent, []).append(unit)
@@ -62,8 +62,8 @@ def devices_page(ctx: ConsoleDep, unit_id: str = "", status: str = "") -> Respon
                              "offline or never")
         wanted = ""
     with ctx.center.read_sessions() as session:
-        overview = views.fleet_overview(session, unit_id=ctx.actor.unit_id)
-        data = views.fleet_overview(session, unit_id=chosen) if chosen is not None else overview
+        overview = fleet_overview(session, unit_id=ctx.actor.unit_id)
+        data = fleet_overview(session, unit_id=chosen) if chosen is not None else overview
         shown = [d for d in data.devices
                  if ctx.actor.covers(d.unit_id) and (not wanted or d.presence in _MATCHES[wanted])]
         positions = {d.id: (d.lat, d.lon) for d in session.scalars(

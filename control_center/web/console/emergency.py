@@ -14,11 +14,11 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from control_center.accounts.permissions import Permission
+from control_center.core.permissions import Permission
 from control_center.errors import CenterError, Forbidden
 from control_center.models import Bulletin, BulletinKind
 from control_center.services import broadcasts, emergency, emergency_media, media_store
-from control_center.telemetry import views
+from control_center.telemetry.fleet_overview import fleet_overview
 from control_center.web.console.common import (
     PREFIX,
     ConsoleContext,
@@ -50,7 +50,7 @@ def _ids(raw: list[str]) -> list[int]:
 def _step1(ctx: ConsoleContext, form: FormState, chosen: list[int], status_code: int = 200
            ) -> Response:
     with ctx.center.read_sessions() as session:
-        overview = views.fleet_overview(session, unit_id=ctx.actor.unit_id)
+        overview = fleet_overview(session, unit_id=ctx.actor.unit_id)
         choices = [(int(i), label) for i, label in unit_options(overview.units)]
         options = [("", "— Chọn bản tin / pick a bulletin —")] + [
             (str(b.id), f"#{b.id} · {b.title} ({b.priority.value})")
@@ -85,8 +85,7 @@ def _check_message(session: Session, ctx: ConsoleContext, form: FormState,
             return bulletin
         if source == "upload":
             if recording is not None and recording.filename:
-                sink = media_store.UploadSink(media_dir=center.settings.media_dir,
-                                              max_bytes=center.settings.max_upload_bytes)
+                sink = center.intake.sink()
                 try:
                     while chunk := recording.file.read(1024 * 1024):
                         sink.write(chunk)
@@ -94,7 +93,7 @@ def _check_message(session: Session, ctx: ConsoleContext, form: FormState,
                     sink.discard()
                     raise
                 asset = emergency_media.ready_media(
-                    session, center=center, sink=sink, name=recording.filename, actor=actor,
+                    session, intake=center.intake, sink=sink, name=recording.filename, actor=actor,
                     now=now, field="recording")
                 v["media_sha256"], v["media_name"] = asset.sha256, recording.filename[:200]
             elif v["media_sha256"]:
@@ -102,7 +101,7 @@ def _check_message(session: Session, ctx: ConsoleContext, form: FormState,
             else:
                 form.error("recording", "Chọn tệp ghi âm / choose a recording file")
         elif source == "text":
-            asset = emergency_media.speech_media(session, center=center, text=v["text"],
+            asset = emergency_media.speech_media(session, intake=center.intake, text=v["text"],
                                                  actor=actor, now=now)
             v["media_sha256"] = asset.sha256
         else:
@@ -119,7 +118,7 @@ def _review(ctx: ConsoleContext, session: Session, form: FormState, chosen: list
     v = form.values
     audio = v["media_sha256"] or (bulletin.media_sha256 if bulletin is not None else None)
     title = (bulletin.title if bulletin is not None else v["title"].strip()
-             or emergency.default_title(ctx.center, ctx.center.clock()))
+             or emergency.default_title(ctx.center.emergency, ctx.center.clock()))
     return render(
         ctx, "console_emergency_review.html", status_code=status_code, form=form,
         chosen=chosen, plan=plan, title=title, bulletin=bulletin, audio=audio,
@@ -199,7 +198,8 @@ def emergency_send(
     with ctx.center.sessions() as session:
         if form.ok:
             try:
-                outcome = emergency.submit(session, center=ctx.center, actor=ctx.actor,
+                outcome = emergency.submit(session, desk=ctx.center.emergency,
+                                           actor=ctx.actor,
                                            unit_ids=chosen, message=message, confirm=confirm,
                                            now=ctx.center.clock())
                 return redirect(f"{PREFIX}/emergency/{outcome.id}")
@@ -258,7 +258,8 @@ def emergency_send_request(
     if form.ok:
         with ctx.center.sessions() as session:
             try:
-                outcome = emergency.send_request(session, center=ctx.center, actor=ctx.actor,
+                outcome = emergency.send_request(session, desk=ctx.center.emergency,
+                                                 actor=ctx.actor,
                                                  request_id=broadcast_id, confirm=confirm,
                                                  now=ctx.center.clock())
                 return redirect(f"{PREFIX}/emergency/{outcome.id}")

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Form
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from control_center.accounts.permissions import Permission
 from control_center.api.deps import republish
+from control_center.core.permissions import Permission
 from control_center.errors import CenterError
 from control_center.models import Bulletin, Distribution, MediaAsset, Schedule
 from control_center.models import DistributionState as DS

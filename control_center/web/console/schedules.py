@@ -11,13 +11,13 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from control_center.accounts.permissions import Permission
 from control_center.api.deps import republish
+from control_center.core.permissions import Permission
+from control_center.core.targets import resolve_targets, spec_of
 from control_center.errors import CenterError, Conflict, InvalidInput, NotFound
 from control_center.models import AdminUnit, Bulletin, BulletinStatus, Device, MediaAsset
 from control_center.services import calendar, conflicts, schedules
 from control_center.services.expansion import zone
-from control_center.services.targets import resolve_targets, spec_of
 from control_center.web.console.calendar_view import build_grid
 from control_center.web.console.common import PREFIX, ConsoleContext, ConsoleDep, redirect, render
 from control_center.web.console.schedule_form import (

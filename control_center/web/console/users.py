@@ -10,8 +10,8 @@ from fastapi.responses import Response
 
 from control_center.accounts import passwords
 from control_center.accounts import service as accounts
-from control_center.accounts.permissions import ROLE_LABELS, Permission
 from control_center.api.deps import SESSION_COOKIE
+from control_center.core.permissions import ROLE_LABELS, Permission
 from control_center.errors import CenterError, Conflict, InvalidInput, NotAuthenticated
 from control_center.models import AdminUnit, Role
 from control_center.services.calendar import subtree_units

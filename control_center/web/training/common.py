@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from control_center.api.deps import CenterDep
 from control_center.models import Officer
-from control_center.runtime import Center
 from control_center.web import auth
+from control_center.workers.runtime import Center
 
 PREFIX = "/monitor/training"
 OFFICER_COOKIE = "tt_officer"

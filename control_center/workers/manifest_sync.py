@@ -19,13 +19,13 @@ from paho.mqtt.client import MQTTMessageInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from control_center.core.targets import schedule_devices
 from control_center.feedback.manifest import KioskExtras, kiosk_extras
 from control_center.models import Bulletin, Device, ManifestState, MediaAsset, Schedule
 from control_center.mqtt_bridge import MqttBridge
 from control_center.services import manifests as mf
 from control_center.services.expansion import GRACE
 from control_center.services.plays import record_manifest
-from control_center.services.targets import schedule_devices
 from control_center.training.kiosk import kiosk_bundles
 from protocol.manifest import ItemContent, PlayItem
 from protocol.signing import Signer

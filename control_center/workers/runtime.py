@@ -9,11 +9,13 @@ from datetime import datetime, timedelta
 from control_center.config import Settings
 from control_center.db import create_db_engine, session_factory, upgrade_database
 from control_center.mqtt_bridge import MqttBridge, MqttOptions
-from control_center.services.ingest import Ingestor
-from control_center.services.manifest_sync import ManifestSync
-from control_center.services.media_worker import MediaWorker
-from control_center.services.refresher import Refresher
+from control_center.services.emergency import EmergencyDesk
+from control_center.services.media_intake import MediaIntake
 from control_center.telemetry.service import Telemetry
+from control_center.workers.ingest import Ingestor
+from control_center.workers.manifest_sync import ManifestSync
+from control_center.workers.media_worker import MediaWorker
+from control_center.workers.refresher import Refresher
 from media import config_from_env
 from protocol.base import utc_now
 from protocol.signing import Signer, load_or_create_private_key, public_key_b64
@@ -61,6 +63,13 @@ class Center:
         self.refresher = Refresher(sync=self.manifests, interval_s=settings.refresh_seconds)
         self.media = MediaWorker(sessions=self.sessions, media_dir=settings.media_dir,
                                  config=config_from_env(), clock=clock)
+        self.intake = MediaIntake(media_dir=settings.media_dir,
+                                  max_upload_bytes=settings.max_upload_bytes, jobs=self.media)
+        self.emergency = EmergencyDesk(signer=self.signer, bridge=self.bridge,
+                                       intake=self.intake,
+                                       public_base_url=settings.public_base_url,
+                                       timezone=settings.timezone,
+                                       publish_timeout_s=settings.publish_timeout_s)
 
     def start(self) -> None:
         """Migrate the database, then connect to the broker and start refreshing."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from control_center.services.manifest_sync import ManifestSync
+from control_center.workers.manifest_sync import ManifestSync
 
 log = logging.getLogger(__name__)
 
