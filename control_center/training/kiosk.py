@@ -41,9 +41,16 @@ from control_center.models import (
 )
 from control_center.training.markdown import render as render_markdown
 from protocol.events import DeviceKind
-from protocol.training import QuizAttemptSubmitted, TrainingBundleRef
+from protocol.training import (
+    BundleCourse,
+    BundleDocument,
+    BundleLesson,
+    BundleQuestion,
+    BundleQuiz,
+    QuizAttemptSubmitted,
+    TrainingBundleRef,
+)
 
-BUNDLE_FORMAT = 1
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the bytes depend on the content only
 _LIBRARY = re.compile(r"^media:([0-9a-f]{64})$")
 
@@ -84,27 +91,33 @@ def build_bundle(session: Session, *, course: Course, public: bool, store_dir: P
             media[sha] = mime
         return f"media/{sha}", mime  # relative to the kiosk's lesson page
 
-    lessons = [{"n": i, "slug": lesson.slug, "title": lesson.title,
-                "html": render_markdown(lesson.source, resolve)}
-               for i, lesson in enumerate(course.lessons, start=1)]
-    quizzes = [{
-        "id": quiz.id, "slug": quiz.slug, "title": quiz.title, "pass_mark": quiz.pass_mark,
-        "attempt_limit": quiz.attempt_limit, "shuffle": quiz.shuffle,
-        "questions": [{"id": q.key, "kind": q.kind.value, "text": q.text,
-                       "choices": json.loads(q.choices_json),
-                       "answer": json.loads(q.answer_json), "explanation": q.explanation}
-                      for q in quiz.questions],
-    } for quiz in course.quizzes]
-    document = {
-        "format": BUNDLE_FORMAT,
-        "course": {"code": course.code, "title": course.title, "version": course.version,
-                   "description": course.description, "public": public,
-                   "content_hash": course.content_hash},
-        "lessons": lessons, "quizzes": quizzes, "media": media,
-    }
-    files["bundle.json"] = json.dumps(document, ensure_ascii=False, sort_keys=True,
-                                      indent=1).encode()
+    lessons = tuple(BundleLesson(n=i, slug=lesson.slug, title=lesson.title,
+                                 html=render_markdown(lesson.source, resolve))
+                    for i, lesson in enumerate(course.lessons, start=1))
+    quizzes = tuple(BundleQuiz(
+        id=quiz.id, slug=quiz.slug, title=quiz.title, pass_mark=quiz.pass_mark,
+        attempt_limit=quiz.attempt_limit, shuffle=quiz.shuffle,
+        questions=tuple(BundleQuestion(
+            id=q.key, kind=q.kind.value, text=q.text,
+            choices=tuple((c, t) for c, t in json.loads(q.choices_json)),
+            answer=tuple(json.loads(q.answer_json)), explanation=q.explanation)
+            for q in quiz.questions),
+    ) for quiz in course.quizzes)
+    document = BundleDocument(
+        course=BundleCourse(code=course.code, title=course.title, version=course.version,
+                            description=course.description, public=public,
+                            content_hash=course.content_hash),
+        lessons=lessons, quizzes=quizzes, media=media,
+    )
+    files["bundle.json"] = _bundle_json(document)
     return _zip(files)
+
+
+def _bundle_json(document: BundleDocument) -> bytes:
+    """``bundle.json``: sorted keys, one-space indent, UTF-8 as is; the same bytes as when the
+    document was built as a dict, so an unchanged course keeps its bundle's hash."""
+    return json.dumps(document.model_dump(mode="json"), ensure_ascii=False, sort_keys=True,
+                      indent=1).encode()
 
 
 def _store_bundle(media_dir: Path, data: bytes) -> str:
