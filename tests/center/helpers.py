@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import httpx
 
 from firmware_sim.broker import MosquittoBroker
+from tests.support.waiting import poll
 
 _seq = itertools.count(1)
 
@@ -56,13 +56,9 @@ def upload(api: httpx.Client, path: Path, name: str | None = None,
 
 def wait_processed(api: httpx.Client, sha256: str, timeout: float = 30.0) -> dict[str, Any]:
     """Poll the media info until processing is over (ready or failed); return the info."""
-    deadline = time.monotonic() + timeout
-    while True:
-        info = ok(api.get(f"/api/v1/media/{sha256}/info"))
-        if info["state"] != "processing":
-            return info
-        assert time.monotonic() < deadline, f"media {sha256} still processing after {timeout} s"
-        time.sleep(0.05)
+    return poll(lambda: ok(api.get(f"/api/v1/media/{sha256}/info")),
+                lambda info: info["state"] != "processing", timeout,
+                f"media {sha256} to be processed")
 
 
 def ready_media(api: httpx.Client, path: Path) -> dict[str, Any]:

@@ -6,7 +6,6 @@ import base64
 import contextlib
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from control_center.security import mosquitto_hash, verify_mosquitto_hash
 from firmware_sim.broker import find_executable, free_port
 from tests.support.mqtt import ConnectRefusedError, connect_client
+from tests.support.waiting import wait_until
 
 
 def test_hash_format() -> None:
@@ -41,14 +41,15 @@ def test_real_mosquitto_accepts_the_hash(tmp_path: Path) -> None:
     proc = subprocess.Popen([find_executable("mosquitto"), "-c", str(tmp_path / "m.conf")],
                             stdout=log, stderr=log)
     log.close()
+
+    def listening() -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return True
+        assert proc.poll() is None, (tmp_path / "mosquitto.log").read_text()
+        return False
+
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-                break
-            assert proc.poll() is None, (tmp_path / "mosquitto.log").read_text()
-            assert time.monotonic() < deadline, "mosquitto did not listen"
-            time.sleep(0.02)
+        wait_until(listening, 10, "mosquitto to listen", interval=0.02)
         client = connect_client("127.0.0.1", port, "loa-01", "đúng-rồi")
         client.close()
         with pytest.raises(ConnectRefusedError):

@@ -8,7 +8,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,19 +27,11 @@ from protocol.topics import Channel, device_topic
 from tests.support.asgi_server import serve_asgi
 from tests.support.audio import make_tone, sha256_of
 from tests.support.mqtt import MqttClients, MqttTestClient
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 DEVICE = "loa-proc-1"
 REPO = Path(__file__).resolve().parents[2]
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.02) -> None:  # type: ignore[no-untyped-def]
-    """Poll a condition that has no event to await (a file growing on disk)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 class AgentProcess:
@@ -146,7 +137,8 @@ def test_killed_mid_download_resumes_and_plays_only_the_verified_file(
     procs.append(slow)
     slow.start()
     part = data_dir / "media" / f"{content.sha256}.part"
-    wait_until(lambda: part.exists() and part.stat().st_size > 150_000, 20, "a partial download")
+    wait_until(lambda: part.exists() and part.stat().st_size > 150_000, 20, "a partial download",
+               interval=0.02)  # a file growing on disk: kill the agent well before it is complete
     slow.kill()
     held = part.stat().st_size
     assert 0 < held < content.size

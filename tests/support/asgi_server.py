@@ -10,6 +10,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from firmware_sim.broker import free_port
+from tests.support.waiting import wait_until
 
 
 @contextmanager
@@ -21,17 +22,19 @@ def serve_asgi(app: ASGIApp, *, startup_timeout: float = 15.0) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
-    deadline_step = 0.02
-    waited = 0.0
-    started = threading.Event()
-    while not server.started:
+
+    def started() -> bool:  # server.started has no event to await
+        if server.started:
+            return True
         if not thread.is_alive():
             raise RuntimeError("uvicorn exited during start-up (see log above)")
-        if waited > startup_timeout:
-            server.should_exit = True
-            raise RuntimeError(f"uvicorn did not start within {startup_timeout} s")
-        started.wait(deadline_step)  # server.started has no event to await
-        waited += deadline_step
+        return False
+
+    try:
+        wait_until(started, startup_timeout, "uvicorn to start", interval=0.02)
+    except AssertionError:
+        server.should_exit = True
+        raise
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

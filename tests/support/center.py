@@ -30,6 +30,7 @@ from fastapi import FastAPI
 from control_center.config import Settings, get_settings
 from control_center.main import create_app
 from control_center.workers.runtime import Center
+from tests.support.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +64,7 @@ class CenterHandle:
     def wait_for(self, predicate: Callable[[], Any], *, timeout: float = 10.0,
                  what: str = "condition") -> Any:
         """Poll ``predicate`` until it returns a truthy value; AssertionError after timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.1f} s waiting for {what}")
-            time.sleep(_POLL_S)
+        return wait_until(predicate, timeout, what, interval=_POLL_S)
 
 
 @contextmanager
@@ -146,13 +140,14 @@ def _settings(
 
 
 def _wait_started(server: uvicorn.Server, thread: threading.Thread, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not server.started:
+    def started() -> bool:
+        if server.started:
+            return True
         if not thread.is_alive():
             raise RuntimeError("the control center failed to start (see the log output above)")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the control center did not start within {timeout:.0f} s")
-        time.sleep(_POLL_S)
+        return False
+
+    wait_until(started, timeout, "the control center to start", interval=_POLL_S)
 
 
 def _wait_mqtt(center: Center, timeout: float) -> None:

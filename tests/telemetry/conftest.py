@@ -4,7 +4,6 @@ with telemetry on and short intervals, and real agents with simulated sensors.""
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from firmware_sim.sensors import SimSensors
 from tests.e2e.conftest import Stack
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.center import CenterHandle, running_center
+from tests.support.waiting import poll
 
 DB = "telemetry"
 KEEPALIVE_S = 2
@@ -77,18 +77,13 @@ class TelemetryRig:
     def wait_influx(self, q: str, until: Callable[[list[dict[str, Any]]], bool], timeout: float,
                     what: str) -> list[dict[str, Any]]:
         """Poll InfluxDB (another process) until the points satisfy ``until``."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def fetch() -> list[dict[str, Any]]:
             try:
-                points = self.query(q)
+                return self.query(q)
             except Exception:  # influxd restarting, database not created yet
-                points = []
-            if until(points):
-                return points
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}; "
-                                     f"last {len(points)} points")
-            time.sleep(0.1)
+                return []
+        return poll(fetch, until, timeout, what, interval=0.1,
+                    describe=lambda points: f"{len(points)} points")
 
 
 @pytest.fixture(scope="session")

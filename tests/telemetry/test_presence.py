@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.waiting import poll
 from tests.telemetry.conftest import KEEPALIVE_S, SILENCE_S, TelemetryRig
 
 pytestmark = pytest.mark.integration
@@ -24,13 +25,8 @@ def poll_api(rig: TelemetryRig, path: str, until: Callable[[Any], bool], timeout
              what: str) -> tuple[Any, float]:
     """Poll the center's API (another component's state); returns (body, seconds waited)."""
     start = time.monotonic()
-    while True:
-        body = rig.center.api.get(path).json()
-        if until(body):
-            return body, time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}: {body!r}")
-        time.sleep(0.05)
+    body = poll(lambda: rig.center.api.get(path).json(), until, timeout, what)
+    return body, time.monotonic() - start
 
 
 def device_row(body: dict[str, Any], device_id: str) -> dict[str, Any]:

@@ -4,11 +4,11 @@ asset (processed by ``media/``) and the lesson page plays its Opus delivery rend
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.center.helpers import wait_processed
 from tests.support.audio import make_tone
 from tests.support.center import CenterHandle
 from tests.training.conftest import SAMPLE
@@ -37,10 +37,7 @@ def test_lesson_plays_a_library_sound_through_its_delivery_rendition(
     lesson.write_text(lesson.read_text() + f"\nNghe bản tin đã chuẩn hóa: [bản tin](media:{sha})\n")
     line = len(lesson.read_text().splitlines())
 
-    deadline = time.monotonic() + 30
-    while (info := ok(center.api.get(f"/api/v1/media/{sha}/info")))["state"] == "processing":
-        assert time.monotonic() < deadline, "media still processing after 30 s"
-        time.sleep(0.05)
+    info = wait_processed(center.api, sha)
     assert info["state"] == "ready", info
     status, body = _import(center, folder)
     assert status == 201, body
@@ -76,10 +73,7 @@ def test_forum_posts_mention_units_and_attach_library_sounds(tmp_path: Path,
                       files={"file": ("tone.wav", wav.read_bytes(), "audio/wav")})
     assert upload.status_code in (200, 201, 202), upload.text
     sha = upload.json()["sha256"]
-    deadline = time.monotonic() + 30
-    while (info := ok(api.get(f"/api/v1/media/{sha}/info")))["state"] == "processing":
-        assert time.monotonic() < deadline, "media still processing after 30 s"
-        time.sleep(0.05)
+    info = wait_processed(api, sha)
     assert info["state"] == "ready", info
 
     refused = api.post(f"/api/v1/forum/categories/{forum_id}/threads",
