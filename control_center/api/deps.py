@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated
 
@@ -16,7 +16,6 @@ from control_center.core.actor import Actor
 from control_center.core.permissions import Permission
 from control_center.errors import Forbidden, NotAuthenticated
 from control_center.security import token_matches
-from control_center.workers.manifest_sync import SyncReport
 from control_center.workers.runtime import Center
 
 _bearer = HTTPBearer(auto_error=False, description="TT_API_TOKEN")
@@ -105,8 +104,3 @@ def permission(needed: Permission) -> Callable[[Actor], Actor]:
 
 AdminDep = Annotated[Actor, Depends(permission(Permission.MANAGE_FLEET))]
 
-
-def republish(center: Center, session: Session, device_ids: Iterable[str]) -> SyncReport:
-    """End the request's transaction (it may hold SQLite's write lock), then sync manifests."""
-    session.commit()
-    return center.manifests.sync(device_ids)

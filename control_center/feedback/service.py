@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from control_center.core import audit
 from control_center.core.actor import Actor
+from control_center.core.changes import manifests_changed
 from control_center.core.targets import descendant_unit_ids
 from control_center.errors import Conflict, InvalidInput, NotFound, UnknownReference
 from control_center.feedback.codes import new_ref_code
@@ -67,6 +68,9 @@ def upsert_category(
     audit.record(session, actor=actor, action="upsert", object_type="feedback_category",
                  object_id=code, detail={"name_vi": name_vi, "due_days": due_days,
                                          "active": active}, at=now)
+    # every kiosk shows the category list
+    manifests_changed(session, session.scalars(select(Device.id).where(
+        Device.kind == DeviceKind.KIOSK)))
     session.commit()
     return row
 
@@ -227,13 +231,15 @@ def answer(
     session: Session, *, feedback_id: int, scope_unit_id: int, text: str, answered_by: str,
     actor: Actor, now: datetime,
 ) -> Feedback:
-    """Record the answer; the caller republishes the originating kiosk's manifest."""
+    """Record the answer; the originating kiosk's manifest carries it."""
     row = get_feedback(session, feedback_id=feedback_id, scope_unit_id=scope_unit_id)
     _move(row, "answer")
     row.answer, row.answered_by, row.answered_at = text, answered_by, now
     row.status, row.updated_at = FeedbackStatus.ANSWERED, now
     audit.record(session, actor=actor, action="answer", object_type="feedback",
                  object_id=row.id, detail={"device_id": row.device_id}, at=now)
+    if row.device_id is not None:
+        manifests_changed(session, [row.device_id])
     session.commit()
     return row
 
@@ -257,7 +263,8 @@ def announce_answer(
 ) -> set[str]:
     """Queue the answer as a text bulletin on the kiosks of the feedback's unit subtree.
 
-    Returns the devices whose manifests must be republished. Text bulletins go to kiosks only:
+    Returns the kiosks that will show it (their manifests are republished on commit). Text
+    bulletins go to kiosks only:
     loudspeakers cannot show text (on-device TTS comes later).
     """
     units = descendant_unit_ids(session, unit_ids=[feedback.unit_id])

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from control_center.core import audit
 from control_center.core.actor import Actor
+from control_center.core.changes import manifests_changed
 from control_center.core.permissions import Permission
 from control_center.errors import InvalidInput, NotFound
 from control_center.models import Bulletin, BulletinKind, BulletinStatus
@@ -112,5 +113,6 @@ def update_bulletin(
     if changed:  # saving an unchanged form keeps an approved bulletin on the air
         workflow.back_to_draft(session, bulletin=bulletin, actor=actor, now=now,
                                reason="edited: " + ", ".join(sorted(changed)))
+    manifests_changed(session, affected)
     session.commit()
     return bulletin, affected

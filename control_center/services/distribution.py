@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from control_center.core import audit
 from control_center.core.actor import Actor
+from control_center.core.changes import manifests_changed
 from control_center.core.permissions import Permission
 from control_center.core.targets import descendant_unit_ids, resolve_targets, spec_of
 from control_center.errors import Conflict, InvalidInput, NotFound
@@ -68,8 +69,8 @@ def _schedule_for(session: Session, *, bulletin_id: int, unit_id: int, slot: Slo
     data = ScheduleCreate(bulletin_id=bulletin_id, start_at=slot.start_at, rrule=slot.rrule,
                           valid_from=slot.valid_from, valid_until=slot.valid_until,
                           targets=Targets(unit_ids=[unit_id]))
-    return schedules.create_schedule(session, data=data, default_tz=default_tz, actor=actor,
-                                     now=now)
+    return schedules.add_schedule(session, data=data, default_tz=default_tz, actor=actor,
+                                  now=now)
 
 
 def publish(
@@ -131,6 +132,7 @@ def publish(
                  detail={"unit_ids": request.unit_ids, "communes": fresh,
                          "slot": request.slot.model_dump(mode="json") if request.slot else None},
                  at=now)
+    manifests_changed(session, devices)
     session.commit()
     return created, devices
 
@@ -195,6 +197,7 @@ def accept(
     row.state, row.schedule_id = DS.SCHEDULED, schedule.id
     _decided(session, row, actor=actor, action="accept", now=now, schedule_id=schedule.id)
     workflow.mark_scheduled(session, bulletin=bulletin, actor=actor, now=now)
+    manifests_changed(session, devices)
     session.commit()
     return row, devices
 
@@ -234,6 +237,7 @@ def set_rank(session: Session, *, distribution_id: int, rank: int, actor: Actor,
     schedule = session.get(Schedule, row.schedule_id) if row.schedule_id is not None else None
     if schedule is not None and schedule.cancelled_at is None:
         devices = resolve_targets(session, spec=spec_of(schedule), check=False)
+    manifests_changed(session, devices)
     session.commit()
     return row, devices
 

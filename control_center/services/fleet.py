@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from control_center.core import audit
 from control_center.core.actor import Actor
+from control_center.core.changes import manifests_changed
 from control_center.core.targets import descendant_unit_ids
 from control_center.errors import Conflict, InvalidInput, NotFound, UnknownReference
 from control_center.models import AdminUnit, Device, DeviceGroup, DeviceGroupMember
@@ -84,6 +85,7 @@ def create_device(
     session.add(device)
     audit.record(session, actor=actor, action="create", object_type="device", object_id=device_id,
                  detail={"name": name, "kind": kind.value, "unit_id": unit_id}, at=now)
+    manifests_changed(session, [device_id])  # its first manifest, empty or not
     session.commit()
     return device, password
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from control_center.core import audit
 from control_center.core.actor import Actor
+from control_center.core.changes import manifests_changed
 from control_center.core.permissions import Permission
 from control_center.core.targets import (
     TargetSpec,
@@ -268,6 +269,17 @@ def create_schedule(
     now: datetime,
 ) -> tuple[Schedule, set[str]]:
     """Check (see ``prepare_schedule``) and store a schedule; returns it and its devices."""
+    schedule, devices = add_schedule(session, data=data, default_tz=default_tz, actor=actor,
+                                     now=now)
+    session.commit()
+    return schedule, devices
+
+
+def add_schedule(
+    session: Session, *, data: ScheduleCreate, default_tz: str, actor: Actor,
+    now: datetime,
+) -> tuple[Schedule, set[str]]:
+    """``create_schedule`` inside the caller's transaction (not committed)."""
     proposal = prepare_schedule(session, data=data, default_tz=default_tz, actor=actor, now=now)
     timing = proposal.timing
     schedule = Schedule(
@@ -283,7 +295,7 @@ def create_schedule(
                     devices=proposal.devices, actor=actor, now=now)
     audit.record(session, actor=actor, action="create", object_type="schedule",
                  object_id=schedule.id, detail=data.model_dump(mode="json"), at=now)
-    session.commit()
+    manifests_changed(session, proposal.devices)
     return schedule, proposal.devices
 
 
@@ -340,6 +352,7 @@ def update_schedule(
                  object_id=schedule.id,
                  detail={"revision": schedule.revision,
                          **data.model_dump(mode="json", exclude_unset=True)}, at=now)
+    manifests_changed(session, old_devices | new_devices)
     session.commit()
     return schedule, old_devices | new_devices
 
@@ -360,6 +373,7 @@ def cancel_schedule(
         _unmark_scheduled(session, schedule, actor=actor, now=now)
         audit.record(session, actor=actor, action="cancel", object_type="schedule",
                      object_id=schedule.id, detail={"revision": schedule.revision}, at=now)
+    manifests_changed(session, devices)
     session.commit()
     return schedule, devices
 

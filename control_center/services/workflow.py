@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from control_center.core import audit
 from control_center.core.actor import Actor
+from control_center.core.changes import manifests_changed
 from control_center.core.permissions import Permission
 from control_center.core.targets import schedule_devices
 from control_center.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -157,6 +158,7 @@ def approve(session: Session, *, bulletin_id: int, actor: Actor, now: datetime,
     bulletin.approved_by, bulletin.approved_at = actor.name, now
     bulletin.review_note, bulletin.updated_at = note.strip(), now
     _record(session, bulletin, actor=actor, action="approve", now=now, note=note.strip())
+    manifests_changed(session, devices)
     session.commit()
     return bulletin, devices
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from control_center.core import audit
 from control_center.core.actor import Actor
 from control_center.core.bundles import bundle_url
+from control_center.core.changes import manifests_changed
 from control_center.core.targets import descendant_unit_ids
 from control_center.errors import InvalidInput, NotFound
 from control_center.models import (
@@ -162,13 +163,15 @@ def publish(session: Session, *, course_id: int, unit_ids: Iterable[int], public
                  object_id=course.id, detail={"unit_ids": units, "public": flag,
                                               "bundle": sha, "version": course.version},
                  at=now)
-    session.flush()
+    manifests_changed(session, kiosks_under(session, unit_ids=units))
+    session.commit()
     return rows
 
 
 def refresh_course(session: Session, *, course: Course, store_dir: Path, media_dir: Path,
                    now: datetime) -> set[int]:
-    """Rebuild the bundles of a re-imported course; the units whose kiosks must hear of it."""
+    """Rebuild the bundles of a re-imported course (not committed); the units whose kiosks
+    must hear of it, their manifests noted as changed."""
     touched: set[int] = set()
     rows = list(session.scalars(select(KioskPublication).where(
         KioskPublication.course_id == course.id)))
@@ -181,6 +184,8 @@ def refresh_course(session: Session, *, course: Course, store_dir: Path, media_d
                 row.bundle_sha256, row.bundle_size = sha, len(data)
                 row.course_version, row.updated_at = course.version, now
                 touched.add(row.unit_id)
+    if touched:
+        manifests_changed(session, kiosks_under(session, unit_ids=touched))
     return touched
 
 

@@ -15,6 +15,7 @@ from control_center.telemetry.service import Telemetry
 from control_center.workers.ingest import Ingestor
 from control_center.workers.manifest_sync import ManifestSync
 from control_center.workers.media_worker import MediaWorker
+from control_center.workers.publisher import ManifestPublisher
 from control_center.workers.refresher import Refresher
 from media import config_from_env
 from protocol.base import utc_now
@@ -60,6 +61,8 @@ class Center:
             horizon=timedelta(hours=settings.horizon_hours),
             publish_timeout_s=settings.publish_timeout_s, clock=clock,
         )
+        self.publisher = ManifestPublisher(self.manifests)
+        self.publisher.install(self.sessions)
         self.refresher = Refresher(sync=self.manifests, interval_s=settings.refresh_seconds)
         self.media = MediaWorker(sessions=self.sessions, media_dir=settings.media_dir,
                                  config=config_from_env(), clock=clock)

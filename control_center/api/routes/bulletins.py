@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, republish
+from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.core.permissions import Permission
 from control_center.models import BulletinStatus
 from control_center.schemas.common import ItemList
@@ -67,8 +67,6 @@ def update_bulletin(
         session, bulletin_id=bulletin_id, data=data, actor=actor, now=now
     )
     out = BulletinPublic.model_validate(bulletin)
-    if affected:
-        republish(center, session, affected)
     return out
 
 
@@ -92,8 +90,6 @@ def approve_bulletin(
     bulletin, devices = workflow.approve(session, bulletin_id=bulletin_id, actor=actor, now=now,
                                          note=data.note if data else "")
     out = BulletinPublic.model_validate(bulletin)
-    if devices:
-        republish(center, session, devices)
     return out
 
 
@@ -120,8 +116,6 @@ def publish_bulletin(
     _, devices = distribution.publish(session, bulletin_id=bulletin_id, request=data,
                                       actor=actor, now=now,
                                       default_tz=center.settings.timezone)
-    if devices:
-        republish(center, session, devices)
     return distribution.report(session, bulletin_id=bulletin_id, actor=actor)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, republish
+from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.api.presenters import delivery
 from control_center.core.permissions import Permission
 from control_center.errors import NotFound
@@ -23,6 +23,7 @@ from control_center.schemas.fleet import (
     PlayBulletin,
 )
 from control_center.services import commands, fleet
+from control_center.workers.publisher import last_sync
 from protocol.codec import decode_manifest
 from protocol.signing import Verifier
 
@@ -40,7 +41,7 @@ def create_device(
         session, device_id=data.id, name=data.name, kind=data.kind, unit_id=data.unit_id,
         lat=data.lat, lon=data.lon, actor=actor, now=now,
     )
-    report = republish(center, session, [device.id])
+    report = last_sync(session)
     public = DevicePublic.model_validate(device)
     return DeviceCreated(**public.model_dump(), mqtt_username=device.id, mqtt_password=password,
                          delivery=delivery(report))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
-from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, republish
+from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.models import Bulletin, Distribution, DistributionState
 from control_center.schemas.common import ItemList
 from control_center.schemas.distribution import (
@@ -67,7 +67,6 @@ def accept_distribution(
                                        actor=actor, now=now,
                                        default_tz=center.settings.timezone)
     out = distributions_public(session, [row])[0]
-    republish(center, session, devices)
     return out
 
 
@@ -92,6 +91,4 @@ def rank_distribution(
     row, devices = distribution.set_rank(session, distribution_id=distribution_id,
                                          rank=data.rank, actor=actor, now=now)
     out = distributions_public(session, [row])[0]
-    if devices:
-        republish(center, session, devices)
     return out

@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header
-from sqlalchemy import select
 
-from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, republish
+from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.errors import InvalidInput
 from control_center.feedback import service
 from control_center.feedback.schemas import (
@@ -25,9 +24,8 @@ from control_center.feedback.schemas import (
     NotePublic,
     TriageIn,
 )
-from control_center.models import Device, FeedbackStatus
+from control_center.models import FeedbackStatus
 from control_center.schemas.common import ItemList
-from protocol.events import DeviceKind
 
 router = APIRouter(prefix="/feedback", tags=["feedback"])
 
@@ -60,10 +58,7 @@ def upsert_category(data: CategoryUpsert, session: SessionDep, center: CenterDep
     row = service.upsert_category(session, code=data.code, name_vi=data.name_vi,
                                   name_en=data.name_en, due_days=data.due_days,
                                   active=data.active, actor=actor, now=now)
-    out = CategoryPublic.model_validate(row)
-    kiosks = list(session.scalars(select(Device.id).where(Device.kind == DeviceKind.KIOSK)))
-    republish(center, session, kiosks)
-    return out
+    return CategoryPublic.model_validate(row)
 
 
 @router.get("", response_model=ItemList[FeedbackPublic])
@@ -113,12 +108,9 @@ def answer(feedback_id: int, data: AnswerIn, session: SessionDep, center: Center
     row = service.answer(session, feedback_id=feedback_id, scope_unit_id=scope,
                          text=data.text, answered_by=data.answered_by, actor=actor, now=now)
     out = FeedbackPublic.model_validate(row)
-    devices = {row.device_id} if row.device_id is not None else set()
     if data.announce:
-        devices |= service.announce_answer(session, feedback=row, actor=actor, now=now,
-                                           default_tz=center.settings.timezone)
-    if devices:
-        republish(center, session, devices)
+        service.announce_answer(session, feedback=row, actor=actor, now=now,
+                                default_tz=center.settings.timezone)
     return out
 
 

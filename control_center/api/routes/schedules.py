@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, republish
+from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.api.presenters import schedule_public
 from control_center.schemas.common import ItemList
 from control_center.schemas.content import ScheduleCreate, SchedulePublic, ScheduleUpdate
 from control_center.schemas.scheduling import OverlapPublic, ScheduleCheck
 from control_center.services import conflicts, schedules
+from control_center.workers.publisher import last_sync
 
 router = APIRouter(prefix="/schedules", tags=["schedules"])
 
@@ -27,7 +28,7 @@ def create_schedule(
     schedule, devices = schedules.create_schedule(
         session, data=data, default_tz=center.settings.timezone, actor=actor, now=now
     )
-    report = republish(center, session, devices)
+    report = last_sync(session)
     return schedule_public(session, schedule, now=now, detailed=True, report=report)
 
 
@@ -80,7 +81,7 @@ def update_schedule(
     schedule, devices = schedules.update_schedule(
         session, schedule_id=schedule_id, data=data, actor=actor, now=now
     )
-    report = republish(center, session, devices)
+    report = last_sync(session)
     return schedule_public(session, schedule, now=now, detailed=True, report=report)
 
 
@@ -92,5 +93,5 @@ def cancel_schedule(
     schedule, devices = schedules.cancel_schedule(
         session, schedule_id=schedule_id, actor=actor, now=now
     )
-    report = republish(center, session, devices)
+    report = last_sync(session)
     return schedule_public(session, schedule, now=now, detailed=True, report=report)

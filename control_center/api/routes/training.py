@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import AwareDatetime
 
-from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep, republish
+from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.core.bundles import bundle_url
 from control_center.errors import PayloadTooLarge
 from control_center.models import Attempt, Officer, Quiz
@@ -87,12 +87,9 @@ async def import_course(file: UploadFile, request: Request, center: CenterDep,
                                                  actor=actor, now=now)
             result = ImportResult(changed=changed, course=CoursePublic.model_validate(course))
             if changed:  # kiosks carrying this course get the new bundle
-                units = kiosk.refresh_course(session, course=course, store_dir=_store(center),
-                                             media_dir=center.settings.media_dir, now=now)
-                if units:
-                    republish(center, session, kiosk.kiosks_under(session, unit_ids=units))
-                else:
-                    session.commit()
+                kiosk.refresh_course(session, course=course, store_dir=_store(center),
+                                     media_dir=center.settings.media_dir, now=now)
+                session.commit()
             return result
 
     result = await run_in_threadpool(run)
@@ -136,7 +133,6 @@ def publish_to_kiosks(course_id: int, data: KioskPublish, session: SessionDep,
         publications=[KioskPublicationPublic.model_validate(r) for r in rows],
         bundle_url=bundle_url(center.settings.public_base_url, rows[0].bundle_sha256),
         kiosks=kiosk.kiosks_under(session, unit_ids=data.unit_ids))
-    republish(center, session, result.kiosks)
     return result
 
 

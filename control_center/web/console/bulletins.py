@@ -16,7 +16,6 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from control_center.api.deps import republish
 from control_center.core.permissions import Permission
 from control_center.errors import CenterError
 from control_center.models import AdminUnit, Bulletin, BulletinKind, BulletinStatus, MediaAsset
@@ -162,8 +161,6 @@ def update_bulletin(
         except CenterError as exc:
             form.error("_form", str(exc))
             return _form_page(ctx, form, bulletin=bulletin, status_code=exc.status_code)
-        if devices:
-            republish(ctx.center, session, devices)
     return redirect(f"{PREFIX}/bulletins/{bulletin_id}?done=saved")
 
 
@@ -229,8 +226,6 @@ def _review(ctx: ConsoleDep, bulletin_id: int, action: str, csrf: str,
                        str(exc))
             return _detail(ctx, bulletin_id, forms={"review": form},
                            status_code=exc.status_code)
-        if devices:
-            republish(ctx.center, session, devices)
     return redirect(f"{PREFIX}/bulletins/{bulletin_id}?done={action}")
 
 
@@ -284,6 +279,4 @@ def publish_bulletin(
             form.error("_form", str(exc))
             return _detail(ctx, bulletin_id, forms={"publish": form},
                            status_code=exc.status_code)
-        if devices:
-            republish(ctx.center, session, devices)
     return redirect(f"{PREFIX}/bulletins/{bulletin_id}/distribution?done=publish")

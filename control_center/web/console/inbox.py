@@ -12,7 +12,6 @@ from fastapi import APIRouter, Form
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from control_center.api.deps import republish
 from control_center.core.permissions import Permission
 from control_center.errors import CenterError
 from control_center.models import Bulletin, Distribution, MediaAsset, Schedule
@@ -111,8 +110,6 @@ def _decide(ctx: ConsoleDep, distribution_id: int, what: str, form: FormState) -
             form.error(field if exc.status_code == 422 else "_form", str(exc))
         if not form.ok:
             return _inbox(ctx, forms={(distribution_id, what): form}, status_code=422)
-        if devices:
-            republish(ctx.center, session, devices)
     return redirect(f"{PREFIX}/inbox?done={what}")
 
 

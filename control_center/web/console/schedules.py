@@ -11,7 +11,6 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from control_center.api.deps import republish
 from control_center.core.permissions import Permission
 from control_center.core.targets import resolve_targets, spec_of
 from control_center.errors import CenterError, Conflict, InvalidInput, NotFound
@@ -171,7 +170,6 @@ def save_schedule(
         schedule, devices = schedules.create_schedule(session, data=request, default_tz=tz,
                                                       actor=ctx.actor, now=now)
         schedule_id = schedule.id
-        republish(ctx.center, session, devices)
     return redirect(f"{PREFIX}/schedules/{schedule_id}?saved=1")
 
 
@@ -256,5 +254,4 @@ def cancel_schedule(
     with ctx.center.sessions() as session:
         _, devices = schedules.cancel_schedule(session, schedule_id=schedule_id,
                                                actor=ctx.actor, now=now)
-        republish(ctx.center, session, devices)
     return redirect(f"{PREFIX}/schedules/{schedule_id}?cancelled=1")
