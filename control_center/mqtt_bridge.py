@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -29,6 +30,17 @@ log = logging.getLogger(__name__)
 _BAD_CREDENTIALS = {0x86, 0x87}  # Bad user name or password, Not authorized
 MessageHandler = Callable[[str, bytes], bool]
 """Called with (topic, payload); return False to leave a QoS 1 message unacknowledged."""
+
+
+class BridgeState(StrEnum):
+    """Where the connection stands (shown by ``/healthz``)."""
+
+    IDLE = "idle"  # not started
+    CONNECTING = "connecting"  # started, waiting for the first connection
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"  # lost; the loop reconnects with back-off
+    AUTH_FAILED = "auth_failed"  # bad credentials: the loop has stopped retrying
+    STOPPED = "stopped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +76,7 @@ class MqttBridge:
         self._on_connected = on_connected
         self._connected = threading.Event()
         self._loop_thread: int | None = None
-        self.state = "idle"
+        self.state = BridgeState.IDLE
         self.last_error = ""
         self._client = self._make_client()
 
@@ -94,7 +106,7 @@ class MqttBridge:
         # Bounds the ingest inbox: without it the broker may send up to 65,535 unacknowledged
         # messages (telemetry reports are up to 256 kB each) while the handler is slow.
         props.ReceiveMaximum = opts.receive_maximum
-        self.state = "connecting"
+        self.state = BridgeState.CONNECTING
         self._client.connect_async(
             opts.host, opts.port, keepalive=opts.keepalive_s, clean_start=False, properties=props
         )
@@ -107,7 +119,7 @@ class MqttBridge:
 
     def stop(self) -> None:
         """Disconnect cleanly (the persistent session keeps queuing events for us)."""
-        self.state = "stopped"
+        self.state = BridgeState.STOPPED
         self._client.disconnect()
         self._client.loop_stop()
         self._connected.clear()
@@ -211,7 +223,7 @@ class MqttBridge:
         if reason.is_failure:
             self.last_error = f"broker refused the connection: {reason}"
             if reason.value in _BAD_CREDENTIALS:
-                self.state = "auth_failed"
+                self.state = BridgeState.AUTH_FAILED
                 log.error(
                     "MQTT: broker %s:%s refused user %r (%s); not retrying: "
                     "check TT_MQTT_USERNAME / TT_MQTT_PASSWORD and the broker's password file",
@@ -221,7 +233,7 @@ class MqttBridge:
             else:
                 log.warning("MQTT: connection refused: %s; retrying", reason)
             return
-        self.state = "connected"
+        self.state = BridgeState.CONNECTED
         self.last_error = ""
         client.subscribe([(t, SubscribeOptions(qos=1)) for t in self._subscriptions])
         self._connected.set()
@@ -245,9 +257,9 @@ class MqttBridge:
     ) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
-        if self.state in ("stopped", "auth_failed"):
+        if self.state in (BridgeState.STOPPED, BridgeState.AUTH_FAILED):
             return
-        self.state = "disconnected"
+        self.state = BridgeState.DISCONNECTED
         if was_connected:
             self.last_error = f"connection lost: {reason}"
             log.warning("MQTT: disconnected (%s); reconnecting with back-off", reason)

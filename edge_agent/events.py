@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from edge_agent.clock import Clock
-from edge_agent.player import PlayOutcome
+from edge_agent.player import OutcomeKind, PlayOutcome
 from protocol import events as ev
 from protocol.manifest import PlayItem
 
@@ -47,12 +47,12 @@ class EventFactory:
             "priority": item.priority,
             "scheduled_at": item.start_at,
         }
-        if outcome.kind == "started":
+        if outcome.kind is OutcomeKind.STARTED:
             return ev.PlayStarted(**common, started_at=outcome.started_at)
-        if outcome.kind == "completed":
+        if outcome.kind is OutcomeKind.COMPLETED:
             return ev.PlayCompleted(**common, started_at=outcome.started_at,
                                     ended_at=outcome.ended_at)
-        if outcome.kind == "interrupted":
+        if outcome.kind is OutcomeKind.INTERRUPTED:
             return ev.PlayInterrupted(**common, started_at=outcome.started_at,
                                       ended_at=outcome.ended_at, reason=outcome.reason[:500])
         return ev.PlayFailed(**common, reason=outcome.reason[:500])

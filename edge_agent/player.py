@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from edge_agent.clock import Clock
 from edge_agent.config import PlayerConfig
@@ -34,12 +35,21 @@ def ready_order(item: PlayItem) -> tuple[int, int, datetime, str]:
     return (-item.priority.rank, item.order, item.start_at, item.item_id)
 
 
+class OutcomeKind(StrEnum):
+    """What became of a play; the values are also written to the local play journal."""
+
+    STARTED = "started"
+    COMPLETED = "completed"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True, slots=True)
 class PlayOutcome:
     """What the player tells the agent; the agent turns it into protocol events."""
 
     item: PlayItem
-    kind: str  # started | completed | interrupted | failed
+    kind: OutcomeKind
     started_at: datetime | None = None
     ended_at: datetime | None = None
     reason: str = ""
@@ -201,10 +211,10 @@ class Player:
         return "missed: device was busy or down past the lateness limit"
 
     def _fail(self, item: PlayItem, reason: str) -> None:
-        self._mark_done(item, "failed")
-        self._report(PlayOutcome(item, "failed", reason=reason))
+        self._mark_done(item, OutcomeKind.FAILED)
+        self._report(PlayOutcome(item, OutcomeKind.FAILED, reason=reason))
 
-    def _mark_done(self, item: PlayItem, outcome: str) -> None:
+    def _mark_done(self, item: PlayItem, outcome: OutcomeKind) -> None:
         self._done.add(item.item_id)
         self._store.journal_add(item.item_id, outcome)
 
@@ -231,8 +241,8 @@ class Player:
         reporters: list[threading.Timer] = []
 
         def report_started(at: datetime) -> None:
-            self._store.journal_add(item.item_id, "started")
-            self._report(PlayOutcome(item, "started", started_at=at))
+            self._store.journal_add(item.item_id, OutcomeKind.STARTED)
+            self._report(PlayOutcome(item, OutcomeKind.STARTED, started_at=at))
 
         def on_started(at: datetime) -> None:
             # The first moments after the instant belong to the audio: the durable writes and
@@ -259,18 +269,19 @@ class Player:
                 self._cache.path_for(sha), item=item, cancel=play.cancel, on_started=on_started
             )
         except SinkError as exc:
-            outcome = PlayOutcome(item, "failed", reason=f"audio output failed: {exc}")
+            outcome = PlayOutcome(item, OutcomeKind.FAILED, reason=f"audio output failed: {exc}")
         except Exception as exc:  # the player thread must survive a faulty backend
             log.exception("sink crashed on %s", item.item_id)
-            outcome = PlayOutcome(item, "failed", reason=f"audio output crashed: {exc!r}")
+            outcome = PlayOutcome(item, OutcomeKind.FAILED,
+                                  reason=f"audio output crashed: {exc!r}")
         else:
-            kind = "completed" if result.completed else "interrupted"
+            kind = OutcomeKind.COMPLETED if result.completed else OutcomeKind.INTERRUPTED
             reason = "" if result.completed else (play.reason or "stopped")
             outcome = PlayOutcome(item, kind, result.started_at, result.ended_at, reason)
         for timer in reporters:
             timer.join()  # "started" is reported (and journaled) before the outcome
-        if outcome.kind == "failed" and started:
-            outcome = PlayOutcome(item, "interrupted", started[0], self._clock.now(),
+        if outcome.kind is OutcomeKind.FAILED and started:
+            outcome = PlayOutcome(item, OutcomeKind.INTERRUPTED, started[0], self._clock.now(),
                                   outcome.reason)
         self._report(outcome)
         self._cache.touch(sha)
