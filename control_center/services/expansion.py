@@ -7,6 +7,7 @@ stays 06:00 local across DST changes elsewhere) and converted to UTC.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from control_center.errors import InvalidInput
 GRACE = timedelta(minutes=10)
 """Items that started less than this long ago stay in manifests (they may be playing)."""
 MAX_INSTANTS_PER_SCHEDULE = 500
+_ITEM_ID_RE = re.compile(r"^s(\d+)r\d+-")  # the prefix item_id() writes: s<schedule>r<revision>-
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +99,10 @@ def next_recurring(rec: Recurrence, *, after: datetime, count: int) -> list[date
 def item_id(*, schedule_id: int, revision: int, instant: datetime) -> str:
     """The stable id of one occurrence; a new revision gives new ids."""
     return f"s{schedule_id}r{revision}-{instant.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def schedule_id_of(item_id: str) -> int | None:
+    """The schedule an :func:`item_id` came from; None for the ids of other items (play-now
+    commands, emergencies)."""
+    match = _ITEM_ID_RE.match(item_id)
+    return int(match.group(1)) if match else None

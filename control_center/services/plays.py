@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -10,19 +9,13 @@ from sqlalchemy import Select, insert, select, update
 from sqlalchemy.orm import Session
 
 from control_center.models import PlayLog, PlayStatus
+from control_center.services.expansion import schedule_id_of
 from protocol.base import Priority
 from protocol.events import PlayCompleted, PlayEvent, PlayFailed, PlayInterrupted, PlayStarted
 from protocol.manifest import PlayItem
 
-_ITEM_RE = re.compile(r"^s(\d+)r\d+-")
 _TERMINAL = {PlayStatus.COMPLETED, PlayStatus.INTERRUPTED, PlayStatus.FAILED}
 _CHUNK = 400
-
-
-def schedule_id_of(item_id: str) -> int | None:
-    """The schedule an item id came from (``s<id>r<rev>-<instant>``), None for commands."""
-    match = _ITEM_RE.match(item_id)
-    return int(match.group(1)) if match else None
 
 
 def record_manifest(

@@ -14,6 +14,7 @@ from control_center.services.expansion import (
     item_id,
     next_recurring,
     require_aware,
+    schedule_id_of,
 )
 
 HCM = "Asia/Ho_Chi_Minh"
@@ -106,3 +107,10 @@ def test_naive_datetimes_are_refused() -> None:
 def test_item_id_names_schedule_revision_and_utc_instant() -> None:
     instant = datetime(2026, 9, 3, 6, 0, tzinfo=timezone(timedelta(hours=7)))
     assert item_id(schedule_id=12, revision=3, instant=instant) == "s12r3-20260902T230000Z"
+
+
+def test_schedule_id_of_reads_back_the_item_id() -> None:
+    instant = datetime(2026, 9, 3, 6, 0, tzinfo=UTC)
+    assert schedule_id_of(item_id(schedule_id=12, revision=3, instant=instant)) == 12
+    assert schedule_id_of("c-0123456789abcdef") is None  # a play-now command's item
+    assert schedule_id_of("e-0123456789abcdef0123") is None  # an emergency's item
