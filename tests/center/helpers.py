@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from firmware_sim.broker import MosquittoBroker
+from tests.support.tree import add_device, add_unit
 from tests.support.waiting import poll
 
 _seq = itertools.count(1)
@@ -28,22 +29,13 @@ def ok(response: httpx.Response, status: int | None = None) -> dict[str, Any]:
 
 def unit(api: httpx.Client, level: str = "commune", parent: dict[str, Any] | None = None,
          code: str | None = None) -> dict[str, Any]:
-    code = code or uid(level)
-    return ok(api.post("/api/v1/units", json={
-        "code": code, "name": f"Đơn vị {code}", "level": level,
-        "parent_id": parent["id"] if parent else None,
-    }))
+    return add_unit(api, code or uid(level), level, parent)
 
 
 def device(api: httpx.Client, unit_: dict[str, Any], broker: MosquittoBroker | None = None,
            device_id: str | None = None, kind: str = "speaker") -> dict[str, Any]:
     """Register a device; with ``broker``, also create its broker user from the password."""
-    created = ok(api.post("/api/v1/devices", json={
-        "id": device_id or uid("loa"), "name": "Loa", "kind": kind, "unit_id": unit_["id"],
-    }))
-    if broker is not None:
-        broker.add_user(created["mqtt_username"], created["mqtt_password"])
-    return created
+    return add_device(api, device_id or uid("loa"), unit_, name="Loa", kind=kind, broker=broker)
 
 
 def upload(api: httpx.Client, path: Path, name: str | None = None,

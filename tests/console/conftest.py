@@ -27,6 +27,7 @@ from firmware_sim.fleet import Fleet, SimDevice
 from tests.center.helpers import ok, uid
 from tests.support.browser import LAPTOP
 from tests.support.center import CenterHandle
+from tests.support.tree import add_device, add_unit
 
 PASSWORD = "mat-khau-thu-nghiem-2026"
 USERS = {
@@ -91,21 +92,15 @@ class Tree:
 @pytest.fixture
 def tree(center: CenterHandle, broker: MosquittoBroker, tmp_path: Path) -> Iterator[Tree]:
     api = center.api
-    province = ok(api.post("/api/v1/units", json={"code": uid("tinh-p"), "name": "Tỉnh P",
-                                                  "level": "province"}))
+    province = add_unit(api, uid("tinh-p"), "province", name="Tỉnh P")
     units = {"province": province}
     for key, name in (("a", "Xã A"), ("b", "Xã B")):
-        units[key] = ok(api.post("/api/v1/units", json={
-            "code": uid(f"xa-{key}"), "name": name, "level": "commune",
-            "parent_id": province["id"]}))
+        units[key] = add_unit(api, uid(f"xa-{key}"), "commune", province, name=name)
     devices: dict[str, dict[str, Any]] = {}
     passwords: dict[str, str] = {}
     for dev_id, key, lat, lon in (("loa-a1", "a", 21.03, 105.85), ("loa-a2", "a", 21.04, 105.86),
                                   ("loa-b1", "b", 21.10, 105.90)):
-        created = ok(api.post("/api/v1/devices", json={
-            "id": dev_id, "name": f"Loa {dev_id}", "kind": "speaker",
-            "unit_id": units[key]["id"], "lat": lat, "lon": lon}))
-        broker.add_user(created["mqtt_username"], created["mqtt_password"])
+        created = add_device(api, dev_id, units[key], broker=broker, lat=lat, lon=lon)
         devices[dev_id] = created
         passwords[dev_id] = created["mqtt_password"]
     for username, (role, key) in USERS.items():

@@ -15,6 +15,7 @@ from firmware_sim.broker import MosquittoBroker
 from firmware_sim.fleet import Fleet, SimDevice
 from tests.support.audio import make_tone
 from tests.support.center import running_center
+from tests.support.tree import add_device, add_unit
 from tests.support.waiting import poll
 
 
@@ -32,29 +33,12 @@ class Stack:
         return dict(r.json())
 
     def unit(self, code: str, level: str, parent: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.post(
-            "/api/v1/units",
-            {
-                "code": code,
-                "name": f"Đơn vị {code}",
-                "level": level,
-                "parent_id": parent["id"] if parent else None,
-            },
-        )
+        return add_unit(self.api, code, level, parent)
 
     def devices(self, unit: dict[str, Any], *ids: str) -> list[AgentConfig]:
         configs = []
         for device_id in ids:
-            created = self.post(
-                "/api/v1/devices",
-                {
-                    "id": device_id,
-                    "name": f"Loa {device_id}",
-                    "kind": "speaker",
-                    "unit_id": unit["id"],
-                },
-            )
-            self.broker.add_user(device_id, created["mqtt_password"])
+            created = add_device(self.api, device_id, unit, broker=self.broker)
             configs.append(
                 AgentConfig(
                     device_id=device_id,

@@ -18,6 +18,7 @@ from firmware_sim.broker import MosquittoBroker
 from firmware_sim.fleet import Fleet
 from firmware_sim.microphone import WavMicrophone
 from tests.support.center import CenterHandle
+from tests.support.tree import add_device, add_unit
 
 
 @dataclass
@@ -52,14 +53,12 @@ class FeedbackRig:
         return dict(r.json())
 
     def unit(self, code: str, level: str, parent: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.post("/api/v1/units", {"code": code, "name": f"Xã {code}", "level": level,
-                                           "parent_id": parent["id"] if parent else None})
+        return add_unit(self.api, code, level, parent, name=f"Xã {code}")
 
     def start_kiosk(self, unit: dict[str, Any], device_id: str, model: SpeechModel | None,
                     answer_phrases: tuple[str, ...] = ("네", "아니요")) -> SimKiosk:
-        created = self.post("/api/v1/devices", {"id": device_id, "name": f"Ki-ốt {device_id}",
-                                                "kind": "kiosk", "unit_id": unit["id"]})
-        self.broker.add_user(device_id, created["mqtt_password"])
+        created = add_device(self.api, device_id, unit, name=f"Ki-ốt {device_id}", kind="kiosk",
+                             broker=self.broker)
         config = AgentConfig(
             device_id=device_id, data_dir=self.tmp / "agents" / device_id,
             center_public_keys=(self.center.public_key_b64,),

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from tests.support.tree import add_unit
 from tests.training.conftest import SAMPLE
 
 _seq = itertools.count(1)
@@ -24,10 +25,7 @@ def ok(response: httpx.Response, status: int | None = None) -> Any:
 
 
 def unit(api: httpx.Client, level: str, parent: dict[str, Any] | None = None) -> dict[str, Any]:
-    code = f"{level}-{next(_seq)}"
-    return ok(api.post("/api/v1/units", json={"code": code, "name": f"Đơn vị {code}",
-                                              "level": level,
-                                              "parent_id": parent["id"] if parent else None}))
+    return add_unit(api, f"{level}-{next(_seq)}", level, parent)
 
 
 def officer(api: httpx.Client, unit_: dict[str, Any], role: str = "editor",
