@@ -24,10 +24,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from control_center.errors import BrokerUnavailable
+from protocol.session import BAD_CREDENTIALS
 
 log = logging.getLogger(__name__)
 
-_BAD_CREDENTIALS = {0x86, 0x87}  # Bad user name or password, Not authorized
 MessageHandler = Callable[[str, bytes], bool]
 """Called with (topic, payload); return False to leave a QoS 1 message unacknowledged."""
 
@@ -222,7 +222,7 @@ class MqttBridge:
         self._loop_thread = threading.get_ident()
         if reason.is_failure:
             self.last_error = f"broker refused the connection: {reason}"
-            if reason.value in _BAD_CREDENTIALS:
+            if reason.value in BAD_CREDENTIALS:
                 self.state = BridgeState.AUTH_FAILED
                 log.error(
                     "MQTT: broker %s:%s refused user %r (%s); not retrying: "

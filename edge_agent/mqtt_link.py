@@ -18,10 +18,10 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.config import MqttConfig
+from protocol.session import BAD_CREDENTIALS
 from protocol.topics import Channel, device_topic
 
 log = logging.getLogger(__name__)
-AUTH_FAILURES = {134, 135}  # Bad user name or password, Not authorized
 
 
 class LinkState(StrEnum):
@@ -121,7 +121,7 @@ class MqttLink:
     ) -> None:
         if reason.is_failure:
             log.error("broker refused connection for %s: %s", self.device_id, reason)
-            if reason.value in AUTH_FAILURES:
+            if reason.value in BAD_CREDENTIALS:
                 self.state = LinkState.AUTH_FAILED
                 log.error("bad credentials: not retrying; fix the agent config and restart")
                 client.disconnect()
