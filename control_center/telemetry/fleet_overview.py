@@ -21,6 +21,7 @@ from control_center.models import (
 )
 from control_center.schemas.common import OutputModel
 from control_center.telemetry.alerts import AlertPublic
+from control_center.telemetry.health_fields import READINGS
 
 
 class UnitSummary(OutputModel):
@@ -66,6 +67,11 @@ class DeviceSummary(OutputModel):
     manifest_version: int | None = None
 
 
+_SHOWN_HEALTH = ("sample_at", *(name for name in READINGS if name in DeviceSummary.model_fields),
+                 "silent_since")
+"""The ``device_health`` columns a summary shows: the readings it declares a field for."""
+
+
 class FleetOverview(OutputModel):
     root_unit_id: int | None
     units: list[UnitSummary]
@@ -106,10 +112,7 @@ def _summary(device: Device, unit: AdminUnit, health: DeviceHealth | None,
              open_alerts: int) -> DeviceSummary:
     data: dict[str, object] = {}
     if health is not None:
-        data = {name: getattr(health, name) for name in (
-            "sample_at", "cpu_temp_c", "load1", "mem_used_pct", "disk_free_pct", "uptime_s",
-            "net_type", "signal_dbm", "amp_on", "volume", "clock_offset_ms", "cache_bytes",
-            "agent_version", "manifest_version", "silent_since")}
+        data = {name: getattr(health, name) for name in _SHOWN_HEALTH}
     return DeviceSummary(
         id=device.id, name=device.name, kind=device.kind.value, unit_id=unit.id,
         unit_name=unit.name, presence=_presence(device, health),

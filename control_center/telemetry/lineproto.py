@@ -11,6 +11,13 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
+from control_center.telemetry.health_fields import (
+    BOOL_READINGS,
+    ENUM_READINGS,
+    FLOAT_READINGS,
+    INT_READINGS,
+    TEXT_READINGS,
+)
 from protocol.events import PlayCompleted, PlayEvent, PlayFailed, PlayInterrupted, PlayStarted
 from protocol.telemetry import HealthSample
 
@@ -19,9 +26,6 @@ PLAY = "play"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
-_FLOAT_FIELDS = ("cpu_temp_c", "load1", "mem_used_pct", "disk_free_pct", "uptime_s",
-                 "clock_offset_ms")
-_INT_FIELDS = ("disk_free_bytes", "signal_dbm", "volume", "cache_bytes", "manifest_version")
 
 
 def ns(at: datetime) -> int:
@@ -44,12 +48,15 @@ def series_tags(device_id: str, kind: str, unit_id: int) -> str:
 
 def health_line(sample: HealthSample, tags: str) -> str:
     values = sample.__dict__  # plain attribute reads: this runs for every sample
-    fields = [f"{name}={value!r}" for name in _FLOAT_FIELDS
+    fields = [f"{name}={value!r}" for name in FLOAT_READINGS
               if (value := values[name]) is not None and math.isfinite(value)]
-    fields += [f"{name}={value}i" for name in _INT_FIELDS if (value := values[name]) is not None]
-    fields.append(f"amp_on={'true' if values['amp_on'] else 'false'}")
-    fields.append(f'net_type="{values["net_type"].value}"')
-    fields.append(f"agent_version={string_field(values['agent_version'])}")
+    fields += [f"{name}={value}i" for name in INT_READINGS if (value := values[name]) is not None]
+    fields += [f"{name}={'true' if value else 'false'}" for name in BOOL_READINGS
+               if (value := values[name]) is not None]
+    fields += [f"{name}={string_field(value.value)}" for name in ENUM_READINGS
+               if (value := values[name]) is not None]
+    fields += [f"{name}={string_field(value)}" for name in TEXT_READINGS
+               if (value := values[name]) is not None]
     fields.append(f'sample_id={string_field(values["sample_id"])}')
     return f"{HEALTH}{tags} {','.join(fields)} {ns(values['at'])}"
 

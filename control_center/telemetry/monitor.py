@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 
 import httpx
 from sqlalchemy import func, select
@@ -31,12 +32,10 @@ from control_center.models import (
     PlayStatus,
     PresenceCause,
 )
+from control_center.telemetry.health_fields import READINGS
 from protocol.telemetry import HealthSample
 
 log = logging.getLogger(__name__)
-_SAMPLE_FIELDS = ("cpu_temp_c", "load1", "mem_used_pct", "disk_free_pct", "disk_free_bytes",
-                  "uptime_s", "signal_dbm", "amp_on", "volume", "clock_offset_ms", "cache_bytes",
-                  "agent_version", "manifest_version")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +160,9 @@ class Monitor:
             sample = latest.get(device_id)
             if sample is not None and (row.sample_at is None or sample.at >= row.sample_at):
                 row.sample_at = sample.at
-                row.net_type = sample.net_type.value
-                for name in _SAMPLE_FIELDS:
-                    setattr(row, name, getattr(sample, name))
+                for name in READINGS:  # a column per reading; an enum's column holds its value
+                    value = getattr(sample, name)
+                    setattr(row, name, value.value if isinstance(value, Enum) else value)
         return health
 
     def _presence(self, session: Session, device: Device, row: DeviceHealth,

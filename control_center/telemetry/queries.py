@@ -9,12 +9,11 @@ import requests
 from influxdb.exceptions import InfluxDBClientError, InfluxDBServerError  # type: ignore[import-untyped]
 
 from control_center.errors import CenterError
+from control_center.telemetry.health_fields import CHART_FIELDS as CHART_FIELDS  # re-exported
 from control_center.telemetry.writer import make_client
 from protocol.topics import validate_device_id
 
 log = logging.getLogger(__name__)
-CHART_FIELDS = ("cpu_temp_c", "disk_free_pct", "signal_dbm", "load1", "mem_used_pct",
-                "clock_offset_ms")
 Series = list[tuple[datetime, float]]
 
 
