@@ -14,6 +14,12 @@ from control_center.models.content import (
     ScheduleTarget,
 )
 from control_center.models.distribution import Distribution, DistributionState
+from control_center.models.emergency import (
+    BroadcastKind,
+    EmergencyBroadcast,
+    EmergencyTarget,
+    EmergencyUnit,
+)
 from control_center.models.feedback import (
     Feedback,
     FeedbackCategoryRow,
@@ -58,6 +64,10 @@ from control_center.models.training import (
 )
 
 __all__ = [
+    "BroadcastKind",
+    "EmergencyBroadcast",
+    "EmergencyTarget",
+    "EmergencyUnit",
     "User",
     "UserSession",
     "AdminUnit",

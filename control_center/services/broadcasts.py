@@ -1,46 +1,59 @@
-"""Emergency broadcasts as recorded in the audit log, and their progress on the devices.
+"""Emergency broadcasts and their progress on the devices.
 
-A broadcast's id is the id of its ``emergency_send`` audit entry (a request waiting for an
-approver: its ``emergency_request`` entry); see ``services.emergency`` for why. Progress is
-read from what the agents reported: ``command_ack`` events carrying the broadcast's command id
-(acknowledged, or refused/expired) and the play log row of its item id (started, failed).
+A broadcast (or a request waiting for an approver) is an ``EmergencyBroadcast`` row with one
+``EmergencyTarget`` row per targeted device. The ingest fills each target in from what its
+agent reported: the typed ``command_ack`` carrying the broadcast's command id (acknowledged,
+or refused/expired) and the play events of its item id (started, failed); the send itself
+marks the devices the broker did not accept. The audit log keeps who did what, nothing more.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from control_center.core.actor import Actor
 from control_center.errors import FieldError, NotFound
 from control_center.models import (
     AdminUnit,
-    AuditEntry,
+    BroadcastKind,
     Bulletin,
     BulletinStatus,
     Device,
-    DeviceEventRecord,
-    PlayLog,
-    PlayStatus,
+    EmergencyBroadcast,
+    EmergencyTarget,
 )
 from control_center.services import workflow
+from protocol.events import (
+    CommandAck,
+    CommandOutcome,
+    PlayCompleted,
+    PlayFailed,
+    PlayInterrupted,
+    PlayStarted,
+)
 
 SEND_ACTION = "emergency_send"
 REQUEST_ACTION = "emergency_request"
 UNDELIVERED_ACTION = "emergency_undelivered"
-_STARTED = (PlayStatus.STARTED, PlayStatus.COMPLETED, PlayStatus.INTERRUPTED)
+UNDELIVERED = "máy chủ MQTT không nhận lệnh / the broker did not accept the command"
+
+
+class ProgressState(StrEnum):
+    WAITING_APPROVAL = "waiting_approval"
+    SENT = "sent"
 
 
 @dataclass(frozen=True, slots=True)
 class Broadcast:
-    """One ``emergency_send`` (kind "send") or ``emergency_request`` (kind "request") entry."""
+    """One broadcast (kind ``send``) or request (kind ``request``)."""
 
     id: int
-    kind: str
+    kind: BroadcastKind
     at: datetime
     actor: str
     actor_unit_id: int | None
@@ -72,7 +85,7 @@ class Progress:
     """Where a broadcast stands; ``sent_id`` names the send of a request once approved."""
 
     broadcast: Broadcast
-    state: str  # "waiting_approval" | "sent"
+    state: ProgressState
     sent_id: int | None
     targeted: int
     acknowledged: int
@@ -81,19 +94,15 @@ class Progress:
     devices: list[DeviceProgress]
 
 
-def _parse(entry: AuditEntry) -> Broadcast:
-    detail = json.loads(entry.detail or "{}")
+def _view(row: EmergencyBroadcast) -> Broadcast:
     return Broadcast(
-        id=entry.id, kind="send" if entry.action == SEND_ACTION else "request", at=entry.at,
-        actor=entry.actor, actor_unit_id=entry.unit_id,
-        bulletin_id=int(detail.get("bulletin_id") or entry.object_id),
-        title=str(detail.get("title", "")), unit_ids=tuple(detail.get("unit_ids", ())),
-        unit_names=tuple(detail.get("unit_names", ())),
-        device_ids=tuple(detail.get("device_ids", ())),
-        device_count=int(detail.get("device_count", 0)),
-        command_id=str(detail.get("command_id", "")), item_id=str(detail.get("item_id", "")),
-        flagged=entry.flagged, approval_skipped=bool(detail.get("approval_skipped", False)),
-        request_id=detail.get("request_id"),
+        id=row.id, kind=row.kind, at=row.at, actor=row.actor, actor_unit_id=row.actor_unit_id,
+        bulletin_id=row.bulletin_id, title=row.title,
+        unit_ids=tuple(u.unit_id for u in row.units),
+        unit_names=tuple(u.unit_name for u in row.units),
+        device_ids=tuple(t.device_id for t in row.targets), device_count=row.device_count,
+        command_id=row.command_id or "", item_id=row.item_id or "", flagged=row.flagged,
+        approval_skipped=row.approval_skipped, request_id=row.request_id,
     )
 
 
@@ -105,11 +114,11 @@ def _visible(broadcast: Broadcast, actor: Actor) -> bool:
 
 def get_broadcast(session: Session, *, actor: Actor, broadcast_id: int) -> Broadcast:
     """The broadcast (or request) with that id, if the actor may see it (else 404)."""
-    entry = session.get(AuditEntry, broadcast_id)
-    if entry is None or entry.action not in (SEND_ACTION, REQUEST_ACTION):
+    row = session.get(EmergencyBroadcast, broadcast_id)
+    if row is None:
         raise FieldError("id", f"lần phát khẩn cấp {broadcast_id} không tồn tại / emergency "
                                f"broadcast {broadcast_id} does not exist", status_code=404)
-    broadcast = _parse(entry)
+    broadcast = _view(row)
     if not _visible(broadcast, actor):
         raise FieldError("id", f"lần phát khẩn cấp {broadcast_id} không tồn tại / emergency "
                                f"broadcast {broadcast_id} does not exist", status_code=404)
@@ -118,26 +127,27 @@ def get_broadcast(session: Session, *, actor: Actor, broadcast_id: int) -> Broad
 
 def sent_for(session: Session, *, request: Broadcast) -> Broadcast | None:
     """The send that answered a request, if any."""
-    entries = session.scalars(select(AuditEntry).where(
-        AuditEntry.action == SEND_ACTION, AuditEntry.object_type == "bulletin",
-        AuditEntry.object_id == str(request.bulletin_id)).order_by(AuditEntry.id))
-    return next((b for b in map(_parse, entries) if b.request_id == request.id), None)
+    row = session.scalar(select(EmergencyBroadcast).where(
+        EmergencyBroadcast.request_id == request.id).order_by(EmergencyBroadcast.id).limit(1))
+    return None if row is None else _view(row)
 
 
 def pending_request(session: Session, *, bulletin_id: int) -> Broadcast | None:
     """The latest request for a bulletin that no send has answered yet."""
-    entries = session.scalars(select(AuditEntry).where(
-        AuditEntry.action == REQUEST_ACTION, AuditEntry.object_type == "bulletin",
-        AuditEntry.object_id == str(bulletin_id)).order_by(AuditEntry.id.desc()))
-    return next((b for b in map(_parse, entries) if sent_for(session, request=b) is None), None)
+    answered = select(EmergencyBroadcast.request_id).where(
+        EmergencyBroadcast.request_id.is_not(None))
+    row = session.scalar(select(EmergencyBroadcast).where(
+        EmergencyBroadcast.kind == BroadcastKind.REQUEST,
+        EmergencyBroadcast.bulletin_id == bulletin_id,
+        EmergencyBroadcast.id.not_in(answered)).order_by(EmergencyBroadcast.id.desc()).limit(1))
+    return None if row is None else _view(row)
 
 
 def list_broadcasts(session: Session, *, actor: Actor, limit: int = 30) -> list[Progress]:
     """The latest broadcasts and requests the actor may see, newest first, with progress."""
-    entries = session.scalars(select(AuditEntry).where(
-        AuditEntry.action.in_((SEND_ACTION, REQUEST_ACTION)))
-        .order_by(AuditEntry.id.desc()).limit(limit * 10))
-    visible = [b for b in map(_parse, entries) if _visible(b, actor)][:limit]
+    rows = session.scalars(select(EmergencyBroadcast)
+                           .order_by(EmergencyBroadcast.id.desc()).limit(limit * 10))
+    visible = [b for b in map(_view, rows) if _visible(b, actor)][:limit]
     return [progress(session, actor=actor, broadcast=b) for b in visible]
 
 
@@ -168,52 +178,65 @@ def status(session: Session, *, actor: Actor, broadcast_id: int) -> Progress:
 
 
 def progress(session: Session, *, actor: Actor, broadcast: Broadcast) -> Progress:
-    if broadcast.kind == "request":
+    if broadcast.kind == BroadcastKind.REQUEST:
         done = sent_for(session, request=broadcast)
         if done is None:
-            return Progress(broadcast, "waiting_approval", None, broadcast.device_count,
-                            0, 0, 0, [])
+            return Progress(broadcast, ProgressState.WAITING_APPROVAL, None,
+                            broadcast.device_count, 0, 0, 0, [])
         sent = progress(session, actor=actor, broadcast=done)
-        return Progress(broadcast, "sent", done.id, sent.targeted, sent.acknowledged,
-                        sent.started, sent.failed, sent.devices)
+        return Progress(broadcast, ProgressState.SENT, done.id, sent.targeted,
+                        sent.acknowledged, sent.started, sent.failed, sent.devices)
+    targets = list(session.scalars(select(EmergencyTarget).where(
+        EmergencyTarget.broadcast_id == broadcast.id).order_by(EmergencyTarget.device_id)))
     devices = {d.id: d for d in session.scalars(
-        select(Device).where(Device.id.in_(broadcast.device_ids)))}
-    ids = [d for d in broadcast.device_ids
-           if actor.covers(broadcast.actor_unit_id)
-           or (d in devices and actor.covers(devices[d].unit_id))]
+        select(Device).where(Device.id.in_([t.device_id for t in targets])))}
+    shown = [t for t in targets if actor.covers(broadcast.actor_unit_id)
+             or (t.device_id in devices and actor.covers(devices[t.device_id].unit_id))]
     units = {uid: name for uid, name in session.execute(select(AdminUnit.id, AdminUnit.name)
              .where(AdminUnit.id.in_({d.unit_id for d in devices.values()})))}
-    acked: dict[str, datetime] = {}
-    failed: dict[str, str] = {}
-    for device_id, at, payload in session.execute(
-            select(DeviceEventRecord.device_id, DeviceEventRecord.at, DeviceEventRecord.payload)
-            .where(DeviceEventRecord.type == "command_ack",
-                   DeviceEventRecord.device_id.in_(ids),
-                   func.json_extract(DeviceEventRecord.payload, "$.command_id")
-                   == broadcast.command_id)):
-        body = json.loads(payload)
-        if body.get("outcome") == "accepted":
-            acked[device_id] = at
-        else:
-            failed[device_id] = (f"thiết bị từ chối lệnh / command {body.get('outcome')}: "
-                                 f"{body.get('reason', '')}").rstrip(": ")
-    started: dict[str, datetime] = {}
-    for play in session.scalars(select(PlayLog).where(
-            PlayLog.item_id == broadcast.item_id, PlayLog.device_id.in_(ids))):
-        if play.status in _STARTED and play.started_at is not None:
-            started[play.device_id] = play.started_at
-        elif play.status == PlayStatus.FAILED:
-            failed[play.device_id] = f"phát lỗi / play failed: {play.reason or ''}".rstrip(": ")
-    for entry in session.scalars(select(AuditEntry).where(
-            AuditEntry.action == UNDELIVERED_ACTION, AuditEntry.object_type == "broadcast",
-            AuditEntry.object_id == str(broadcast.id))):
-        for device_id in json.loads(entry.detail or "{}").get("device_ids", ()):
-            failed.setdefault(device_id, "máy chủ MQTT không nhận lệnh / the broker did not "
-                                         "accept the command")
     rows = [DeviceProgress(
-        id=d, name=devices[d].name if d in devices else d,
-        unit_name=units.get(devices[d].unit_id, "") if d in devices else "",
-        acked_at=acked.get(d), started_at=started.get(d),
-        failed=None if d in started else failed.get(d)) for d in ids]
-    return Progress(broadcast, "sent", broadcast.id, len(rows), len(acked), len(started),
+        id=t.device_id, name=devices[t.device_id].name if t.device_id in devices else t.device_id,
+        unit_name=units.get(devices[t.device_id].unit_id, "") if t.device_id in devices else "",
+        acked_at=t.acked_at, started_at=t.started_at,
+        failed=None if t.started_at is not None else t.failed) for t in shown]
+    return Progress(broadcast, ProgressState.SENT, broadcast.id, len(rows),
+                    sum(1 for r in rows if r.acked_at is not None),
+                    sum(1 for r in rows if r.started_at is not None),
                     sum(1 for r in rows if r.failed), rows)
+
+
+def _target(session: Session, device_id: str, *, command_id: str | None = None,
+            item_id: str | None = None) -> EmergencyTarget | None:
+    query = select(EmergencyTarget).join(EmergencyBroadcast).where(
+        EmergencyTarget.device_id == device_id)
+    if command_id is not None:
+        query = query.where(EmergencyBroadcast.command_id == command_id)
+    if item_id is not None:
+        query = query.where(EmergencyBroadcast.item_id == item_id)
+    return session.scalar(query.limit(1))
+
+
+def apply_ack(session: Session, *, ack: CommandAck) -> None:
+    """A device acknowledged (or refused) a command: fill in its target, if an emergency's."""
+    target = _target(session, ack.device_id, command_id=ack.command_id)
+    if target is None:
+        return
+    if ack.outcome == CommandOutcome.ACCEPTED:
+        target.acked_at = ack.at
+    else:
+        target.failed = (f"thiết bị từ chối lệnh / command {ack.outcome.value}: "
+                         f"{ack.reason}").rstrip(": ")[:500]
+
+
+def apply_play(session: Session, *,
+               event: PlayStarted | PlayCompleted | PlayInterrupted | PlayFailed) -> None:
+    """A device started (or failed) an emergency's item: fill in its target."""
+    if not event.item_id.startswith("e-"):
+        return  # only emergency items are tracked here
+    target = _target(session, event.device_id, item_id=event.item_id)
+    if target is None:
+        return
+    if isinstance(event, PlayFailed):
+        target.failed = f"phát lỗi / play failed: {event.reason or ''}".rstrip(": ")[:500]
+    elif target.started_at is None:
+        target.started_at = event.started_at

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -11,13 +12,14 @@ from sqlalchemy.orm import Session
 from control_center.core import audit
 from control_center.core.actor import Actor
 from control_center.errors import InvalidInput
-from control_center.models import MediaAsset
+from control_center.models import Bulletin, MediaAsset
 from control_center.mqtt_bridge import MqttBridge
 from control_center.schemas.fleet import PlayBulletin
 from control_center.services.bulletins import get_bulletin
 from control_center.services.fleet import get_device
 from control_center.services.manifests import bulletin_content
-from protocol.manifest import Command, CommandAction, PlayItem, PlayNow
+from protocol.base import Priority
+from protocol.manifest import Command, CommandAction, ItemContent, PlayItem, PlayNow
 from protocol.signing import Signer
 from protocol.topics import Channel, device_topic
 
@@ -36,11 +38,32 @@ def play_now_for_bulletin(
     content = bulletin_content(bulletin, media=media, public_base_url=public_base_url)
     if content is None:
         raise InvalidInput(f"bulletin {bulletin.id} has no playable content")
+    return play_now(bulletin=bulletin, content=content, now=now, prefix="c-")
+
+
+def play_now(
+    *, bulletin: Bulletin, content: ItemContent, now: datetime, prefix: str,
+    priority: Priority | None = None, title_max: int | None = None,
+) -> PlayNow:
+    """The one play-now builder: the bulletin's content at ``now`` under a fresh item id
+    (``prefix`` tells a device command ``c-`` from an emergency ``e-``)."""
+    digits = 20 if prefix == "e-" else 16
     item = PlayItem(
-        item_id=f"c-{uuid.uuid4().hex[:16]}", bulletin_id=bulletin.id, title=bulletin.title,
-        priority=bulletin.priority, start_at=now, content=content,
+        item_id=f"{prefix}{uuid.uuid4().hex[:digits]}", bulletin_id=bulletin.id,
+        title=bulletin.title[:title_max] if title_max else bulletin.title,
+        priority=priority or bulletin.priority, start_at=now, content=content,
     )
     return PlayNow(item=item)
+
+
+def command_messages(
+    signer: Signer, *, command_id: str, device_ids: Iterable[str], action: CommandAction,
+    now: datetime, expires_at: datetime,
+) -> list[tuple[str, bytes]]:
+    """One signed command per device, all under one id, ready for the bridge."""
+    return [(device_topic(device_id, Channel.CMD), signer.seal(Command(
+        id=command_id, device_id=device_id, issued_at=now, expires_at=expires_at,
+        action=action))) for device_id in device_ids]
 
 
 def send_command(

@@ -1,15 +1,12 @@
 """Emergency broadcasts: content played at once on every device of chosen unit subtrees.
 
 Each device gets a signed one-shot ``play_now`` command at emergency priority (it interrupts
-whatever else is playing) with a short expiry. A broadcast is identified by the id of its
-audit entry; there is no table of its own. The ``emergency_send`` entry records, append-only
-and scoped like every entry, who sent which bulletin to which units, the exact devices
-targeted, and the command id and item id every device received, which is what the live view
-needs to match the agents' ``command_ack`` events and ``play_started`` reports
-(``services.broadcasts``). Bulletin ids cannot serve as broadcast ids (one approved bulletin
-may be broadcast many times) and Distribution rows (one per bulletin and unit) hold neither
-the devices nor the command. A request waiting for an approver is an ``emergency_request``
-entry; sending it writes an ``emergency_send`` entry naming the request.
+whatever else is playing) with a short expiry. A broadcast is an ``EmergencyBroadcast`` row
+with the units it was addressed to and one target row per device, under the id of the audit
+entry that records who sent it (so links to either agree); the ingest fills the targets
+in from the agents' ``command_ack`` and play events (``services.broadcasts``). A request
+waiting for an approver is a row of kind ``request``; sending it makes a ``send`` row naming
+the request. The audit log records who sent or requested what, as for every action.
 
 Approval: an approved bulletin may be sent by anyone holding Permission.EMERGENCY. New
 content (a recording or typed text, spoken by the center's TTS so every device plays the same
@@ -25,6 +22,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -43,12 +41,16 @@ from control_center.errors import (
 )
 from control_center.models import (
     AdminUnit,
+    BroadcastKind,
     Bulletin,
     BulletinKind,
     BulletinStatus,
     Device,
     Distribution,
     DistributionState,
+    EmergencyBroadcast,
+    EmergencyTarget,
+    EmergencyUnit,
 )
 from control_center.mqtt_bridge import MqttBridge
 from control_center.schemas.content import BulletinCreate
@@ -56,19 +58,20 @@ from control_center.services import bulletins, media_store
 from control_center.services.broadcasts import (
     REQUEST_ACTION,
     SEND_ACTION,
+    UNDELIVERED,
     UNDELIVERED_ACTION,
     get_broadcast,
     pending_request,
     sent_for,
     visible_bulletin,
 )
+from control_center.services.commands import command_messages, play_now
 from control_center.services.emergency_media import TEXT_MAX, speech_media
 from control_center.services.manifests import media_url
 from control_center.services.media_intake import MediaIntake
 from protocol.base import Priority
-from protocol.manifest import AudioContent, Command, PlayItem, PlayNow
+from protocol.manifest import AudioContent
 from protocol.signing import Signer
-from protocol.topics import Channel, device_topic
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +113,17 @@ class Plan:
     devices: dict[str, int]
 
 
+class OutcomeState(StrEnum):
+    SENT = "sent"
+    WAITING_APPROVAL = "waiting_approval"
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """The answer to a submission: sent at once, or waiting for an approver."""
 
     id: int
-    state: str  # "sent" | "waiting_approval"
+    state: OutcomeState
     bulletin_id: int
     targeted: int
     published: int
@@ -254,12 +262,30 @@ def submit(
         detail={"bulletin_id": bulletin.id, "title": bulletin.title,
                 "unit_ids": list(target.unit_ids), "unit_names": list(target.unit_names),
                 "device_count": len(target.devices)})
+    row = _broadcast(session, kind=BroadcastKind.REQUEST, actor=actor, bulletin=bulletin,
+                     target=target, now=now, id=entry.id)
     session.commit()
-    log.info("emergency request %s by %s waits for an approver (%d devices)", entry.id,
+    log.info("emergency request %s by %s waits for an approver (%d devices)", row.id,
              actor.name, len(target.devices))
-    return Outcome(entry.id, "waiting_approval", bulletin.id, len(target.devices), 0,
+    return Outcome(row.id, OutcomeState.WAITING_APPROVAL, bulletin.id, len(target.devices), 0,
                    "Đã gửi, đang chờ người duyệt phát / submitted: an approver must send it "
                    "(your role may not send new emergency content without approval)")
+
+
+def _broadcast(session: Session, *, kind: BroadcastKind, actor: Actor, bulletin: Bulletin,
+               target: Plan, now: datetime, **fields: object) -> EmergencyBroadcast:
+    """The broadcast's row with its units (and, for a send, one target row per device)."""
+    row = EmergencyBroadcast(
+        kind=kind, bulletin_id=bulletin.id, title=bulletin.title[:TITLE_MAX],
+        actor=actor.name[:100], actor_unit_id=actor.unit_id, at=now,
+        device_count=len(target.devices), **fields)
+    row.units = [EmergencyUnit(position=i, unit_id=u, unit_name=n[:200]) for i, (u, n)
+                 in enumerate(zip(target.unit_ids, target.unit_names, strict=True))]
+    if kind == BroadcastKind.SEND:
+        row.targets = [EmergencyTarget(device_id=d) for d in sorted(target.devices)]
+    session.add(row)
+    session.flush()
+    return row
 
 
 def send_request(
@@ -271,7 +297,7 @@ def send_request(
     actor.require(Permission.APPROVE)
     check_confirmation(confirm)
     request = get_broadcast(session, actor=actor, broadcast_id=request_id)
-    if request.kind != "request":
+    if request.kind != BroadcastKind.REQUEST:
         raise Conflict(f"broadcast {request_id} has already been sent")
     if (done := sent_for(session, request=request)) is not None:
         raise Conflict(f"yêu cầu {request_id} đã được phát (lần phát {done.id}) / request "
@@ -322,9 +348,8 @@ def send(
     """Record the broadcast (audit entry, a ``sent`` Distribution per receiving unit), commit,
     then publish one signed play_now command per device in one batch."""
     content = _content(session, desk=desk, bulletin=bulletin, actor=actor, now=now)
-    item = PlayItem(item_id=f"e-{uuid.uuid4().hex[:20]}", bulletin_id=bulletin.id,
-                    title=bulletin.title[:TITLE_MAX], priority=Priority.EMERGENCY, start_at=now,
-                    content=content)
+    action = play_now(bulletin=bulletin, content=content, now=now, prefix="e-",
+                      priority=Priority.EMERGENCY, title_max=TITLE_MAX)
     command_id = uuid.uuid4().hex
     expires_at = now + COMMAND_TTL
     receiving = sorted(set(target.devices.values()))
@@ -335,32 +360,37 @@ def send(
                 "unit_ids": list(target.unit_ids), "unit_names": list(target.unit_names),
                 "device_ids": sorted(target.devices), "device_count": len(target.devices),
                 "receiving_unit_ids": receiving, "command_id": command_id,
-                "item_id": item.item_id, "expires_at": expires_at.isoformat(),
+                "item_id": action.item.item_id, "expires_at": expires_at.isoformat(),
                 "approval_skipped": approval_skipped, "request_id": request_id})
+    row = _broadcast(session, kind=BroadcastKind.SEND, actor=actor, bulletin=bulletin,
+                     target=target, now=now, id=entry.id, command_id=command_id,
+                     item_id=action.item.item_id, expires_at=expires_at,
+                     flagged=approval_skipped, approval_skipped=approval_skipped,
+                     request_id=request_id)
     _distribute(session, actor=actor, bulletin=bulletin, target=target, units=receiving,
-                now=now, note=f"khẩn cấp / emergency broadcast {entry.id}")
+                now=now, note=f"khẩn cấp / emergency broadcast {row.id}")
     session.commit()
-    messages = [
-        (device_topic(device_id, Channel.CMD), desk.signer.seal(Command(
-            id=command_id, device_id=device_id, issued_at=now, expires_at=expires_at,
-            action=PlayNow(item=item))))
-        for device_id in sorted(target.devices)
-    ]
+    devices = sorted(target.devices)
+    messages = command_messages(desk.signer, command_id=command_id, device_ids=devices,
+                                action=action, now=now, expires_at=expires_at)
     bridge = desk.bridge
     acked = bridge.wait_many(bridge.send_many(messages, qos=1, retain=False),
                              timeout=desk.publish_timeout_s)
-    missing = [d for d, ok in zip(sorted(target.devices), acked, strict=True) if not ok]
+    missing = [d for d, ok in zip(devices, acked, strict=True) if not ok]
     if missing:
+        for t in row.targets:
+            if t.device_id in missing:
+                t.failed = UNDELIVERED
         audit.record(session, actor=actor, action=UNDELIVERED_ACTION, object_type="broadcast",
-                     object_id=entry.id, at=now, flagged=True,
+                     object_id=row.id, at=now, flagged=True,
                      detail={"device_ids": missing, "reason": bridge.last_error or "no PUBACK"})
         session.commit()
-        log.warning("emergency %s: the broker did not acknowledge %d of %d commands", entry.id,
+        log.warning("emergency %s: the broker did not acknowledge %d of %d commands", row.id,
                     len(missing), len(messages))
-    log.info("emergency %s (bulletin %s) sent by %s to %d devices", entry.id, bulletin.id,
+    log.info("emergency %s (bulletin %s) sent by %s to %d devices", row.id, bulletin.id,
              actor.name, len(messages))
     published = len(messages) - len(missing)
-    return Outcome(entry.id, "sent", bulletin.id, len(messages), published,
+    return Outcome(row.id, OutcomeState.SENT, bulletin.id, len(messages), published,
                    f"Đã phát lệnh khẩn cấp tới {published}/{len(messages)} thiết bị / emergency "
                    f"sent to {published} of {len(messages)} devices")
 

@@ -21,12 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from control_center.feedback.service import record_submission
 from control_center.models import Device, DeviceEventRecord
+from control_center.services import broadcasts
 from control_center.services.plays import apply_play_event
 from control_center.telemetry.monitor import record_status_change
 from control_center.training.kiosk import record_kiosk_attempt
 from protocol import codec
 from protocol.errors import MalformedMessage, TopicError, UnsupportedVersion
 from protocol.events import (
+    CommandAck,
     DeviceEvent,
     ManifestAccepted,
     PlayCompleted,
@@ -175,6 +177,9 @@ class Ingestor:
             device.manifest_version_acked = max(device.manifest_version_acked or 0, event.version)
         elif isinstance(event, PlayStarted | PlayCompleted | PlayInterrupted | PlayFailed):
             apply_play_event(session, event=event, now=now)
+            broadcasts.apply_play(session, event=event)
+        elif isinstance(event, CommandAck):
+            broadcasts.apply_ack(session, ack=event)
         elif isinstance(event, FeedbackSubmitted):
             record_submission(session, event=event, device=device, now=now)
         elif isinstance(event, QuizAttemptSubmitted):
