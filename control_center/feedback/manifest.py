@@ -55,6 +55,7 @@ def kiosk_extras(session: Session, *, now: datetime) -> dict[str, KioskExtras]:
     ).all()
     answers: dict[str, list[FeedbackAnswer]] = {}
     for row, unit_name in rows:
+        assert row.device_id is not None  # the query asks for the kiosks' feedback only
         mine = answers.setdefault(row.device_id, [])
         if len(mine) < MAX_ANSWERS and row.answer and row.answered_at:
             mine.append(FeedbackAnswer(

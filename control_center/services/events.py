@@ -9,7 +9,7 @@ from control_center.models import DeviceEventRecord
 
 
 def list_events(
-    session: Session, *, devices: Select[tuple[str]] | None = None, type: str | None = None,
+    session: Session, *, devices: Select[str] | None = None, type: str | None = None,
     limit: int = 500, offset: int = 0,
 ) -> list[DeviceEventRecord]:
     """Events newest first; ``devices`` selects the device ids to include."""

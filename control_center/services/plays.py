@@ -112,7 +112,7 @@ def apply_play_event(session: Session, *, event: PlayEvent, now: datetime) -> Pl
 
 
 def list_plays(
-    session: Session, *, devices: Select[tuple[str]] | None = None,
+    session: Session, *, devices: Select[str] | None = None,
     schedule_id: int | None = None, bulletin_id: int | None = None,
     status: PlayStatus | None = None, limit: int = 500, offset: int = 0,
 ) -> list[PlayLog]:

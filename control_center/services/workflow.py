@@ -69,8 +69,9 @@ def owns(actor: Actor, bulletin: Bulletin) -> bool:
     return actor.is_system or actor.covers(bulletin.unit_id)
 
 
-def require_owner(actor: Actor, bulletin: Bulletin, *, doing: str) -> None:
-    """403 for a bulletin the actor sees only because it was sent down to its unit."""
+def require_owner(actor: Actor, bulletin: Bulletin, *, doing: tuple[str, str]) -> None:
+    """403 for a bulletin the actor sees only because it was sent down to its unit; ``doing``
+    names the refused action in Vietnamese and in English."""
     if not owns(actor, bulletin):
         raise Forbidden(f"bản tin {bulletin.id} do cấp trên gửi xuống, không thể {doing[0]} / "
                         f"bulletin {bulletin.id} was sent from above: you may not {doing[1]} it")

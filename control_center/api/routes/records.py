@@ -32,7 +32,7 @@ Limit = Annotated[int, Query(ge=1, le=5000)]
 Offset = Annotated[int, Query(ge=0)]
 
 
-def _scoped_devices(actor: Actor, device_id: str | None) -> Select[tuple[str]] | None:
+def _scoped_devices(actor: Actor, device_id: str | None) -> Select[str] | None:
     """The device ids the caller may read about (one, when ``device_id`` is given); None: all."""
     if actor.scope is None and device_id is None:
         return None

@@ -8,7 +8,7 @@ the message beside the field it concerns and what the user typed kept.
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, TypedDict
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, File, Form, UploadFile
@@ -41,7 +41,14 @@ FLASH = {"created": "Đã lưu bản nháp / draft saved", "saved": "Đã lưu /
          "reject": "Đã từ chối / rejected", "publish": "Đã gửi xuống cấp dưới / sent down"}
 
 
-def _labels() -> dict[str, object]:
+class _Labels(TypedDict):
+    status_labels: dict[str, str]
+    priority_labels: dict[str, str]
+    kind_labels: dict[str, str]
+    priority_options: list[tuple[str, str]]
+
+
+def _labels() -> _Labels:
     return {"status_labels": {s.value: label for s, label in workflow.STATUS_LABELS.items()},
             "priority_labels": PRIORITY_LABELS, "kind_labels": KIND_LABELS,
             "priority_options": [(k, f"{v} / {k}") for k, v in PRIORITY_LABELS.items()]}
@@ -49,7 +56,7 @@ def _labels() -> dict[str, object]:
 
 def _unit_names(session: Session, found: list[Bulletin]) -> dict[int | None, str]:
     names: dict[int | None, str] = {None: "Trung tâm / system"}
-    names.update(distribution.unit_names(session, {b.unit_id for b in found if b.unit_id}))
+    names.update(distribution.unit_names(session, {b.unit_id for b in found if b.unit_id}).items())
     return names
 
 
