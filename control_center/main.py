@@ -14,10 +14,9 @@ from control_center.api.errors import install_error_handlers
 from control_center.api.router import api_router
 from control_center.api.routes.system import health_router
 from control_center.config import Settings
-from control_center.web.auth import install_page_handlers
-from control_center.web.console.common import install_console_handlers
 from control_center.web.console.routes import console_routers
 from control_center.web.pages import router as monitor_pages
+from control_center.web.shell import install_page_handlers
 from control_center.web.training.forum import router as forum_pages
 from control_center.web.training.study import router as training_pages
 from control_center.workers.runtime import Center
@@ -48,7 +47,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    install_console_handlers(app)
     install_page_handlers(app)
     app.include_router(api_router(), prefix="/api/v1")
     app.include_router(health_router)

@@ -1,4 +1,5 @@
-"""Secrets: Mosquitto password hashes for devices and the API bearer token check."""
+"""Secrets: Mosquitto password hashes for devices, the API bearer token check and the signed
+value of the pages' sign-in cookie."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
 MOSQUITTO_ITERATIONS = 101
 MOSQUITTO_SALT_BYTES = 12
@@ -48,3 +50,43 @@ def verify_mosquitto_hash(password: str, encoded: str) -> bool:
 def token_matches(presented: str, expected: str) -> bool:
     """Constant-time comparison of bearer tokens."""
     return hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def cookie_credential(value: str) -> str:
+    """The credential in a sign-in cookie's value, without the officer signed onto it."""
+    return value.partition(".")[0]
+
+
+def _officer_signature(credential: str, officer_id: int, key: str) -> str:
+    message = f"tt-officer-v2:{credential}:{officer_id}".encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class SignInCookie:
+    """The value of a page sign-in cookie: ``<credential>``, or ``<credential>.<officer id>.
+    <signature>`` once an officer is picked on the training pages.
+
+    The credential is a session token or the pages' HMAC of the API token; the signature is an
+    HMAC of credential and officer keyed with the API token, so the officer cannot be edited by
+    hand nor moved to another sign-in, and changing the token drops it.
+    """
+
+    credential: str
+    officer_id: int | None = None
+
+    @classmethod
+    def parse(cls, value: str, *, key: str) -> SignInCookie:
+        """Read a cookie; an officer whose signature does not match is dropped."""
+        credential, _, signed = value.partition(".")
+        officer, _, signature = signed.partition(".")
+        if officer.isascii() and officer.isdigit() and hmac.compare_digest(
+                signature.encode(), _officer_signature(credential, int(officer), key).encode()):
+            return cls(credential, int(officer))
+        return cls(credential)
+
+    def encode(self, *, key: str) -> str:
+        if self.officer_id is None:
+            return self.credential
+        signature = _officer_signature(self.credential, self.officer_id, key)
+        return f"{self.credential}.{self.officer_id}.{signature}"

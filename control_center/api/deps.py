@@ -15,7 +15,7 @@ from control_center.accounts import service as accounts
 from control_center.core.actor import Actor
 from control_center.core.permissions import Permission
 from control_center.errors import Forbidden, NotAuthenticated
-from control_center.security import token_matches
+from control_center.security import cookie_credential, token_matches
 from control_center.workers.runtime import Center
 
 _bearer = HTTPBearer(auto_error=False, description="TT_API_TOKEN")
@@ -59,6 +59,12 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+def session_token(request: Request) -> str | None:
+    """The session token in the ``tt_session`` cookie (without the officer the training pages
+    may have signed onto it, see ``SignInCookie``), if any."""
+    return cookie_credential(request.cookies.get(SESSION_COOKIE, "")) or None
+
+
 def require_token(
     request: Request,
     center: CenterDep,
@@ -74,7 +80,7 @@ def require_token(
         if token_matches(credentials.credentials, center.settings.api_token):
             return Actor(name="api-token", source_ip=source_ip)
         token, from_cookie = credentials.credentials, False
-    elif cookie := request.cookies.get(SESSION_COOKIE):
+    elif cookie := session_token(request):
         token, from_cookie = cookie, True
     else:
         raise NotAuthenticated("missing credentials: send 'Authorization: Bearer <token>' "

@@ -8,14 +8,12 @@ Vietnamese first, English beside it; every time is shown in the center's time zo
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi.responses import RedirectResponse, Response
 
 from control_center.api.deps import CenterDep
 from control_center.core.permissions import Permission
@@ -27,25 +25,19 @@ from control_center.telemetry.csvout import report_csv
 from control_center.telemetry.fleet_overview import device_detail, fleet_overview
 from control_center.telemetry.play_report import play_report
 from control_center.telemetry.queries import CHART_FIELDS, InfluxUnavailable
-from control_center.web import auth
-from control_center.web.auth import ViewerDep
 from control_center.web.charts import line_chart, plays_chart
+from control_center.web.labels import PLAY_STATES
+from control_center.web.shell import (
+    MONITOR,
+    ViewerDep,
+    render,
+    safe_next,
+    sign_in_token,
+    sign_out,
+    token_ok,
+)
 
-router = APIRouter(prefix="/monitor", include_in_schema=False)
-_env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-
-PRESENCE = {"online": "Trực tuyến / online", "silent": "Im lặng quá ngưỡng / silent",
-            "offline": "Ngoại tuyến / offline", "never": "Chưa kết nối / never seen"}
-ALERT_KINDS = {"offline": "Mất kết nối lâu / offline too long",
-               "playback_failures": "Phát lỗi nhiều lần / repeated playback failures",
-               "disk_low": "Sắp đầy bộ nhớ / disk almost full",
-               "overheating": "Quá nhiệt / overheating",
-               "clock_untrusted": "Đồng hồ không tin cậy / clock untrusted"}
-ALERT_STATES = {"open": "Đang mở / open", "acknowledged": "Đã tiếp nhận / acknowledged",
-                "resolved": "Đã xử lý / resolved"}
-PLAY_STATES = {"completed": "Hoàn thành", "failed": "Lỗi", "interrupted": "Bị ngắt",
-               "started": "Đang phát", "scheduled": "Chưa báo cáo", "cancelled": "Đã hủy"}
+router = APIRouter(prefix=MONITOR, include_in_schema=False)
 CHARTS = {"cpu_temp_c": ("Nhiệt độ CPU / CPU temperature", "°C", "alert_temp_c"),
           "disk_free_pct": ("Bộ nhớ trống / disk free", "%", "alert_disk_free_pct"),
           "signal_dbm": ("Tín hiệu / signal", "dBm", None),
@@ -55,58 +47,43 @@ CHARTS = {"cpu_temp_c": ("Nhiệt độ CPU / CPU temperature", "°C", "alert_te
 assert set(CHARTS) == set(CHART_FIELDS)
 
 
-def _render(center: CenterDep, name: str, status_code: int = 200, **context: object) -> Response:
-    tz = ZoneInfo(center.settings.timezone)
-
-    def local(at: datetime | None, fmt: str = "%d/%m/%Y %H:%M:%S") -> str:
-        return at.astimezone(tz).strftime(fmt) if at else "—"
-
-    html = _env.get_template(name).render(
-        local=local, tz_name=center.settings.timezone, presence=PRESENCE, alert_kinds=ALERT_KINDS,
-        alert_states=ALERT_STATES, play_states=PLAY_STATES, **context)
-    return HTMLResponse(html, status_code=status_code)
-
-
-def _safe_next(target: str) -> str:
-    return target if target.startswith("/monitor") and "//" not in target else "/monitor"
-
-
 @router.get("/login")
-def login_form(center: CenterDep, next: str = "/monitor") -> Response:
-    return _render(center, "login.html", next=_safe_next(next), error=None)
+def login_form(center: CenterDep, next: str = MONITOR) -> Response:
+    return render(center, "login.html", next=safe_next(next, fallback=MONITOR), error=None)
 
 
 @router.post("/login")
 def login(request: Request, center: CenterDep, token: Annotated[str, Form()],
-          next: Annotated[str, Form()] = "/monitor") -> Response:
-    if not auth.token_ok(token.strip(), center.settings.api_token):
-        return _render(center, "login.html", status_code=401, next=_safe_next(next),
-                       error="Mã truy cập không đúng / wrong access token")
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    auth.sign_in(response, request, center.settings.api_token)
+          next: Annotated[str, Form()] = MONITOR) -> Response:
+    if not token_ok(token.strip(), center.settings.api_token):
+        return render(center, "login.html", status_code=401,
+                      next=safe_next(next, fallback=MONITOR),
+                      error="Mã truy cập không đúng / wrong access token")
+    response = RedirectResponse(safe_next(next, fallback=MONITOR), status_code=303)
+    sign_in_token(response, request, center)
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
-    response = RedirectResponse("/monitor/login", status_code=303)
-    auth.sign_out(response)
+def logout(request: Request, center: CenterDep) -> Response:
+    response = RedirectResponse(f"{MONITOR}/login", status_code=303)
+    sign_out(response, request, center)
     return response
 
 
 @router.get("")
 def overview(center: CenterDep, viewer: ViewerDep, unit_id: int | None = None) -> Response:
-    unit_id = viewer.unit_or_own(unit_id)
+    unit_id = viewer.actor.unit_or_own(unit_id)
     with center.read_sessions() as session:
         data = fleet_overview(session, unit_id=unit_id)
-    return _render(center, "overview.html", data=data, unit_id=unit_id)
+    return render(center, "overview.html", data=data, unit_id=unit_id)
 
 
 @router.get("/devices/{device_id}")
 def device(center: CenterDep, viewer: ViewerDep, device_id: str, hours: float = 24.0) -> Response:
     hours = min(max(hours, 0.1), 24 * 31)
     with center.read_sessions() as session:
-        fleet.get_visible_device(session, actor=viewer, device_id=device_id)
+        fleet.get_visible_device(session, actor=viewer.actor, device_id=device_id)
         detail = device_detail(session, device_id=device_id, plays=500)
     tz = ZoneInfo(center.settings.timezone)
     now = center.clock()
@@ -131,7 +108,7 @@ def device(center: CenterDep, viewer: ViewerDep, device_id: str, hours: float = 
     plays_svg = plays_chart(
         [(p.scheduled_at, p.status, f"{p.item_id}: {PLAY_STATES.get(p.status, p.status)}")
          for p in recent], start=start, end=now, tz=tz)
-    return _render(center, "device.html", d=detail, dev=detail.device, charts=charts,
+    return render(center, "device.html", d=detail, dev=detail.device, charts=charts,
                    chart_note=chart_note, plays_svg=plays_svg, hours=hours,
                    recent_plays=recent[:100])
 
@@ -139,10 +116,10 @@ def device(center: CenterDep, viewer: ViewerDep, device_id: str, hours: float = 
 @router.get("/alerts")
 def alerts(center: CenterDep, viewer: ViewerDep, state: AlertState | None = None,
            unit_id: int | None = None) -> Response:
-    unit_id = viewer.unit_or_own(unit_id)
+    unit_id = viewer.actor.unit_or_own(unit_id)
     with center.read_sessions() as session:
         items = list_alerts(session, state=state, unit_id=unit_id)
-    return _render(center, "alerts.html", items=items, state=state.value if state else None)
+    return render(center, "alerts.html", items=items, state=state.value if state else None)
 
 
 @router.post("/alerts/{alert_id}/{action}")
@@ -150,11 +127,11 @@ def alert_action(center: CenterDep, viewer: ViewerDep, alert_id: int, action: st
     states = {"acknowledge": AlertState.ACKNOWLEDGED, "resolve": AlertState.RESOLVED}
     if action not in states:
         raise InvalidInput(f"unknown action {action!r}")
-    viewer.require(Permission.ALERTS)
+    viewer.actor.require(Permission.ALERTS)
     with center.sessions() as session:
-        require_visible_alert(session, actor=viewer, alert_id=alert_id)
+        require_visible_alert(session, actor=viewer.actor, alert_id=alert_id)
         set_alert_state(session, alert_id=alert_id, state=states[action],
-                              actor=viewer.name, now=center.clock())
+                              actor=viewer.actor.name, now=center.clock())
     return RedirectResponse("/monitor/alerts", status_code=303)
 
 
@@ -175,13 +152,13 @@ def report(center: CenterDep, viewer: ViewerDep, unit_id: int | None = None,
            start: date | None = None, end: date | None = None) -> Response:
     t0, t1, d0, d1 = _period(center, start, end)
     if unit_id is not None:
-        viewer.require_unit(unit_id, what=f"unit {unit_id}")
+        viewer.actor.require_unit(unit_id, what=f"unit {unit_id}")
     with center.read_sessions() as session:
-        units = fleet_overview(session, unit_id=viewer.unit_id).units
+        units = fleet_overview(session, unit_id=viewer.actor.unit_id).units
         data = (play_report(session, unit_id=unit_id, start=t0, end=t1)
                 if unit_id is not None else None)
     query = urlencode({"unit_id": unit_id or "", "start": d0.isoformat(), "end": d1.isoformat()})
-    return _render(center, "report.html", units=units, report=data, unit_id=unit_id,
+    return render(center, "report.html", units=units, report=data, unit_id=unit_id,
                    start=d0, end=d1, csv_url=f"/monitor/reports.csv?{query}")
 
 
@@ -189,7 +166,7 @@ def report(center: CenterDep, viewer: ViewerDep, unit_id: int | None = None,
 def report_csv_page(center: CenterDep, viewer: ViewerDep, unit_id: int,
                     start: date | None = None, end: date | None = None) -> Response:
     t0, t1, d0, d1 = _period(center, start, end)
-    viewer.require_unit(unit_id, what=f"unit {unit_id}")
+    viewer.actor.require_unit(unit_id, what=f"unit {unit_id}")
     with center.read_sessions() as session:
         data = play_report(session, unit_id=unit_id, start=t0, end=t1)
     name = f"bao-cao-phat-{unit_id}-{d0:%Y%m%d}-{d1:%Y%m%d}.csv"

@@ -12,7 +12,7 @@ from control_center.models import Device
 from control_center.telemetry.fleet_overview import UnitSummary, fleet_overview
 from control_center.web.console.common import PREFIX, ConsoleDep, FormState, render
 from control_center.web.console.device_map import MapPoint, draw_map
-from control_center.web.pages import PRESENCE
+from control_center.web.labels import PRESENCE
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 

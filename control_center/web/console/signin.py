@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from control_center.accounts import service as accounts
-from control_center.api.deps import SESSION_COOKIE, CenterDep, client_ip
+from control_center.api.deps import CenterDep, client_ip
 from control_center.errors import NotAuthenticated
 from control_center.models import Bulletin, BulletinStatus, Device, Distribution
 from control_center.models import DistributionState as DS
@@ -21,6 +21,7 @@ from control_center.web.console.common import (
     render,
     safe_next,
 )
+from control_center.web.shell import sign_in_user, sign_out
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -52,20 +53,15 @@ def login(
         return render(center, "console_login.html", status_code=401 if password else 422,
                       next=safe_next(next), form=form)
     response = redirect(safe_next(next))
-    response.set_cookie(SESSION_COOKIE, signed.token,
-                        max_age=int(center.settings.session_hours * 3600), path="/",
-                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    sign_in_user(response, request, center, signed.token)
     return response
 
 
 @router.post("/logout")
 def logout(request: Request, ctx: ConsoleDep, csrf: Annotated[str, Form()] = "") -> Response:
     ctx.check_csrf(csrf)
-    token = request.cookies.get(SESSION_COOKIE, "")
-    with ctx.center.sessions() as session:
-        accounts.end_session(session, token=token)
     response = redirect(f"{PREFIX}/login")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    sign_out(response, request, ctx.center)
     return response
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from control_center.accounts import passwords
 from control_center.accounts import service as accounts
-from control_center.api.deps import SESSION_COOKIE
+from control_center.api.deps import session_token
 from control_center.core.permissions import ROLE_LABELS, Permission
 from control_center.errors import CenterError, Conflict, InvalidInput, NotAuthenticated
 from control_center.models import AdminUnit, Role
@@ -148,7 +148,7 @@ def change_password(
             try:
                 accounts.change_password(
                     session, user_id=ctx.actor.user_id, current=current, new=new,
-                    keep_token=request.cookies.get(SESSION_COOKIE), actor=ctx.actor,
+                    keep_token=session_token(request), actor=ctx.actor,
                     now=ctx.center.clock())
             except NotAuthenticated as exc:
                 form.error("current", str(exc))

@@ -1,86 +1,44 @@
-"""Rendering, the sign-in gate and the temporary officer cookie of the training pages.
+"""What the training pages share: the officer acting on them.
 
-Officer identity is TEMPORARY until accounts (issue 7): after the usual token sign-in of the
-pages, the person picks who they are on /monitor/training/officer; the choice is kept in the
-``tt_officer`` cookie (HMAC-signed with the API token so it cannot be edited by hand).
+Officer identity is TEMPORARY until officers are tied to accounts: once signed in (a console
+user or the API-token sign-in of ``/monitor``), the person picks who they are on
+/monitor/training/officer; the choice is signed onto their sign-in cookie
+(``control_center.web.shell``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from control_center.api.deps import CenterDep
 from control_center.models import Officer
-from control_center.web import auth
-from control_center.workers.runtime import Center
+from control_center.web.shell import TRAINING, PageRedirect, Viewer, ViewerDep
 
-PREFIX = "/monitor/training"
-OFFICER_COOKIE = "tt_officer"
-ROLES = {"editor": "Biên tập viên / editor", "technician": "Kỹ thuật viên / technician",
-         "leader": "Lãnh đạo / leader", "moderator": "Điều phối diễn đàn / moderator"}
-_env = Environment(loader=FileSystemLoader(Path(__file__).parents[1] / "templates"),
-                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+PREFIX = TRAINING
 
 
-def render(center: Center, name: str, status_code: int = 200, **context: object) -> Response:
-    tz = ZoneInfo(center.settings.timezone)
-
-    def local(at: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
-        return at.astimezone(tz).strftime(fmt) if at else "—"
-
-    html = _env.get_template(name).render(local=local, tz_name=center.settings.timezone,
-                                          roles=ROLES, prefix=PREFIX, **context)
-    return HTMLResponse(html, status_code=status_code)
+def officer_of(viewer: Viewer, session: Session) -> Officer | None:
+    """The officer the viewer picked, if any (and still there)."""
+    return session.get(Officer, viewer.officer_id) if viewer.officer_id is not None else None
 
 
-def current_officer(request: Request, center: CenterDep, _viewer: auth.ViewerDep) -> Officer:
+def current_officer(request: Request, viewer: ViewerDep) -> Officer:
     """The dependency behind ``OfficerDep``: the officer picked on this browser, once signed
-    in; without one, a redirect to the picker (``auth.PageRedirect``)."""
-    with center.read_sessions() as session:
-        officer = officer_of(request, center, session)
+    in; without one, a redirect to the picker (``PageRedirect``)."""
+    with viewer.center.read_sessions() as session:
+        officer = officer_of(viewer, session)
     if officer is None:
-        raise auth.PageRedirect(pick_officer(request))
+        raise PageRedirect(pick_officer(request))
     return officer
 
 
 OfficerDep = Annotated[Officer, Depends(current_officer)]
 
 
-def _signature(officer_id: int, api_token: str) -> str:
-    return hmac.new(api_token.encode(), f"tt-officer-v1:{officer_id}".encode(),
-                    hashlib.sha256).hexdigest()[:32]
-
-
-def set_officer(response: Response, request: Request, center: Center, officer_id: int) -> None:
-    value = f"{officer_id}.{_signature(officer_id, center.settings.api_token)}"
-    response.set_cookie(OFFICER_COOKIE, value, max_age=auth.MAX_AGE_S, path="/monitor",
-                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
-
-
-def officer_of(request: Request, center: Center, session: Session) -> Officer | None:
-    raw = request.cookies.get(OFFICER_COOKIE, "")
-    officer_id, _, signature = raw.partition(".")
-    if not officer_id.isdigit() or not hmac.compare_digest(
-            signature, _signature(int(officer_id), center.settings.api_token)):
-        return None
-    return session.get(Officer, int(officer_id))
-
-
 def pick_officer(request: Request) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"{PREFIX}/officer?" + urlencode({"next": target}), status_code=303)
-
-
-def safe_next(target: str) -> str:
-    return target if target.startswith(PREFIX) and "//" not in target else PREFIX

@@ -10,7 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from control_center.api.deps import CenterDep
 from control_center.training import forum
-from control_center.web.training.common import PREFIX, OfficerDep, render
+from control_center.web.shell import render
+from control_center.web.training.common import PREFIX, OfficerDep
 
 router = APIRouter(prefix=f"{PREFIX}/forum", include_in_schema=False)
 

@@ -18,39 +18,31 @@ from control_center.models import AdminUnit, CourseMedia, Lesson, LessonView, Me
 from control_center.training import courses, officers, quizzes, reports
 from control_center.training.markdown import Resolver
 from control_center.training.markdown import render as render_markdown
-from control_center.web.auth import ViewerDep
-from control_center.web.training.common import (
-    PREFIX,
-    OfficerDep,
-    officer_of,
-    render,
-    safe_next,
-    set_officer,
-)
+from control_center.web.shell import ViewerDep, remember_officer, render, safe_next
+from control_center.web.training.common import PREFIX, OfficerDep, officer_of
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 LIBRARY_REF = re.compile(r"media:([0-9a-f]{64})")
 
 
 @router.get("/officer")
-def officer_form(request: Request, center: CenterDep, _viewer: ViewerDep,
-                 next: str = PREFIX) -> Response:
+def officer_form(center: CenterDep, viewer: ViewerDep, next: str = PREFIX) -> Response:
     with center.read_sessions() as session:
         people = officers.list_officers(session)
         units = dict(session.execute(select(AdminUnit.id, AdminUnit.name)).all())
-        current = officer_of(request, center, session)
+        current = officer_of(viewer, session)
     return render(center, "training_officer.html", people=people, units=units,
-                  current=current, next=safe_next(next))
+                  current=current, next=safe_next(next, fallback=PREFIX))
 
 
 @router.post("/officer")
-def officer_pick(request: Request, center: CenterDep, _viewer: ViewerDep,
+def officer_pick(request: Request, center: CenterDep, viewer: ViewerDep,
                  officer_id: Annotated[int, Form()],
                  next: Annotated[str, Form()] = PREFIX) -> Response:
     with center.read_sessions() as session:
         officers.get_officer(session, officer_id=officer_id)
-    response = RedirectResponse(safe_next(next), status_code=303)
-    set_officer(response, request, center, officer_id)
+    response = RedirectResponse(safe_next(next, fallback=PREFIX), status_code=303)
+    remember_officer(response, request, viewer, officer_id)
     return response
 
 
@@ -174,10 +166,9 @@ def attempt_page(center: CenterDep, me: OfficerDep, attempt_id: int) -> Response
 
 
 @router.get("/reports")
-def report_page(request: Request, center: CenterDep, _viewer: ViewerDep,
-                unit_id: int | None = None) -> Response:
+def report_page(center: CenterDep, viewer: ViewerDep, unit_id: int | None = None) -> Response:
     with center.read_sessions() as session:
-        me = officer_of(request, center, session)
+        me = officer_of(viewer, session)
         units = list(session.scalars(select(AdminUnit).order_by(AdminUnit.id)))
         chosen = unit_id if unit_id is not None else (me.unit_id if me else None)
         rows = reports.unit_report(session, unit_id=chosen) if chosen is not None else []

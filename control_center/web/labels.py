@@ -1,0 +1,17 @@
+"""What the pages call states and roles: Vietnamese first, English beside it."""
+
+from __future__ import annotations
+
+PRESENCE = {"online": "Trực tuyến / online", "silent": "Im lặng quá ngưỡng / silent",
+            "offline": "Ngoại tuyến / offline", "never": "Chưa kết nối / never seen"}
+ALERT_KINDS = {"offline": "Mất kết nối lâu / offline too long",
+               "playback_failures": "Phát lỗi nhiều lần / repeated playback failures",
+               "disk_low": "Sắp đầy bộ nhớ / disk almost full",
+               "overheating": "Quá nhiệt / overheating",
+               "clock_untrusted": "Đồng hồ không tin cậy / clock untrusted"}
+ALERT_STATES = {"open": "Đang mở / open", "acknowledged": "Đã tiếp nhận / acknowledged",
+                "resolved": "Đã xử lý / resolved"}
+PLAY_STATES = {"completed": "Hoàn thành", "failed": "Lỗi", "interrupted": "Bị ngắt",
+               "started": "Đang phát", "scheduled": "Chưa báo cáo", "cancelled": "Đã hủy"}
+OFFICER_ROLES = {"editor": "Biên tập viên / editor", "technician": "Kỹ thuật viên / technician",
+                 "leader": "Lãnh đạo / leader", "moderator": "Điều phối diễn đàn / moderator"}
