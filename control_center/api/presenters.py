@@ -26,7 +26,7 @@ from control_center.schemas.content import (
 from control_center.schemas.fleet import GroupPublic
 from control_center.schemas.records import AuditPublic, EventPublic
 from control_center.services.manifests import media_url
-from control_center.services.schedules import upcoming
+from control_center.services.schedule_timing import upcoming
 from control_center.workers.manifest_sync import SyncReport
 
 

@@ -28,6 +28,7 @@ from control_center.models import (
     EmergencyTarget,
 )
 from control_center.services import workflow
+from control_center.services.commands import is_emergency_item
 from protocol.events import (
     CommandAck,
     CommandOutcome,
@@ -231,7 +232,7 @@ def apply_ack(session: Session, *, ack: CommandAck) -> None:
 def apply_play(session: Session, *,
                event: PlayStarted | PlayCompleted | PlayInterrupted | PlayFailed) -> None:
     """A device started (or failed) an emergency's item: fill in its target."""
-    if not event.item_id.startswith("e-"):
+    if not is_emergency_item(event.item_id):
         return  # only emergency items are tracked here
     target = _target(session, event.device_id, item_id=event.item_id)
     if target is None:

@@ -25,6 +25,9 @@ from protocol.topics import Channel, device_topic
 
 log = logging.getLogger(__name__)
 
+COMMAND_ITEM_PREFIX = "c-"
+EMERGENCY_ITEM_PREFIX = "e-"
+
 
 def play_now_for_bulletin(
     session: Session, *, request: PlayBulletin, public_base_url: str, now: datetime
@@ -38,22 +41,27 @@ def play_now_for_bulletin(
     content = bulletin_content(bulletin, media=media, public_base_url=public_base_url)
     if content is None:
         raise InvalidInput(f"bulletin {bulletin.id} has no playable content")
-    return play_now(bulletin=bulletin, content=content, now=now, prefix="c-")
+    return play_now(bulletin=bulletin, content=content, now=now)
 
 
 def play_now(
-    *, bulletin: Bulletin, content: ItemContent, now: datetime, prefix: str,
-    priority: Priority | None = None, title_max: int | None = None,
+    *, bulletin: Bulletin, content: ItemContent, now: datetime, emergency: bool = False,
 ) -> PlayNow:
-    """The one play-now builder: the bulletin's content at ``now`` under a fresh item id
-    (``prefix`` tells a device command ``c-`` from an emergency ``e-``)."""
-    digits = 20 if prefix == "e-" else 16
+    """The one play-now builder: the bulletin's content at ``now`` under a fresh item id; an
+    emergency's item (``e-``) plays at emergency priority, a device command's (``c-``) at the
+    bulletin's own."""
+    prefix, digits = (EMERGENCY_ITEM_PREFIX, 20) if emergency else (COMMAND_ITEM_PREFIX, 16)
     item = PlayItem(
         item_id=f"{prefix}{uuid.uuid4().hex[:digits]}", bulletin_id=bulletin.id,
-        title=bulletin.title[:title_max] if title_max else bulletin.title,
-        priority=priority or bulletin.priority, start_at=now, content=content,
+        title=bulletin.title, priority=Priority.EMERGENCY if emergency else bulletin.priority,
+        start_at=now, content=content,
     )
     return PlayNow(item=item)
+
+
+def is_emergency_item(item_id: str) -> bool:
+    """True for the item id of an emergency broadcast (built by ``play_now``)."""
+    return item_id.startswith(EMERGENCY_ITEM_PREFIX)
 
 
 def command_messages(

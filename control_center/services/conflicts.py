@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from control_center.core.targets import resolve_targets, spec_of
 from control_center.models import Bulletin, BulletinKind, MediaAsset, Schedule, ScheduleKind
 from control_center.services.expansion import Recurrence, expand_recurring, zone
-from control_center.services.schedules import Timing
+from control_center.services.schedule_timing import Timing
 
 HORIZON = timedelta(days=14)
 WORDS_PER_MINUTE = 150

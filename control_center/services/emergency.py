@@ -18,7 +18,6 @@ TT_EMERGENCY_ROLES (``Actor.emergency_direct``); otherwise it waits for an appro
 from __future__ import annotations
 
 import logging
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,21 +30,17 @@ from sqlalchemy.orm import Session
 from control_center.core import audit
 from control_center.core.actor import Actor
 from control_center.core.permissions import Permission
-from control_center.core.targets import descendant_unit_ids
 from control_center.errors import (
     BrokerUnavailable,
     CenterError,
     Conflict,
     FieldError,
-    Forbidden,
 )
 from control_center.models import (
-    AdminUnit,
     BroadcastKind,
     Bulletin,
     BulletinKind,
     BulletinStatus,
-    Device,
     Distribution,
     DistributionState,
     EmergencyBroadcast,
@@ -66,19 +61,26 @@ from control_center.services.broadcasts import (
     visible_bulletin,
 )
 from control_center.services.commands import command_messages, play_now
+from control_center.services.emergency_checks import (
+    TITLE_MAX,
+    Message,
+    Plan,
+    check_confirmation,
+    check_sendable,
+    plan,
+    source_of,
+)
 from control_center.services.emergency_media import TEXT_MAX, speech_media
 from control_center.services.manifests import media_url
 from control_center.services.media_intake import MediaIntake
 from protocol.base import Priority
-from protocol.manifest import AudioContent
+from protocol.manifest import AudioContent, PlayNow
 from protocol.signing import Signer
 
 log = logging.getLogger(__name__)
 
-CONFIRM_WORD = "PHÁT KHẨN CẤP"
 COMMAND_TTL = timedelta(minutes=2)
 """An emergency command not received within this time is dropped by the agent (expired)."""
-TITLE_MAX = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,25 +94,6 @@ class EmergencyDesk:
     public_base_url: str
     timezone: str
     publish_timeout_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """What to broadcast: exactly one of an approved bulletin, a processed upload, a text."""
-
-    bulletin_id: int | None = None
-    media_sha256: str | None = None
-    text: str | None = None
-    title: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """The chosen subtree roots and the devices (id -> unit id) they reach for this actor."""
-
-    unit_ids: tuple[int, ...]
-    unit_names: tuple[str, ...]
-    devices: dict[str, int]
 
 
 class OutcomeState(StrEnum):
@@ -128,69 +111,6 @@ class Outcome:
     targeted: int
     published: int
     message: str
-
-
-def confirmation_ok(typed: str | None) -> bool:
-    """The typed confirmation matches CONFIRM_WORD (any case; composed or decomposed marks)."""
-    text = unicodedata.normalize("NFC", typed or "").strip()
-    return " ".join(text.split()).casefold() == CONFIRM_WORD.casefold()
-
-
-def check_confirmation(typed: str | None) -> None:
-    if not confirmation_ok(typed):
-        raise FieldError("confirm", f'Gõ đúng "{CONFIRM_WORD}" để xác nhận / type '
-                                    f'"{CONFIRM_WORD}" to confirm the emergency broadcast')
-
-
-def plan(session: Session, *, actor: Actor, unit_ids: list[int]) -> Plan:
-    """Check the chosen units (inside the actor's subtree) and find the devices they reach."""
-    ids = list(dict.fromkeys(unit_ids))
-    if not ids:
-        raise FieldError("unit_ids", "Chọn ít nhất một đơn vị / choose at least one unit")
-    units = {u.id: u for u in session.scalars(select(AdminUnit).where(AdminUnit.id.in_(ids)))}
-    for unit_id in ids:
-        if unit_id not in units or not actor.covers(unit_id):
-            raise FieldError("unit_ids", f"đơn vị {unit_id} không tồn tại / unit {unit_id} "
-                                         "does not exist", status_code=404)
-    subtree = descendant_unit_ids(session, unit_ids=ids)
-    rows = session.execute(select(Device.id, Device.unit_id)
-                           .where(Device.unit_id.in_(subtree)).order_by(Device.id))
-    devices = {device_id: unit for device_id, unit in rows if actor.covers(unit)}
-    if not devices:
-        raise FieldError("unit_ids", "Các đơn vị đã chọn chưa có thiết bị nào / the chosen "
-                                     "units have no device to broadcast to")
-    return Plan(tuple(ids), tuple(units[u].name for u in ids), devices)
-
-
-def source_of(message: Message) -> str:
-    """Which content was given: "bulletin", "media" or "text" (exactly one is allowed)."""
-    given = [name for name, value in (("bulletin", message.bulletin_id),
-                                      ("media", message.media_sha256),
-                                      ("text", (message.text or "").strip())) if value]
-    if not given:
-        raise FieldError("message", "Chọn một bản tin đã duyệt, tải lên bản ghi âm hoặc nhập "
-                                    "nội dung / pick an approved bulletin, upload a recording "
-                                    "or type a text")
-    if len(given) > 1 and given != ["media", "text"]:  # a spoken text carries both
-        raise FieldError("message", "Chỉ chọn một nguồn nội dung / give only one of "
-                                    "bulletin_id, media_sha256 or text")
-    return given[0]
-
-
-def check_sendable(bulletin: Bulletin, actor: Actor) -> bool:
-    """Raise unless the bulletin may be broadcast by ``actor`` now; True when it must be
-    approved by the actor first (a submitted emergency bulletin, actor an approver)."""
-    if bulletin.status.broadcastable:
-        return False
-    if (bulletin.status == BulletinStatus.SUBMITTED and bulletin.priority == Priority.EMERGENCY
-            and actor.may(Permission.APPROVE)):
-        if bulletin.submitted_by == actor.name or bulletin.created_by == actor.name:
-            raise Forbidden("không tự duyệt bản tin của mình: cần người duyệt khác / approvers "
-                            "never approve their own bulletin: another approver must send it")
-        return True
-    raise Conflict(f"bản tin {bulletin.id} chưa được duyệt ({bulletin.status.value}) / bulletin "
-                   f"{bulletin.id} is {bulletin.status.value}, not approved: an approver must "
-                   "approve it before it can be broadcast")
 
 
 def require_link(desk: EmergencyDesk) -> None:
@@ -262,8 +182,8 @@ def submit(
         detail={"bulletin_id": bulletin.id, "title": bulletin.title,
                 "unit_ids": list(target.unit_ids), "unit_names": list(target.unit_names),
                 "device_count": len(target.devices)})
-    row = _broadcast(session, kind=BroadcastKind.REQUEST, actor=actor, bulletin=bulletin,
-                     target=target, now=now, id=entry.id)
+    row = _broadcast(session, entry_id=entry.id, actor=actor, bulletin=bulletin,
+                     target=target, now=now)
     session.commit()
     log.info("emergency request %s by %s waits for an approver (%d devices)", row.id,
              actor.name, len(target.devices))
@@ -272,16 +192,24 @@ def submit(
                    "(your role may not send new emergency content without approval)")
 
 
-def _broadcast(session: Session, *, kind: BroadcastKind, actor: Actor, bulletin: Bulletin,
-               target: Plan, now: datetime, **fields: object) -> EmergencyBroadcast:
-    """The broadcast's row with its units (and, for a send, one target row per device)."""
+def _broadcast(
+    session: Session, *, entry_id: int, actor: Actor, bulletin: Bulletin, target: Plan,
+    now: datetime, action: PlayNow | None = None, command_id: str | None = None,
+    expires_at: datetime | None = None, approval_skipped: bool = False,
+    request_id: int | None = None,
+) -> EmergencyBroadcast:
+    """The broadcast's row under its audit entry's id, with its units; a send (``action``,
+    what every device gets) also has one target row per device."""
     row = EmergencyBroadcast(
-        kind=kind, bulletin_id=bulletin.id, title=bulletin.title[:TITLE_MAX],
-        actor=actor.name[:100], actor_unit_id=actor.unit_id, at=now,
-        device_count=len(target.devices), **fields)
+        id=entry_id, kind=BroadcastKind.REQUEST if action is None else BroadcastKind.SEND,
+        bulletin_id=bulletin.id, title=bulletin.title[:TITLE_MAX], actor=actor.name[:100],
+        actor_unit_id=actor.unit_id, at=now, device_count=len(target.devices),
+        command_id=command_id, item_id=action.item.item_id if action else None,
+        expires_at=expires_at, flagged=approval_skipped, approval_skipped=approval_skipped,
+        request_id=request_id)
     row.units = [EmergencyUnit(position=i, unit_id=u, unit_name=n[:200]) for i, (u, n)
                  in enumerate(zip(target.unit_ids, target.unit_names, strict=True))]
-    if kind == BroadcastKind.SEND:
+    if action is not None:
         row.targets = [EmergencyTarget(device_id=d) for d in sorted(target.devices)]
     session.add(row)
     session.flush()
@@ -348,8 +276,7 @@ def send(
     """Record the broadcast (audit entry, a ``sent`` Distribution per receiving unit), commit,
     then publish one signed play_now command per device in one batch."""
     content = _content(session, desk=desk, bulletin=bulletin, actor=actor, now=now)
-    action = play_now(bulletin=bulletin, content=content, now=now, prefix="e-",
-                      priority=Priority.EMERGENCY, title_max=TITLE_MAX)
+    action = play_now(bulletin=bulletin, content=content, now=now, emergency=True)
     command_id = uuid.uuid4().hex
     expires_at = now + COMMAND_TTL
     receiving = sorted(set(target.devices.values()))
@@ -362,10 +289,9 @@ def send(
                 "receiving_unit_ids": receiving, "command_id": command_id,
                 "item_id": action.item.item_id, "expires_at": expires_at.isoformat(),
                 "approval_skipped": approval_skipped, "request_id": request_id})
-    row = _broadcast(session, kind=BroadcastKind.SEND, actor=actor, bulletin=bulletin,
-                     target=target, now=now, id=entry.id, command_id=command_id,
-                     item_id=action.item.item_id, expires_at=expires_at,
-                     flagged=approval_skipped, approval_skipped=approval_skipped,
+    row = _broadcast(session, entry_id=entry.id, actor=actor, bulletin=bulletin,
+                     target=target, now=now, action=action, command_id=command_id,
+                     expires_at=expires_at, approval_skipped=approval_skipped,
                      request_id=request_id)
     _distribute(session, actor=actor, bulletin=bulletin, target=target, units=receiving,
                 now=now, note=f"khẩn cấp / emergency broadcast {row.id}")
@@ -376,14 +302,15 @@ def send(
     bridge = desk.bridge
     acked = bridge.wait_many(bridge.send_many(messages, qos=1, retain=False),
                              timeout=desk.publish_timeout_s)
-    missing = [d for d, ok in zip(devices, acked, strict=True) if not ok]
+    missing = {d for d, ok in zip(devices, acked, strict=True) if not ok}
     if missing:
-        for t in row.targets:
-            if t.device_id in missing:
-                t.failed = UNDELIVERED
+        for undelivered in row.targets:
+            if undelivered.device_id in missing:
+                undelivered.failed = UNDELIVERED
         audit.record(session, actor=actor, action=UNDELIVERED_ACTION, object_type="broadcast",
                      object_id=row.id, at=now, flagged=True,
-                     detail={"device_ids": missing, "reason": bridge.last_error or "no PUBACK"})
+                     detail={"device_ids": sorted(missing),
+                             "reason": bridge.last_error or "no PUBACK"})
         session.commit()
         log.warning("emergency %s: the broker did not acknowledge %d of %d commands", row.id,
                     len(missing), len(messages))

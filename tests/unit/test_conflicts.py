@@ -28,7 +28,7 @@ from control_center.services.conflicts import (
     summarize,
     text_duration,
 )
-from control_center.services.schedules import Timing
+from control_center.services.schedule_timing import Timing
 from protocol.base import Priority
 from protocol.events import DeviceKind
 

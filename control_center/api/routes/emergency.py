@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.schemas.common import InputModel, ItemList, Sha256
-from control_center.services import broadcasts, emergency, emergency_media
+from control_center.services import broadcasts, emergency, emergency_checks, emergency_media
 
 router = APIRouter(prefix="/emergency", tags=["emergency"])
 
@@ -26,13 +26,13 @@ class EmergencyCreate(InputModel):
     bulletin_id: int | None = None
     media_sha256: Sha256 | None = None
     text: str | None = Field(default=None, max_length=emergency_media.TEXT_MAX)
-    title: str = Field(default="", max_length=emergency.TITLE_MAX,
+    title: str = Field(default="", max_length=emergency_checks.TITLE_MAX,
                        description="for new content; default 'Phát khẩn cấp <time>'")
-    confirm: str = Field(default="", description=f'must be "{emergency.CONFIRM_WORD}"')
+    confirm: str = Field(default="", description=f'must be "{emergency_checks.CONFIRM_WORD}"')
 
 
 class EmergencySend(InputModel):
-    confirm: str = Field(default="", description=f'must be "{emergency.CONFIRM_WORD}"')
+    confirm: str = Field(default="", description=f'must be "{emergency_checks.CONFIRM_WORD}"')
 
 
 class EmergencyAnswer(BaseModel):
@@ -108,11 +108,13 @@ def create_emergency(
     no unit, no or several messages; 404: a unit or bulletin outside your subtree;
     409: the bulletin is not approved; 503: the broker is unreachable (nothing sent).
     """
-    outcome = emergency.submit(
-        session, desk=center.emergency, actor=actor, unit_ids=data.unit_ids, confirm=data.confirm,
-        message=emergency.Message(bulletin_id=data.bulletin_id, media_sha256=data.media_sha256,
-                                  text=data.text, title=data.title), now=now)
-    if outcome.state != "sent":
+    message = emergency_checks.Message(bulletin_id=data.bulletin_id,
+                                       media_sha256=data.media_sha256, text=data.text,
+                                       title=data.title)
+    outcome = emergency.submit(session, desk=center.emergency, actor=actor,
+                               unit_ids=data.unit_ids, confirm=data.confirm, message=message,
+                               now=now)
+    if outcome.state != emergency.OutcomeState.SENT:
         response.status_code = 202
     return _answer(outcome)
 

@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 from control_center.core.permissions import Permission
 from control_center.errors import CenterError, Forbidden
 from control_center.models import Bulletin, BulletinKind
-from control_center.services import broadcasts, emergency, emergency_media, media_store
+from control_center.services import (
+    broadcasts,
+    emergency,
+    emergency_checks,
+    emergency_media,
+    media_store,
+)
 from control_center.telemetry.fleet_overview import fleet_overview
 from control_center.web.console.common import (
     PREFIX,
@@ -58,7 +64,7 @@ def _step1(ctx: ConsoleContext, form: FormState, chosen: list[int], status_code:
         recent = broadcasts.list_broadcasts(session, actor=ctx.actor, limit=20)
     return render(ctx, "console_emergency.html", status_code=status_code,
                   form=form, units=choices, chosen=set(chosen), bulletin_options=options,
-                  sources=SOURCES, recent=recent, confirm_word=emergency.CONFIRM_WORD)
+                  sources=SOURCES, recent=recent, confirm_word=emergency_checks.CONFIRM_WORD)
 
 
 @router.get("/emergency")
@@ -81,7 +87,7 @@ def _check_message(session: Session, ctx: ConsoleContext, form: FormState,
                 return None
             bulletin = broadcasts.visible_bulletin(session, actor=actor,
                                                    bulletin_id=int(v["bulletin_id"]))
-            emergency.check_sendable(bulletin, actor)
+            emergency_checks.check_sendable(bulletin, actor)
             return bulletin
         if source == "upload":
             if recording is not None and recording.filename:
@@ -114,7 +120,7 @@ def _check_message(session: Session, ctx: ConsoleContext, form: FormState,
 
 def _review(ctx: ConsoleContext, session: Session, form: FormState, chosen: list[int],
             bulletin: Bulletin | None, status_code: int = 200) -> Response:
-    plan = emergency.plan(session, actor=ctx.actor, unit_ids=chosen)
+    plan = emergency_checks.plan(session, actor=ctx.actor, unit_ids=chosen)
     v = form.values
     audio = v["media_sha256"] or (bulletin.media_sha256 if bulletin is not None else None)
     title = (bulletin.title if bulletin is not None else v["title"].strip()
@@ -122,7 +128,7 @@ def _review(ctx: ConsoleContext, session: Session, form: FormState, chosen: list
     return render(
         ctx, "console_emergency_review.html", status_code=status_code, form=form,
         chosen=chosen, plan=plan, title=title, bulletin=bulletin, audio=audio,
-        source_label=SOURCES.get(v["source"], ""), confirm_word=emergency.CONFIRM_WORD,
+        source_label=SOURCES.get(v["source"], ""), confirm_word=emergency_checks.CONFIRM_WORD,
         text=v["text"] if v["source"] == "text" else (
             bulletin.text if bulletin is not None and bulletin.kind == BulletinKind.TEXT
             else ""),
@@ -145,7 +151,7 @@ def emergency_review(
     with ctx.center.sessions() as session:
         bulletin = _check_message(session, ctx, form, recording)
         try:
-            emergency.plan(session, actor=ctx.actor, unit_ids=chosen)
+            emergency_checks.plan(session, actor=ctx.actor, unit_ids=chosen)
         except CenterError as exc:
             form.error("unit_ids", str(exc))
         if form.ok:
@@ -172,9 +178,9 @@ def _confirmed(form: FormState, confirm: str, confirm_check: str) -> None:
     form.values.update(confirm=confirm, confirm_check=confirm_check)
     if not confirm_check:
         form.error("confirm_check", "Đánh dấu ô xác nhận / tick the box to confirm")
-    if not emergency.confirmation_ok(confirm):
-        form.error("confirm", f'Gõ đúng "{emergency.CONFIRM_WORD}" để xác nhận / type '
-                              f'"{emergency.CONFIRM_WORD}" to confirm')
+    if not emergency_checks.confirmation_ok(confirm):
+        form.error("confirm", f'Gõ đúng "{emergency_checks.CONFIRM_WORD}" để xác nhận / type '
+                              f'"{emergency_checks.CONFIRM_WORD}" to confirm')
 
 
 @router.post("/emergency/send")
@@ -191,7 +197,7 @@ def emergency_send(
                                                text, title), strict=True)))
     chosen = _ids(unit_ids)
     _confirmed(form, confirm, confirm_check)
-    message = emergency.Message(
+    message = emergency_checks.Message(
         bulletin_id=int(bulletin_id) if source == "bulletin" and bulletin_id.isdigit() else None,
         media_sha256=(media_sha256 or None) if source in ("upload", "text") else None,
         text=text if source == "text" else None, title=title)
@@ -230,7 +236,7 @@ def _live(ctx: ConsoleContext, broadcast_id: int, form: FormState | None = None,
                     and ctx.actor.covers(b.actor_unit_id))
         return render(ctx, "console_emergency_request.html", status_code=status_code,
                       progress=progress, can_send=can_send, form=form or FormState(),
-                      confirm_word=emergency.CONFIRM_WORD, audio=audio, text=text)
+                      confirm_word=emergency_checks.CONFIRM_WORD, audio=audio, text=text)
     return render(ctx, "console_emergency_live.html", status_code=status_code,
                   progress=progress, now=ctx.center.clock())
 

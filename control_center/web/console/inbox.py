@@ -16,7 +16,7 @@ from control_center.core.permissions import Permission
 from control_center.errors import CenterError
 from control_center.models import Bulletin, Distribution, MediaAsset, Schedule
 from control_center.models import DistributionState as DS
-from control_center.services import distribution, schedules, workflow
+from control_center.services import distribution, schedule_timing, workflow
 from control_center.web.console.bulletin_forms import PRIORITY_LABELS, parse_slot
 from control_center.web.console.common import PREFIX, ConsoleDep, FormState, redirect, render
 from protocol.base import Priority
@@ -50,7 +50,7 @@ def _rows(session: Session, found: list[Distribution], now: datetime) -> list[In
         asset = session.get(MediaAsset, bulletin.media_sha256) if bulletin.media_sha256 else None
         audio = asset.delivery_file()[0] if asset is not None and asset.renditions else None
         schedule = session.get(Schedule, d.schedule_id) if d.schedule_id else None
-        upcoming = schedules.upcoming(schedule, now=now, count=1) if schedule else []
+        upcoming = schedule_timing.upcoming(schedule, now=now, count=1) if schedule else []
         out.append(InboxRow(d, bulletin, names.get(d.from_unit_id, "?"),
                             names.get(d.unit_id, "?"), audio, upcoming[0] if upcoming else None))
     return out

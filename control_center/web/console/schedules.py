@@ -15,7 +15,7 @@ from control_center.core.permissions import Permission
 from control_center.core.targets import resolve_targets, spec_of
 from control_center.errors import CenterError, Conflict, InvalidInput, NotFound
 from control_center.models import AdminUnit, Bulletin, BulletinStatus, Device, MediaAsset
-from control_center.services import calendar, conflicts, schedules
+from control_center.services import calendar, conflicts, schedule_timing, schedules
 from control_center.services.expansion import zone
 from control_center.web.console.calendar_view import build_grid
 from control_center.web.console.common import PREFIX, ConsoleContext, ConsoleDep, redirect, render
@@ -94,7 +94,7 @@ def schedule_list(ctx: ConsoleDep, show: str = "active") -> Response:
                                          actor=ctx.actor, limit=300)
         titles = _bulletins(session, {s.bulletin_id for s in found})
         rows = [(s, titles.get(s.bulletin_id), describe(s, local_tz=tz),
-                 next(iter(schedules.upcoming(s, now=now, count=1)), None),
+                 next(iter(schedule_timing.upcoming(s, now=now, count=1)), None),
                  len(resolve_targets(session, spec=spec_of(s), check=False))) for s in found]
     return render(ctx, "console_schedules.html", rows=rows, show=show)
 
@@ -236,7 +236,7 @@ def schedule_detail(
             unit_ids.add(schedule.unit_id)
         unit_names = {u.id: u.name for u in session.scalars(
             select(AdminUnit).where(AdminUnit.id.in_(unit_ids)))}
-        upcoming = schedules.upcoming(schedule, now=now, count=10)
+        upcoming = schedule_timing.upcoming(schedule, now=now, count=10)
     return render(ctx, "console_schedule_detail.html", schedule=schedule, bulletin=bulletin,
                   spec=spec, devices=devices, unit_names=unit_names, upcoming=upcoming,
                   timing=describe(schedule, local_tz=tz), saved=bool(saved),
