@@ -2,6 +2,7 @@
 
 from control_center.models.accounts import Role, User, UserSession
 from control_center.models.base import Base, UtcDateTime
+from control_center.models.commands import CommandKind, CommandResult, DeviceCommand
 from control_center.models.content import (
     Bulletin,
     BulletinKind,
@@ -64,6 +65,9 @@ from control_center.models.training import (
 )
 
 __all__ = [
+    "CommandKind",
+    "CommandResult",
+    "DeviceCommand",
     "BroadcastKind",
     "EmergencyBroadcast",
     "EmergencyTarget",
