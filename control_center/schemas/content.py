@@ -65,11 +65,16 @@ class BulletinCreate(InputModel):
     category: Category = ""
     priority: Priority = Priority.NORMAL
     kind: BulletinKind = BulletinKind.AUDIO
-    media_sha256: Sha256 | None = Field(default=None, description="required for kind=audio")
-    text: Text | None = Field(default=None, description="required for kind=text")
+    media_sha256: Sha256 | None = Field(
+        default=None, description="required for kind=audio (ready media); refused for kind=text")
+    text: Text | None = Field(
+        default=None, description="required for kind=text; for kind=audio, its transcript")
 
 
 class BulletinUpdate(InputModel):
+    """The fields to change; the result is checked like a create (a text bulletin takes no
+    ``media_sha256``, an audio one keeps ready media)."""
+
     title: Title | None = None
     category: Category | None = None
     priority: Priority | None = None

@@ -47,12 +47,18 @@ def list_bulletins(
 def _check_content(
     session: Session, *, kind: BulletinKind, media_sha256: str | None, text: str | None
 ) -> None:
+    """Audio: ready media (a text beside it is its transcript). Text: a text and no media."""
     if kind == BulletinKind.AUDIO:
         if not media_sha256:
             raise InvalidInput("an audio bulletin needs media_sha256 (upload with POST /media)")
         media_store.require_ready(session, sha256=media_sha256)
-    elif kind == BulletinKind.TEXT and not text:
-        raise InvalidInput("a text bulletin needs a non-empty text")
+    elif kind == BulletinKind.TEXT:
+        if media_sha256:
+            raise InvalidInput("a text bulletin is spoken from its text and has no media: drop "
+                               "media_sha256, or make an audio bulletin (kind=audio) to play "
+                               "the recording")
+        if not text:
+            raise InvalidInput("a text bulletin needs a non-empty text")
 
 
 def create_bulletin(
@@ -100,11 +106,12 @@ def update_bulletin(
     for name in ("title", "category", "priority"):
         if changes.get(name) is None and name in changes:
             raise InvalidInput(f"{name} cannot be null")
+    _check_content(session, kind=bulletin.kind,  # checked before anything is changed
+                   media_sha256=changes.get("media_sha256", bulletin.media_sha256),
+                   text=changes.get("text", bulletin.text))
     changed = {name for name, value in changes.items() if getattr(bulletin, name) != value}
     for name, value in changes.items():
         setattr(bulletin, name, value)
-    _check_content(session, kind=bulletin.kind, media_sha256=bulletin.media_sha256,
-                   text=bulletin.text)
     bulletin.updated_at = now
     audit.record(session, actor=actor, action="update", object_type="bulletin",
                  object_id=bulletin.id, detail=data.model_dump(mode="json", exclude_unset=True),

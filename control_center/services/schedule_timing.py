@@ -1,15 +1,26 @@
 """When a schedule plays: its timing (one-off instant or RRULE with a validity window), the
-checks that refuse what cannot be broadcast, and its next occurrences."""
+checks that refuse what cannot be broadcast, and its next occurrences.
+
+A recurring rule must leave each occurrence time to play: its first ``SPACING_SAMPLE``
+occurrences (the real expansion, so BYSECOND/BYMINUTE lists count, not just FREQ) must lie at
+least the bulletin's length and at least ``MIN_SPACING`` apart.
+"""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from control_center.errors import InvalidInput
 from control_center.models import Schedule, ScheduleKind
 from control_center.schemas.content import ScheduleCreate
 from control_center.services.expansion import Recurrence, next_recurring, parse_rule, zone
+
+MIN_SPACING = timedelta(minutes=1)
+"""The closest two occurrences of one recurring schedule may come, whatever it plays."""
+SPACING_SAMPLE = 200
+"""How many upcoming occurrences the spacing check expands."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +33,10 @@ class Timing:
     timezone: str
 
 
-def validate_timing(timing: Timing, *, now: datetime) -> None:
-    """Refuse what cannot be broadcast: past instants, bad rules, empty validity windows."""
+def validate_timing(timing: Timing, *, now: datetime, length: timedelta) -> None:
+    """Refuse what cannot be broadcast: past instants, bad rules, empty validity windows, and
+    rules whose occurrences come closer than ``length`` (how long the bulletin plays) or
+    ``MIN_SPACING``."""
     zone(timing.timezone)
     if timing.kind == ScheduleKind.ONE_OFF:
         if timing.start_at is None:
@@ -38,9 +51,36 @@ def validate_timing(timing: Timing, *, now: datetime) -> None:
         raise InvalidInput("valid_until must be after valid_from")
     rec = Recurrence(timing.rrule, timing.valid_from, timing.valid_until, timing.timezone)
     parse_rule(rec)
-    if not next_recurring(rec, after=now, count=1):
+    first = next_recurring(rec, after=now, count=SPACING_SAMPLE)
+    if not first:
         raise InvalidInput(f"rrule {timing.rrule!r} has no occurrence after now "
                            "within valid_from/valid_until")
+    check_spacing(timing.rrule, first, length=length)
+
+
+def _seconds(span: timedelta) -> str:
+    return f"{round(span.total_seconds(), 1):g}"
+
+
+def check_spacing(rule: str, instants: list[datetime], *, length: timedelta) -> None:
+    """Refuse ``rule`` when two of its consecutive ``instants`` (UTC, ascending) come closer
+    than ``length`` or ``MIN_SPACING``, naming the rule, the gap found and the length."""
+    needed = max(length, MIN_SPACING)
+    gaps = [(later - earlier, earlier, later)
+            for earlier, later in itertools.pairwise(instants)]
+    if not gaps:
+        return
+    gap, earlier, later = min(gaps)
+    if gap >= needed:
+        return
+    at = f"{earlier:%Y-%m-%d %H:%M:%S} → {later:%Y-%m-%d %H:%M:%S} UTC"
+    raise InvalidInput(
+        f"lịch lặp quá dày: quy tắc {rule!r} phát cách nhau {_seconds(gap)} giây ({at}), "
+        f"bản tin dài {_seconds(length)} giây; hai lần phát phải cách nhau ít nhất bằng độ "
+        f"dài bản tin và ít nhất {_seconds(MIN_SPACING)} giây / rrule {rule!r} repeats too "
+        f"often: occurrences {_seconds(gap)} s apart ({at}) but the bulletin lasts "
+        f"{_seconds(length)} s; occurrences must be at least the bulletin's length and at "
+        f"least {_seconds(MIN_SPACING)} s apart")
 
 
 def timing_for_create(data: ScheduleCreate, default_tz: str) -> Timing:

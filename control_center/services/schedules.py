@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
@@ -46,7 +46,7 @@ from control_center.models import (
     ScheduleTarget,
 )
 from control_center.schemas.content import ScheduleCreate, ScheduleUpdate, Targets
-from control_center.services import workflow
+from control_center.services import conflicts, workflow
 from control_center.services.schedule_timing import Timing, timing_for_create, validate_timing
 
 
@@ -190,6 +190,11 @@ def usable_bulletin(session: Session, *, actor: Actor, bulletin_id: int) -> Bull
     return bulletin
 
 
+def _length(session: Session, bulletin: Bulletin) -> timedelta:
+    """How long one occurrence of ``bulletin`` plays (see ``conflicts.play_duration``)."""
+    return conflicts.bulletin_durations(session, [bulletin])[bulletin.id]
+
+
 def prepare_schedule(
     session: Session, *, data: ScheduleCreate, default_tz: str, actor: Actor,
     now: datetime,
@@ -200,7 +205,7 @@ def prepare_schedule(
     spec = _spec(data.targets)
     bulletin = usable_bulletin(session, actor=actor, bulletin_id=data.bulletin_id)
     _check_targets(session, actor, spec)
-    validate_timing(timing, now=now)
+    validate_timing(timing, now=now, length=_length(session, bulletin))
     return Proposal(bulletin, timing, spec, resolve_targets(session, spec=spec, check=False))
 
 
@@ -295,7 +300,8 @@ def update_schedule(
     if data.targets is not None:
         spec = _spec(data.targets)
         _check_targets(session, actor, spec)
-    validate_timing(timing, now=now)
+    validate_timing(timing, now=now, length=_length(
+        session, bulletin or session.get_one(Bulletin, schedule.bulletin_id)))
     schedule.start_at, schedule.rrule = timing.start_at, timing.rrule
     schedule.valid_from, schedule.valid_until = timing.valid_from, timing.valid_until
     schedule.timezone = timing.timezone

@@ -14,6 +14,7 @@ from protocol.manifest import Manifest
 from protocol.signing import Verifier, public_key_from_b64
 from protocol.topics import Channel, device_topic
 from tests.center.helpers import audio_bulletin, device, in_minutes, ok, unit
+from tests.support.audio import make_tone
 from tests.support.center import CenterHandle
 from tests.support.mqtt import MqttTestClient, connect_client
 
@@ -77,6 +78,35 @@ def test_bulletin_refusals(center: CenterHandle) -> None:
     assert r.status_code == 422 and "body.priority" in r.json()["detail"]
     r = api.get("/api/v1/bulletins/99999")
     assert (r.status_code, r.json()["detail"]) == (404, "bulletin 99999 does not exist")
+
+
+TEXT_WITH_MEDIA = ("a text bulletin is spoken from its text and has no media: drop "
+                   "media_sha256, or make an audio bulletin (kind=audio) to play the recording")
+
+
+def test_text_bulletin_with_media_is_refused_on_create_and_patch(
+    center: CenterHandle, tone_wav: Path
+) -> None:
+    api = center.api
+    audio = audio_bulletin(api, tone_wav)
+    sha = audio["media_sha256"]
+    for media in (sha, "cd" * 32):  # ready media, and media that does not exist
+        r = api.post("/api/v1/bulletins", json={"title": "Tin", "kind": "text", "text": "Họp.",
+                                                "media_sha256": media})
+        assert (r.status_code, r.json()["detail"]) == (422, TEXT_WITH_MEDIA)
+    text = ok(api.post("/api/v1/bulletins", json={"title": "Tin", "kind": "text",
+                                                  "text": "Họp lúc 19h."}))
+    for media in (sha, "cd" * 32):
+        r = api.patch(f"/api/v1/bulletins/{text['id']}", json={"media_sha256": media})
+        assert (r.status_code, r.json()["detail"]) == (422, TEXT_WITH_MEDIA)
+    assert ok(api.get(f"/api/v1/bulletins/{text['id']}"))["media_sha256"] is None
+    # an audio bulletin keeps ready media: dropped or unknown media is refused, not a 500
+    r = api.patch(f"/api/v1/bulletins/{audio['id']}", json={"media_sha256": None})
+    assert r.status_code == 422 and "needs media_sha256" in r.json()["detail"]
+    r = api.patch(f"/api/v1/bulletins/{audio['id']}", json={"media_sha256": "cd" * 32})
+    assert (r.status_code, r.json()["detail"]) == (
+        422, f"media {'cd' * 32} does not exist: upload it first")
+    assert ok(api.get(f"/api/v1/bulletins/{audio['id']}"))["media_sha256"] == sha
 
 
 def test_text_bulletin_crud(center: CenterHandle) -> None:
@@ -242,3 +272,50 @@ def test_listing_schedules(center: CenterHandle, commune: dict[str, Any], tone_w
     got = ok(center.api.get(f"/api/v1/schedules/{created['id']}"))
     assert got["targets"] == {"unit_ids": [commune["id"]], "group_ids": [], "device_ids": []}
     assert center.api.get("/api/v1/schedules/777777").status_code == 404
+
+
+def _recurring(bulletin: dict[str, Any], rule: str, commune: dict[str, Any]) -> dict[str, Any]:
+    valid_from = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    return {"bulletin_id": bulletin["id"], "rrule": rule, "valid_from": valid_from.isoformat(),
+            "targets": {"unit_ids": [commune["id"]]}}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "rule", "gap"),
+    [
+        (7, "FREQ=SECONDLY", "1 s apart"),
+        (90, "FREQ=MINUTELY;INTERVAL=1", "60 s apart"),
+        (7, "FREQ=DAILY;BYHOUR=6;BYMINUTE=0;BYSECOND=0,30", "30 s apart"),
+    ],
+)
+def test_recurrence_closer_than_the_bulletin_or_a_minute_is_refused(
+    center: CenterHandle, commune: dict[str, Any], tmp_path: Path, seconds: int, rule: str,
+    gap: str,
+) -> None:
+    bulletin = audio_bulletin(center.api, make_tone(tmp_path / "clip.mp3", seconds, freq=523))
+    before = ok(center.api.get("/api/v1/schedules", params={"bulletin_id": bulletin["id"]}))
+    r = center.api.post("/api/v1/schedules", json=_recurring(bulletin, rule, commune))
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert f"rrule {rule!r} repeats too often: occurrences {gap}" in detail
+    lasts = bulletin["delivery"]["duration_ms"] / 1000  # the encoded clip: about ``seconds``
+    assert abs(lasts - seconds) < 0.5
+    assert f"the bulletin lasts {round(lasts, 1):g} s" in detail
+    assert "at least 60 s apart" in detail
+    assert detail.startswith(f"lịch lặp quá dày: quy tắc {rule!r}")
+    after = ok(center.api.get("/api/v1/schedules", params={"bulletin_id": bulletin["id"]}))
+    assert after["count"] == before["count"] == 0
+
+
+def test_hourly_rule_passes_and_cannot_be_edited_closer(
+    center: CenterHandle, commune: dict[str, Any], tmp_path: Path
+) -> None:
+    bulletin = audio_bulletin(center.api, make_tone(tmp_path / "clip.mp3", 7, freq=587))
+    created = ok(center.api.post("/api/v1/schedules", json=_recurring(
+        bulletin, "FREQ=HOURLY;BYMINUTE=15;BYSECOND=0", commune)))
+    first, second = (datetime.fromisoformat(i) for i in created["next_instants"][:2])
+    assert second - first == timedelta(hours=1)
+    r = center.api.patch(f"/api/v1/schedules/{created['id']}",
+                         json={"rrule": "FREQ=MINUTELY;BYSECOND=0,20,40"})
+    assert r.status_code == 422 and "occurrences 20 s apart" in r.json()["detail"]
+    assert ok(center.api.get(f"/api/v1/schedules/{created['id']}"))["revision"] == 1

@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from control_center.models import AuditEntry, Distribution, Schedule
-from tests.center.helpers import ok
+from tests.center.helpers import ok, ready_media
 from tests.console.conftest import Tree
-from tests.console.schedule_support import approved_audio, daily, schedule_count
+from tests.console.schedule_support import approved_audio, daily, schedule_count, today_local
+from tests.support.audio import make_tone
 
 pytestmark = pytest.mark.integration
 
@@ -154,3 +155,40 @@ def test_commune_schedules_a_bulletin_sent_down_to_it(tree: Tree, tmp_path: Path
     r = op_b.post("/api/v1/schedules", json=daily(prov["id"], 17, 0,
                                                    unit_ids=[tree.units["b"]["id"]]))
     assert r.status_code == 404  # never sent to commune B
+
+
+def test_too_dense_rules_are_refused_on_every_path_that_makes_a_schedule(
+    tree: Tree, tmp_path: Path,
+) -> None:
+    """Sending down with a slot and accepting from the inbox make schedules too: the same
+    spacing rule (at least a minute, at least the bulletin's length) refuses them."""
+    prov_op, prov_appr, op_a = (tree.api_as(n) for n in ("prov_op", "prov_appr", "op_a"))
+    province, unit_a = tree.units["province"]["id"], tree.units["a"]["id"]
+    media = ready_media(prov_op, make_tone(tmp_path / "dense.wav", 3, 610))
+    dense = {"rrule": "FREQ=MINUTELY;BYSECOND=0,15,30,45",
+             "valid_from": today_local().isoformat()}
+    before = schedule_count(tree)
+
+    urgent = ok(prov_op.post("/api/v1/bulletins", json={
+        "title": "Cảnh báo lũ", "priority": "priority", "media_sha256": media["sha256"]}))
+    ok(prov_op.post(f"/api/v1/bulletins/{urgent['id']}/submit"), 200)
+    ok(prov_appr.post(f"/api/v1/bulletins/{urgent['id']}/approve"), 200)
+    r = prov_op.post(f"/api/v1/bulletins/{urgent['id']}/publish",
+                     json={"unit_ids": [province], "slot": dense})
+    assert r.status_code == 422, r.text
+    assert "lịch lặp quá dày" in r.json()["detail"]
+    assert "occurrences 15 s apart" in r.json()["detail"]
+    assert ok(prov_op.get(f"/api/v1/bulletins/{urgent['id']}/distribution"))["communes"] == []
+
+    normal = approved_audio(tree, tmp_path, author="prov_op", approver="prov_appr",
+                            title="Tin thường của tỉnh", seconds=3, freq=620)
+    ok(prov_op.post(f"/api/v1/bulletins/{normal['id']}/publish", json={"unit_ids": [unit_a]}))
+    (item,) = [d for d in ok(op_a.get("/api/v1/distributions", params={
+        "state": "inbox", "bulletin_id": normal["id"]}))["items"]]
+    r = op_a.post(f"/api/v1/distributions/{item['id']}/accept", json={"slot": dense})
+    assert r.status_code == 422 and "occurrences 15 s apart" in r.json()["detail"]
+    assert schedule_count(tree) == before
+    ok(op_a.post(f"/api/v1/distributions/{item['id']}/accept", json={"slot": {
+        "rrule": "FREQ=DAILY;BYHOUR=7;BYMINUTE=0;BYSECOND=0",
+        "valid_from": today_local().isoformat()}}), 200)
+    assert schedule_count(tree) == before + 1
