@@ -7,13 +7,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from control_center.api.errors import install_error_handlers
-from control_center.api.router import api_router
+from control_center.api.router import api_route_keys, api_router, route_keys
 from control_center.api.routes.system import health_router
 from control_center.config import Settings
+from control_center.core.access import API, unlisted
+from control_center.web.access import page_access
 from control_center.web.console.routes import console_routers
 from control_center.web.pages import router as monitor_pages
 from control_center.web.shell import install_page_handlers
@@ -48,11 +50,18 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     )
     install_error_handlers(app)
     install_page_handlers(app)
-    app.include_router(api_router(), prefix="/api/v1")
+    app.include_router(api_router(), prefix=API)
     app.include_router(health_router)
-    app.include_router(monitor_pages)
-    app.include_router(training_pages)
-    app.include_router(forum_pages)
-    for router in console_routers():
-        app.include_router(router)
+    pages = [monitor_pages, training_pages, forum_pages, *console_routers()]
+    for router in pages:
+        app.include_router(router, dependencies=[Depends(page_access)])
+    _check_access_table(api_route_keys() | route_keys([health_router, *pages], ""))
     return app
+
+
+def _check_access_table(routes: set[str]) -> None:
+    """Refuse to build an app with a route nobody gave a permission (or a stale entry)."""
+    missing, stale = unlisted(routes)
+    if missing or stale:
+        raise RuntimeError("control_center/core/access.py ROUTES is out of date: "
+                           f"missing {missing}, naming no route {stale}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
@@ -12,6 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from control_center.accounts import service as accounts
+from control_center.core.access import API as API_PREFIX
+from control_center.core.access import Open, access_for
 from control_center.core.actor import Actor
 from control_center.core.permissions import Permission
 from control_center.errors import Forbidden, NotAuthenticated
@@ -74,11 +76,16 @@ def require_token(
     (``POST /api/v1/auth/login``), or the console's session cookie.
 
     With the cookie, a write must also carry the session's CSRF token in ``X-CSRF-Token``.
+    Resolved once per request (kept on ``request.state``).
     """
+    known: Actor | None = getattr(request.state, "actor", None)
+    if known is not None:
+        return known
     source_ip = client_ip(request)
     if credentials is not None and credentials.scheme.lower() == "bearer":
         if token_matches(credentials.credentials, center.settings.api_token):
-            return Actor(name="api-token", source_ip=source_ip)
+            request.state.actor = Actor(name="api-token", source_ip=source_ip)
+            return request.state.actor
         token, from_cookie = credentials.credentials, False
     elif cookie := session_token(request):
         token, from_cookie = cookie, True
@@ -92,21 +99,25 @@ def require_token(
     if from_cookie and request.method in UNSAFE_METHODS and not hmac.compare_digest(
             request.headers.get(CSRF_HEADER, ""), signed.csrf_token):
         raise Forbidden(f"missing or wrong {CSRF_HEADER} header for a cookie session")
+    request.state.actor = signed.actor
     return signed.actor
+
+
+def route_access(
+    request: Request,
+    center: CenterDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Every API route's gate: the caller must hold what ``core.access.ROUTES`` says for it
+    (401 without credentials, 403 without the permission). Public routes skip sign-in."""
+    access = access_for(request.method, API_PREFIX + request.scope["route"].path_format)
+    if access.need is Open.PUBLIC:
+        return
+    actor = require_token(request, center, credentials)
+    if isinstance(access.need, Permission):
+        actor.require(access.need)
 
 
 ActorDep = Annotated[Actor, Depends(require_token)]
 
-
-def permission(needed: Permission) -> Callable[[Actor], Actor]:
-    """A dependency: the caller, who must hold ``needed`` (403 otherwise)."""
-
-    def check(actor: ActorDep) -> Actor:
-        actor.require(needed)
-        return actor
-
-    return check
-
-
-AdminDep = Annotated[Actor, Depends(permission(Permission.MANAGE_FLEET))]
 

@@ -1,14 +1,14 @@
-"""Assemble the /api/v1 routers: public ones first, then those that need a signed-in caller.
-
-Each protected router names the permission its callers need; routes that touch objects of
-the tree also check that the object lies inside the caller's subtree.
+"""Assemble the /api/v1 routers behind one gate (``deps.route_access``) that enforces the
+permission ``core.access.ROUTES`` names for each route; routes that touch objects of the tree
+also check that the object lies inside the caller's subtree.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
+from fastapi.routing import APIRoute
 
-from control_center.api.deps import permission
+from control_center.api.deps import route_access
 from control_center.api.routes import (
     auth,
     bulletins,
@@ -28,33 +28,33 @@ from control_center.api.routes import (
     units,
     users,
 )
-from control_center.core.permissions import Permission
+from control_center.core.access import API, route_key
 
-PROTECTED = (
-    (auth.me_router, Permission.VIEW),
-    (users.router, Permission.MANAGE_USERS),
-    (units.router, Permission.VIEW),
-    (devices.router, Permission.VIEW),
-    (groups.router, Permission.MANAGE_FLEET),
-    (media.router, Permission.VIEW),
-    (bulletins.router, Permission.VIEW),
-    (schedules.router, Permission.VIEW),
-    (distributions.router, Permission.VIEW),
-    (emergency.router, Permission.EMERGENCY),
-    (records.router, Permission.VIEW),
-    (monitoring.router, Permission.ALERTS),
-    (feedback.router, Permission.FEEDBACK),
-    (training.router, Permission.VIEW),
-    (forum.router, Permission.VIEW),
+ROUTERS = (
+    system.router, auth.router, auth.me_router, media.public_router, open311.router,
+    users.router, units.router, devices.router, groups.router, media.router, bulletins.router,
+    schedules.router, distributions.router, emergency.router, records.router, monitoring.router,
+    feedback.router, training.router, forum.router,
 )
 
 
 def api_router() -> APIRouter:
     router = APIRouter()
-    router.include_router(system.router)
-    router.include_router(auth.router)
-    router.include_router(media.public_router)
-    router.include_router(open311.router)  # public reads; creating needs api_key
-    for module_router, needed in PROTECTED:
-        router.include_router(module_router, dependencies=[Depends(permission(needed))])
+    for module_router in ROUTERS:
+        router.include_router(module_router, dependencies=[Depends(route_access)])
     return router
+
+
+def route_keys(routers: tuple[APIRouter, ...] | list[APIRouter], prefix: str) -> set[str]:
+    """``"METHOD /path"`` of every route of ``routers`` mounted under ``prefix``."""
+    keys: set[str] = set()
+    for router in routers:
+        for route in router.routes:
+            if not isinstance(route, APIRoute):
+                raise TypeError(f"{route!r}: mount sub-routers here, not inside route modules")
+            keys |= {route_key(method, prefix + route.path_format) for method in route.methods}
+    return keys
+
+
+def api_route_keys() -> set[str]:
+    return route_keys(ROUTERS, API)

@@ -173,9 +173,14 @@ def _token_holder(request: Request, center: Center) -> Viewer | None:
 def page_viewer(request: Request, center: CenterDep) -> Viewer:
     """The dependency behind ``ViewerDep``: a console user first, else the API-token sign-in.
     On a monitoring page ``?token=`` with the API token signs in and is dropped from the
-    address; anyone else is sent to sign in (``PageRedirect``)."""
+    address; anyone else is sent to sign in (``PageRedirect``). Resolved once per request
+    (kept on ``request.state``: the page gate and the handler share it)."""
+    known: Viewer | None = getattr(request.state, "viewer", None)
+    if known is not None:
+        return known
     user = _user(request, center)
     if user is not None:
+        request.state.viewer = user
         return user
     holder = _token_holder(request, center)
     token = request.query_params.get("token")
@@ -187,6 +192,7 @@ def page_viewer(request: Request, center: CenterDep) -> Viewer:
         sign_in_token(response, request, center)
         raise PageRedirect(response)
     if holder is not None:
+        request.state.viewer = holder
         return holder
     raise _sign_in_first(request)
 

@@ -1,0 +1,257 @@
+"""Who may call what: the one table of every API route and console page.
+
+Each entry names the permission a caller needs (or that the route is open to anyone, or to
+anyone signed in) and whether the objects it touches are limited to the caller's unit subtree.
+The API and the pages enforce ``need`` from this table in one dependency each; the handlers
+enforce ``scope`` on the objects they load (another unit's object answers 404, as if it did not
+exist). The application refuses to start when a route is missing from the table or an entry
+names no route, and ``tests/security/test_authorization_sweep.py`` calls every entry as every
+role, inside and outside the caller's subtree, and expects what the entry says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from control_center.core.permissions import Permission
+
+
+class Open(StrEnum):
+    PUBLIC = "public"          # anyone, signed in or not (sign-in, device media, Open311 reads)
+    SIGNED_IN = "signed_in"    # any signed-in user or the API token, whatever the role
+
+
+class Scope(StrEnum):
+    NONE = "none"      # nothing unit-bound (media by hash, time, one's own account)
+    TREE = "tree"      # the object named in the path (or the unit in the query or body) must
+                       # lie in the caller's subtree; lists show only the subtree
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    need: Permission | Open
+    scope: Scope = Scope.TREE
+
+    def allows(self, permissions: frozenset[Permission] | None) -> bool:
+        """Whether a caller holding ``permissions`` (None: the API token, all of them) passes."""
+        if isinstance(self.need, Open) or permissions is None:
+            return True
+        return self.need in permissions
+
+
+P = Permission
+PUBLIC = Access(Open.PUBLIC, Scope.NONE)
+SIGNED_IN = Access(Open.SIGNED_IN, Scope.NONE)
+
+
+def tree(need: Permission) -> Access:
+    return Access(need, Scope.TREE)
+
+
+def unscoped(need: Permission) -> Access:
+    return Access(need, Scope.NONE)
+
+
+API = "/api/v1"
+
+ROUTES: dict[str, Access] = {
+    # system and sign-in
+    "GET /healthz": PUBLIC,
+    f"GET {API}/time": PUBLIC,
+    f"POST {API}/auth/login": PUBLIC,
+    f"POST {API}/auth/logout": PUBLIC,
+    f"GET {API}/auth/me": SIGNED_IN,
+    # what devices download (content-addressed; a hash is its own capability)
+    f"GET {API}/media/{{sha256}}": PUBLIC,
+    f"HEAD {API}/media/{{sha256}}": PUBLIC,
+    f"GET {API}/media/{{sha256}}/waveform.png": PUBLIC,
+    # Open311 (reads are public; creating a request needs a client key, checked in the route)
+    f"GET {API}/open311/services.{{fmt}}": PUBLIC,
+    f"GET {API}/open311/services/{{code}}.{{fmt}}": PUBLIC,
+    f"POST {API}/open311/requests.{{fmt}}": PUBLIC,
+    f"GET {API}/open311/requests/{{ref_code}}.{{fmt}}": PUBLIC,
+    # Open311 client keys: administrators, for units of their subtree
+    f"POST {API}/open311/clients": tree(P.MANAGE_USERS),
+    f"GET {API}/open311/clients": tree(P.MANAGE_USERS),
+    f"POST {API}/open311/clients/{{client_id}}/revoke": tree(P.MANAGE_USERS),
+    # users and the tree
+    f"POST {API}/users": tree(P.MANAGE_USERS),
+    f"GET {API}/users": tree(P.MANAGE_USERS),
+    f"POST {API}/units": tree(P.MANAGE_FLEET),
+    f"GET {API}/units": tree(P.VIEW),
+    f"GET {API}/units/{{unit_id}}": tree(P.VIEW),
+    f"GET {API}/units/{{unit_id}}/devices": tree(P.VIEW),
+    f"POST {API}/groups": tree(P.MANAGE_FLEET),
+    f"GET {API}/groups": tree(P.MANAGE_FLEET),
+    f"GET {API}/groups/{{group_id}}": tree(P.MANAGE_FLEET),
+    # devices
+    f"POST {API}/devices": tree(P.MANAGE_FLEET),
+    f"GET {API}/devices": tree(P.VIEW),
+    f"GET {API}/devices/{{device_id}}": tree(P.VIEW),
+    f"GET {API}/devices/{{device_id}}/manifest": tree(P.VIEW),
+    f"POST {API}/devices/{{device_id}}/commands": tree(P.SCHEDULE),
+    f"GET {API}/devices/{{device_id}}/commands": tree(P.VIEW),
+    # media and bulletins
+    f"POST {API}/media": unscoped(P.EDIT_BULLETINS),
+    f"POST {API}/media/speech": unscoped(P.EDIT_BULLETINS),
+    f"GET {API}/media": unscoped(P.VIEW),
+    f"GET {API}/media/{{sha256}}/info": unscoped(P.VIEW),
+    f"POST {API}/bulletins": tree(P.EDIT_BULLETINS),
+    f"GET {API}/bulletins": tree(P.VIEW),
+    f"GET {API}/bulletins/{{bulletin_id}}": tree(P.VIEW),
+    f"PATCH {API}/bulletins/{{bulletin_id}}": tree(P.EDIT_BULLETINS),
+    f"POST {API}/bulletins/{{bulletin_id}}/submit": tree(P.EDIT_BULLETINS),
+    f"POST {API}/bulletins/{{bulletin_id}}/approve": tree(P.APPROVE),
+    f"POST {API}/bulletins/{{bulletin_id}}/reject": tree(P.APPROVE),
+    f"POST {API}/bulletins/{{bulletin_id}}/publish": tree(P.SCHEDULE),
+    f"GET {API}/bulletins/{{bulletin_id}}/distribution": tree(P.VIEW),
+    # schedules and content sent down the tree
+    f"POST {API}/schedules": tree(P.SCHEDULE),
+    f"POST {API}/schedules/check": tree(P.SCHEDULE),
+    f"GET {API}/schedules": tree(P.VIEW),
+    f"GET {API}/schedules/{{schedule_id}}": tree(P.VIEW),
+    f"PATCH {API}/schedules/{{schedule_id}}": tree(P.SCHEDULE),
+    f"DELETE {API}/schedules/{{schedule_id}}": tree(P.SCHEDULE),
+    f"GET {API}/distributions": tree(P.VIEW),
+    f"GET {API}/distributions/{{distribution_id}}": tree(P.VIEW),
+    f"POST {API}/distributions/{{distribution_id}}/accept": tree(P.SCHEDULE),
+    f"POST {API}/distributions/{{distribution_id}}/decline": tree(P.SCHEDULE),
+    f"POST {API}/distributions/{{distribution_id}}/rank": tree(P.SCHEDULE),
+    # emergencies
+    f"POST {API}/emergency": tree(P.EMERGENCY),
+    f"POST {API}/emergency/{{broadcast_id}}/send": tree(P.EMERGENCY),
+    f"GET {API}/emergency": tree(P.EMERGENCY),
+    f"GET {API}/emergency/{{broadcast_id}}/status": tree(P.EMERGENCY),
+    # records
+    f"GET {API}/plays": tree(P.VIEW),
+    f"GET {API}/events": tree(P.VIEW),
+    f"GET {API}/audit": tree(P.AUDIT),
+    # monitoring
+    f"GET {API}/monitoring/overview": tree(P.ALERTS),
+    f"GET {API}/monitoring/devices/{{device_id}}": tree(P.ALERTS),
+    f"GET {API}/monitoring/devices/{{device_id}}/series": tree(P.ALERTS),
+    f"GET {API}/monitoring/alerts": tree(P.ALERTS),
+    f"POST {API}/monitoring/alerts/{{alert_id}}/acknowledge": tree(P.ALERTS),
+    f"POST {API}/monitoring/alerts/{{alert_id}}/resolve": tree(P.ALERTS),
+    f"GET {API}/monitoring/reports/plays": tree(P.ALERTS),
+    f"GET {API}/monitoring/telemetry": tree(P.ALERTS),
+    # citizen feedback
+    f"GET {API}/feedback/categories": tree(P.FEEDBACK),
+    f"PUT {API}/feedback/categories": tree(P.FEEDBACK),
+    f"GET {API}/feedback": tree(P.FEEDBACK),
+    f"GET {API}/feedback/{{feedback_id}}": tree(P.FEEDBACK),
+    f"POST {API}/feedback/{{feedback_id}}/triage": tree(P.FEEDBACK),
+    f"POST {API}/feedback/{{feedback_id}}/assign": tree(P.FEEDBACK),
+    f"POST {API}/feedback/{{feedback_id}}/notes": tree(P.FEEDBACK),
+    f"POST {API}/feedback/{{feedback_id}}/answer": tree(P.FEEDBACK),
+    f"POST {API}/feedback/{{feedback_id}}/close": tree(P.FEEDBACK),
+    # training
+    f"POST {API}/training/officers": tree(P.TRAINING_ADMIN),
+    f"GET {API}/training/officers": tree(P.TRAINING_ADMIN),
+    f"POST {API}/training/courses/import": tree(P.TRAINING_ADMIN),
+    f"GET {API}/training/courses": unscoped(P.VIEW),
+    f"GET {API}/training/courses/{{course_id}}": unscoped(P.VIEW),
+    f"GET {API}/training/courses/{{course_id}}/export": unscoped(P.TRAINING_ADMIN),
+    f"POST {API}/training/courses/{{course_id}}/kiosk": tree(P.TRAINING_ADMIN),
+    f"GET {API}/training/kiosk-attempts": tree(P.TRAINING_ADMIN),
+    f"POST {API}/training/assignments": tree(P.TRAINING_ADMIN),
+    f"GET {API}/training/assignments": tree(P.TRAINING_ADMIN),
+    f"POST {API}/training/quizzes/{{quiz_id}}/attempts": unscoped(P.VIEW),
+    f"GET {API}/training/quizzes/{{quiz_id}}/attempts": unscoped(P.VIEW),
+    f"POST {API}/training/attempts/{{attempt_id}}/submit": unscoped(P.VIEW),
+    f"GET {API}/training/reports": tree(P.TRAINING_ADMIN),
+    f"GET {API}/training/reports.csv": tree(P.TRAINING_ADMIN),
+    f"GET {API}/training/xapi/statements": tree(P.TRAINING_ADMIN),
+    f"POST {API}/forum/categories": tree(P.VIEW),
+    f"GET {API}/forum/categories": tree(P.VIEW),
+    f"GET {API}/forum/categories/{{category_id}}/threads": tree(P.VIEW),
+    f"POST {API}/forum/categories/{{category_id}}/threads": tree(P.VIEW),
+    f"GET {API}/forum/threads/{{thread_id}}": tree(P.VIEW),
+    f"GET {API}/forum/mentions": tree(P.VIEW),
+    f"POST {API}/forum/threads/{{thread_id}}/posts": tree(P.VIEW),
+    f"POST {API}/forum/threads/{{thread_id}}/moderate": tree(P.VIEW),
+    f"POST {API}/forum/posts/{{post_id}}/hide": tree(P.VIEW),
+    # monitoring and training pages
+    "GET /monitor/login": PUBLIC,
+    "POST /monitor/login": PUBLIC,
+    "POST /monitor/logout": PUBLIC,
+    "GET /monitor/sign-in/{code}": PUBLIC,  # a one-time link is its own credential
+    "GET /monitor": tree(P.VIEW),
+    "GET /monitor/devices/{device_id}": tree(P.VIEW),
+    "GET /monitor/alerts": tree(P.VIEW),
+    "POST /monitor/alerts/{alert_id}/{action}": tree(P.ALERTS),
+    "GET /monitor/reports": tree(P.VIEW),
+    "GET /monitor/reports.csv": tree(P.VIEW),
+    "GET /monitor/training": tree(P.VIEW),
+    "GET /monitor/training/courses/{course_id}": unscoped(P.VIEW),
+    "GET /monitor/training/lessons/{lesson_id}": unscoped(P.VIEW),
+    "GET /monitor/training/media/{sha256}": unscoped(P.VIEW),
+    "GET /monitor/training/quizzes/{quiz_id}": unscoped(P.VIEW),
+    "POST /monitor/training/quizzes/{quiz_id}/start": unscoped(P.VIEW),
+    "POST /monitor/training/attempts/{attempt_id}/submit": unscoped(P.VIEW),
+    "GET /monitor/training/attempts/{attempt_id}": unscoped(P.VIEW),
+    "GET /monitor/training/reports": tree(P.TRAINING_ADMIN),
+    "GET /monitor/training/reports.csv": tree(P.TRAINING_ADMIN),
+    "GET /monitor/training/forum": tree(P.VIEW),
+    "GET /monitor/training/forum/{category_id}": tree(P.VIEW),
+    "POST /monitor/training/forum/{category_id}/threads": tree(P.VIEW),
+    "GET /monitor/training/forum/threads/{thread_id}": tree(P.VIEW),
+    "POST /monitor/training/forum/threads/{thread_id}/reply": tree(P.VIEW),
+    "POST /monitor/training/forum/threads/{thread_id}/moderate": tree(P.VIEW),
+    "POST /monitor/training/forum/posts/{post_id}/hide": tree(P.VIEW),
+    # the console
+    "GET /console/login": PUBLIC,
+    "POST /console/login": PUBLIC,
+    "POST /console/logout": PUBLIC,
+    "GET /console": tree(P.VIEW),
+    "GET /console/account": SIGNED_IN,
+    "POST /console/account/password": SIGNED_IN,
+    "GET /console/bulletins": tree(P.VIEW),
+    "GET /console/bulletins/new": tree(P.EDIT_BULLETINS),
+    "POST /console/bulletins/new": tree(P.EDIT_BULLETINS),
+    "GET /console/bulletins/{bulletin_id}": tree(P.VIEW),
+    "GET /console/bulletins/{bulletin_id}/edit": tree(P.EDIT_BULLETINS),
+    "POST /console/bulletins/{bulletin_id}/edit": tree(P.EDIT_BULLETINS),
+    "POST /console/bulletins/{bulletin_id}/submit": tree(P.EDIT_BULLETINS),
+    "POST /console/bulletins/{bulletin_id}/approve": tree(P.APPROVE),
+    "POST /console/bulletins/{bulletin_id}/reject": tree(P.APPROVE),
+    "POST /console/bulletins/{bulletin_id}/publish": tree(P.SCHEDULE),
+    "GET /console/bulletins/{bulletin_id}/distribution": tree(P.VIEW),
+    "GET /console/inbox": tree(P.VIEW),
+    "POST /console/inbox/{distribution_id}/accept": tree(P.SCHEDULE),
+    "POST /console/inbox/{distribution_id}/decline": tree(P.SCHEDULE),
+    "POST /console/inbox/{distribution_id}/rank": tree(P.SCHEDULE),
+    "GET /console/calendar": tree(P.VIEW),
+    "GET /console/schedules": tree(P.VIEW),
+    "GET /console/schedules/new": tree(P.SCHEDULE),
+    "POST /console/schedules/new": tree(P.SCHEDULE),
+    "GET /console/schedules/{schedule_id}": tree(P.VIEW),
+    "POST /console/schedules/{schedule_id}/cancel": tree(P.SCHEDULE),
+    "GET /console/emergency": tree(P.EMERGENCY),
+    "POST /console/emergency/review": tree(P.EMERGENCY),
+    "POST /console/emergency/edit": tree(P.EMERGENCY),
+    "POST /console/emergency/send": tree(P.EMERGENCY),
+    "GET /console/emergency/{broadcast_id}": tree(P.EMERGENCY),
+    "POST /console/emergency/{broadcast_id}/send": tree(P.EMERGENCY),
+    "GET /console/devices": tree(P.VIEW),
+    "GET /console/audit": tree(P.AUDIT),
+    "GET /console/audit.csv": tree(P.AUDIT),
+    "GET /console/users": tree(P.MANAGE_USERS),
+    "POST /console/users": tree(P.MANAGE_USERS),
+    "POST /console/users/{user_id}/{action}": tree(P.MANAGE_USERS),
+}
+
+
+def route_key(method: str, path: str) -> str:
+    return f"{method.upper()} {path}"
+
+
+def access_for(method: str, path: str) -> Access:
+    """The table's entry; KeyError for a route nobody entered (start-up refuses those)."""
+    return ROUTES[route_key(method, path)]
+
+
+def unlisted(routes: set[str]) -> tuple[list[str], list[str]]:
+    """(routes missing from the table, table entries that name no route), each sorted."""
+    return sorted(routes - ROUTES.keys()), sorted(ROUTES.keys() - routes)

@@ -1,0 +1,21 @@
+"""The pages' gate: the permission ``core.access.ROUTES`` names for each console, monitoring
+and training page, checked before the page's handler runs (sign-in pages are public)."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from control_center.api.deps import CenterDep
+from control_center.core.access import Open, access_for
+from control_center.core.permissions import Permission
+from control_center.web.shell import page_viewer
+
+
+def page_access(request: Request, center: CenterDep) -> None:
+    """Send an anonymous visitor to sign in; answer 403 to a role without the permission."""
+    access = access_for(request.method, request.scope["route"].path_format)
+    if access.need is Open.PUBLIC:
+        return
+    viewer = page_viewer(request, center)
+    if isinstance(access.need, Permission):
+        viewer.actor.require(access.need)
