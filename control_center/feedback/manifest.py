@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from control_center.feedback.service import list_categories
+from control_center.feedback.categories import for_kiosk_units
 from control_center.models import AdminUnit, Device, Feedback, FeedbackStatus
 from protocol.events import DeviceKind
 from protocol.feedback import FeedbackAnswer, FeedbackCategory
@@ -18,6 +18,7 @@ from protocol.training import TrainingBundleRef
 
 ANSWER_DAYS = 30  # answers stay on the kiosk's home screen this long
 MAX_ANSWERS = 20
+ANSWER_CHARS = 1500  # an answer's text in the manifest (the full one is at the center)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +40,15 @@ class KioskExtras:
 
 
 def kiosk_extras(session: Session, *, now: datetime) -> dict[str, KioskExtras]:
-    """For every kiosk: its recent answers (newest first) and the active categories."""
-    kiosks = list(session.scalars(select(Device.id).where(Device.kind == DeviceKind.KIOSK)))
+    """For every kiosk: its recent answers (newest first) and the active categories of its
+    unit and the units above (``categories.for_kiosk_units``)."""
+    kiosks: dict[str, int] = {device_id: unit_id for device_id, unit_id in session.execute(
+        select(Device.id, Device.unit_id).where(Device.kind == DeviceKind.KIOSK))}
     if not kiosks:
         return {}
-    categories = tuple(FeedbackCategory(code=c.code, name_vi=c.name_vi, name_en=c.name_en)
-                       for c in list_categories(session))
+    offered = {unit: tuple(FeedbackCategory(code=c.code, name_vi=c.name_vi, name_en=c.name_en)
+                           for c in rows)
+               for unit, rows in for_kiosk_units(session, unit_ids=kiosks.values()).items()}
     rows = session.execute(
         select(Feedback, AdminUnit.name).join(AdminUnit, AdminUnit.id == Feedback.unit_id)
         .where(Feedback.device_id.in_(kiosks),
@@ -60,6 +64,8 @@ def kiosk_extras(session: Session, *, now: datetime) -> dict[str, KioskExtras]:
         if len(mine) < MAX_ANSWERS and row.answer and row.answered_at:
             mine.append(FeedbackAnswer(
                 ref_code=row.ref_code, category=row.category, question=row.text[:300],
-                answer=row.answer[:4000], answered_at=row.answered_at, unit_name=unit_name[:200],
+                answer=row.answer[:ANSWER_CHARS], answered_at=row.answered_at,
+                unit_name=unit_name[:200],
             ))
-    return {k: KioskExtras(tuple(answers.get(k, ())), categories) for k in kiosks}
+    return {k: KioskExtras(tuple(answers.get(k, ())), offered[unit])
+            for k, unit in kiosks.items()}

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
+from control_center.feedback.announcements import AnnouncementState
 from control_center.models import FeedbackStatus
 from control_center.schemas.common import InputModel, OutputModel
 
@@ -17,6 +18,7 @@ Person = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 
 class CategoryPublic(OutputModel):
     code: str
+    unit_id: int | None
     name_vi: str
     name_en: str
     due_days: int
@@ -29,6 +31,8 @@ class CategoryUpsert(InputModel):
     name_en: str = Field(default="", max_length=100)
     due_days: int = Field(default=7, ge=1, le=365)
     active: bool = True
+    unit_id: int | None = Field(default=None, description="the owning unit, in the caller's "
+                                "subtree; default: unchanged, or the caller's unit when new")
 
 
 class NotePublic(OutputModel):
@@ -47,6 +51,7 @@ class FeedbackPublic(OutputModel):
     text: str
     lang: str
     channel: str
+    client_id: int | None = Field(description="the Open311 client that sent it")
     phone: str | None
     contact_consent: bool
     status: FeedbackStatus
@@ -60,6 +65,18 @@ class FeedbackPublic(OutputModel):
     answered_at: datetime | None
     closed_at: datetime | None
     notes: list[NotePublic] = []
+
+
+class AnnouncementPublic(OutputModel):
+    bulletin_id: int
+    state: AnnouncementState
+    kiosks: list[str]
+
+
+class FeedbackAnswered(FeedbackPublic):
+    announcement: AnnouncementPublic | None = Field(
+        default=None, description="with announce: the bulletin made, and whether it is on the "
+        "kiosks (scheduled) or waits for an approver (awaiting_approval)")
 
 
 class TriageIn(InputModel):
@@ -81,3 +98,24 @@ class AnswerIn(InputModel):
     answered_by: Person = "cán bộ"
     announce: bool = Field(default=False, description="also show the answer as a text "
                            "bulletin on the kiosks of the submission's unit subtree")
+
+
+class ClientCreate(InputModel):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    unit_id: int
+
+
+class ClientPublic(OutputModel):
+    id: int
+    name: str
+    unit_id: int
+    key_prefix: str
+    created_by: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+
+class ClientCreated(ClientPublic):
+    api_key: str = Field(description="shown once: only its SHA-256 is kept")

@@ -16,20 +16,17 @@ from control_center.core import audit
 from control_center.core.actor import Actor
 from control_center.core.changes import manifests_changed
 from control_center.core.targets import descendant_unit_ids
-from control_center.errors import Conflict, InvalidInput, NotFound, UnknownReference
-from control_center.feedback.codes import new_ref_code
+from control_center.errors import Conflict, Forbidden, InvalidInput, NotFound, UnknownReference
+from control_center.feedback.codes import lookup_forms, new_ref_code
 from control_center.models import (
     AdminUnit,
-    BulletinKind,
     Device,
     Feedback,
     FeedbackCategoryRow,
     FeedbackNote,
     FeedbackStatus,
+    Open311Client,
 )
-from control_center.schemas.content import BulletinCreate, ScheduleCreate, Targets
-from control_center.services import bulletins, schedules
-from protocol.events import DeviceKind
 from protocol.feedback import FeedbackSubmitted
 
 RATE_LIMIT = 20  # submissions per kiosk per RATE_WINDOW before new ones are flagged
@@ -45,35 +42,7 @@ _NEXT: dict[str, set[FeedbackStatus]] = {
 }
 
 
-# -- categories ------------------------------------------------------------------------------
-
-def list_categories(session: Session, *, active_only: bool = True) -> list[FeedbackCategoryRow]:
-    query = select(FeedbackCategoryRow).order_by(FeedbackCategoryRow.position,
-                                                 FeedbackCategoryRow.code)
-    if active_only:
-        query = query.where(FeedbackCategoryRow.active.is_(True))
-    return list(session.scalars(query))
-
-
-def upsert_category(
-    session: Session, *, code: str, name_vi: str, name_en: str, due_days: int, active: bool,
-    actor: Actor, now: datetime,
-) -> FeedbackCategoryRow:
-    row = session.get(FeedbackCategoryRow, code)
-    if row is None:
-        position = session.scalar(select(func.count()).select_from(FeedbackCategoryRow)) or 0
-        row = FeedbackCategoryRow(code=code, position=position)
-        session.add(row)
-    row.name_vi, row.name_en, row.due_days, row.active = name_vi, name_en, due_days, active
-    audit.record(session, actor=actor, action="upsert", object_type="feedback_category",
-                 object_id=code, detail={"name_vi": name_vi, "due_days": due_days,
-                                         "active": active}, at=now)
-    # every kiosk shows the category list
-    manifests_changed(session, session.scalars(select(Device.id).where(
-        Device.kind == DeviceKind.KIOSK)))
-    session.commit()
-    return row
-
+# -- categories (control_center.feedback.categories holds the list and its owners) ----------
 
 def _due(session: Session, category: str, start: datetime) -> datetime:
     row = session.get(FeedbackCategoryRow, category)
@@ -113,20 +82,23 @@ def record_submission(
 
 
 def create_request(
-    session: Session, *, unit_id: int, category: str, text: str, channel: str,
+    session: Session, *, client: Open311Client, unit_id: int, category: str, text: str,
     phone: str | None, lat: float | None, lon: float | None, address: str | None,
     now: datetime,
 ) -> Feedback:
-    """A submission that did not come from a kiosk (an Open311 client)."""
+    """A submission from an Open311 client, for a unit inside the client's subtree."""
     if session.get(AdminUnit, unit_id) is None:
         raise UnknownReference(f"unit {unit_id} does not exist")
+    if unit_id not in descendant_unit_ids(session, unit_ids=[client.unit_id]):
+        raise Forbidden(f"jurisdiction_id is outside the unit this api_key was issued for "
+                        f"(unit {client.unit_id} and the units below it)")
     if session.get(FeedbackCategoryRow, category) is None:
         raise InvalidInput(f"unknown service_code {category!r}")
     row = Feedback(
-        ref_code=new_ref_code("W"), unit_id=unit_id, category=category, text=text,
-        channel=channel, phone=phone, contact_consent=phone is not None, lat=lat, lon=lon,
-        address=address, status=FeedbackStatus.NEW, submitted_at=now, received_at=now,
-        due_at=_due(session, category, now), updated_at=now,
+        ref_code=new_ref_code(), unit_id=unit_id, category=category, text=text,
+        channel="open311", client_id=client.id, phone=phone, contact_consent=phone is not None,
+        lat=lat, lon=lon, address=address, status=FeedbackStatus.NEW, submitted_at=now,
+        received_at=now, due_at=_due(session, category, now), updated_at=now,
     )
     session.add(row)
     session.commit()
@@ -134,9 +106,11 @@ def create_request(
 
 
 def by_ref_code(session: Session, *, ref_code: str) -> Feedback:
-    row = session.scalar(select(Feedback).where(Feedback.ref_code == ref_code))
+    """The submission with this reference code, as the citizen may type it (see ``codes``)."""
+    forms = lookup_forms(ref_code)
+    row = session.scalar(select(Feedback).where(Feedback.ref_code.in_(forms)))
     if row is None:
-        raise NotFound(f"no request {ref_code!r}")
+        raise NotFound(f"no request {forms[0]!r}")
     return row
 
 
@@ -255,29 +229,3 @@ def close(
                  object_id=row.id, detail={}, at=now)
     session.commit()
     return row
-
-
-def announce_answer(
-    session: Session, *, feedback: Feedback, actor: Actor, now: datetime,
-    default_tz: str, lead: timedelta = timedelta(minutes=1),
-) -> set[str]:
-    """Queue the answer as a text bulletin on the kiosks of the feedback's unit subtree.
-
-    Returns the kiosks that will show it (their manifests are republished on commit). Text
-    bulletins go to kiosks only:
-    loudspeakers cannot show text (on-device TTS comes later).
-    """
-    units = descendant_unit_ids(session, unit_ids=[feedback.unit_id])
-    kiosks = sorted(session.scalars(select(Device.id).where(
-        Device.kind == DeviceKind.KIOSK, Device.unit_id.in_(units))))
-    if not kiosks or not feedback.answer:
-        return set()
-    actor = actor.for_system_task("feedback answer")  # targets are the feedback's own kiosks
-    bulletin = bulletins.create_bulletin(session, data=BulletinCreate(
-        title=f"Trả lời ý kiến {feedback.ref_code}", category="feedback",
-        kind=BulletinKind.TEXT, text=f"{feedback.text[:300]}\n— {feedback.answer}"[:4000],
-    ), actor=actor, now=now)
-    _, devices = schedules.create_schedule(session, data=ScheduleCreate(
-        bulletin_id=bulletin.id, start_at=now + lead, targets=Targets(device_ids=kiosks),
-    ), default_tz=default_tz, actor=actor, now=now)
-    return devices

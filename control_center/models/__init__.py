@@ -36,6 +36,7 @@ from control_center.models.monitoring import (
     DeviceStatusChange,
     PresenceCause,
 )
+from control_center.models.open311 import Open311Client
 from control_center.models.records import (
     AuditEntry,
     DeviceEventRecord,
@@ -99,6 +100,7 @@ __all__ = [
     "MediaAsset",
     "MediaRendition",
     "MediaState",
+    "Open311Client",
     "PlayLog",
     "Role",
     "PlayStatus",

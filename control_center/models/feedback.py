@@ -20,11 +20,19 @@ class FeedbackStatus(StrEnum):
 
 
 class FeedbackCategoryRow(Base):
-    """A category kiosks offer; ``due_days`` sets the answer deadline of its submissions."""
+    """A category kiosks offer; ``due_days`` sets the answer deadline of its submissions.
+
+    It belongs to a unit (None: the top of the tree, for categories made before units
+    existed): the kiosks of that unit's subtree offer it, and only officials of a unit above
+    or at it may change it.
+    """
 
     __tablename__ = "feedback_categories"
 
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_units.id", ondelete="RESTRICT"), index=True
+    )
     name_vi: Mapped[str] = mapped_column(String(100))
     name_en: Mapped[str] = mapped_column(String(100), default="")
     due_days: Mapped[int] = mapped_column(Integer, default=7)
@@ -49,6 +57,9 @@ class Feedback(Base):
     text: Mapped[str] = mapped_column(Text)
     lang: Mapped[str] = mapped_column(String(10), default="vi")
     channel: Mapped[str] = mapped_column(String(20))  # touch, voice, open311
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("open311_clients.id", ondelete="RESTRICT"), index=True
+    )  # the Open311 client that sent it
     phone: Mapped[str | None] = mapped_column(String(20))
     contact_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     lat: Mapped[float | None] = mapped_column(Float)

@@ -7,6 +7,7 @@ import pytest
 
 from tests.center.helpers import ok
 from tests.console.conftest import PASSWORD, Tree
+from tests.support.open311 import client_key
 
 pytestmark = pytest.mark.integration
 
@@ -19,11 +20,12 @@ def test_feedback_officer_answers_in_their_commune_and_the_kiosk_gets_it(tree: T
     ok(api.post("/api/v1/users", json={"username": "fb_a", "password": PASSWORD,
                                        "role": "feedback_officer", "unit_id": unit_a["id"]}))
     base = f"{tree.center.base_url}/api/v1/open311"
+    key = client_key(api, tree.units["province"])
     for unit in (unit_a, unit_b):
         r = httpx.post(f"{base}/requests.json", data={
             "service_code": "water", "jurisdiction_id": unit["code"], "lat": "21.0",
             "long": "105.8", "description": f"Mất nước ở {unit['name']}",
-            "api_key": tree.center.api_token})
+            "api_key": key})
         assert r.status_code == 201, r.text
     officer = tree.api_as("fb_a")
     queue = ok(officer.get("/api/v1/feedback"))["items"]
@@ -34,11 +36,15 @@ def test_feedback_officer_answers_in_their_commune_and_the_kiosk_gets_it(tree: T
     r = officer.post(f"/api/v1/feedback/{fid}/triage",
                      json={"category": "water", "unit_id": unit_b["id"]})
     assert r.status_code in (404, 422), r.text  # cannot route outside the commune
-    ok(officer.post(f"/api/v1/feedback/{fid}/answer", json={"text": "Sửa xong trong chiều nay.",
-                                                               "announce": True}),
+    answered = ok(officer.post(f"/api/v1/feedback/{fid}/answer",
+                               json={"text": "Sửa xong trong chiều nay.", "announce": True}), 200)
+    # the officer may not approve: the announcement waits for the commune's approver, then is
+    # a text item on the commune's kiosks (answers keyed to a kiosk's own submissions travel
+    # separately; this report came through Open311)
+    announcement = answered["announcement"]
+    assert announcement["state"] == "awaiting_approval"
+    ok(tree.api_as("appr_a").post(f"/api/v1/bulletins/{announcement['bulletin_id']}/approve"),
        200)
-    # the answer is announced as a text item on the commune's kiosks (answers keyed to a
-    # kiosk's own submissions travel separately; this report came through Open311)
     manifest = ok(api.get("/api/v1/devices/kiosk-a/manifest"))["manifest"]
     assert any("Sửa xong trong chiều nay." in (i["content"].get("text") or "")
                for i in manifest["items"]), manifest

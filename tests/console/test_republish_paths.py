@@ -19,6 +19,7 @@ from control_center.models import ManifestState
 from tests.center.helpers import ok
 from tests.console.conftest import Tree, sign_in
 from tests.support.browser import run_in_browser
+from tests.support.open311 import client_key
 from tests.training.helpers import folder_zip
 
 pytestmark = pytest.mark.integration
@@ -105,7 +106,7 @@ def test_every_write_path_republishes_without_the_refresher(tree: Tree) -> None:
     _assert_republished(tree, before, "inbox accept")
 
     # feedback answer, announced on the kiosks of the unit
-    key, code = tree.center.api_token, tree.units["a"]["code"]
+    key, code = client_key(admin, tree.units["a"]), tree.units["a"]["code"]
     with httpx.Client(base_url=tree.center.base_url, timeout=30) as citizen:
         created311 = citizen.post("/api/v1/open311/requests.json", data={
             "api_key": key, "service_code": "road", "jurisdiction_id": code,

@@ -20,6 +20,8 @@ from firmware_sim.microphone import WavMicrophone
 from tests.support.center import CenterHandle
 from tests.support.tree import add_device, add_unit
 
+PASSWORD = "mat-khau-phan-anh-2026"
+
 
 @dataclass
 class SimKiosk:
@@ -42,6 +44,7 @@ class FeedbackRig:
     center: CenterHandle
     fleets: list[Fleet] = field(default_factory=list)
     kiosks: list[SimKiosk] = field(default_factory=list)
+    clients: list[httpx.Client] = field(default_factory=list)
 
     @property
     def api(self) -> httpx.Client:
@@ -54,6 +57,18 @@ class FeedbackRig:
 
     def unit(self, code: str, level: str, parent: dict[str, Any] | None = None) -> dict[str, Any]:
         return add_unit(self.api, code, level, parent, name=f"Xã {code}")
+
+    def user(self, username: str, role: str, unit: dict[str, Any]) -> httpx.Client:
+        """A new user of ``unit`` with ``role``, signed in (a bearer session token)."""
+        self.post("/api/v1/users", {"username": username, "password": PASSWORD, "role": role,
+                                    "unit_id": unit["id"]})
+        r = httpx.post(f"{self.center.base_url}/api/v1/auth/login",
+                       json={"username": username, "password": PASSWORD}, timeout=30)
+        assert r.status_code == 200, f"login {username} -> {r.status_code} {r.text}"
+        client = httpx.Client(base_url=self.center.base_url, timeout=30,
+                              headers={"Authorization": f"Bearer {r.json()['token']}"})
+        self.clients.append(client)
+        return client
 
     def start_kiosk(self, unit: dict[str, Any], device_id: str, model: SpeechModel | None,
                     answer_phrases: tuple[str, ...] = ("네", "아니요")) -> SimKiosk:
@@ -82,6 +97,8 @@ class FeedbackRig:
         return sim
 
     def close(self) -> None:
+        for client in self.clients:
+            client.close()
         for sim in self.kiosks:
             sim.http.close()
             sim.kiosk.stop()

@@ -13,12 +13,15 @@ from fastapi import APIRouter, Depends, Header
 
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.errors import InvalidInput
-from control_center.feedback import service
+from control_center.feedback import categories, service
+from control_center.feedback.announcements import announce_answer
 from control_center.feedback.schemas import (
+    AnnouncementPublic,
     AnswerIn,
     AssignIn,
     CategoryPublic,
     CategoryUpsert,
+    FeedbackAnswered,
     FeedbackPublic,
     NoteIn,
     NotePublic,
@@ -47,17 +50,19 @@ ScopeDep = Annotated[int, Depends(unit_scope)]
 
 @router.get("/categories", response_model=ItemList[CategoryPublic])
 def list_categories(session: SessionDep, all: bool = False) -> ItemList[CategoryPublic]:
-    rows = service.list_categories(session, active_only=not all)
+    rows = categories.list_categories(session, active_only=not all)
     return ItemList.of([CategoryPublic.model_validate(r) for r in rows])
 
 
 @router.put("/categories", response_model=CategoryPublic)
-def upsert_category(data: CategoryUpsert, session: SessionDep, center: CenterDep,
-                    actor: ActorDep, now: NowDep) -> CategoryPublic:
-    """Create or change a category; every kiosk's manifest is republished with the list."""
-    row = service.upsert_category(session, code=data.code, name_vi=data.name_vi,
-                                  name_en=data.name_en, due_days=data.due_days,
-                                  active=data.active, actor=actor, now=now)
+def upsert_category(data: CategoryUpsert, session: SessionDep, actor: ActorDep,
+                    now: NowDep) -> CategoryPublic:
+    """Create or change a category of a unit of the caller's subtree (at most
+    ``categories.MAX_PER_UNIT`` per unit); the kiosks offering it are republished."""
+    row = categories.upsert_category(session, code=data.code, name_vi=data.name_vi,
+                                     name_en=data.name_en, due_days=data.due_days,
+                                     active=data.active, unit_id=data.unit_id, actor=actor,
+                                     now=now)
     return CategoryPublic.model_validate(row)
 
 
@@ -101,16 +106,21 @@ def add_note(feedback_id: int, data: NoteIn, session: SessionDep, scope: ScopeDe
     return NotePublic.model_validate(note)
 
 
-@router.post("/{feedback_id}/answer", response_model=FeedbackPublic)
+@router.post("/{feedback_id}/answer", response_model=FeedbackAnswered)
 def answer(feedback_id: int, data: AnswerIn, session: SessionDep, center: CenterDep,
-           scope: ScopeDep, actor: ActorDep, now: NowDep) -> FeedbackPublic:
-    """Answer; the originating kiosk's manifest is republished so the answer shows there."""
+           scope: ScopeDep, actor: ActorDep, now: NowDep) -> FeedbackAnswered:
+    """Answer; the originating kiosk's manifest is republished so the answer shows there.
+    With ``announce``, also a text bulletin for the subtree's kiosks, on the air at once for
+    a caller who may approve, else waiting for an approver (``announcement.state``)."""
     row = service.answer(session, feedback_id=feedback_id, scope_unit_id=scope,
                          text=data.text, answered_by=data.answered_by, actor=actor, now=now)
-    out = FeedbackPublic.model_validate(row)
+    out = FeedbackAnswered.model_validate(row)
     if data.announce:
-        service.announce_answer(session, feedback=row, actor=actor, now=now,
-                                default_tz=center.settings.timezone)
+        made = announce_answer(session, feedback=row, actor=actor, now=now,
+                               default_tz=center.settings.timezone)
+        if made is not None:
+            out.announcement = AnnouncementPublic(bulletin_id=made.bulletin_id,
+                                                  state=made.state, kiosks=list(made.kiosks))
     return out
 
 

@@ -1,0 +1,105 @@
+"""An answer announced as a text bulletin on the kiosks of the submission's unit subtree.
+
+The announcement follows the caller's approval rights: a caller who may approve bulletins
+(administrator, system token) puts it on the air at once; anyone else (a feedback officer)
+makes a bulletin waiting for approval, with its schedule already made, so it reaches the
+kiosks only when an approver approves it (``services.workflow.approve``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from control_center.core import audit
+from control_center.core.actor import Actor
+from control_center.core.permissions import Permission
+from control_center.core.targets import descendant_unit_ids
+from control_center.models import (
+    BulletinKind,
+    BulletinStatus,
+    Device,
+    Feedback,
+    Schedule,
+    ScheduleKind,
+    ScheduleTarget,
+)
+from control_center.schemas.content import BulletinCreate, ScheduleCreate, Targets
+from control_center.services import bulletins, schedules
+from protocol.events import DeviceKind
+
+LEAD = timedelta(minutes=1)
+"""An approved announcement is a one-off text item this far ahead."""
+AWAITING_FOR = timedelta(hours=24)
+"""A waiting announcement's item is this far ahead: approved within it, the kiosks show it
+until then (and GRACE after); approved later, it has expired and shows nothing."""
+
+
+class AnnouncementState(StrEnum):
+    SCHEDULED = "scheduled"                         # on the kiosks' manifests now
+    AWAITING_APPROVAL = "awaiting_approval"         # a submitted bulletin; kiosks get it once
+                                                    # an approver approves it
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    bulletin_id: int
+    state: AnnouncementState
+    kiosks: tuple[str, ...]
+
+
+def _kiosks(session: Session, unit_id: int) -> list[str]:
+    units = descendant_unit_ids(session, unit_ids=[unit_id])
+    return sorted(session.scalars(select(Device.id).where(
+        Device.kind == DeviceKind.KIOSK, Device.unit_id.in_(units))))
+
+
+def announce_answer(
+    session: Session, *, feedback: Feedback, actor: Actor, now: datetime, default_tz: str,
+) -> Announcement | None:
+    """Queue the answer as a text bulletin for the kiosks of the feedback's unit subtree
+    (None when there is no kiosk or no answer). Loudspeakers cannot show text."""
+    kiosks = _kiosks(session, feedback.unit_id)
+    if not kiosks or not feedback.answer:
+        return None
+    content = BulletinCreate(
+        title=f"Trả lời ý kiến {feedback.ref_code}", category="feedback",
+        kind=BulletinKind.TEXT, text=f"{feedback.text[:300]}\n— {feedback.answer}"[:4000])
+    if not actor.may(Permission.APPROVE):
+        return _awaiting(session, content=content, kiosks=kiosks, actor=actor, now=now,
+                         default_tz=default_tz)
+    system = actor.for_system_task("feedback answer")  # targets are the feedback's own kiosks
+    bulletin = bulletins.create_bulletin(session, data=content, actor=system, now=now)
+    _, devices = schedules.create_schedule(session, data=ScheduleCreate(
+        bulletin_id=bulletin.id, start_at=now + LEAD, targets=Targets(device_ids=kiosks),
+    ), default_tz=default_tz, actor=system, now=now)
+    return Announcement(bulletin.id, AnnouncementState.SCHEDULED, tuple(sorted(devices)))
+
+
+def _awaiting(
+    session: Session, *, content: BulletinCreate, kiosks: list[str], actor: Actor,
+    now: datetime, default_tz: str,
+) -> Announcement:
+    """A submitted bulletin of the actor's unit with its schedule to the kiosks."""
+    bulletin = bulletins.create_bulletin(session, data=content, actor=actor, now=now,
+                                         status=BulletinStatus.SUBMITTED)
+    bulletin.submitted_by = actor.name
+    audit.record(session, actor=actor, action="submit", object_type="bulletin",
+                 object_id=bulletin.id, detail={"status": bulletin.status.value,
+                                                "note": "feedback answer announcement"}, at=now)
+    schedule = Schedule(
+        bulletin_id=bulletin.id, kind=ScheduleKind.ONE_OFF, start_at=now + AWAITING_FOR,
+        timezone=default_tz, revision=1, created_at=now, updated_at=now,
+        unit_id=actor.unit_id, created_by=actor.name,
+        targets=[ScheduleTarget(device_id=d) for d in kiosks])
+    session.add(schedule)
+    session.flush()
+    audit.record(session, actor=actor, action="create", object_type="schedule",
+                 object_id=schedule.id, detail={"bulletin_id": bulletin.id,
+                                                "device_ids": kiosks}, at=now)
+    session.commit()  # nothing to publish: the bulletin is not broadcastable yet
+    return Announcement(bulletin.id, AnnouncementState.AWAITING_APPROVAL, tuple(kiosks))
