@@ -20,16 +20,14 @@ from control_center.core.permissions import Permission
 from control_center.errors import InvalidInput, NotFound
 from control_center.models import MediaAsset, MediaState
 from control_center.schemas.common import ItemList
-from control_center.schemas.content import MediaPublic, SpeechCreate, SpeechJobPublic
+from control_center.schemas.content import MediaPublic, SpeechCreate
 from control_center.services import media_store
 from control_center.workers.runtime import Center
-from control_center.workers.speech_jobs import SpeechJob
 
 router = APIRouter(prefix="/media", tags=["media"])
 public_router = APIRouter(prefix="/media", tags=["media"])
 
 ShaPath = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="SHA-256, lower-case hex")]
-JobPath = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="a speech job's id")]
 _IMMUTABLE = "public, max-age=31536000, immutable"
 WAIT_MAX_AUDIO_MS = 120_000
 """Clips up to this long are waited for (about a second of work per minute of audio)."""
@@ -68,38 +66,23 @@ async def upload_media(
     return await _answer(center, response, future, body, wait)
 
 
-@router.post("/speech", response_model=SpeechJobPublic, status_code=202)
-def speech_media(
-    data: SpeechCreate, request: Request, center: CenterDep, actor: ActorDep
-) -> SpeechJobPublic:
+@router.post(
+    "/speech", response_model=MediaPublic, status_code=201,
+    responses={200: {"model": MediaPublic, "description": "the same speech exists already"},
+               202: {"model": MediaPublic, "description": "stored, still processing"}},
+)
+async def speech_media(
+    data: SpeechCreate, response: Response, center: CenterDep, actor: ActorDep, now: NowDep,
+    wait: Annotated[bool, Query(description="wait for short clips to be processed")] = True,
+) -> MediaPublic:
     """Speak a text with the offline TTS (espeak-ng Vietnamese unless configured otherwise)
-    as a job: 202 at once with ``status_url``; poll it until ``state`` is ``done`` (use its
-    ``sha256`` in an audio bulletin) or ``failed``. Texts over 5,000 characters answer 422."""
+    and store the speech as media, answered like an upload. Use its ``sha256`` in an audio
+    bulletin."""
     _may_upload(actor)
-    job = center.speech.submit(text=data.text, name=data.name or data.text[:60], actor=actor)
-    return _job_public(center, request, job, asset=None)
-
-
-@router.get("/speech/{job_id}", response_model=SpeechJobPublic)
-def speech_job(
-    job_id: JobPath, request: Request, session: SessionDep, center: CenterDep, actor: ActorDep
-) -> SpeechJobPublic:
-    """A speech job of the caller's: pending, done (with ``sha256`` and ``media``) or failed
-    (with ``error``); another caller's or a forgotten job answers 404."""
-    _may_upload(actor)
-    job = center.speech.get(job_id, actor=actor)
-    asset = session.get(MediaAsset, job.sha256) if job.sha256 else None
-    return _job_public(center, request, job, asset=asset)
-
-
-def _job_public(
-    center: Center, request: Request, job: SpeechJob, asset: MediaAsset | None
-) -> SpeechJobPublic:
-    state, error = job.state(asset)
-    return SpeechJobPublic(
-        id=job.id, state=state, created_at=job.created_at, sha256=job.sha256, error=error,
-        status_url=request.url_for("speech_job", job_id=job.id).path,
-        media=_public(center, asset) if asset is not None else None)
+    sink = await run_in_threadpool(center.intake.speech, data.text)
+    name = data.name or data.text[:60]
+    future, body = await run_in_threadpool(_store, center, sink, name, actor, now)
+    return await _answer(center, response, future, body, wait)
 
 
 async def _answer(
