@@ -107,7 +107,7 @@ def raw_fanout(broker: MosquittoBroker, creds: dict[str, str], payload: bytes) -
             raise RuntimeError("raw subscriptions not acknowledged")
     pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="raw-pub", protocol=mqtt.MQTTv5)
     pub.username_pw_set("center", broker.center_password)
-    if not connect(pub, broker.host, broker.port).wait(10):
+    if not connect(pub, broker.host, broker.center_port).wait(10):
         raise RuntimeError("raw publisher did not connect")
     t0 = time.perf_counter()
     for device in creds:
@@ -140,7 +140,7 @@ def main() -> int:
     print(f"bench: {n} agents, work dir {work}", flush=True)
     broker = MosquittoBroker(work / "broker")
     broker.start()
-    center = CenterProcess(work / "center", port=free_port(), mqtt_port=broker.port,
+    center = CenterProcess(work / "center", port=free_port(), mqtt_port=broker.center_port,
                            mqtt_password=broker.center_password)
     center.start()
     try:

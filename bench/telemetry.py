@@ -234,7 +234,7 @@ def main() -> int:
     influx = InfluxServer(work / "influx")
     broker.start()
     influx.start()
-    center = CenterProcess(work / "center", port=free_port(), mqtt_port=broker.port,
+    center = CenterProcess(work / "center", port=free_port(), mqtt_port=broker.center_port,
                            mqtt_password=broker.center_password,
                            extra_env={"TT_INFLUX_URL": influx.url, "TT_INFLUX_DB": DB,
                                       "TT_MONITOR_SECONDS": "5", **dict(

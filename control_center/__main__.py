@@ -1,9 +1,10 @@
 """Command line: ``python -m control_center serve|pubkey|broker-passwd|migrate|db-revision|
-create-user``."""
+create-user|sign-in-link``."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -20,17 +21,31 @@ log = logging.getLogger(__name__)
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from control_center.db import create_db_engine
     from control_center.main import create_app
+    from control_center.workers.runtime import load_signer
 
+    if args.new_signing_key:
+        settings = dataclasses.replace(settings, new_signing_key=True)
+    engine = create_db_engine(settings.database_url)
+    try:
+        load_signer(settings, engine)  # refuse here, with a clear message, not in the lifespan
+    finally:
+        engine.dispose()
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
 
 def _pubkey(settings: Settings, _args: argparse.Namespace) -> int:
+    from control_center.db import create_db_engine
     from control_center.workers.runtime import load_signer
     from protocol.signing import public_key_b64
 
-    print(public_key_b64(load_signer(settings).public_key))
+    engine = create_db_engine(settings.database_url)
+    try:
+        print(public_key_b64(load_signer(settings, engine).public_key))
+    finally:
+        engine.dispose()
     return 0
 
 
@@ -60,10 +75,11 @@ def _db_revision(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _broker_passwd(settings: Settings, args: argparse.Namespace) -> int:
-    """Write a mosquitto password file: every device's stored hash (+ the center user)."""
+    """Write the device listener's mosquitto password file (every device's stored hash) and,
+    with ``--center-out``, the center listener's (the center user only)."""
     from control_center.db import create_db_engine, session_factory, upgrade_database
     from control_center.models import Device
-    from control_center.security import mosquitto_hash
+    from control_center.security import mosquitto_hash, write_secret_file
 
     engine = create_db_engine(settings.database_url)
     upgrade_database(engine)
@@ -71,18 +87,16 @@ def _broker_passwd(settings: Settings, args: argparse.Namespace) -> int:
         rows = session.execute(select(Device.id, Device.mqtt_password_hash).order_by(Device.id))
         lines = [f"{device_id}:{pw_hash}" for device_id, pw_hash in rows]
     engine.dispose()
-    if settings.mqtt_password:
-        lines.insert(0, f"{settings.mqtt_username}:{mosquitto_hash(settings.mqtt_password)}")
-    else:
-        log.warning("TT_MQTT_PASSWORD is not set: the center user is not in the file")
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write("".join(line + "\n" for line in lines))
-    tmp.replace(out)
-    print(f"wrote {len(lines)} user(s) to {out}")
+    write_secret_file(out, "".join(line + "\n" for line in lines).encode())
+    print(f"wrote {len(lines)} device user(s) to {out}")
+    center_password = settings.mqtt_password
+    if args.center_out and not center_password:
+        log.warning("TT_MQTT_PASSWORD is not set: %s not written", args.center_out)
+    elif args.center_out and center_password:
+        line = f"{settings.mqtt_username}:{mosquitto_hash(center_password)}\n"
+        write_secret_file(Path(args.center_out), line.encode())
+        print(f"wrote the center user to {args.center_out}")
     return 0
 
 
@@ -123,6 +137,34 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _sign_in_link(settings: Settings, args: argparse.Namespace) -> int:
+    """Print a one-time sign-in link for the pages (instead of a token in a URL)."""
+    from urllib.parse import urlencode
+
+    from control_center.accounts import links
+    from control_center.core.actor import Actor
+    from control_center.db import create_db_engine, session_factory, upgrade_database
+    from control_center.errors import CenterError
+    from protocol.base import utc_now
+
+    engine = create_db_engine(settings.database_url)
+    upgrade_database(engine)
+    try:
+        with session_factory(engine)() as session:
+            code = links.create_link(session, username=args.user,
+                                     minutes=settings.sign_in_link_minutes,
+                                     actor=Actor("cli"), now=utc_now())
+    except CenterError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    query = f"?{urlencode({'next': args.next})}" if args.next else ""
+    print(f"{settings.public_base_url}{links.LINK_PATH}/{code}{query}")
+    print(f"valid once, for {settings.sign_in_link_minutes:g} minutes", file=sys.stderr)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m control_center",
                                      description="Control center (settings from TT_* variables)")
@@ -132,6 +174,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP API, the MQTT bridge and the refresher")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--new-signing-key", action="store_true",
+                       help="create a new signing key when the key file is missing although "
+                       "devices exist (every device must then be re-provisioned)")
     serve.set_defaults(func=_serve)
     pub = sub.add_parser("pubkey", help="print the manifest signing public key (base64)")
     pub.set_defaults(func=_pubkey)
@@ -140,8 +185,10 @@ def _parser() -> argparse.ArgumentParser:
     rev = sub.add_parser("db-revision", help="autogenerate a migration (developers; review it)")
     rev.add_argument("-m", "--message", required=True)
     rev.set_defaults(func=_db_revision)
-    pw = sub.add_parser("broker-passwd", help="write a mosquitto password_file")
-    pw.add_argument("--out", required=True, help="file to write (mode 0600)")
+    pw = sub.add_parser("broker-passwd", help="write the broker's password files")
+    pw.add_argument("--out", required=True,
+                    help="the device listener's password_file (mode 0600)")
+    pw.add_argument("--center-out", help="the center listener's password_file (mode 0600)")
     pw.set_defaults(func=_broker_passwd)
     user = sub.add_parser("create-user", help="create a console user (password from "
                           "TT_NEW_USER_PASSWORD or a prompt)")
@@ -151,6 +198,12 @@ def _parser() -> argparse.ArgumentParser:
     user.add_argument("--unit", required=True, help="the unit's code")
     user.add_argument("--full-name", default="")
     user.set_defaults(func=_create_user)
+    link = sub.add_parser("sign-in-link", help="print a one-time sign-in link for the pages "
+                          "(valid once, TT_SIGN_IN_LINK_MINUTES, at most 10)")
+    link.add_argument("--user", help="sign in as this console user (default: the monitoring "
+                      "viewer, who sees the whole tree)")
+    link.add_argument("--next", help="the page to open after signing in (default /monitor)")
+    link.set_defaults(func=_sign_in_link)
     return parser
 
 

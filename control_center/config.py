@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from control_center.errors import ConfigError
+from control_center.security import write_secret_file
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,16 @@ class Settings:
     alert_clock_offset_ms: float = 1000.0
     alert_play_failures: int = 3
     alert_play_failure_window_s: float = 24 * 3600.0
-    # operators' sign-in (docs/console.md)
+    # operators' sign-in (docs/console.md): failures count over the last lockout_minutes
     session_hours: float = 12.0
     session_idle_minutes: float = 60.0
-    lockout_failures: int = 5
+    lockout_failures: int = 5            # one account from one address: locked there
     lockout_minutes: float = 15.0
+    signin_address_failures: int = 20    # one address, any accounts: 429 until they age out
+    signin_account_failures: int = 50    # one account, all addresses: one try per slowdown
+    signin_slowdown_s: float = 10.0
+    sign_in_link_minutes: float = 10.0   # one-time /monitor/sign-in/<code> links
+    new_signing_key: bool = False        # create a missing signing key although devices exist
     emergency_roles: tuple[str, ...] = ("admin", "approver")
 
     @property
@@ -109,8 +115,22 @@ def get_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         session_idle_minutes=_float(environ, "TT_SESSION_IDLE_MINUTES", 60.0),
         lockout_failures=_int(environ, "TT_LOCKOUT_FAILURES", 5),
         lockout_minutes=_float(environ, "TT_LOCKOUT_MINUTES", 15.0),
+        signin_address_failures=_int(environ, "TT_SIGNIN_ADDRESS_FAILURES", 20),
+        signin_account_failures=_int(environ, "TT_SIGNIN_ACCOUNT_FAILURES", 50),
+        signin_slowdown_s=_float(environ, "TT_SIGNIN_SLOWDOWN_SECONDS", 10.0),
+        sign_in_link_minutes=_link_minutes(environ),
+        new_signing_key=environ.get("TT_NEW_SIGNING_KEY", "").strip().lower()
+        in {"1", "true", "yes"},
         emergency_roles=_roles(environ.get("TT_EMERGENCY_ROLES", "admin,approver")),
     )
+
+
+def _link_minutes(environ: Mapping[str, str]) -> float:
+    minutes = _float(environ, "TT_SIGN_IN_LINK_MINUTES", 10.0)
+    if minutes > 10:
+        raise ConfigError(f"TT_SIGN_IN_LINK_MINUTES={minutes:g}: a sign-in link lives at most "
+                          "10 minutes")
+    return minutes
 
 
 def _roles(raw: str) -> tuple[str, ...]:
@@ -138,13 +158,8 @@ def _api_token(environ: Mapping[str, str], env: str, data_dir: Path) -> str:
     path = data_dir / "api_token"
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(token + "\n")
-    tmp.replace(path)
+    write_secret_file(path, (token + "\n").encode())
     log.warning("generated a development API token in %s", path)
     return token
 

@@ -61,6 +61,16 @@ class Conflict(CenterError):
     status_code = 409
 
 
+class TooManyAttempts(CenterError):
+    """Too many failed sign-ins from one address or on one account: retry after a while."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class PayloadTooLarge(CenterError):
     status_code = 413
 

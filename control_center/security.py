@@ -1,5 +1,6 @@
-"""Secrets: Mosquitto password hashes for devices, the API bearer token check and the signed
-value of the pages' sign-in cookie."""
+"""Secrets: files written 0600 from their creation, the center's signing key, Mosquitto
+password hashes for devices, the API bearer token check and the signed value of the pages'
+sign-in cookie."""
 
 from __future__ import annotations
 
@@ -7,12 +8,73 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
+import os
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from control_center.errors import ConfigError
+from protocol.signing import load_private_key, private_key_pem
+
+log = logging.getLogger(__name__)
 
 MOSQUITTO_ITERATIONS = 101
 MOSQUITTO_SALT_BYTES = 12
 _HASH_BYTES = 64  # PBKDF2-HMAC-SHA512 output length used by mosquitto_passwd
+
+
+def write_secret_file(path: Path, data: bytes) -> None:
+    """Write ``path`` atomically, readable by its owner only from the first byte on.
+
+    A fresh temporary file beside ``path`` is created with ``O_CREAT | O_EXCL`` and mode 0600
+    (never an existing file, never chmodded afterwards), synced, then renamed over ``path``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def missing_key_message(path: Path, devices: int) -> str:
+    """What to do when the signing key is gone while devices still trust it."""
+    return (f"the signing key {path} is missing, but {devices} device(s) are registered and "
+            f"accept only manifests and commands signed with that key. Restore {path} from "
+            f"your backup and start again. Only if the key is lost for good: start once with "
+            f"'python -m control_center serve --new-signing-key' (or TT_NEW_SIGNING_KEY=1) to "
+            f"create a new key, then re-provision every device with the new public key "
+            f"('python -m control_center pubkey')")
+
+
+def load_signing_key(path: Path, *, devices: int, create: bool = False) -> Ed25519PrivateKey:
+    """The center's Ed25519 key from ``path``.
+
+    A missing file is created (0600) only for a fresh center (``devices == 0``) or when asked
+    explicitly (``create``); otherwise the start is refused, since every device would then
+    refuse everything the center signs.
+    """
+    if path.exists():
+        return load_private_key(path)
+    if devices and not create:
+        raise ConfigError(missing_key_message(path, devices))
+    key = Ed25519PrivateKey.generate()
+    write_secret_file(path, private_key_pem(key))
+    if devices:
+        log.warning("created a NEW signing key in %s: re-provision all %d device(s) with the "
+                    "new public key", path, devices)
+    else:
+        log.info("created the signing key %s", path)
+    return key
 
 
 def generate_password() -> str:

@@ -1,8 +1,10 @@
 """A real Mosquitto broker run as a child process, for development, the demo and tests.
 
 The broker is configured from ``broker_config/mosquitto.dev.conf`` and ``broker_config/acl``:
-password authentication, the per-device ``%u`` ACL and on-disk persistence in ``data_dir``.
-The user ``center`` is created at start; devices are added with :meth:`MosquittoBroker.add_user`.
+two listeners (``port`` for devices, client id = user name; ``center_port`` for the center
+only), password authentication, the per-device ``%u`` ACL and on-disk persistence in
+``data_dir``. The user ``center`` is created at start; devices are added with
+:meth:`MosquittoBroker.add_user`.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ class MosquittoBroker(LocalServer):
         data_dir: Path,
         *,
         port: int | None = None,
+        center_port: int | None = None,
         center_password: str | None = None,
         acl_file: Path = DEFAULT_ACL_FILE,
         start_timeout: float = 10.0,
@@ -114,6 +117,8 @@ class MosquittoBroker(LocalServer):
     ) -> None:
         super().__init__(data_dir, start_timeout=start_timeout, stop_timeout=stop_timeout)
         self._port: int | None = port
+        self._center_port: int | None = center_port
+        self._asked_ports = (port, center_port)
         self._center_password = center_password or secrets.token_urlsafe(16)
         self._acl_file = Path(acl_file).resolve()
 
@@ -126,6 +131,13 @@ class MosquittoBroker(LocalServer):
         return self._port
 
     @property
+    def center_port(self) -> int:
+        """The center's listener (only the user ``center`` logs in there)."""
+        if self._center_port is None:
+            raise BrokerError("the broker has no port yet: call start() first")
+        return self._center_port
+
+    @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
 
@@ -135,7 +147,13 @@ class MosquittoBroker(LocalServer):
 
     @property
     def password_file(self) -> Path:
+        """The device listener's users."""
         return self._data_dir / "passwd"
+
+    @property
+    def center_password_file(self) -> Path:
+        """The center listener's one user."""
+        return self._data_dir / "center.passwd"
 
     @property
     def config_path(self) -> Path:
@@ -152,8 +170,9 @@ class MosquittoBroker(LocalServer):
     # --- lifecycle ----------------------------------------------------------------------
 
     def add_user(self, name: str, password: str) -> None:
-        """Create or update a broker user; if running, reload and wait until the login works."""
-        self._write_password(name, password, create=not self.password_file.exists())
+        """Create or update a broker user (``center`` on the center's listener, any other name
+        on the devices'); if running, reload and wait until the login works."""
+        self._write_password(name, password)
         if not self.running:
             return
         assert self._proc is not None
@@ -165,18 +184,23 @@ class MosquittoBroker(LocalServer):
     def _prepare(self) -> None:
         self._mosquitto = find_executable("mosquitto")
         super()._prepare()
-        self._write_password(CENTER_USER, self._center_password,
-                             create=not self.password_file.exists())
+        self._write_password(CENTER_USER, self._center_password)
+        if not self.password_file.exists():  # mosquitto refuses a missing password_file
+            self.password_file.touch(mode=0o600)
 
     def _ports_fixed(self) -> bool:
-        return self._port is not None
+        return self._port is not None and self._center_port is not None
 
     def _pick_ports(self) -> None:
-        self._port = free_port()
+        asked, asked_center = self._asked_ports
+        self._port = asked or free_port()
+        self._center_port = asked_center or free_port()
 
-    def _write_password(self, name: str, password: str, *, create: bool) -> None:
+    def _write_password(self, name: str, password: str) -> None:
+        path = self.center_password_file if name == CENTER_USER else self.password_file
+        create = not path.exists() or path.stat().st_size == 0
         command = [find_executable("mosquitto_passwd"), *(["-c"] if create else []), "-b",
-                   str(self.password_file), name, password]
+                   str(path), name, password]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise BrokerError(f"mosquitto_passwd failed for user {name!r}: "
@@ -186,8 +210,10 @@ class MosquittoBroker(LocalServer):
         text = DEV_CONF_TEMPLATE.read_text(encoding="utf-8")
         for key, value in {
             "{{PORT}}": str(self.port),
+            "{{CENTER_PORT}}": str(self.center_port),
             "{{DATA_DIR}}": str(self._data_dir),
             "{{PASSWORD_FILE}}": str(self.password_file),
+            "{{CENTER_PASSWORD_FILE}}": str(self.center_password_file),
             "{{ACL_FILE}}": str(self._acl_file),
             "{{LOG_FILE}}": str(self.log_path),
         }.items():
@@ -214,7 +240,8 @@ class MosquittoBroker(LocalServer):
         while time.monotonic() < deadline:
             if not self.running:
                 raise BrokerError(f"mosquitto exited while reloading:\n{self._log_tail()}")
-            code = probe_login(self.host, self.port, name, password)
+            port = self.center_port if name == CENTER_USER else self.port
+            code = probe_login(self.host, port, name, password)
             if code == _CONNACK_ACCEPTED:
                 return
             if code not in _CONNACK_NOT_AUTHORIZED:

@@ -71,6 +71,10 @@ class CenterProcess(LocalServer):
     def public_key(self) -> str:
         return self._cli("pubkey").splitlines()[-1]
 
+    def sign_in_link(self) -> str:
+        """A one-time link to the monitoring pages (valid once, for minutes)."""
+        return self._cli("sign-in-link").splitlines()[-1]
+
     @property
     def api_token(self) -> str:
         return (self.data_dir / "api_token").read_text().strip()

@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     fleet: Fleet | None = None
     try:
         influx.start()
-        center = CenterProcess(args.data / "center", port=args.port, mqtt_port=broker.port,
+        center = CenterProcess(args.data / "center", port=args.port, mqtt_port=broker.center_port,
                                mqtt_password=broker.center_password,
                                extra_env={"TT_INFLUX_URL": influx.url})
         center.start()
@@ -214,7 +214,9 @@ Hệ thống thông tin cơ sở — bản demo / demo running
   Bảng điều khiển / console:         {center.base_url}/console
     tài khoản / accounts: {", ".join(str(u["username"]) for u in users)}
     mật khẩu (mọi tài khoản) / password (all accounts): {demo_password}
-  Giám sát / monitoring:            {center.base_url}/monitor?token={center.api_token}
+  Giám sát / monitoring (liên kết dùng một lần, 10 phút / one-time link, 10 min;
+    liên kết mới / a new one: TT_DATA_DIR={center.data_dir} python -m control_center \
+    sign-in-link):                  {center.sign_in_link()}
   Trung tâm điều khiển (API docs):  {center.base_url}/docs
   Nhật ký phát / play log:          {center.base_url}/api/v1/plays
   Thiết bị / devices:               {center.base_url}/api/v1/devices

@@ -46,25 +46,18 @@ def key_id(key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def load_or_create_private_key(path: Path) -> Ed25519PrivateKey:
-    """Load a PEM private key, creating it (mode 0600) when the file does not exist."""
-    if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise SignatureInvalid(f"{path} does not hold an Ed25519 private key")
-        return key
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pem)
-    tmp.chmod(0o600)
-    tmp.replace(path)
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """Load a PEM (PKCS#8, unencrypted) Ed25519 private key."""
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SignatureInvalid(f"{path} does not hold an Ed25519 private key")
     return key
+
+
+def private_key_pem(key: Ed25519PrivateKey) -> bytes:
+    """The key as PEM (PKCS#8, unencrypted), as ``load_private_key`` reads it."""
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
 
 
 class Signer:

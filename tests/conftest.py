@@ -32,7 +32,8 @@ def broker(tmp_path: Path, mosquitto_installed: None) -> Iterator[MosquittoBroke
 @pytest.fixture
 def mqtt_clients(broker: MosquittoBroker) -> Iterator[MqttClients]:
     """Connects test clients to ``broker``; all are disconnected at teardown."""
-    clients = MqttClients(broker.host, broker.port, center_password=broker.center_password)
+    clients = MqttClients(broker.host, broker.port, center_port=broker.center_port,
+                          center_password=broker.center_password)
     yield clients
     clients.close_all()
 
@@ -41,6 +42,6 @@ def mqtt_clients(broker: MosquittoBroker) -> Iterator[MqttClients]:
 def center(tmp_path: Path, broker: MosquittoBroker) -> Iterator[CenterHandle]:
     """A real control center (uvicorn, MQTT bridge, refresher) on ``broker``, private to one
     test (``tests/center`` shares one per module instead)."""
-    with running_center(tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.port,
+    with running_center(tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.center_port,
                         mqtt_password=broker.center_password) as handle:
         yield handle

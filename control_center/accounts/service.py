@@ -1,4 +1,5 @@
-"""Users and sessions: create, sign in with lock-out, look up a session, sign out."""
+"""Users and sessions: create, sign in (throttled, see ``throttle``), look up a session,
+sign out."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from control_center.accounts import passwords
+from control_center.accounts import passwords, throttle
 from control_center.config import Settings
 from control_center.core import audit
 from control_center.core.actor import Actor
@@ -72,43 +73,58 @@ def create_user(
     return user
 
 
-def _failure(message: str) -> NotAuthenticated:
-    return NotAuthenticated(message)
+SIGN_IN_FAILED = ("Sai tên đăng nhập hoặc mật khẩu (hoặc tài khoản đang bị khóa) / wrong user "
+                  "name or password (or the account is locked)")
 
 
 def authenticate(
     session: Session, *, username: str, password: str, settings: Settings, now: datetime,
     source_ip: str | None,
 ) -> SignedIn:
-    """Check the password, count failures, lock after ``lockout_failures`` in a row.
+    """Check the password; one answer for a wrong name or password, a disabled account and
+    an account locked for this address (``NotAuthenticated(SIGN_IN_FAILED)``).
 
-    A locked account answers the same way whatever password is given, until the lock ends.
+    Failures are counted per address and account (``throttle``): an address that failed too
+    often gets ``TooManyAttempts`` (429), an account attacked from everywhere is slowed down,
+    and an account is locked only for the address that failed on it.
     """
-    user = session.scalar(select(User).where(User.username == username.strip().lower()))
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        session.rollback()
-        minutes = max(1, round((user.locked_until - now).total_seconds() / 60))
-        raise _failure(f"tài khoản tạm khóa do nhập sai nhiều lần, thử lại sau {minutes} phút / "
-                       f"account locked after repeated failures; try again in {minutes} min")
+    name, address = username.strip().lower()[:64], source_ip or ""
+    limits = throttle.Limits.of(settings)
+    throttle.refuse_if_throttled(session, username=name, source_ip=address, limits=limits,
+                                 now=now)
+    was_locked = throttle.locked_until(session, username=name, source_ip=address,
+                                       limits=limits, now=now) is not None
+    user = session.scalar(select(User).where(User.username == name))
     ok = passwords.verify_password(password, user.password_hash if user else None)
-    actor = Actor(name=username[:100] or "?", source_ip=source_ip)
-    if user is None or not ok or not user.active:
+    if was_locked or user is None or not ok or not user.active:
+        throttle.record_failure(session, username=name, source_ip=address, limits=limits,
+                                now=now)
+        lock_end = throttle.locked_until(session, username=name, source_ip=address,
+                                         limits=limits, now=now)
         if user is not None:
-            user.failed_logins += 1
-            locked = user.failed_logins >= settings.lockout_failures
-            if locked:
-                user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-                user.failed_logins = 0
-            audit.record(session, actor=actor, action="login_locked" if locked else
-                         "login_failed", object_type="user", object_id=user.id,
-                         detail={"active": user.active}, at=now, flagged=locked)
-            session.commit()
-        raise _failure("Sai tên đăng nhập hoặc mật khẩu / wrong user name or password")
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+            if lock_end is not None:
+                user.locked_until = max(lock_end, user.locked_until or lock_end)
+            if not was_locked:  # attempts while locked are counted, not audited again
+                locked = lock_end is not None
+                audit.record(session, actor=Actor(name=username[:100] or "?",
+                                                  source_ip=source_ip),
+                             action="login_locked" if locked else "login_failed",
+                             object_type="user", object_id=user.id,
+                             detail={"active": user.active}, at=now, flagged=locked)
+        session.commit()
+        raise NotAuthenticated(SIGN_IN_FAILED)
+    throttle.forget(session, username=name, source_ip=address)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
+    return open_session(session, user=user, settings=settings, now=now, source_ip=source_ip)
+
+
+def open_session(
+    session: Session, *, user: User, settings: Settings, now: datetime, source_ip: str | None,
+) -> SignedIn:
+    """A new session for ``user`` (signed in, or through a one-time link), audited as login."""
+    user.failed_logins = 0
+    user.last_login_at = now
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     expires = now + timedelta(hours=settings.session_hours)
     session.add(UserSession(token_hash=token_hash(token), user_id=user.id, csrf_token=csrf,
@@ -215,8 +231,10 @@ def set_active(
 
 
 def unlock(session: Session, *, user_id: int, actor: Actor, now: datetime) -> User:
-    """Lift a lock-out before it ends by itself."""
+    """Lift a lock-out before it ends by itself: the account's failures from every address
+    are forgotten."""
     user = managed_user(session, user_id=user_id, actor=actor)
+    throttle.forget(session, username=user.username)
     if user.locked_until is not None:
         user.locked_until, user.failed_logins = None, 0
         audit.record(session, actor=actor, action="unlock", object_type="user",

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from control_center.errors import CenterError, NotAuthenticated
+from control_center.errors import CenterError, NotAuthenticated, TooManyAttempts
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,8 @@ async def center_error_json(_request: Request, exc: Exception) -> JSONResponse:
     """A CenterError as ``{"detail", "error"}`` with its status code."""
     assert isinstance(exc, CenterError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+    if isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     if exc.status_code >= 500:
         log.error("request failed: %s", exc)
     return JSONResponse(

@@ -1,6 +1,6 @@
 """SQLAlchemy 2 models (kept apart from the pydantic API schemas in ``schemas``)."""
 
-from control_center.models.accounts import Role, User, UserSession
+from control_center.models.accounts import Role, SignInFailure, SignInLink, User, UserSession
 from control_center.models.base import Base, UtcDateTime
 from control_center.models.commands import CommandKind, CommandResult, DeviceCommand
 from control_center.models.content import (
@@ -66,6 +66,8 @@ from control_center.models.training import (
 )
 
 __all__ = [
+    "SignInFailure",
+    "SignInLink",
     "CommandKind",
     "CommandResult",
     "DeviceCommand",

@@ -53,3 +53,34 @@ class UserSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
     source_ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class SignInFailure(Base):
+    """One failed sign-in: the user name as typed (known or not) and the source address.
+
+    Counted over a sliding window: per account and address (lock), per address (throttle) and
+    per account (slow-down); rows older than the window are deleted as new ones arrive.
+    """
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    source_ip: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class SignInLink(Base):
+    """A one-time sign-in link for the pages, keyed by the SHA-256 of its code.
+
+    ``user_id`` None signs in as the monitoring viewer (the whole tree, like the API token);
+    otherwise it opens a session of that user. Used once (``used_at``), before ``expires_at``.
+    """
+
+    __tablename__ = "sign_in_links"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -103,8 +103,7 @@ class OutcomeState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """The answer to a submission: sent at once, or waiting for an approver; a send also
-    names the command every device got (``command_id``, ``action``, ``expires_at``)."""
+    """The answer to a submission: sent at once, or waiting for an approver."""
 
     id: int
     state: OutcomeState
@@ -112,9 +111,6 @@ class Outcome:
     targeted: int
     published: int
     message: str
-    command_id: str | None = None
-    action: PlayNow | None = None
-    expires_at: datetime | None = None
 
 
 def require_link(desk: EmergencyDesk) -> None:
@@ -323,8 +319,7 @@ def send(
     published = len(messages) - len(missing)
     return Outcome(row.id, OutcomeState.SENT, bulletin.id, len(messages), published,
                    f"Đã phát lệnh khẩn cấp tới {published}/{len(messages)} thiết bị / emergency "
-                   f"sent to {published} of {len(messages)} devices",
-                   command_id=command_id, action=action, expires_at=expires_at)
+                   f"sent to {published} of {len(messages)} devices")
 
 
 def _distribute(

@@ -15,24 +15,28 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from control_center.api.deps import CenterDep
+from control_center.accounts import links
+from control_center.accounts import service as accounts
+from control_center.api.deps import CenterDep, client_ip
 from control_center.core.permissions import Permission
 from control_center.errors import InvalidInput
 from control_center.models import AlertState
-from control_center.services import device_commands, fleet
+from control_center.services import fleet
 from control_center.telemetry.alerts import list_alerts, require_visible_alert, set_alert_state
 from control_center.telemetry.csvout import report_csv
 from control_center.telemetry.fleet_overview import device_detail, fleet_overview
 from control_center.telemetry.play_report import play_report
 from control_center.telemetry.queries import CHART_FIELDS, InfluxUnavailable
 from control_center.web.charts import line_chart, plays_chart
-from control_center.web.labels import COMMAND_KINDS, COMMAND_RESULTS, PLAY_STATES, PRIORITIES
+from control_center.web.labels import PLAY_STATES
 from control_center.web.shell import (
+    FORM_CSRF,
     MONITOR,
     ViewerDep,
     render,
     safe_next,
     sign_in_token,
+    sign_in_user,
     sign_out,
     token_ok,
 )
@@ -64,7 +68,27 @@ def login(request: Request, center: CenterDep, token: Annotated[str, Form()],
     return response
 
 
-@router.post("/logout")
+@router.get(links.LINK_PATH.removeprefix(MONITOR) + "/{code}")
+def sign_in_link(request: Request, center: CenterDep, code: str, next: str = MONITOR) -> Response:
+    """A one-time link (``python -m control_center sign-in-link``): sign in, then go on to a
+    page without the code in its address."""
+    with center.sessions() as session:
+        user = links.redeem_link(session, code=code, now=center.clock(),
+                                 source_ip=client_ip(request))
+        signed = None if user is None else accounts.open_session(
+            session, user=user, settings=center.settings, now=center.clock(),
+            source_ip=client_ip(request))
+    response = RedirectResponse(safe_next(next, fallback=MONITOR), status_code=303)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    if signed is None:
+        sign_in_token(response, request, center)
+    else:
+        sign_in_user(response, request, center, signed.token)
+    return response
+
+
+@router.post("/logout", dependencies=[FORM_CSRF])
 def logout(request: Request, center: CenterDep) -> Response:
     response = RedirectResponse(f"{MONITOR}/login", status_code=303)
     sign_out(response, request, center)
@@ -76,7 +100,7 @@ def overview(center: CenterDep, viewer: ViewerDep, unit_id: int | None = None) -
     unit_id = viewer.actor.unit_or_own(unit_id)
     with center.read_sessions() as session:
         data = fleet_overview(session, unit_id=unit_id)
-    return render(center, "overview.html", data=data, unit_id=unit_id)
+    return render(viewer, "overview.html", data=data, unit_id=unit_id)
 
 
 @router.get("/devices/{device_id}")
@@ -85,7 +109,6 @@ def device(center: CenterDep, viewer: ViewerDep, device_id: str, hours: float = 
     with center.read_sessions() as session:
         fleet.get_visible_device(session, actor=viewer.actor, device_id=device_id)
         detail = device_detail(session, device_id=device_id, plays=500)
-        sent = device_commands.history(session, device_id=device_id, limit=100)
     tz = ZoneInfo(center.settings.timezone)
     now = center.clock()
     charts, chart_note = [], None
@@ -109,11 +132,9 @@ def device(center: CenterDep, viewer: ViewerDep, device_id: str, hours: float = 
     plays_svg = plays_chart(
         [(p.scheduled_at, p.status, f"{p.item_id}: {PLAY_STATES.get(p.status, p.status)}")
          for p in recent], start=start, end=now, tz=tz)
-    return render(center, "device.html", d=detail, dev=detail.device, charts=charts,
+    return render(viewer, "device.html", d=detail, dev=detail.device, charts=charts,
                    chart_note=chart_note, plays_svg=plays_svg, hours=hours,
-                   recent_plays=recent[:100], commands=sent,
-                   command_kinds=COMMAND_KINDS, command_results=COMMAND_RESULTS,
-                   priorities=PRIORITIES)
+                   recent_plays=recent[:100])
 
 
 @router.get("/alerts")
@@ -122,10 +143,10 @@ def alerts(center: CenterDep, viewer: ViewerDep, state: AlertState | None = None
     unit_id = viewer.actor.unit_or_own(unit_id)
     with center.read_sessions() as session:
         items = list_alerts(session, state=state, unit_id=unit_id)
-    return render(center, "alerts.html", items=items, state=state.value if state else None)
+    return render(viewer, "alerts.html", items=items, state=state.value if state else None)
 
 
-@router.post("/alerts/{alert_id}/{action}")
+@router.post("/alerts/{alert_id}/{action}", dependencies=[FORM_CSRF])
 def alert_action(center: CenterDep, viewer: ViewerDep, alert_id: int, action: str) -> Response:
     states = {"acknowledge": AlertState.ACKNOWLEDGED, "resolve": AlertState.RESOLVED}
     if action not in states:
@@ -161,7 +182,7 @@ def report(center: CenterDep, viewer: ViewerDep, unit_id: int | None = None,
         data = (play_report(session, unit_id=unit_id, start=t0, end=t1)
                 if unit_id is not None else None)
     query = urlencode({"unit_id": unit_id or "", "start": d0.isoformat(), "end": d1.isoformat()})
-    return render(center, "report.html", units=units, report=data, unit_id=unit_id,
+    return render(viewer, "report.html", units=units, report=data, unit_id=unit_id,
                    start=d0, end=d1, csv_url=f"/monitor/reports.csv?{query}")
 
 

@@ -6,9 +6,14 @@ Who is looking is resolved once per request (``ViewerDep``), from one of two coo
 
 - ``tt_session`` (path ``/``): a console user's server-side session (``/console/login``), the
   same cookie the API reads; the user is scoped to their subtree.
-- ``tt_pages`` (path ``/monitor``): the API-token sign-in of the monitoring and training pages
-  (``/monitor/login`` or ``?token=`` on any ``/monitor`` link), for technicians' scripts. It
-  holds an HMAC of the token, never the token, and sees the whole tree.
+- ``tt_pages`` (path ``/monitor``): the viewer sign-in of the monitoring and training pages
+  (the API token in the ``/monitor/login`` form, or a one-time link ``/monitor/sign-in/<code>``
+  printed by ``python -m control_center sign-in-link``). It holds a random nonce and its HMAC
+  keyed with the API token, never the token, and sees the whole tree.
+
+Every state-changing form carries the sign-in's CSRF token (``csrf_input()`` in the templates,
+checked by the ``form_csrf`` dependency): the console session's, or for ``tt_pages`` an HMAC of
+its nonce.
 
 The officer picked on the training pages is signed onto whichever of the two signed in
 (``SignInCookie``); there is no third cookie. Without a sign-in, a page redirects to the
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -27,9 +33,11 @@ from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from control_center.accounts import service as accounts
 from control_center.api.deps import SESSION_COOKIE, CenterDep, client_ip, session_token
@@ -52,6 +60,12 @@ ERROR_TITLES = {401: ("Cần đăng nhập", "sign-in needed"), 403: ("Không đ
                 422: ("Dữ liệu không hợp lệ", "invalid input")}
 
 
+@pass_context
+def csrf_input(context: Context) -> Markup:
+    """The hidden CSRF field of a form, with the token of whoever the page was rendered for."""
+    return Markup('<input type="hidden" name="csrf" value="{}">').format(context.get("csrf", ""))
+
+
 @cache
 def environment() -> Environment:
     """The pages' one Jinja environment, built at its first use."""
@@ -61,7 +75,7 @@ def environment() -> Environment:
     env.globals.update(role_labels=ROLE_LABELS, Permission=Permission, presence=labels.PRESENCE,
                        alert_kinds=labels.ALERT_KINDS, alert_states=labels.ALERT_STATES,
                        play_states=labels.PLAY_STATES, roles=labels.OFFICER_ROLES,
-                       prefix=TRAINING)
+                       prefix=TRAINING, csrf_input=csrf_input)
     return env
 
 
@@ -74,7 +88,7 @@ class Viewer:
     cookie: str  # the cookie that signed in: SESSION_COOKIE or PAGES_COOKIE
     held: SignInCookie
     full_name: str = ""
-    csrf_token: str = ""  # a console user's; the token sign-in has none
+    csrf_token: str = ""  # the console session's, or derived from the tt_pages nonce
 
     @property
     def officer_id(self) -> int | None:
@@ -140,8 +154,14 @@ def _sign_in_first(request: Request) -> PageRedirect:
                                          status_code=303))
 
 
-def _pages_credential(api_token: str) -> str:
-    return hmac.new(api_token.encode(), b"tt-pages-v1", hashlib.sha256).hexdigest()
+def _pages_mac(api_token: str, purpose: str, nonce: str) -> str:
+    message = f"tt-pages-v2:{purpose}:{nonce}".encode()
+    return hmac.new(api_token.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _pages_credential(api_token: str, nonce: str) -> str:
+    """``<nonce>-<HMAC>``: a fresh nonce at each sign-in, so each has its own CSRF token."""
+    return f"{nonce}-{_pages_mac(api_token, 'sign-in', nonce)}"
 
 
 def _user(request: Request, center: Center) -> Viewer | None:
@@ -161,19 +181,19 @@ def _user(request: Request, center: Center) -> Viewer | None:
 
 
 def _token_holder(request: Request, center: Center) -> Viewer | None:
-    held = SignInCookie.parse(request.cookies.get(PAGES_COOKIE, ""),
-                              key=center.settings.api_token)
-    if not held.credential or not hmac.compare_digest(
-            held.credential.encode(), _pages_credential(center.settings.api_token).encode()):
+    key = center.settings.api_token
+    held = SignInCookie.parse(request.cookies.get(PAGES_COOKIE, ""), key=key)
+    nonce = held.credential.partition("-")[0]
+    if not nonce or not hmac.compare_digest(held.credential.encode(),
+                                            _pages_credential(key, nonce).encode()):
         return None
     return Viewer(center=center, actor=Actor(name="pages", source_ip=client_ip(request)),
-                  cookie=PAGES_COOKIE, held=held)
+                  cookie=PAGES_COOKIE, held=held, csrf_token=_pages_mac(key, "csrf", nonce))
 
 
 def page_viewer(request: Request, center: CenterDep) -> Viewer:
-    """The dependency behind ``ViewerDep``: a console user first, else the API-token sign-in.
-    On a monitoring page ``?token=`` with the API token signs in and is dropped from the
-    address; anyone else is sent to sign in (``PageRedirect``). Resolved once per request
+    """The dependency behind ``ViewerDep``: a console user first, else the viewer sign-in
+    (``tt_pages``); anyone else is sent to sign in (``PageRedirect``). Resolved once per request
     (kept on ``request.state``: the page gate and the handler share it)."""
     known: Viewer | None = getattr(request.state, "viewer", None)
     if known is not None:
@@ -183,14 +203,6 @@ def page_viewer(request: Request, center: CenterDep) -> Viewer:
         request.state.viewer = user
         return user
     holder = _token_holder(request, center)
-    token = request.query_params.get("token")
-    if (token is not None and request.url.path.startswith(MONITOR)
-            and token_ok(token, center.settings.api_token)):
-        rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-        response = RedirectResponse(request.url.path + (f"?{urlencode(rest)}" if rest else ""),
-                                    status_code=303)
-        sign_in_token(response, request, center)
-        raise PageRedirect(response)
     if holder is not None:
         request.state.viewer = holder
         return holder
@@ -198,6 +210,15 @@ def page_viewer(request: Request, center: CenterDep) -> Viewer:
 
 
 ViewerDep = Annotated[Viewer, Depends(page_viewer)]
+
+
+def form_csrf(viewer: ViewerDep, csrf: Annotated[str, Form()] = "") -> None:
+    """The one CSRF check of the pages' forms (``dependencies=[FORM_CSRF]`` on each POST):
+    the hidden ``csrf`` field must hold the sign-in's token (403 otherwise)."""
+    viewer.check_csrf(csrf)
+
+
+FORM_CSRF = Depends(form_csrf)
 
 
 def console_user(request: Request, viewer: ViewerDep) -> Viewer:
@@ -231,10 +252,12 @@ def sign_in_user(response: Response, request: Request, center: Center, token: st
 
 
 def sign_in_token(response: Response, request: Request, center: Center) -> None:
-    """After the API token was shown: ``tt_pages``, keeping the officer picked before."""
+    """After the API token was shown or a viewer link opened: ``tt_pages`` with a new nonce,
+    keeping the officer picked before."""
     before = _token_holder(request, center)
-    _set_cookie(response, request, center, PAGES_COOKIE, SignInCookie(
-        _pages_credential(center.settings.api_token), before.officer_id if before else None))
+    credential = _pages_credential(center.settings.api_token, secrets.token_hex(16))
+    _set_cookie(response, request, center, PAGES_COOKIE,
+                SignInCookie(credential, before.officer_id if before else None))
 
 
 def remember_officer(response: Response, request: Request, viewer: Viewer,

@@ -30,7 +30,7 @@ def center(
     """A real center (uvicorn + MQTT bridge) with a 1 MB upload cap, shared by one module."""
     with running_center(
         tmp_path_factory.mktemp("center"), mqtt_host=module_broker.host,
-        mqtt_port=module_broker.port, mqtt_password=module_broker.center_password,
+        mqtt_port=module_broker.center_port, mqtt_password=module_broker.center_password,
         max_upload_bytes=1_000_000,
     ) as handle:
         yield handle

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_broker_down_then_back(tmp_path: Path, broker: MosquittoBroker) -> None:
-    with running_center(tmp_path / "c", mqtt_host=broker.host, mqtt_port=broker.port,
+    with running_center(tmp_path / "c", mqtt_host=broker.host, mqtt_port=broker.center_port,
                         mqtt_password=broker.center_password) as center:
         api = center.api
         speaker = device(api, unit(api))["id"]
@@ -33,9 +33,6 @@ def test_broker_down_then_back(tmp_path: Path, broker: MosquittoBroker) -> None:
         r = api.post(f"/api/v1/devices/{speaker}/commands", json={"type": "stop"})
         assert r.status_code == 503
         assert "not connected to the MQTT broker" in r.json()["detail"]
-        history = ok(api.get(f"/api/v1/devices/{speaker}/commands"))["items"]
-        assert [(h["kind"], h["result"], h["flagged"]) for h in history[:1]] == [
-            ("stop", "undelivered", True)]
         # A schedule is accepted (the database is the truth) and its manifest waits.
         created = ok(api.post("/api/v1/schedules", json={
             "bulletin_id": bulletin["id"], "start_at": in_minutes(30),
@@ -53,7 +50,8 @@ def test_events_sent_while_the_center_is_down_arrive_after_restart(
     tmp_path: Path, broker: MosquittoBroker
 ) -> None:
     start_center = functools.partial(running_center, tmp_path / "c", mqtt_host=broker.host,
-                                     mqtt_port=broker.port, mqtt_password=broker.center_password)
+                                     mqtt_port=broker.center_port,
+                                     mqtt_password=broker.center_password)
     with start_center() as center:
         created = device(center.api, unit(center.api), broker)
     speaker = created["id"]
@@ -75,6 +73,6 @@ def test_events_sent_while_the_center_is_down_arrive_after_restart(
 
 def test_wrong_center_password_stops_retrying(tmp_path: Path, broker: MosquittoBroker) -> None:
     with pytest.raises(RuntimeError, match="auth_failed"), running_center(
-        tmp_path / "c", mqtt_host=broker.host, mqtt_port=broker.port, mqtt_password="wrong"
+        tmp_path / "c", mqtt_host=broker.host, mqtt_port=broker.center_port, mqtt_password="wrong"
     ):
         pass

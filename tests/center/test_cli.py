@@ -14,7 +14,7 @@ from control_center.db import create_db_engine, session_factory, upgrade_databas
 from control_center.security import verify_mosquitto_hash
 from control_center.services import fleet
 from protocol.events import DeviceKind
-from protocol.signing import Signer, load_or_create_private_key, public_key_b64
+from protocol.signing import Signer, load_private_key, public_key_b64
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_pubkey_creates_then_reuses_the_key(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pubkey"]) == 0
     printed = capsys.readouterr().out.strip()
-    key = load_or_create_private_key(env / "center_ed25519.pem")
+    key = load_private_key(env / "center_ed25519.pem")
     assert printed == public_key_b64(Signer(key).public_key)
     assert (env / "center_ed25519.pem").stat().st_mode & 0o077 == 0
     assert main(["pubkey"]) == 0
@@ -48,13 +48,15 @@ def test_broker_passwd(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
                                           lon=None, actor=Actor("test"), now=now)
     engine.dispose()
     monkeypatch.setenv("TT_MQTT_PASSWORD", "center-secret")
-    out = env / "broker" / "passwd"
-    assert main(["broker-passwd", "--out", str(out)]) == 0
+    out, center_out = env / "broker" / "passwd", env / "broker" / "center.passwd"
+    assert main(["broker-passwd", "--out", str(out), "--center-out", str(center_out)]) == 0
     lines = dict(line.split(":", 1) for line in out.read_text().splitlines())
-    assert set(lines) == {"center", "loa-9"}
+    assert set(lines) == {"loa-9"}  # the center's account is not on the device listener
     assert verify_mosquitto_hash(password, lines["loa-9"])
-    assert verify_mosquitto_hash("center-secret", lines["center"])
-    assert out.stat().st_mode & 0o077 == 0
+    center_lines = dict(line.split(":", 1) for line in center_out.read_text().splitlines())
+    assert set(center_lines) == {"center"}
+    assert verify_mosquitto_hash("center-secret", center_lines["center"])
+    assert out.stat().st_mode & 0o077 == 0 and center_out.stat().st_mode & 0o077 == 0
 
 
 def test_production_without_token_is_a_clear_error(

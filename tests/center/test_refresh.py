@@ -41,7 +41,7 @@ def clock() -> ManualClock:
 @pytest.fixture
 def timed_center(tmp_path: Path, broker: MosquittoBroker,
                  clock: ManualClock) -> Iterator[CenterHandle]:
-    with running_center(tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.port,
+    with running_center(tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.center_port,
                         mqtt_password=broker.center_password, clock=clock, horizon_hours=8,
                         refresh_seconds=3600) as handle:
         yield handle
@@ -98,6 +98,6 @@ def test_one_off_in_the_past_uses_the_center_clock(timed_center: CenterHandle,
 
 
 def test_refresher_runs_periodically(tmp_path: Path, broker: MosquittoBroker) -> None:
-    with running_center(tmp_path / "c", mqtt_host=broker.host, mqtt_port=broker.port,
+    with running_center(tmp_path / "c", mqtt_host=broker.host, mqtt_port=broker.center_port,
                         mqtt_password=broker.center_password, refresh_seconds=0.1) as handle:
         assert handle.center.refresher.wait_for_runs(4, timeout=10)

@@ -1,7 +1,10 @@
-"""Sign-in: argon2 hashes, lock-out, expiring sessions, CSRF, and the sign-in page."""
+"""Sign-in: argon2 hashes, throttling per address, one message for every refusal, expiring
+sessions, one-time sign-in links, CSRF on the pages' forms, and the sign-in page."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,12 +14,23 @@ import pytest
 from playwright.sync_api import Browser
 from sqlalchemy import select
 
-from control_center.models import AuditEntry, User, UserSession
+from control_center.__main__ import main
+from control_center.accounts.service import SIGN_IN_FAILED
+from control_center.models import (
+    Alert,
+    AlertKind,
+    AlertState,
+    AuditEntry,
+    SignInLink,
+    User,
+    UserSession,
+)
 from firmware_sim.broker import MosquittoBroker
 from tests.center.helpers import ok
 from tests.console.conftest import PASSWORD, Tree, sign_in
 from tests.support.browser import PHONE, run_in_browser, screenshot
 from tests.support.center import CenterHandle, running_center
+from tests.support.signin import sign_in_link
 
 pytestmark = pytest.mark.integration
 
@@ -46,21 +60,75 @@ def test_password_is_stored_as_argon2id_and_login_gives_a_scoped_token(tree: Tre
     assert r.status_code == 422 and "10" in r.json()["detail"]
 
 
-def test_repeated_failures_lock_the_account_and_are_audited(tree: Tree) -> None:
-    base = tree.center.base_url
-    for _ in range(tree.center.settings.lockout_failures):
-        r = _login(base, "op_b", "wrong-password-here")
-        assert r.status_code == 401
-    r = _login(base, "op_b", PASSWORD)  # the right password no longer opens it
-    assert r.status_code == 401 and "locked" in r.json()["detail"]
+def _from(address: str, base_url: str) -> httpx.Client:
+    """A client whose requests come from ``address`` (another loopback address)."""
+    return httpx.Client(base_url=base_url, timeout=30,
+                        transport=httpx.HTTPTransport(local_address=address))
+
+
+def _try(client: httpx.Client, username: str, password: str) -> httpx.Response:
+    return client.post("/api/v1/auth/login", json={"username": username, "password": password})
+
+
+def test_failures_from_one_address_lock_it_out_but_not_the_user_elsewhere(tree: Tree) -> None:
+    """Failing on purpose from address A locks the account for A only: the real user signs in
+    from B; A is throttled (429, Retry-After) once it failed too often; all of it audited."""
+    settings, base = tree.center.settings, tree.center.base_url
+    with _from("127.0.0.2", base) as attacker, _from("127.0.0.3", base) as real_user:
+        for _ in range(settings.lockout_failures):
+            assert _try(attacker, "op_b", "wrong-password-here").status_code == 401
+        refused = _try(attacker, "op_b", PASSWORD)  # locked for A: the right password too
+        assert refused.status_code == 401 and refused.json()["detail"] == SIGN_IN_FAILED
+        assert ok(_try(real_user, "op_b", PASSWORD), 200)["username"] == "op_b"
+        answers = [_try(attacker, f"user-{n}", "wrong-password-here").status_code
+                   for n in range(settings.signin_address_failures)]
+        assert answers.count(429) >= 1 and answers[-1] == 429
+        throttled = _try(attacker, "op_b", PASSWORD)
+        assert throttled.status_code == 429 and "try again in" in throttled.json()["detail"]
+        assert 0 < int(throttled.headers["Retry-After"]) <= settings.lockout_minutes * 60
+        assert ok(_try(real_user, "op_b", PASSWORD), 200)["username"] == "op_b"
     with tree.center.center.read_sessions() as session:
         actions = list(session.scalars(select(AuditEntry.action).where(
             AuditEntry.object_type == "user", AuditEntry.actor == "op_b")))
-        flagged = session.scalar(select(AuditEntry.flagged).where(
-            AuditEntry.action == "login_locked"))
-    assert actions.count("login_failed") == tree.center.settings.lockout_failures - 1
-    assert "login_locked" in actions and flagged is True
-    assert _login(base, "nobody", PASSWORD).status_code == 401
+        locked = session.scalar(select(AuditEntry).where(AuditEntry.action == "login_locked"))
+    assert actions.count("login_failed") == settings.lockout_failures - 1
+    assert locked is not None and locked.flagged and locked.source_ip == "127.0.0.2"
+    assert actions.count("login") == 2
+
+
+def test_one_message_for_unknown_user_wrong_password_disabled_and_locked(tree: Tree) -> None:
+    base = tree.center.base_url
+    with tree.center.center.sessions() as session:
+        disabled = session.scalar(select(User).where(User.username == "appr_b"))
+        assert disabled is not None
+        disabled.active = False
+        session.commit()
+    with _from("127.0.0.4", base) as client:
+        unknown = _try(client, "nobody-here", PASSWORD)
+        wrong = _try(client, "op_a", "not-the-password")
+        off = _try(client, "appr_b", PASSWORD)
+        for _ in range(tree.center.settings.lockout_failures):
+            _try(client, "prov_op", "not-the-password")
+        locked = _try(client, "prov_op", PASSWORD)
+    answers = [(r.status_code, r.json()["detail"]) for r in (unknown, wrong, off, locked)]
+    assert answers == [(401, SIGN_IN_FAILED)] * 4, answers
+    assert "Sai tên đăng nhập hoặc mật khẩu" in SIGN_IN_FAILED and " / wrong" in SIGN_IN_FAILED
+
+
+def test_the_sign_in_page_says_when_an_address_is_throttled(
+    tmp_path: Path, broker: MosquittoBroker,
+) -> None:
+    with running_center(tmp_path / "c", mqtt_host=broker.host, mqtt_port=broker.center_port,
+                        mqtt_password=broker.center_password, lockout_failures=2,
+                        signin_address_failures=3) as center, \
+            _from("127.0.0.5", center.base_url) as client:
+        for _ in range(3):
+            r = client.post("/console/login", data={"username": "x", "password": "wrong-one"})
+            assert r.status_code == 401 and "Sai tên đăng nhập hoặc mật khẩu" in r.text
+        r = client.post("/console/login", data={"username": "x", "password": "wrong-one"})
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+        assert "Quá nhiều lần đăng nhập sai từ địa chỉ này" in r.text
+        assert "too many failed sign-ins from this address" in r.text
 
 
 class _Clock:
@@ -74,7 +142,7 @@ class _Clock:
 @pytest.fixture
 def clocked(tmp_path: Path, broker: MosquittoBroker) -> Iterator[tuple[CenterHandle, _Clock]]:
     clock = _Clock()
-    with running_center(tmp_path / "c", mqtt_host=broker.host, mqtt_port=broker.port,
+    with running_center(tmp_path / "c", mqtt_host=broker.host, mqtt_port=broker.center_port,
                         mqtt_password=broker.center_password, clock=clock) as handle:
         yield handle, clock
 
@@ -174,3 +242,94 @@ def test_a_session_in_use_stays_open_and_its_last_use_is_recorded(
         assert clock() - last < idle
         r = api.get("/api/v1/auth/me")
         assert r.status_code == 401 and "expired" in r.json()["detail"]
+
+
+def test_a_one_time_link_signs_in_once_expires_and_replaces_token_in_the_url(
+    clocked: tuple[CenterHandle, _Clock], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    center, clock = clocked
+    for name in ("TT_ENV", "TT_API_TOKEN", "TT_DATABASE_URL", "TT_SIGNING_KEY_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TT_DATA_DIR", str(center.data_dir))
+    monkeypatch.setenv("TT_PUBLIC_BASE_URL", center.base_url)
+
+    def printed_link(*args: str) -> str:
+        assert main(["sign-in-link", *args]) == 0
+        link = capsys.readouterr().out.strip()
+        assert link.startswith(f"{center.base_url}/monitor/sign-in/")
+        return link
+
+    link = printed_link("--next", "/monitor/alerts?state=open")
+    code = link.rsplit("/", 1)[1].split("?")[0]
+    with center.center.read_sessions() as session:
+        stored = session.scalar(select(SignInLink.code_hash))
+    assert stored == hashlib.sha256(code.encode()).hexdigest()  # only the hash is kept
+    with httpx.Client(follow_redirects=False) as browser_like:
+        r = browser_like.get(link)
+        assert r.status_code == 303 and r.headers["location"] == "/monitor/alerts?state=open"
+        assert "tt_pages" in r.cookies
+        assert browser_like.get(f"{center.base_url}/monitor/alerts").status_code == 200
+    with httpx.Client(follow_redirects=False) as second:
+        r = second.get(link)  # used once already
+        assert r.status_code == 401 and "đã dùng hoặc đã hết hạn" in r.text
+        assert second.get(f"{center.base_url}/monitor").status_code == 303
+
+    ok(center.api.post("/api/v1/users", json={"username": "op", "password": PASSWORD,
+                                              "role": "operator", "unit_id": ok(center.api.post(
+                                                  "/api/v1/units", json={
+                                                      "code": "u3", "name": "Xã W",
+                                                      "level": "commune"}))["id"]}))
+    user_link = printed_link("--user", "op")
+    clock.offset = timedelta(minutes=center.settings.sign_in_link_minutes, seconds=1)
+    with httpx.Client(follow_redirects=False) as late:
+        assert late.get(user_link).status_code == 401  # expired
+    clock.offset = timedelta()
+    with httpx.Client(follow_redirects=False) as on_time:
+        r = on_time.get(printed_link("--user", "op"))
+        assert r.status_code == 303 and "tt_session" in r.cookies
+        assert on_time.get(f"{center.base_url}/api/v1/auth/me").json()["username"] == "op"
+
+    with httpx.Client(follow_redirects=False) as old_style:  # ?token= signs in no more
+        r = old_style.get(f"{center.base_url}/monitor", params={"token": center.api_token})
+        assert r.status_code == 303 and r.headers["location"].startswith("/monitor/login")
+        assert "tt_pages" not in r.cookies
+
+
+def _csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None, "no CSRF field on the page"
+    return found.group(1)
+
+
+def test_an_alert_is_acknowledged_only_with_the_forms_csrf_token(tree: Tree) -> None:
+    base = tree.center.base_url
+    with tree.center.center.sessions() as session:
+        alert = Alert(device_id="loa-a1", kind=AlertKind.OFFLINE, state=AlertState.OPEN,
+                      detail="test", opened_at=tree.center.center.clock())
+        session.add(alert)
+        session.commit()
+        alert_id = alert.id
+
+    def state() -> AlertState:
+        with tree.center.center.read_sessions() as session:
+            found = session.get(Alert, alert_id)
+            assert found is not None
+            return found.state
+
+    with httpx.Client(base_url=base, follow_redirects=False) as technician:
+        assert technician.post("/console/login", data={
+            "username": "tech_a", "password": PASSWORD}).status_code == 303
+        token = _csrf_of(technician.get("/monitor/alerts"))
+        for form in ({}, {"csrf": "forged-token"}):
+            r = technician.post(f"/monitor/alerts/{alert_id}/acknowledge", data=form)
+            assert r.status_code == 403 and "CSRF" in r.text
+        assert state() is AlertState.OPEN
+        r = technician.post(f"/monitor/alerts/{alert_id}/acknowledge", data={"csrf": token})
+        assert r.status_code == 303 and state() is AlertState.ACKNOWLEDGED
+    with httpx.Client(base_url=base, follow_redirects=False) as viewer:  # the viewer sign-in
+        assert viewer.get(sign_in_link(tree.center)).status_code == 303
+        token = _csrf_of(viewer.get("/monitor/alerts"))
+        assert viewer.post(f"/monitor/alerts/{alert_id}/resolve").status_code == 403
+        r = viewer.post(f"/monitor/alerts/{alert_id}/resolve", data={"csrf": token})
+        assert r.status_code == 303 and state() is AlertState.RESOLVED

@@ -100,7 +100,7 @@ def stack(tmp_path: Path, broker: MosquittoBroker) -> Iterator[Stack]:
     with running_center(
         tmp_path / "center",
         mqtt_host=broker.host,
-        mqtt_port=broker.port,
+        mqtt_port=broker.center_port,
         mqtt_password=broker.center_password,
     ) as center:
         s = Stack(tmp_path, broker, center.api, center.public_key_b64)

@@ -67,7 +67,7 @@ def speak(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
 
 @pytest.fixture
 def rig(tmp_path: Path, broker: MosquittoBroker) -> Iterator[FeedbackRig]:
-    with running_center(tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.port,
+    with running_center(tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.center_port,
                         mqtt_password=broker.center_password) as center:
         r = FeedbackRig(tmp_path, broker, center)
         try:

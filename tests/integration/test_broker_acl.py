@@ -176,3 +176,36 @@ def test_queued_event_for_offline_center_survives_restart(
 
     center = mqtt_clients.center(client_id="center-main", clean=False, session_expiry=3600)
     assert center.wait_for_message(topic).payload == b'{"event_id": "e2"}'
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_device_cannot_take_another_devices_client_id(
+    mqtt_clients: MqttClients, devices: dict[str, str], protocol: Protocol
+) -> None:
+    """use_username_as_clientid on the device listener: loa-b's credentials with loa-a's
+    client id get loa-b's own session, and loa-a is not kicked off the broker."""
+    center = mqtt_clients.center()
+    center.subscribe(fleet_subscription(Channel.STATUS))
+    victim = mqtt_clients.connect("loa-a", devices["loa-a"], protocol=protocol, client_id="loa-a")
+    intruder = mqtt_clients.connect("loa-b", devices["loa-b"], protocol=protocol,
+                                    client_id="loa-a")
+    for name, client in (("loa-b", intruder), ("loa-a", victim)):
+        own = device_topic(name, Channel.STATUS)
+        assert client.publish(own, name.encode()) == SUCCESS  # a round trip on each session
+        center.wait_for_message(own, name.encode())
+    assert victim.disconnects == 0
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_the_center_logs_in_only_on_its_own_listener(
+    broker: MosquittoBroker, mqtt_clients: MqttClients, devices: dict[str, str],
+    protocol: Protocol,
+) -> None:
+    with pytest.raises(ConnectRefusedError) as refused:
+        mqtt_clients.connect("center", broker.center_password, protocol=protocol)
+    assert refused.value.reason.value == NOT_AUTHORIZED
+    with pytest.raises(ConnectRefusedError):  # and devices stay off the center's listener
+        mqtt_clients.connect("loa-a", devices["loa-a"], protocol=protocol,
+                             port=broker.center_port)
+    assert mqtt_clients.center(protocol=protocol).publish(
+        device_topic("loa-a", Channel.MANIFEST), b"m", retain=True) in ACCEPTED

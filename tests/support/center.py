@@ -1,6 +1,6 @@
 """Run the real control center (FastAPI app in uvicorn, MQTT bridge, refresher) in-process.
 
-    with running_center(tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.port,
+    with running_center(tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.center_port,
                         mqtt_password=broker.center_password) as center:
         center.api.post("/api/v1/units", json={...})
 

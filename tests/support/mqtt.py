@@ -72,6 +72,7 @@ class MqttTestClient:
         self._cond = threading.Condition()
         self._connack: ReasonCode | None = None
         self._connected = False
+        self._disconnects = 0
         self._closing = False
         self._session_present = False
         self._pubacks: dict[int, ReasonCode] = {}
@@ -105,6 +106,7 @@ class MqttTestClient:
                        properties: Properties | None) -> None:
         with self._cond:
             self._connected = False
+            self._disconnects += 1
             self._cond.notify_all()
 
     def _on_publish(self, client: mqtt.Client, userdata: object, mid: int, reason: ReasonCode,
@@ -191,6 +193,12 @@ class MqttTestClient:
         )
 
     @property
+    def disconnects(self) -> int:
+        """How many times this client lost its connection (a wanted close counts too)."""
+        with self._cond:
+            return self._disconnects
+
+    @property
     def messages(self) -> list[ReceivedMessage]:
         """A snapshot of everything received so far, in arrival order."""
         with self._cond:
@@ -221,18 +229,21 @@ def connect_client(host: str, port: int, username: str, password: str, *,
 
 
 class MqttClients:
-    """Connects test clients to one broker and closes every one of them at the end."""
+    """Connects test clients to one broker and closes every one of them at the end: devices
+    to ``port``, the center to ``center_port`` (the dev broker's two listeners)."""
 
-    def __init__(self, host: str, port: int, *, center_password: str) -> None:
-        self._host, self._port = host, port
+    def __init__(self, host: str, port: int, *, center_port: int, center_password: str) -> None:
+        self._host, self._port, self._center_port = host, port, center_port
         self._center_password = center_password
         self._clients: list[MqttTestClient] = []
 
     def connect(self, username: str, password: str, *, protocol: Protocol = "5",
                 client_id: str | None = None, clean: bool = True, session_expiry: int = 0,
-                timeout: float = DEFAULT_TIMEOUT) -> MqttTestClient:
-        """A connected client (CONNACK success awaited) that is closed at teardown."""
-        client = MqttTestClient(self._host, self._port, username=username, password=password,
+                timeout: float = DEFAULT_TIMEOUT, port: int | None = None) -> MqttTestClient:
+        """A connected client (CONNACK success awaited) that is closed at teardown; on the
+        device listener unless ``port`` says otherwise."""
+        client = MqttTestClient(self._host, port or self._port, username=username,
+                                password=password,
                                 protocol=protocol, client_id=client_id, clean=clean,
                                 session_expiry=session_expiry)
         self._clients.append(client)
@@ -243,7 +254,8 @@ class MqttClients:
                clean: bool = True, session_expiry: int = 0) -> MqttTestClient:
         """A client logged in as the broker user ``center``."""
         return self.connect("center", self._center_password, protocol=protocol,
-                            client_id=client_id, clean=clean, session_expiry=session_expiry)
+                            client_id=client_id, clean=clean, session_expiry=session_expiry,
+                            port=self._center_port)
 
     def close_all(self) -> None:
         for client in self._clients:

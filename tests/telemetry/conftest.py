@@ -104,7 +104,7 @@ def influx(tmp_path: Path, influxd_installed: None) -> Iterator[InfluxServer]:
 @pytest.fixture
 def rig(tmp_path: Path, broker: MosquittoBroker, influx: InfluxServer) -> Iterator[TelemetryRig]:
     with running_center(
-        tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.port,
+        tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.center_port,
         mqtt_password=broker.center_password, influx_url=influx.url, influx_db=DB,
         monitor_interval_s=0.2, silence_s=SILENCE_S, offline_alert_s=1.0,
         alert_play_failures=1,

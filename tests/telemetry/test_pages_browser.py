@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
+from tests.support.signin import sign_in_link
 from tests.telemetry.conftest import TelemetryRig
 
 pytestmark = pytest.mark.integration
@@ -30,8 +31,7 @@ def test_overview_and_device_page_show_figures_and_charts(rig: TelemetryRig,
     page.fill("#token", "wrong-token-0123456789")
     page.click("button[type=submit]")
     assert page.locator(".err").inner_text().startswith("Mã truy cập không đúng")
-    page.fill("#token", rig.center.api_token)
-    page.click("button[type=submit]")
+    page.goto(sign_in_link(rig.center))  # a one-time link, as ./run.sh demo prints
     page.wait_for_url(f"{base}/monitor")
     (cookie,) = [c for c in context.cookies() if c["name"] == "tt_pages"]
     assert cookie["httpOnly"] and cookie["value"] != rig.center.api_token
@@ -62,10 +62,10 @@ def test_overview_and_device_page_show_figures_and_charts(rig: TelemetryRig,
     page.screenshot(path=str(ARTIFACTS / "monitor-device.png"), full_page=True)
     context.close()
 
-    # A link with ?token= signs in once and drops the token from the address bar.
+    # A one-time link signs in and goes on to its page, without the code in the address bar.
     other = browser.new_context()
     page = other.new_page()
-    page.goto(f"{base}/monitor/alerts?state=open&token={rig.center.api_token}")
+    page.goto(sign_in_link(rig.center, next="/monitor/alerts?state=open"))
     assert page.url == f"{base}/monitor/alerts?state=open"
     assert page.locator("#alerts tr[data-kind='overheating']").count() == 1
     other.close()

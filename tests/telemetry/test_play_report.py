@@ -18,6 +18,7 @@ from edge_agent.errors import SinkError
 from edge_agent.hardware import Hardware, PlayResult
 from firmware_sim.hardware import SimAmplifier, SimAudioSink, SimVolume
 from protocol.manifest import PlayItem
+from tests.support.signin import sign_in_link
 from tests.support.tree import add_unit
 from tests.support.waiting import poll
 from tests.telemetry.conftest import TelemetryRig
@@ -105,8 +106,8 @@ def test_report_counts_scheduled_completed_failed_for_a_unit(rig: TelemetryRig,
     # The same report as a page, and its CSV link, in the browser.
     page = browser.new_page()
     day = start.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
-    page.goto(f"{rig.center.base_url}/monitor/reports?unit_id={province['id']}&start={day}"
-              f"&end={day}&token={rig.center.api_token}")
+    page.goto(sign_in_link(rig.center, next=f"/monitor/reports?unit_id={province['id']}"
+                                            f"&start={day}&end={day}"))
     total_row = page.locator("#report tr.total")
     assert [total_row.locator(f"td.{c}").inner_text() for c in
             ("scheduled", "completed", "failed", "pending", "coverage")] == \

@@ -11,13 +11,14 @@ import pytest
 from firmware_sim.broker import MosquittoBroker
 from tests.e2e.conftest import Stack
 from tests.support.center import running_center
+from tests.support.signin import sign_in_link
 from tests.telemetry.conftest import TelemetryRig
 
 pytestmark = pytest.mark.integration
 
 
 def test_monitoring_without_influxdb(tmp_path: Path, broker: MosquittoBroker) -> None:
-    with running_center(tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.port,
+    with running_center(tmp_path / "center", mqtt_host=broker.host, mqtt_port=broker.center_port,
                         mqtt_password=broker.center_password, monitor_interval_s=0.2) as center:
         assert center.settings.influx_url is None
         stack = Stack(tmp_path, broker, center.api, center.public_key_b64)
@@ -43,7 +44,7 @@ def test_monitoring_without_influxdb(tmp_path: Path, broker: MosquittoBroker) ->
             anonymous.close()
 
             browser_like = httpx.Client(base_url=center.base_url, follow_redirects=True)
-            r = browser_like.get("/monitor/devices/loa-n-1", params={"token": center.api_token})
+            r = browser_like.get(sign_in_link(center, next="/monitor/devices/loa-n-1"))
             assert r.status_code == 200 and str(r.url).endswith("/monitor/devices/loa-n-1")
             assert "Chưa cấu hình InfluxDB" in r.text and "Trực tuyến" in r.text
             assert browser_like.get("/monitor/alerts").status_code == 200  # cookie kept

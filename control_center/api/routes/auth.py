@@ -16,7 +16,8 @@ me_router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post("/login", response_model=LoginPublic)
 def login(data: LoginRequest, request: Request, session: SessionDep, center: CenterDep,
           now: NowDep) -> LoginPublic:
-    """401 on a wrong name or password; the account locks after repeated failures."""
+    """401 with one message for a wrong name or password, a disabled account and an account
+    locked for this address; 429 (``Retry-After``) for an address that failed too often."""
     signed = accounts.authenticate(session, username=data.username, password=data.password,
                                    settings=center.settings, now=now,
                                    source_ip=client_ip(request))

@@ -15,7 +15,6 @@ from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.api.presenters import media_public
 from control_center.api.upload import OPENAPI_BODY, receive_upload
 from control_center.core.actor import Actor
-from control_center.core.downloads import disposition
 from control_center.core.permissions import Permission
 from control_center.errors import InvalidInput, NotFound
 from control_center.models import MediaAsset, MediaState
@@ -144,8 +143,7 @@ def media_waveform(sha256: ShaPath, center: CenterDep) -> FileResponse:
     path = media_store.waveform_path(center.settings.media_dir, sha256)
     if not path.is_file():
         raise NotFound(f"media {sha256} has no waveform (unknown, or not processed yet)")
-    return FileResponse(path, media_type="image/png", filename=f"{sha256}.png",
-                        content_disposition_type="inline", headers={"Cache-Control": _IMMUTABLE})
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": _IMMUTABLE})
 
 
 @public_router.head("/{sha256}", response_class=FileResponse, include_in_schema=False)
@@ -154,9 +152,8 @@ def media_waveform(sha256: ShaPath, center: CenterDep) -> FileResponse:
     responses={200: {"content": {"audio/*": {}}}, 206: {"description": "a byte range"}},
 )
 def download_media(sha256: ShaPath, center: CenterDep) -> FileResponse:
-    """Any stored file by its own hash: an original upload, a rendition or a kiosk bundle (no
-    token: agents download by hash). Supports ``Range: bytes=...``. Sounds are ``inline``,
-    anything else an ``attachment``; every file is ``nosniff`` and ``sandbox``-ed.
+    """Any stored file by its own hash: an original upload or a rendition (no token: agents
+    download by hash). Supports ``Range: bytes=...``.
 
     The database session is closed before the file streams: hundreds of devices downloading
     at once must not each hold a pooled connection for the length of a transfer.
@@ -164,8 +161,6 @@ def download_media(sha256: ShaPath, center: CenterDep) -> FileResponse:
     with center.read_sessions() as session:
         path, mime = media_store.stored_file(session, media_dir=center.settings.media_dir,
                                              sha256=sha256)
-    shown = disposition(sha256, mime)
     return FileResponse(
-        path, media_type=mime, filename=shown.filename, content_disposition_type=shown.kind,
-        headers={"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE},
+        path, media_type=mime, headers={"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE}
     )

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from control_center.accounts import service as accounts
 from control_center.api.deps import CenterDep, client_ip
-from control_center.errors import NotAuthenticated
+from control_center.errors import NotAuthenticated, TooManyAttempts
 from control_center.models import Bulletin, BulletinStatus, Device, Distribution
 from control_center.models import DistributionState as DS
 from control_center.web.console.common import (
@@ -37,6 +37,7 @@ def login(
     password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = PREFIX,
 ) -> Response:
     form = FormState(values={"username": username})
+    retry_after: int | None = None
     if not username.strip():
         form.error("username", "Nhập tên đăng nhập / enter your user name")
     if not password:
@@ -49,9 +50,16 @@ def login(
                     now=center.clock(), source_ip=client_ip(request))
             except NotAuthenticated as exc:
                 form.error("password", str(exc))
+            except TooManyAttempts as exc:
+                form.error("password", str(exc))
+                retry_after = exc.retry_after_s
     if not form.ok:
-        return render(center, "console_login.html", status_code=401 if password else 422,
-                      next=safe_next(next), form=form)
+        status = 429 if retry_after is not None else 401 if password else 422
+        page = render(center, "console_login.html", status_code=status, next=safe_next(next),
+                      form=form)
+        if retry_after is not None:
+            page.headers["Retry-After"] = str(retry_after)
+        return page
     response = redirect(safe_next(next))
     sign_in_user(response, request, center, signed.token)
     return response

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from control_center.api.deps import CenterDep
 from control_center.training import forum
-from control_center.web.shell import render
+from control_center.web.shell import FORM_CSRF, ViewerDep, render
 from control_center.web.training.common import PREFIX, OfficerDep
 
 router = APIRouter(prefix=f"{PREFIX}/forum", include_in_schema=False)
@@ -25,14 +25,15 @@ def forums(center: CenterDep, me: OfficerDep) -> Response:
 
 
 @router.get("/{category_id}")
-def category_page(center: CenterDep, me: OfficerDep, category_id: int) -> Response:
+def category_page(center: CenterDep, viewer: ViewerDep, me: OfficerDep,
+                  category_id: int) -> Response:
     with center.read_sessions() as session:
         category = forum.get_category(session, officer=me, category_id=category_id)
         views = forum.list_threads(session, officer=me, category=category)
-        return render(center, "training_forum.html", me=me, category=category, views=views)
+        return render(viewer, "training_forum.html", me=me, category=category, views=views)
 
 
-@router.post("/{category_id}/threads")
+@router.post("/{category_id}/threads", dependencies=[FORM_CSRF])
 def new_thread(center: CenterDep, me: OfficerDep, category_id: int,
                title: Annotated[str, Form()], body: Annotated[str, Form()]) -> Response:
     with center.sessions() as session:
@@ -42,15 +43,16 @@ def new_thread(center: CenterDep, me: OfficerDep, category_id: int,
 
 
 @router.get("/threads/{thread_id}")
-def thread_page(center: CenterDep, me: OfficerDep, thread_id: int) -> Response:
+def thread_page(center: CenterDep, viewer: ViewerDep, me: OfficerDep,
+                thread_id: int) -> Response:
     with center.sessions() as session:
         thread, posts, moderator = forum.read_thread(session, officer=me, thread_id=thread_id)
         shown = {p.id: forum.segments(session, p.body) for p, _ in posts}
-        return render(center, "training_thread.html", me=me, thread=thread, posts=posts,
+        return render(viewer, "training_thread.html", me=me, thread=thread, posts=posts,
                       moderator=moderator, shown=shown)
 
 
-@router.post("/threads/{thread_id}/reply")
+@router.post("/threads/{thread_id}/reply", dependencies=[FORM_CSRF])
 def reply(center: CenterDep, me: OfficerDep, thread_id: int,
           body: Annotated[str, Form()]) -> Response:
     with center.sessions() as session:
@@ -58,7 +60,7 @@ def reply(center: CenterDep, me: OfficerDep, thread_id: int,
     return RedirectResponse(f"{PREFIX}/forum/threads/{thread_id}", status_code=303)
 
 
-@router.post("/threads/{thread_id}/moderate")
+@router.post("/threads/{thread_id}/moderate", dependencies=[FORM_CSRF])
 def moderate(center: CenterDep, me: OfficerDep, thread_id: int,
              action: Annotated[str, Form()]) -> Response:
     with center.sessions() as session:
@@ -67,7 +69,7 @@ def moderate(center: CenterDep, me: OfficerDep, thread_id: int,
     return RedirectResponse(f"{PREFIX}/forum/threads/{thread_id}", status_code=303)
 
 
-@router.post("/posts/{post_id}/hide")
+@router.post("/posts/{post_id}/hide", dependencies=[FORM_CSRF])
 def hide_post(center: CenterDep, me: OfficerDep, post_id: int,
               hidden: Annotated[bool, Form()] = True) -> Response:
     with center.sessions() as session:

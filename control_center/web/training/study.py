@@ -13,13 +13,18 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from control_center.api.deps import CenterDep
-from control_center.core.downloads import disposition
 from control_center.errors import Conflict, NotFound
 from control_center.models import AdminUnit, CourseMedia, Lesson, LessonView, MediaAsset
 from control_center.training import courses, officers, quizzes, reports
 from control_center.training.markdown import Resolver
 from control_center.training.markdown import render as render_markdown
-from control_center.web.shell import ViewerDep, remember_officer, render, safe_next
+from control_center.web.shell import (
+    FORM_CSRF,
+    ViewerDep,
+    remember_officer,
+    render,
+    safe_next,
+)
 from control_center.web.training.common import PREFIX, OfficerDep, officer_of
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -32,11 +37,11 @@ def officer_form(center: CenterDep, viewer: ViewerDep, next: str = PREFIX) -> Re
         people = officers.list_officers(session)
         units = dict(session.execute(select(AdminUnit.id, AdminUnit.name)).all())
         current = officer_of(viewer, session)
-    return render(center, "training_officer.html", people=people, units=units,
+    return render(viewer, "training_officer.html", people=people, units=units,
                   current=current, next=safe_next(next, fallback=PREFIX))
 
 
-@router.post("/officer")
+@router.post("/officer", dependencies=[FORM_CSRF])
 def officer_pick(request: Request, center: CenterDep, viewer: ViewerDep,
                  officer_id: Annotated[int, Form()],
                  next: Annotated[str, Form()] = PREFIX) -> Response:
@@ -111,27 +116,25 @@ def course_media(center: CenterDep, _viewer: ViewerDep, sha256: str) -> Response
         row = session.scalar(select(CourseMedia).where(CourseMedia.sha256 == sha256))
     if row is None:
         raise NotFound(f"no course media {sha256}")
-    shown = disposition(row.sha256, row.mime)  # nosniff and sandbox: web.headers
     return FileResponse(center.settings.data_dir / "training" / row.sha256, media_type=row.mime,
-                        filename=shown.filename, content_disposition_type=shown.kind,
                         headers={"Cache-Control": "private, max-age=86400, immutable"})
 
 
 @router.get("/quizzes/{quiz_id}")
-def quiz_page(center: CenterDep, me: OfficerDep, quiz_id: int) -> Response:
+def quiz_page(center: CenterDep, viewer: ViewerDep, me: OfficerDep, quiz_id: int) -> Response:
     with center.read_sessions() as session:
         quiz = quizzes.get_quiz(session, quiz_id=quiz_id)
         course = courses.get_course(session, course_id=quiz.course_id)
         history = quizzes.attempts_of(session, quiz_id=quiz.id, officer_id=me.id)
         open_ = next((a for a in history if a.submitted_at is None), None)
         shown = quizzes.shown_questions(quiz, open_) if open_ is not None else []
-        return render(center, "training_quiz.html", me=me, quiz=quiz, course=course,
+        return render(viewer, "training_quiz.html", me=me, quiz=quiz, course=course,
                       history=history, attempt=open_, shown=shown,
                       passed=any(a.passed for a in history),
                       left=quizzes.attempts_left(session, quiz=quiz, officer=me))
 
 
-@router.post("/quizzes/{quiz_id}/start")
+@router.post("/quizzes/{quiz_id}/start", dependencies=[FORM_CSRF])
 def quiz_start(center: CenterDep, me: OfficerDep, quiz_id: int) -> Response:
     with center.sessions() as session:
         quiz = quizzes.get_quiz(session, quiz_id=quiz_id)
@@ -140,7 +143,7 @@ def quiz_start(center: CenterDep, me: OfficerDep, quiz_id: int) -> Response:
     return RedirectResponse(f"{PREFIX}/quizzes/{quiz_id}", status_code=303)
 
 
-@router.post("/attempts/{attempt_id}/submit")
+@router.post("/attempts/{attempt_id}/submit", dependencies=[FORM_CSRF])
 async def quiz_submit(
     request: Request, center: CenterDep, me: OfficerDep, attempt_id: int
 ) -> Response:
