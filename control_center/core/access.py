@@ -95,6 +95,7 @@ ROUTES: dict[str, Access] = {
     # media and bulletins
     f"POST {API}/media": unscoped(P.EDIT_BULLETINS),
     f"POST {API}/media/speech": unscoped(P.EDIT_BULLETINS),
+    f"GET {API}/media/speech/{{job_id}}": unscoped(P.EDIT_BULLETINS),  # the caller's own jobs
     f"GET {API}/media": unscoped(P.VIEW),
     f"GET {API}/media/{{sha256}}/info": unscoped(P.VIEW),
     f"POST {API}/bulletins": tree(P.EDIT_BULLETINS),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AwareDatetime, Field, StringConstraints
@@ -53,11 +54,40 @@ class MediaPublic(OutputModel):
     waveform_url: str | None = None
 
 
+SPEECH_MAX_CHARS = 5_000
+"""The longest text ``POST /media/speech`` speaks (about nine minutes of speech)."""
+SpeechText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                              max_length=SPEECH_MAX_CHARS)]
+
+
 class SpeechCreate(InputModel):
     """Text to speak (Vietnamese; numbers, dates, times and abbreviations are read out)."""
 
-    text: Text
+    text: SpeechText = Field(description=f"at most {SPEECH_MAX_CHARS} characters")
     name: str = Field(default="", max_length=200, description="a name for the media list")
+
+
+class SpeechState(StrEnum):
+    """Where a speech job is: being spoken or processed, ready, or given up."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class SpeechJobPublic(OutputModel):
+    """A text being spoken: poll ``status_url`` until ``state`` is ``done`` or ``failed``."""
+
+    id: str
+    state: SpeechState = Field(
+        description="pending (being spoken, or its media processing), done (sha256 ready for a "
+        "bulletin) or failed (error says why)")
+    status_url: str = Field(description="the path to poll (GET), e.g. "
+                            "/api/v1/media/speech/{id}")
+    created_at: datetime
+    sha256: str | None = Field(default=None, description="the speech's media, once stored")
+    error: str | None = Field(default=None, description="why it failed")
+    media: MediaPublic | None = Field(default=None, description="the media, once stored")
 
 
 class BulletinCreate(InputModel):

@@ -6,14 +6,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, inspect, select
-
 from control_center.config import Settings
 from control_center.db import create_db_engine, session_factory, upgrade_database
-from control_center.errors import ConfigError
-from control_center.models import Device
 from control_center.mqtt_bridge import MqttBridge, MqttOptions
-from control_center.security import load_signing_key
 from control_center.services.emergency import EmergencyDesk
 from control_center.services.media_intake import MediaIntake
 from control_center.telemetry.service import Telemetry
@@ -22,28 +17,18 @@ from control_center.workers.manifest_sync import ManifestSync
 from control_center.workers.media_worker import MediaWorker
 from control_center.workers.publisher import ManifestPublisher
 from control_center.workers.refresher import Refresher
+from control_center.workers.speech_jobs import SpeechJobs
 from media import config_from_env
 from protocol.base import utc_now
-from protocol.signing import Signer, public_key_b64
+from protocol.signing import Signer, load_or_create_private_key, public_key_b64
 from protocol.topics import Channel, fleet_subscription
 
 log = logging.getLogger(__name__)
 
 
-def registered_devices(engine: Engine) -> int:
-    """How many devices the database knows (0 for a database not created yet)."""
-    if not inspect(engine).has_table(Device.__tablename__):
-        return 0
-    with engine.connect() as connection:
-        return connection.scalar(select(func.count()).select_from(Device)) or 0
-
-
-def load_signer(settings: Settings, engine: Engine) -> Signer:
-    """The center's Ed25519 signer. A fresh center creates its key (0600); a center with
-    devices and no key file refuses to start (``ConfigError`` saying how to recover)."""
-    key = load_signing_key(settings.signing_key_path, devices=registered_devices(engine),
-                           create=settings.new_signing_key)
-    return Signer(key)
+def load_signer(settings: Settings) -> Signer:
+    """The center's Ed25519 signer; the key file is created (0600) on first use."""
+    return Signer(load_or_create_private_key(settings.signing_key_path))
 
 
 class Center:
@@ -55,11 +40,7 @@ class Center:
         self.engine = create_db_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
         self.read_sessions = session_factory(self.engine, read_only=True)
-        try:
-            self.signer = load_signer(settings, self.engine)
-        except ConfigError:
-            self.engine.dispose()
-            raise
+        self.signer = load_signer(settings)
         self.public_key_b64 = public_key_b64(self.signer.public_key)
         self.ingestor = Ingestor(sessions=self.sessions, clock=clock)
         self.telemetry = Telemetry(settings=settings, sessions=self.sessions, clock=clock)
@@ -88,6 +69,7 @@ class Center:
                                  config=config_from_env(), clock=clock)
         self.intake = MediaIntake(media_dir=settings.media_dir,
                                   max_upload_bytes=settings.max_upload_bytes, jobs=self.media)
+        self.speech = SpeechJobs(intake=self.intake, sessions=self.sessions, clock=clock)
         self.emergency = EmergencyDesk(signer=self.signer, bridge=self.bridge,
                                        intake=self.intake,
                                        public_base_url=settings.public_base_url,
@@ -99,6 +81,7 @@ class Center:
         self.settings.media_dir.mkdir(parents=True, exist_ok=True)
         upgrade_database(self.engine)
         self.media.start()
+        self.speech.start()
         self.telemetry.start()
         self.bridge.start()
         self.refresher.start()
@@ -109,6 +92,7 @@ class Center:
         self.refresher.stop()
         self.bridge.stop()
         self.telemetry.stop()
+        self.speech.stop()
         self.media.stop()
         self.engine.dispose()
         log.info("control center stopped")

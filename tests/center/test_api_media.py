@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from control_center.models import MediaAsset, MediaState
 from firmware_sim.broker import MosquittoBroker
 from tests.center.helpers import ok, ready_media, upload, wait_processed
 from tests.support.center import CenterHandle, running_center
+from tests.support.waiting import poll
 
 pytestmark = pytest.mark.integration
 
@@ -204,30 +206,52 @@ def test_upload_without_file_field(center: CenterHandle) -> None:
     assert "multipart/form-data" in r.json()["detail"]
 
 
-def test_text_to_speech_media(center: CenterHandle) -> None:
+def _spoken(center: CenterHandle, text: str) -> dict[str, Any]:
+    """POST the text (202 with a pending job at once), then poll the job until it is over."""
+    job = ok(center.api.post("/api/v1/media/speech", json={"text": text}), 202)
+    assert (job["state"], job["sha256"], job["media"]) == ("pending", None, None)
+    assert job["status_url"] == f"/api/v1/media/speech/{job['id']}"
+    return poll(lambda: ok(center.api.get(job["status_url"])),
+                lambda j: j["state"] != "pending", 30, f"speech job {job['id']}")
+
+
+def test_text_to_speech_is_a_job_polled_until_done(center: CenterHandle) -> None:
     text = "UBND xã thông báo: 17h30 ngày 2/9 họp dân tại nhà văn hóa."
-    body = ok(center.api.post("/api/v1/media/speech", json={"text": text}), 201)
-    assert (body["state"], body["mime"], body["original_name"]) == ("ready", "audio/wav",
-                                                                     text[:60])
-    assert body["duration_ms"] > 3000 and body["delivery"]["duration_ms"] == body["duration_ms"]
-    again = ok(center.api.post("/api/v1/media/speech", json={"text": text}), 200)
-    assert again["sha256"] == body["sha256"]
-    longer = ok(center.api.post("/api/v1/media/speech",
-                                json={"text": text + " Đề nghị bà con đến đúng giờ."}), 201)
-    assert longer["duration_ms"] > body["duration_ms"]
+    done = _spoken(center, text)
+    assert (done["state"], done["error"]) == ("done", None)
+    media = done["media"]
+    assert media["sha256"] == done["sha256"]
+    assert (media["state"], media["mime"], media["original_name"]) == ("ready", "audio/wav",
+                                                                       text[:60])
+    assert media["duration_ms"] > 3000
+    assert media["delivery"]["duration_ms"] == media["duration_ms"]
+    assert _spoken(center, text)["sha256"] == done["sha256"]  # the same text, the same media
+    longer = _spoken(center, text + " Đề nghị bà con đến đúng giờ.")
+    assert longer["media"]["duration_ms"] > media["duration_ms"]
     bulletin = ok(center.api.post("/api/v1/bulletins", json={
-        "title": "Họp dân", "media_sha256": body["sha256"]}))
-    assert bulletin["media_sha256"] == body["sha256"]
+        "title": "Họp dân", "media_sha256": done["sha256"]}))
+    assert bulletin["media_sha256"] == done["sha256"]
     r = center.api.post("/api/v1/media/speech", json={"text": "  "})
     assert r.status_code == 422
     assert _leftovers(center) == []
+
+
+def test_speech_over_the_length_cap_and_unknown_jobs_are_refused(center: CenterHandle) -> None:
+    before = ok(center.api.get("/api/v1/media"))["count"]
+    r = center.api.post("/api/v1/media/speech", json={"text": "Thông báo. " * 1000})
+    assert r.status_code == 422, r.text
+    assert "body.text: String should have at most 5000 characters" in r.json()["detail"]
+    assert ok(center.api.get("/api/v1/media"))["count"] == before
+    r = center.api.get(f"/api/v1/media/speech/{'0' * 32}")
+    assert r.status_code == 404 and "speech job" in r.json()["detail"]
+    assert center.api.get("/api/v1/media/speech/not-a-job").status_code == 422
 
 
 def test_processing_resumes_after_a_restart(
     module_broker: MosquittoBroker, tmp_path: Path, tone_wav: Path
 ) -> None:
     data = tmp_path / "center"
-    options = {"mqtt_host": module_broker.host, "mqtt_port": module_broker.center_port,
+    options = {"mqtt_host": module_broker.host, "mqtt_port": module_broker.port,
                "mqtt_password": module_broker.center_password, "mqtt_client_id": "cc-resume"}
     with running_center(data, **options) as first:
         media_dir = first.settings.media_dir

@@ -15,18 +15,21 @@ from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.api.presenters import media_public
 from control_center.api.upload import OPENAPI_BODY, receive_upload
 from control_center.core.actor import Actor
+from control_center.core.downloads import disposition
 from control_center.core.permissions import Permission
 from control_center.errors import InvalidInput, NotFound
 from control_center.models import MediaAsset, MediaState
 from control_center.schemas.common import ItemList
-from control_center.schemas.content import MediaPublic, SpeechCreate
+from control_center.schemas.content import MediaPublic, SpeechCreate, SpeechJobPublic
 from control_center.services import media_store
 from control_center.workers.runtime import Center
+from control_center.workers.speech_jobs import SpeechJob
 
 router = APIRouter(prefix="/media", tags=["media"])
 public_router = APIRouter(prefix="/media", tags=["media"])
 
 ShaPath = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="SHA-256, lower-case hex")]
+JobPath = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="a speech job's id")]
 _IMMUTABLE = "public, max-age=31536000, immutable"
 WAIT_MAX_AUDIO_MS = 120_000
 """Clips up to this long are waited for (about a second of work per minute of audio)."""
@@ -65,23 +68,38 @@ async def upload_media(
     return await _answer(center, response, future, body, wait)
 
 
-@router.post(
-    "/speech", response_model=MediaPublic, status_code=201,
-    responses={200: {"model": MediaPublic, "description": "the same speech exists already"},
-               202: {"model": MediaPublic, "description": "stored, still processing"}},
-)
-async def speech_media(
-    data: SpeechCreate, response: Response, center: CenterDep, actor: ActorDep, now: NowDep,
-    wait: Annotated[bool, Query(description="wait for short clips to be processed")] = True,
-) -> MediaPublic:
+@router.post("/speech", response_model=SpeechJobPublic, status_code=202)
+def speech_media(
+    data: SpeechCreate, request: Request, center: CenterDep, actor: ActorDep
+) -> SpeechJobPublic:
     """Speak a text with the offline TTS (espeak-ng Vietnamese unless configured otherwise)
-    and store the speech as media, answered like an upload. Use its ``sha256`` in an audio
-    bulletin."""
+    as a job: 202 at once with ``status_url``; poll it until ``state`` is ``done`` (use its
+    ``sha256`` in an audio bulletin) or ``failed``. Texts over 5,000 characters answer 422."""
     _may_upload(actor)
-    sink = await run_in_threadpool(center.intake.speech, data.text)
-    name = data.name or data.text[:60]
-    future, body = await run_in_threadpool(_store, center, sink, name, actor, now)
-    return await _answer(center, response, future, body, wait)
+    job = center.speech.submit(text=data.text, name=data.name or data.text[:60], actor=actor)
+    return _job_public(center, request, job, asset=None)
+
+
+@router.get("/speech/{job_id}", response_model=SpeechJobPublic)
+def speech_job(
+    job_id: JobPath, request: Request, session: SessionDep, center: CenterDep, actor: ActorDep
+) -> SpeechJobPublic:
+    """A speech job of the caller's: pending, done (with ``sha256`` and ``media``) or failed
+    (with ``error``); another caller's or a forgotten job answers 404."""
+    _may_upload(actor)
+    job = center.speech.get(job_id, actor=actor)
+    asset = session.get(MediaAsset, job.sha256) if job.sha256 else None
+    return _job_public(center, request, job, asset=asset)
+
+
+def _job_public(
+    center: Center, request: Request, job: SpeechJob, asset: MediaAsset | None
+) -> SpeechJobPublic:
+    state, error = job.state(asset)
+    return SpeechJobPublic(
+        id=job.id, state=state, created_at=job.created_at, sha256=job.sha256, error=error,
+        status_url=request.url_for("speech_job", job_id=job.id).path,
+        media=_public(center, asset) if asset is not None else None)
 
 
 async def _answer(
@@ -143,7 +161,8 @@ def media_waveform(sha256: ShaPath, center: CenterDep) -> FileResponse:
     path = media_store.waveform_path(center.settings.media_dir, sha256)
     if not path.is_file():
         raise NotFound(f"media {sha256} has no waveform (unknown, or not processed yet)")
-    return FileResponse(path, media_type="image/png", headers={"Cache-Control": _IMMUTABLE})
+    return FileResponse(path, media_type="image/png", filename=f"{sha256}.png",
+                        content_disposition_type="inline", headers={"Cache-Control": _IMMUTABLE})
 
 
 @public_router.head("/{sha256}", response_class=FileResponse, include_in_schema=False)
@@ -152,8 +171,9 @@ def media_waveform(sha256: ShaPath, center: CenterDep) -> FileResponse:
     responses={200: {"content": {"audio/*": {}}}, 206: {"description": "a byte range"}},
 )
 def download_media(sha256: ShaPath, center: CenterDep) -> FileResponse:
-    """Any stored file by its own hash: an original upload or a rendition (no token: agents
-    download by hash). Supports ``Range: bytes=...``.
+    """Any stored file by its own hash: an original upload, a rendition or a kiosk bundle (no
+    token: agents download by hash). Supports ``Range: bytes=...``. Sounds are ``inline``,
+    anything else an ``attachment``; every file is ``nosniff`` and ``sandbox``-ed.
 
     The database session is closed before the file streams: hundreds of devices downloading
     at once must not each hold a pooled connection for the length of a transfer.
@@ -161,6 +181,8 @@ def download_media(sha256: ShaPath, center: CenterDep) -> FileResponse:
     with center.read_sessions() as session:
         path, mime = media_store.stored_file(session, media_dir=center.settings.media_dir,
                                              sha256=sha256)
+    shown = disposition(sha256, mime)
     return FileResponse(
-        path, media_type=mime, headers={"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE}
+        path, media_type=mime, filename=shown.filename, content_disposition_type=shown.kind,
+        headers={"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE},
     )
