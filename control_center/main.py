@@ -17,8 +17,10 @@ from control_center.config import Settings
 from control_center.core.access import API, unlisted
 from control_center.web.access import page_access
 from control_center.web.console.routes import console_routers
+from control_center.web.headers import SecurityHeaders, api_docs_page
 from control_center.web.pages import router as monitor_pages
 from control_center.web.shell import install_page_handlers
+from control_center.web.static_files import STATIC_PATH, static_files
 from control_center.web.training.forum import router as forum_pages
 from control_center.web.training.study import router as training_pages
 from control_center.workers.runtime import Center
@@ -40,14 +42,20 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         finally:
             await run_in_threadpool(center.stop)
 
+    title = "Thông tin cơ sở — control center"
+    openapi_url = "/api/v1/openapi.json"
     app = FastAPI(
-        title="Thông tin cơ sở — control center",
+        title=title,
         version="1",
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/docs",
+        openapi_url=openapi_url,
+        docs_url=None,  # served below under a policy of its own
         redoc_url=None,
         lifespan=lifespan,
     )
+    app.add_middleware(SecurityHeaders)
+    app.add_api_route("/docs", lambda: api_docs_page(openapi_url, f"{title} - Swagger UI"),
+                      include_in_schema=False)
+    app.mount(STATIC_PATH, static_files(), name="static")
     install_error_handlers(app)
     install_page_handlers(app)
     app.include_router(api_router(), prefix=API)

@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from control_center.models import CommandKind, CommandResult
 from control_center.schemas.common import DeliveryReport, InputModel, Name, OutputModel
+from protocol.base import Priority
 from protocol.events import DeviceKind
 from protocol.manifest import CommandAction, Manifest, PlayNow, SetVolume, StopPlayback
 
@@ -88,10 +90,13 @@ class GroupPublic(OutputModel):
 
 
 class PlayBulletin(InputModel):
-    """Convenience action: play a stored bulletin now (sent to the device as ``play_now``)."""
+    """Play a stored, approved bulletin now (sent to the device as ``play_now``); one of
+    emergency priority is an emergency broadcast to this device and needs ``confirm``."""
 
     type: Literal["play_bulletin"] = "play_bulletin"
     bulletin_id: int
+    confirm: str = Field(default="", max_length=100,
+                         description='for an emergency bulletin: "PHÁT KHẨN CẤP"')
 
 
 CommandRequest = Annotated[
@@ -105,3 +110,26 @@ class CommandPublic(OutputModel):
     issued_at: datetime
     expires_at: datetime
     action: CommandAction
+    emergency_id: int | None = Field(
+        default=None, description="the emergency broadcast this command belongs to")
+    status_url: str | None = Field(default=None,
+                                   description="the emergency's progress, when it is one")
+
+
+class DeviceCommandPublic(OutputModel):
+    """One command asked for a device, sent or refused (the device's command history)."""
+
+    id: int
+    device_id: str
+    at: datetime
+    actor: str
+    kind: CommandKind
+    priority: Priority | None = Field(description="of the content played, for plays")
+    bulletin_id: int | None
+    level: int | None = Field(description="for set_volume")
+    result: CommandResult = Field(description="sent | undelivered | refused")
+    reason: str | None = Field(description="why it was refused or not delivered")
+    flagged: bool = Field(description="emergency priority, or refused")
+    command_id: str | None = Field(description="null when refused (nothing was signed)")
+    expires_at: datetime | None
+    emergency_id: int | None

@@ -9,14 +9,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from control_center.core import audit
-from control_center.core.actor import Actor
-from control_center.errors import InvalidInput
+from control_center.errors import Conflict, InvalidInput
 from control_center.models import Bulletin, MediaAsset
 from control_center.mqtt_bridge import MqttBridge
-from control_center.schemas.fleet import PlayBulletin
-from control_center.services.bulletins import get_bulletin
-from control_center.services.fleet import get_device
 from control_center.services.manifests import bulletin_content
 from protocol.base import Priority
 from protocol.manifest import Command, CommandAction, ItemContent, PlayItem, PlayNow
@@ -30,10 +25,14 @@ EMERGENCY_ITEM_PREFIX = "e-"
 
 
 def play_now_for_bulletin(
-    session: Session, *, request: PlayBulletin, public_base_url: str, now: datetime
+    session: Session, *, bulletin: Bulletin, public_base_url: str, now: datetime
 ) -> PlayNow:
-    """Turn 'play bulletin N now' into the protocol's PlayNow with a fresh item id."""
-    bulletin = get_bulletin(session, bulletin_id=request.bulletin_id)
+    """Turn 'play this (checked) bulletin now' into the protocol's PlayNow at the bulletin's
+    own priority; emergency-priority play is the emergency desk's alone (``emergency=True``
+    there), so an emergency bulletin is refused here."""
+    if bulletin.priority == Priority.EMERGENCY:
+        raise Conflict(f"bulletin {bulletin.id} is an emergency: it is played only as an "
+                       "emergency broadcast (services.emergency)")
     media = {}
     if bulletin.media_sha256:
         asset = session.get(MediaAsset, bulletin.media_sha256)
@@ -74,26 +73,16 @@ def command_messages(
         action=action))) for device_id in device_ids]
 
 
-def send_command(
-    session: Session, *, device_id: str, action: CommandAction, signer: Signer,
-    bridge: MqttBridge, ttl: timedelta, publish_timeout_s: float, actor: Actor,
-    now: datetime,
-) -> Command:
-    """Sign and publish a command; raises BrokerUnavailable when the broker does not ack."""
-    get_device(session, device_id=device_id)
-    command = Command(
-        id=uuid.uuid4().hex, device_id=device_id, issued_at=now, expires_at=now + ttl,
-        action=action,
-    )
-    audit.record(session, actor=actor, action="command", object_type="device",
-                 object_id=device_id,
-                 detail={"command_id": command.id, "expires_at": command.expires_at.isoformat(),
-                         "action": action.model_dump(mode="json")}, at=now)
-    session.commit()
-    bridge.publish_and_wait(
-        device_topic(device_id, Channel.CMD), signer.seal(command), qos=1, retain=False,
-        timeout=publish_timeout_s,
-    )
-    log.info("command %s (%s) sent to %s", command.id, action.type, device_id)
-    return command
+def new_command(*, device_id: str, action: CommandAction, now: datetime,
+                ttl: timedelta) -> Command:
+    """A one-shot command for one device under a fresh id, expiring ``ttl`` from now."""
+    return Command(id=uuid.uuid4().hex, device_id=device_id, issued_at=now,
+                   expires_at=now + ttl, action=action)
 
+
+def publish_command(command: Command, *, signer: Signer, bridge: MqttBridge,
+                    timeout_s: float) -> None:
+    """Sign and publish (QoS 1, not retained); raises BrokerUnavailable without a PUBACK."""
+    bridge.publish_and_wait(device_topic(command.device_id, Channel.CMD), signer.seal(command),
+                            qos=1, retain=False, timeout=timeout_s)
+    log.info("command %s (%s) sent to %s", command.id, command.action.type, command.device_id)

@@ -103,7 +103,8 @@ class OutcomeState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """The answer to a submission: sent at once, or waiting for an approver."""
+    """The answer to a submission: sent at once, or waiting for an approver; a send also
+    names the command every device got (``command_id``, ``action``, ``expires_at``)."""
 
     id: int
     state: OutcomeState
@@ -111,6 +112,9 @@ class Outcome:
     targeted: int
     published: int
     message: str
+    command_id: str | None = None
+    action: PlayNow | None = None
+    expires_at: datetime | None = None
 
 
 def require_link(desk: EmergencyDesk) -> None:
@@ -319,7 +323,8 @@ def send(
     published = len(messages) - len(missing)
     return Outcome(row.id, OutcomeState.SENT, bulletin.id, len(messages), published,
                    f"Đã phát lệnh khẩn cấp tới {published}/{len(messages)} thiết bị / emergency "
-                   f"sent to {published} of {len(messages)} devices")
+                   f"sent to {published} of {len(messages)} devices",
+                   command_id=command_id, action=action, expires_at=expires_at)
 
 
 def _distribute(

@@ -3,7 +3,8 @@
     course.yaml            code, title, version, description, public
     lessons/NN-slug.md     Markdown with an optional YAML front matter (title)
     quizzes/NN-slug.yaml   title, pass_mark, attempt_limit, shuffle, questions (with the key)
-    media/                 pictures and sounds the lessons name as ``media/<file>``
+    media/                 pictures (PNG, JPEG, WebP, GIF) and sounds the lessons name as
+                           ``media/<file>``, checked by their first bytes (never SVG or HTML)
 
 Every problem found is collected (not only the first) as ``file:line: message``.
 """
@@ -11,7 +12,6 @@ Every problem found is collected (not only the first) as ``file:line: message``.
 from __future__ import annotations
 
 import hashlib
-import mimetypes
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +20,11 @@ from typing import Any
 import yaml
 
 from control_center.errors import InvalidInput
+from protocol.lesson_content import RefusedMedia, lesson_media_type, safe_link
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 MEDIA_REF = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 LIBRARY_REF = re.compile(r"^media:([0-9a-f]{64})$")
-MEDIA_TYPES = ("image/", "audio/")
 LINE = "__line__"
 
 
@@ -172,8 +172,8 @@ def _parse_course_yaml(folder: Path, problems: list[Problem]) -> dict[str, Any] 
 
 
 def _parse_lesson(path: Path, name: str, problems: list[Problem],
-                  media_names: set[str], library_refs: dict[str, tuple[str, int]]
-                  ) -> LessonSpec | None:
+                  media_names: set[str], library_refs: dict[str, tuple[str, int]],
+                  refused: dict[str, str]) -> LessonSpec | None:
     source = _text(path, name, problems)
     if source is None:
         return None
@@ -194,7 +194,15 @@ def _parse_lesson(path: Path, name: str, problems: list[Problem],
         if not title and line.startswith("# "):
             title = line[2:].strip()
         for ref in MEDIA_REF.findall(line):
+            if not safe_link(ref):
+                problems.append(Problem(name, number, f"link '{ref}' is not allowed: use "
+                                        "http(s)://..., #part or media/<file>"))
+                continue
             if ref.startswith(("http://", "https://", "#")):
+                continue
+            if ref in refused:
+                problems.append(Problem(name, number, f"'{ref}' refused: {refused[ref]}"))
+                refused[ref] = ""  # named where it is used, not again as a file
                 continue
             if (m := LIBRARY_REF.match(ref)) is not None:
                 library_refs.setdefault(m.group(1), (name, number))
@@ -281,29 +289,37 @@ def _parse_quiz(path: Path, name: str, problems: list[Problem]) -> QuizSpec | No
                     questions=tuple(q for q in questions if q is not None), source=source)
 
 
+def _read_media(media_dir: Path) -> tuple[list[MediaFile], dict[str, str]]:
+    """The folder's pictures and sounds, and why each other file is refused (by its name)."""
+    media: list[MediaFile] = []
+    refused: dict[str, str] = {}
+    if media_dir.is_dir():
+        for path in sorted(p for p in media_dir.iterdir() if p.is_file()):
+            data = path.read_bytes()
+            try:
+                mime = lesson_media_type(path.name, data)
+            except RefusedMedia as exc:
+                refused[f"media/{path.name}"] = str(exc)
+                continue
+            media.append(MediaFile(name=path.name, data=data, mime=mime))
+    return media, refused
+
+
 def read_course_folder(folder: Path) -> CourseSpec:
     """Parse and validate ``folder``; raise CourseInvalid listing every problem."""
     problems: list[Problem] = []
     if not folder.is_dir():
         raise CourseInvalid([Problem(str(folder), 0, "not a folder")])
     data = _parse_course_yaml(folder, problems)
-    media: list[MediaFile] = []
-    media_dir = folder / "media"
-    if media_dir.is_dir():
-        for path in sorted(p for p in media_dir.iterdir() if p.is_file()):
-            mime = mimetypes.guess_type(path.name)[0] or ""
-            if not mime.startswith(MEDIA_TYPES):
-                problems.append(Problem(f"media/{path.name}", 0,
-                                        "only pictures and sounds can be course media"))
-                continue
-            media.append(MediaFile(name=path.name, data=path.read_bytes(), mime=mime))
+    media, refused = _read_media(folder / "media")
     media_names = {f"media/{m.name}" for m in media}
     library_refs: dict[str, tuple[str, int]] = {}
     lesson_paths = sorted((folder / "lessons").glob("*.md"))
     if not lesson_paths:
         problems.append(Problem("lessons/", 0, "no lesson: add lessons/01-<name>.md"))
-    lessons = [_parse_lesson(p, f"lessons/{p.name}", problems, media_names, library_refs)
-               for p in lesson_paths]
+    lessons = [_parse_lesson(p, f"lessons/{p.name}", problems, media_names, library_refs,
+                             refused) for p in lesson_paths]
+    problems.extend(Problem(name, 0, why) for name, why in refused.items() if why)
     quizzes = [_parse_quiz(p, f"quizzes/{p.name}", problems)
                for p in sorted((folder / "quizzes").glob("*.yaml"))]
     for kind, specs in (("lessons", lessons), ("quizzes", quizzes)):

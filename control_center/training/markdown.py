@@ -1,12 +1,16 @@
 """A small, safe Markdown renderer for lessons (headings, lists, emphasis, code, links,
 pictures and sounds). Everything is escaped first; links only to http(s), the course's media
-and the media library. No scripts, no raw HTML."""
+and the media library, and every target passes ``protocol.lesson_content.safe_link`` (relative
+or http(s)): a ``javascript:``, ``data:`` or ``vbscript:`` link is plain text. No scripts, no
+raw HTML."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from html import escape
+
+from protocol.lesson_content import safe_link
 
 AUDIO_EXT = (".wav", ".ogg", ".opus", ".mp3", ".m4a", ".flac")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
@@ -21,20 +25,20 @@ Resolver = Callable[[str], tuple[str, str] | None]  # reference → (url, mime) 
 def _inline(text: str, resolve: Resolver) -> str:
     def image(m: re.Match[str]) -> str:
         found = resolve(m.group(2))
-        if found is None:
+        if found is None or not safe_link(found[0]):
             return escape(m.group(1))
         return f'<img src="{escape(found[0])}" alt="{escape(m.group(1))}">'
 
     def link(m: re.Match[str]) -> str:
         label, ref = m.group(1), m.group(2)
         found = resolve(ref)
-        if found is not None:
+        if found is not None and safe_link(found[0]):
             url, mime = found
             if mime.startswith("audio/") or ref.lower().endswith(AUDIO_EXT):
                 return (f'<audio controls preload="none" src="{escape(url)}" '
                         f'title="{escape(label)}"></audio> {escape(label)}')
             return f'<a href="{escape(url)}">{escape(label)}</a>'
-        if ref.startswith(("http://", "https://")):
+        if ref.lower().startswith(("http://", "https://")) and safe_link(ref):
             return f'<a href="{escape(ref)}" rel="noopener">{escape(label)}</a>'
         return escape(label)
 

@@ -13,5 +13,12 @@ ALERT_STATES = {"open": "Đang mở / open", "acknowledged": "Đã tiếp nhận
                 "resolved": "Đã xử lý / resolved"}
 PLAY_STATES = {"completed": "Hoàn thành", "failed": "Lỗi", "interrupted": "Bị ngắt",
                "started": "Đang phát", "scheduled": "Chưa báo cáo", "cancelled": "Đã hủy"}
+COMMAND_KINDS = {"play_now": "Phát nội dung tự chọn / play now",
+                 "play_bulletin": "Phát bản tin / play bulletin", "stop": "Dừng phát / stop",
+                 "set_volume": "Đổi âm lượng / set volume"}
+PRIORITIES = {"normal": "Thông thường / normal", "priority": "Ưu tiên / priority",
+              "emergency": "Khẩn cấp / emergency"}
+COMMAND_RESULTS = {"sent": "Đã gửi / sent", "undelivered": "Không gửi được / undelivered",
+                   "refused": "Bị từ chối / refused"}
 OFFICER_ROLES = {"editor": "Biên tập viên / editor", "technician": "Kỹ thuật viên / technician",
                  "leader": "Lãnh đạo / leader", "moderator": "Điều phối diễn đàn / moderator"}

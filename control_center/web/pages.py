@@ -21,14 +21,14 @@ from control_center.api.deps import CenterDep, client_ip
 from control_center.core.permissions import Permission
 from control_center.errors import InvalidInput
 from control_center.models import AlertState
-from control_center.services import fleet
+from control_center.services import device_commands, fleet
 from control_center.telemetry.alerts import list_alerts, require_visible_alert, set_alert_state
 from control_center.telemetry.csvout import report_csv
 from control_center.telemetry.fleet_overview import device_detail, fleet_overview
 from control_center.telemetry.play_report import play_report
 from control_center.telemetry.queries import CHART_FIELDS, InfluxUnavailable
 from control_center.web.charts import line_chart, plays_chart
-from control_center.web.labels import PLAY_STATES
+from control_center.web.labels import COMMAND_KINDS, COMMAND_RESULTS, PLAY_STATES, PRIORITIES
 from control_center.web.shell import (
     FORM_CSRF,
     MONITOR,
@@ -109,6 +109,7 @@ def device(center: CenterDep, viewer: ViewerDep, device_id: str, hours: float = 
     with center.read_sessions() as session:
         fleet.get_visible_device(session, actor=viewer.actor, device_id=device_id)
         detail = device_detail(session, device_id=device_id, plays=500)
+        sent = device_commands.history(session, device_id=device_id, limit=100)
     tz = ZoneInfo(center.settings.timezone)
     now = center.clock()
     charts, chart_note = [], None
@@ -134,7 +135,9 @@ def device(center: CenterDep, viewer: ViewerDep, device_id: str, hours: float = 
          for p in recent], start=start, end=now, tz=tz)
     return render(viewer, "device.html", d=detail, dev=detail.device, charts=charts,
                    chart_note=chart_note, plays_svg=plays_svg, hours=hours,
-                   recent_plays=recent[:100])
+                   recent_plays=recent[:100], commands=sent,
+                   command_kinds=COMMAND_KINDS, command_results=COMMAND_RESULTS,
+                   priorities=PRIORITIES)
 
 
 @router.get("/alerts")

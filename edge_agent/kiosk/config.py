@@ -15,6 +15,9 @@ class KioskConfig:
     max_submissions_per_hour: int = 10  # against floods; the center flags beyond its own limit
     answer_phrases: tuple[str, ...] = ("có", "không")  # grammar for yes/no questions
     keep_recordings_days: int = 30  # recordings kept with consent are deleted after this
+    # other names the UI is reached by (besides localhost, 127.0.0.1, [::1] and ``host``);
+    # requests naming any other host are refused (DNS rebinding)
+    server_names: tuple[str, ...] = ()
 
 
 def kiosk_config_from_dict(data: object) -> KioskConfig:
@@ -25,6 +28,8 @@ def kiosk_config_from_dict(data: object) -> KioskConfig:
     values: dict[str, Any] = dict(data)
     if "answer_phrases" in values:
         values["answer_phrases"] = tuple(str(p) for p in values["answer_phrases"])
+    if "server_names" in values:
+        values["server_names"] = tuple(str(n) for n in values["server_names"])
     try:
         return KioskConfig(**values)
     except TypeError as exc:

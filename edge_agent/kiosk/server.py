@@ -1,8 +1,9 @@
 """The kiosk's local web UI (Starlette + Jinja2), served by uvicorn in a thread.
 
 Server-rendered pages with large touch targets, Vietnamese first with English below; no
-script or font comes from the internet. The only script is a few inline lines on the voice
-page that poll the local partial transcript (the page also refreshes itself without it).
+script or font comes from the internet. The only script, ``static/voice.js``, polls the local
+partial transcript on the voice page (the page also refreshes itself without it). One guard
+(``web_guard.WebGuard``) checks the Host and the origin of POSTs and sets the security headers.
 """
 
 from __future__ import annotations
@@ -19,27 +20,33 @@ from urllib.parse import urlencode
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from edge_agent.agent import Agent
 from edge_agent.clock import Clock, SystemClock
 from edge_agent.kiosk.config import KioskConfig
 from edge_agent.kiosk.desk import FeedbackDesk, RateLimited
+from edge_agent.kiosk.lesson_html import clean_lesson_html
 from edge_agent.kiosk.training import TrainingShelf
 from edge_agent.kiosk.voice import VoiceInput
+from edge_agent.kiosk.web_guard import FILE_POLICY, WebGuard, allowed_names
 from edge_agent.speech.audio import Microphone
 from edge_agent.speech.config import SpeechConfig
 from edge_agent.speech.errors import OutOfVocabulary
 from edge_agent.speech.model import Grammar, SpeechModel
 from protocol.feedback import FeedbackCategory, FeedbackChannel
+from protocol.lesson_content import is_lesson_media
 from protocol.manifest import TextContent
 from protocol.training import OFFICER_CODE_PATTERN
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
 
 # Offered until the center's first manifest arrives (a kiosk must work from first boot).
 FALLBACK_CATEGORIES = (
@@ -89,7 +96,9 @@ class Kiosk:
             Route("/training/{sha}/lesson/{n:int}", self.lesson),
             Route("/training/{sha}/media/{name}", self.training_media),
             Route("/training/{sha}/quiz/{quiz_id:int}", self.quiz, methods=["GET", "POST"]),
-        ])
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ], middleware=[Middleware(WebGuard, names=allowed_names(config.host,
+                                                                config.server_names))])
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
@@ -285,15 +294,23 @@ class Kiosk:
         if module is None or lesson is None:
             return self._page(request, "training_missing.html", status=404)
         following = next((x for x in module.doc.lessons if x.n == n + 1), None)
-        return self._page(request, "training_lesson.html", m=module, lesson=lesson,
+        body = clean_lesson_html(lesson.html, base=f"/training/{module.ref.sha256}/")
+        return self._page(request, "training_lesson.html", m=module, lesson=lesson, body=body,
                           following=following)
 
     async def training_media(self, request: Request) -> Response:
-        found = self.training.media(request.path_params["sha"], request.path_params["name"])
+        name = request.path_params["name"]
+        found = self.training.media(request.path_params["sha"], name)
         if found is None:
             return Response("not found", status_code=404)
-        return Response(found[0], media_type=found[1],
-                        headers={"Cache-Control": "max-age=31536000, immutable"})
+        data, mime = found
+        if not is_lesson_media(mime, data):  # pictures and sounds only, never SVG or HTML
+            return Response("Không phải ảnh hay âm thanh. / Not a picture or sound.",
+                            status_code=415)
+        return Response(data, media_type=mime, headers={
+            "Cache-Control": "max-age=31536000, immutable",
+            "Content-Disposition": f'inline; filename="{name}"',
+            "Content-Security-Policy": FILE_POLICY})
 
     async def quiz(self, request: Request) -> Response:
         module = self.training.module(request.path_params["sha"])

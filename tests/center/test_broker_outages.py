@@ -33,6 +33,9 @@ def test_broker_down_then_back(tmp_path: Path, broker: MosquittoBroker) -> None:
         r = api.post(f"/api/v1/devices/{speaker}/commands", json={"type": "stop"})
         assert r.status_code == 503
         assert "not connected to the MQTT broker" in r.json()["detail"]
+        history = ok(api.get(f"/api/v1/devices/{speaker}/commands"))["items"]
+        assert [(h["kind"], h["result"], h["flagged"]) for h in history[:1]] == [
+            ("stop", "undelivered", True)]
         # A schedule is accepted (the database is the truth) and its manifest waits.
         created = ok(api.post("/api/v1/schedules", json={
             "bulletin_id": bulletin["id"], "start_at": in_minutes(30),

@@ -4,7 +4,8 @@ Seeded with a little content (drafts, a waiting bulletin, a scheduled one, one s
 the province), each role starts at ``/console`` and follows every same-origin link under
 ``/console`` and ``/monitor`` breadth-first. Each page must answer below 500 (a 403/404 only as
 the bilingual error page), show no server error text, load every image it shows and, on the
-console at phone size, not scroll sideways. All problems are collected and reported together.
+console at phone size, not scroll sideways; each carries the strict Content-Security-Policy
+and trips none of it. All problems are collected and reported together.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, Page
 
+from control_center.web.headers import PAGE_POLICY
 from tests.center.helpers import ok
 from tests.console.conftest import Tree, sign_in
 from tests.support.browser import LAPTOP, PHONE, run_in_browser, screenshot
@@ -105,6 +107,8 @@ def check_page(page: Page, url: str, width: int, fail: Callable[[str, str], None
             fail(url, f"HTTP {status} without the bilingual error page (#error-title)")
     elif status >= 400:
         fail(url, f"HTTP {status}: a link leads to a refused request")
+    if response.headers.get("content-security-policy") != PAGE_POLICY:
+        fail(url, "without the strict Content-Security-Policy (control_center.web.headers)")
     text = page.inner_text("main") if page.locator("main").count() else page.inner_text("body")
     for marker in SERVER_ERRORS:
         if marker in text:
@@ -128,6 +132,9 @@ def crawl(page: Page, base: str, role: str, failures: list[str]) -> int:
     queue, seen = deque([start]), {start}
     variants: dict[str, int] = {}
     visited = 0
+    refused: list[str] = []  # what the page's own policy refused (an inline script left over)
+    page.on("console", lambda m: refused.append(m.text)
+            if "Content Security Policy" in m.text else None)
 
     def fail(url: str, problem: str) -> None:
         failures.append(f"{role} {url.removeprefix(base)}: {problem}")
@@ -136,6 +143,9 @@ def crawl(page: Page, base: str, role: str, failures: list[str]) -> int:
         url = queue.popleft()
         visited += 1
         check_page(page, url, width, fail)
+        for message in refused:
+            fail(url, f"the page trips its own policy: {message[:200]}")
+        refused.clear()
         if url == start:
             screenshot(page, f"crawl-{role}")
         hrefs: list[str] = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")

@@ -104,6 +104,9 @@ def test_quiz_taken_offline_at_a_kiosk_is_counted_once(rig: FeedbackRig,
     assert hashlib.sha256(on_disk).hexdigest() == sha and len(on_disk) == ref.size
     served = api.get(f"/api/v1/media/{sha}", headers={"Range": "bytes=0-9"})
     assert served.status_code == 206 and served.content == on_disk[:10]
+    assert served.headers["content-disposition"] == f'attachment; filename="{sha}.zip"'
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert served.headers["content-security-policy"].endswith("; sandbox")
     with zipfile.ZipFile(io.BytesIO(on_disk)) as archive:
         doc = BundleDocument.model_validate(json.loads(archive.read("bundle.json")))
         assert all(f"media/{m}" in archive.namelist() for m in doc.media)
@@ -115,10 +118,15 @@ def test_quiz_taken_offline_at_a_kiosk_is_counted_once(rig: FeedbackRig,
     assert f'href="/training/{sha}"' in listing.text and course["title"] in listing.text
     lesson = sim.http.get(f"/training/{sha}/lesson/1")
     assert lesson.status_code == 200 and doc.lessons[0].title in lesson.text
-    media_sha = next(iter(doc.media))
+    media_sha = next(m for m, kind in doc.media.items() if kind == "image/png")
     assert f"media/{media_sha}" in "".join(x.html for x in doc.lessons)
+    # the lesson's relative media/<sha256> resolved to the kiosk's media route
+    assert f'<img src="/training/{sha}/media/{media_sha}"' in lesson.text
     picture = sim.http.get(f"/training/{sha}/media/{media_sha}")
     assert picture.status_code == 200
+    assert picture.headers["content-disposition"] == f'inline; filename="{media_sha}"'
+    assert picture.headers["x-content-type-options"] == "nosniff"
+    assert picture.headers["content-security-policy"].endswith("; sandbox")
     assert hashlib.sha256(picture.content).hexdigest() == media_sha
 
     # The link goes down; the officer takes the quiz at the kiosk.

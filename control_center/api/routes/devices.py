@@ -16,13 +16,13 @@ from control_center.schemas.common import ItemList
 from control_center.schemas.fleet import (
     CommandPublic,
     CommandRequest,
+    DeviceCommandPublic,
     DeviceCreate,
     DeviceCreated,
     DeviceManifest,
     DevicePublic,
-    PlayBulletin,
 )
-from control_center.services import commands, fleet
+from control_center.services import device_commands, fleet
 from control_center.workers.publisher import last_sync
 from protocol.codec import decode_manifest
 from protocol.signing import Verifier
@@ -99,20 +99,30 @@ def send_command(
 ) -> CommandPublic:
     """Sign and send a one-shot command; 202 once the broker acknowledged it.
 
-    The device answers with a ``command_ack`` event (see GET /events?type=command_ack).
+    Needs the schedule permission; an emergency bulletin also the emergency permission and
+    ``confirm``; a raw ``play_now`` is refused (see ``services.device_commands``). The device
+    answers with a ``command_ack`` event (see GET /events?type=command_ack).
     """
-    actor.require(Permission.SCHEDULE)
-    _visible_device(session, actor, device_id)
+    device = _visible_device(session, actor, device_id)
     settings = center.settings
-    proto_action = (
-        commands.play_now_for_bulletin(
-            session, request=action, public_base_url=settings.public_base_url, now=now
-        )
-        if isinstance(action, PlayBulletin) else action
+    issued = device_commands.issue(
+        session, desk=center.emergency, device=device, request=action,
+        ttl=timedelta(seconds=ttl_seconds or settings.command_ttl_s),
+        emergency_roles=settings.emergency_roles, actor=actor, now=now,
     )
-    command = commands.send_command(
-        session, device_id=device_id, action=proto_action, signer=center.signer,
-        bridge=center.bridge, ttl=timedelta(seconds=ttl_seconds or settings.command_ttl_s),
-        publish_timeout_s=settings.publish_timeout_s, actor=actor, now=now,
-    )
-    return CommandPublic.model_validate(command, from_attributes=True)
+    public = CommandPublic.model_validate(issued.command, from_attributes=True)
+    if issued.emergency_id is not None:
+        public.emergency_id = issued.emergency_id
+        public.status_url = f"/api/v1/emergency/{issued.emergency_id}/status"
+    return public
+
+
+@router.get("/{device_id}/commands", response_model=ItemList[DeviceCommandPublic])
+def command_history(
+    device_id: str, session: SessionDep, actor: ActorDep,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500, offset: Annotated[int, Query(ge=0)] = 0,
+) -> ItemList[DeviceCommandPublic]:
+    """The commands asked for the device, sent or refused, newest first."""
+    _visible_device(session, actor, device_id)
+    rows = device_commands.history(session, device_id=device_id, limit=limit, offset=offset)
+    return ItemList.of([DeviceCommandPublic.model_validate(r) for r in rows])

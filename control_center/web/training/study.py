@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from control_center.api.deps import CenterDep
+from control_center.core.downloads import disposition
 from control_center.errors import Conflict, NotFound
 from control_center.models import AdminUnit, CourseMedia, Lesson, LessonView, MediaAsset
 from control_center.training import courses, officers, quizzes, reports
@@ -116,7 +117,9 @@ def course_media(center: CenterDep, _viewer: ViewerDep, sha256: str) -> Response
         row = session.scalar(select(CourseMedia).where(CourseMedia.sha256 == sha256))
     if row is None:
         raise NotFound(f"no course media {sha256}")
+    shown = disposition(row.sha256, row.mime)  # nosniff and sandbox: web.headers
     return FileResponse(center.settings.data_dir / "training" / row.sha256, media_type=row.mime,
+                        filename=shown.filename, content_disposition_type=shown.kind,
                         headers={"Cache-Control": "private, max-age=86400, immutable"})
 
 
