@@ -6,9 +6,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from sqlalchemy import Engine, func, inspect, select
+
 from control_center.config import Settings
 from control_center.db import create_db_engine, session_factory, upgrade_database
+from control_center.errors import ConfigError
+from control_center.models import Device
 from control_center.mqtt_bridge import MqttBridge, MqttOptions
+from control_center.security import load_signing_key
 from control_center.services.emergency import EmergencyDesk
 from control_center.services.media_intake import MediaIntake
 from control_center.telemetry.service import Telemetry
@@ -20,15 +25,26 @@ from control_center.workers.refresher import Refresher
 from control_center.workers.speech_jobs import SpeechJobs
 from media import config_from_env
 from protocol.base import utc_now
-from protocol.signing import Signer, load_or_create_private_key, public_key_b64
+from protocol.signing import Signer, public_key_b64
 from protocol.topics import Channel, fleet_subscription
 
 log = logging.getLogger(__name__)
 
 
-def load_signer(settings: Settings) -> Signer:
-    """The center's Ed25519 signer; the key file is created (0600) on first use."""
-    return Signer(load_or_create_private_key(settings.signing_key_path))
+def registered_devices(engine: Engine) -> int:
+    """How many devices the database knows (0 for a database not created yet)."""
+    if not inspect(engine).has_table(Device.__tablename__):
+        return 0
+    with engine.connect() as connection:
+        return connection.scalar(select(func.count()).select_from(Device)) or 0
+
+
+def load_signer(settings: Settings, engine: Engine) -> Signer:
+    """The center's Ed25519 signer. A fresh center creates its key (0600); a center with
+    devices and no key file refuses to start (``ConfigError`` saying how to recover)."""
+    key = load_signing_key(settings.signing_key_path, devices=registered_devices(engine),
+                           create=settings.new_signing_key)
+    return Signer(key)
 
 
 class Center:
@@ -40,7 +56,11 @@ class Center:
         self.engine = create_db_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
         self.read_sessions = session_factory(self.engine, read_only=True)
-        self.signer = load_signer(settings)
+        try:
+            self.signer = load_signer(settings, self.engine)
+        except ConfigError:
+            self.engine.dispose()
+            raise
         self.public_key_b64 = public_key_b64(self.signer.public_key)
         self.ingestor = Ingestor(sessions=self.sessions, clock=clock)
         self.telemetry = Telemetry(settings=settings, sessions=self.sessions, clock=clock)

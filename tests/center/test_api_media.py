@@ -251,7 +251,7 @@ def test_processing_resumes_after_a_restart(
     module_broker: MosquittoBroker, tmp_path: Path, tone_wav: Path
 ) -> None:
     data = tmp_path / "center"
-    options = {"mqtt_host": module_broker.host, "mqtt_port": module_broker.port,
+    options = {"mqtt_host": module_broker.host, "mqtt_port": module_broker.center_port,
                "mqtt_password": module_broker.center_password, "mqtt_client_id": "cc-resume"}
     with running_center(data, **options) as first:
         media_dir = first.settings.media_dir
