@@ -1,5 +1,5 @@
 """Secrets: files written 0600 from their creation, the center's signing key, Mosquitto
-password hashes for devices, the API bearer token check and the signed value of the pages'
+password hashes for devices, the API bearer token check and the value of the pages'
 sign-in cookie."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import hmac
 import logging
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -115,40 +114,6 @@ def token_matches(presented: str, expected: str) -> bool:
 
 
 def cookie_credential(value: str) -> str:
-    """The credential in a sign-in cookie's value, without the officer signed onto it."""
+    """The credential in a sign-in cookie's value. Cookies set before officers became user
+    accounts may carry ``.<officer id>.<signature>`` after it: ignored."""
     return value.partition(".")[0]
-
-
-def _officer_signature(credential: str, officer_id: int, key: str) -> str:
-    message = f"tt-officer-v2:{credential}:{officer_id}".encode()
-    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()[:32]
-
-
-@dataclass(frozen=True, slots=True)
-class SignInCookie:
-    """The value of a page sign-in cookie: ``<credential>``, or ``<credential>.<officer id>.
-    <signature>`` once an officer is picked on the training pages.
-
-    The credential is a session token or the pages' HMAC of the API token; the signature is an
-    HMAC of credential and officer keyed with the API token, so the officer cannot be edited by
-    hand nor moved to another sign-in, and changing the token drops it.
-    """
-
-    credential: str
-    officer_id: int | None = None
-
-    @classmethod
-    def parse(cls, value: str, *, key: str) -> SignInCookie:
-        """Read a cookie; an officer whose signature does not match is dropped."""
-        credential, _, signed = value.partition(".")
-        officer, _, signature = signed.partition(".")
-        if officer.isascii() and officer.isdigit() and hmac.compare_digest(
-                signature.encode(), _officer_signature(credential, int(officer), key).encode()):
-            return cls(credential, int(officer))
-        return cls(credential)
-
-    def encode(self, *, key: str) -> str:
-        if self.officer_id is None:
-            return self.credential
-        signature = _officer_signature(self.credential, self.officer_id, key)
-        return f"{self.credential}.{self.officer_id}.{signature}"

@@ -62,8 +62,7 @@ def client_ip(request: Request) -> str | None:
 
 
 def session_token(request: Request) -> str | None:
-    """The session token in the ``tt_session`` cookie (without the officer the training pages
-    may have signed onto it, see ``SignInCookie``), if any."""
+    """The session token in the ``tt_session`` cookie, if any."""
     return cookie_credential(request.cookies.get(SESSION_COOKIE, "")) or None
 
 

@@ -18,6 +18,8 @@ class Permission(StrEnum):
     ALERTS = "alerts"
     FEEDBACK = "feedback"
     AUDIT = "audit"
+    TRAINING_ADMIN = "training_admin"        # courses, kiosk publishing, officers, assignments,
+                                             # training reports and xAPI
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -25,9 +27,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset({Permission.VIEW, Permission.EDIT_BULLETINS, Permission.SCHEDULE,
                               Permission.EMERGENCY}),
     Role.APPROVER: frozenset({Permission.VIEW, Permission.APPROVE, Permission.EMERGENCY,
-                              Permission.AUDIT}),
+                              Permission.AUDIT, Permission.TRAINING_ADMIN}),
     Role.TECHNICIAN: frozenset({Permission.VIEW, Permission.ALERTS}),
     Role.FEEDBACK_OFFICER: frozenset({Permission.VIEW, Permission.FEEDBACK}),
+    Role.LEARNER: frozenset({Permission.VIEW}),
 }
 
 ROLE_LABELS: dict[Role, str] = {
@@ -36,4 +39,5 @@ ROLE_LABELS: dict[Role, str] = {
     Role.APPROVER: "Duyệt tin / approver",
     Role.TECHNICIAN: "Kỹ thuật / technician",
     Role.FEEDBACK_OFFICER: "Xử lý phản ánh / feedback officer",
+    Role.LEARNER: "Học viên / learner",
 }

@@ -19,6 +19,7 @@ class Role(StrEnum):
     APPROVER = "approver"                  # approves bulletins (never their own)
     TECHNICIAN = "technician"              # devices and alerts
     FEEDBACK_OFFICER = "feedback_officer"  # citizen feedback
+    LEARNER = "learner"                    # studies training courses, nothing else
 
 
 class User(Base):

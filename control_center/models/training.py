@@ -1,7 +1,6 @@
-"""Officer training: officers, courses (lessons, quizzes, questions), assignments, attempts,
-lesson views, and the officers' forum (categories, threads, posts, read markers).
-
-``Officer`` is a temporary identity until the accounts issue (7) brings sign-in and roles.
+"""Officer training: officers (the training profile of a user account), courses (lessons,
+quizzes, questions), assignments, attempts, lesson views, kiosk publications and attempts, and
+the officers' forum (categories, threads, posts, read markers).
 """
 
 from __future__ import annotations
@@ -9,9 +8,20 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
+from control_center.models.accounts import User
 from control_center.models.base import Base, UtcDateTime, str_enum
 
 
@@ -28,15 +38,23 @@ class QuestionKind(StrEnum):
 
 
 class Officer(Base):
+    """The training profile of one user account: the code typed at kiosks and the officer role.
+    The name and unit are the user's (read from ``users``, usable in queries too)."""
+
     __tablename__ = "training_officers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"),
+                                         unique=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)  # typed at kiosks
-    name: Mapped[str] = mapped_column(String(200))
-    unit_id: Mapped[int] = mapped_column(
-        ForeignKey("admin_units.id", ondelete="RESTRICT"), index=True)
     role: Mapped[OfficerRole] = mapped_column(str_enum(OfficerRole))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    unit_id: Mapped[int] = column_property(
+        select(User.unit_id).where(User.id == user_id).correlate_except(User)
+        .scalar_subquery())
+    name: Mapped[str] = column_property(
+        select(func.coalesce(func.nullif(User.full_name, ""), User.username))
+        .where(User.id == user_id).correlate_except(User).scalar_subquery())
 
 
 class Course(Base):
@@ -51,6 +69,9 @@ class Course(Base):
     content_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the imported folder
     source: Mapped[str] = mapped_column(Text)  # course.yaml as imported (for export)
     imported_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # whoever imported it first: their unit (None: the root's, on a center without units)
+    owner_unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_units.id", ondelete="RESTRICT"), index=True)
     lessons: Mapped[list[Lesson]] = relationship(
         cascade="all, delete-orphan", order_by="Lesson.position")
     quizzes: Mapped[list[Quiz]] = relationship(
@@ -247,8 +268,22 @@ class KioskPublication(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class PublishedQuiz(Base):
+    """The answer key of a quiz as packed into one kiosk bundle: what the center re-scores the
+    kiosk's attempts against (the course may have been re-imported since)."""
+
+    __tablename__ = "training_published_quizzes"
+
+    bundle_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(
+        ForeignKey("training_quizzes.id", ondelete="CASCADE"), primary_key=True)
+    pass_mark: Mapped[float] = mapped_column(Float)
+    keys_json: Mapped[str] = mapped_column(Text)  # [[question key, [choice ids]], ...] in order
+
+
 class KioskAttempt(Base):
-    """A quiz taken at a kiosk, scored there, stored once by its event id.
+    """A quiz taken at a kiosk, stored once by its event id with the center's own score (the
+    kiosk's answers re-scored; ``reported_score`` is what the kiosk said).
 
     With a known officer code it is also an ``Attempt`` of that officer (``attempt_id``), so
     the unit reports count it; otherwise it is anonymous (``flag`` says why when unexpected).
@@ -274,5 +309,6 @@ class KioskAttempt(Base):
     total: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
     passed: Mapped[bool] = mapped_column(Boolean)
+    reported_score: Mapped[float | None] = mapped_column(Float)  # the kiosk's own score
     taken_at: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -4,6 +4,10 @@ Course media live by SHA-256 in ``<data>/training/``; ``media:<sha256>`` referen
 audio asset of the media library (processed by ``media/``), which must exist and be ready.
 Importing the same code again replaces the course's content and raises its version, keeping
 quizzes by file name (so attempts stay attached); an identical folder changes nothing.
+
+Importing is for training administrators (``Permission.TRAINING_ADMIN``). A course belongs to
+the unit of whoever imported it first; only a training administrator whose subtree covers that
+unit may replace it (403 otherwise).
 """
 
 from __future__ import annotations
@@ -15,13 +19,15 @@ import zipfile
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from control_center.core import audit
 from control_center.core.actor import Actor
-from control_center.errors import InvalidInput, NotFound
+from control_center.core.permissions import Permission
+from control_center.errors import Forbidden, InvalidInput, NotFound
 from control_center.models import (
+    AdminUnit,
     Course,
     CourseMedia,
     Lesson,
@@ -66,12 +72,32 @@ def _fill_quiz(quiz: Quiz, spec: QuizSpec, position: int) -> None:
     ]
 
 
+def _root_unit_id(session: Session) -> int | None:
+    return session.scalar(select(func.min(AdminUnit.id)).where(AdminUnit.parent_id.is_(None)))
+
+
+def owner_unit_id(session: Session, course: Course) -> int | None:
+    """The unit the course belongs to (a course imported before units existed: the root's)."""
+    return course.owner_unit_id if course.owner_unit_id is not None else _root_unit_id(session)
+
+
+def _check_owner(session: Session, course: Course, actor: Actor) -> None:
+    owner = owner_unit_id(session, course)
+    if not actor.covers(owner):
+        raise Forbidden(f"khóa học {course.code!r} thuộc đơn vị {owner}, ngoài phạm vi của bạn "
+                        f"/ course {course.code!r} belongs to unit {owner}: only a training "
+                        "administrator over that unit may replace it")
+
+
 def import_folder(session: Session, *, folder: Path, store_dir: Path, actor: Actor,
                   now: datetime) -> tuple[Course, bool]:
     """Import ``folder``; answer the course and whether anything changed."""
+    actor.require(Permission.TRAINING_ADMIN)
     spec = read_course_folder(folder)
-    _check_library(session, spec)
     course = session.scalar(select(Course).where(Course.code == spec.code))
+    if course is not None:
+        _check_owner(session, course, actor)
+    _check_library(session, spec)
     if course is not None and course.content_hash == spec.content_hash:
         return course, False
     store_dir.mkdir(parents=True, exist_ok=True)
@@ -82,7 +108,8 @@ def import_folder(session: Session, *, folder: Path, store_dir: Path, actor: Act
             part.write_bytes(m.data)
             part.replace(target)
     if course is None:
-        course = Course(code=spec.code, version=spec.version)
+        owner = actor.unit_id if actor.unit_id is not None else _root_unit_id(session)
+        course = Course(code=spec.code, version=spec.version, owner_unit_id=owner)
         session.add(course)
     else:
         course.version = max(spec.version, course.version + 1)
@@ -110,6 +137,7 @@ def import_folder(session: Session, *, folder: Path, store_dir: Path, actor: Act
 def import_zip(session: Session, *, data: bytes, store_dir: Path, actor: Actor,
                now: datetime) -> tuple[Course, bool]:
     """A zip of the folder (the folder itself or its contents at the top)."""
+    actor.require(Permission.TRAINING_ADMIN)  # before unpacking anything
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:

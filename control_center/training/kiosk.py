@@ -5,7 +5,11 @@ A course published to the kiosks of a unit's subtree is packed into a determinis
 same course and flag give the same bytes, hence the same SHA-256): ``bundle.json`` with the
 lessons as HTML, the quizzes *with* their answer keys and explanations (the kiosk scores
 offline), and every picture or sound the lessons use under ``media/<sha256>``. The zip is
-stored in the media directory under its hash and served by ``GET /api/v1/media/{sha}``.
+stored in the media directory under its hash and served by ``GET /api/v1/media/{sha}``; the
+answer keys it carries are recorded (``PublishedQuiz``) so that the center re-scores the
+attempts kiosks send back against what the kiosk showed, and stores its own score.
+
+Publishing is for training administrators, to the kiosks of their own subtree only.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -27,6 +33,7 @@ from control_center.core import audit
 from control_center.core.actor import Actor
 from control_center.core.bundles import bundle_url
 from control_center.core.changes import manifests_changed
+from control_center.core.permissions import Permission
 from control_center.core.targets import descendant_unit_ids
 from control_center.errors import InvalidInput, NotFound
 from control_center.models import (
@@ -38,10 +45,12 @@ from control_center.models import (
     KioskPublication,
     MediaAsset,
     Officer,
+    PublishedQuiz,
     Quiz,
 )
 from control_center.training.markdown import render as render_markdown
 from protocol.events import DeviceKind
+from protocol.quiz_scoring import QuizScore, score_answers
 from protocol.training import (
     BundleCourse,
     BundleDocument,
@@ -52,6 +61,7 @@ from protocol.training import (
     TrainingBundleRef,
 )
 
+log = logging.getLogger(__name__)
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the bytes depend on the content only
 _LIBRARY = re.compile(r"^media:([0-9a-f]{64})$")
 
@@ -121,7 +131,8 @@ def _bundle_json(document: BundleDocument) -> bytes:
                       indent=1).encode()
 
 
-def _store_bundle(media_dir: Path, data: bytes) -> str:
+def _store_bundle(session: Session, course: Course, media_dir: Path, data: bytes) -> str:
+    """Store the bundle under its hash and record the answer keys it carries."""
     sha = hashlib.sha256(data).hexdigest()
     final = media_dir / sha
     if not final.exists():
@@ -129,13 +140,20 @@ def _store_bundle(media_dir: Path, data: bytes) -> str:
         part = media_dir / f".{sha}.bundle-part"
         part.write_bytes(data)
         os.replace(part, final)
+    for quiz in course.quizzes:
+        if session.get(PublishedQuiz, (sha, quiz.id)) is None:
+            keys = [[q.key, json.loads(q.answer_json)] for q in quiz.questions]
+            session.add(PublishedQuiz(bundle_sha256=sha, quiz_id=quiz.id,
+                                      pass_mark=quiz.pass_mark, keys_json=json.dumps(keys)))
     return sha
 
 
 def publish(session: Session, *, course_id: int, unit_ids: Iterable[int], public: bool | None,
             store_dir: Path, media_dir: Path, actor: Actor,
             now: datetime) -> list[KioskPublication]:
-    """Publish a course to the kiosks of each unit's subtree (again: the bundle is rebuilt)."""
+    """Publish a course to the kiosks of each unit's subtree (again: the bundle is rebuilt);
+    every unit must lie in the actor's subtree (404 otherwise)."""
+    actor.require(Permission.TRAINING_ADMIN)
     course = session.get(Course, course_id)
     if course is None:
         raise NotFound(f"course {course_id} does not exist")
@@ -145,10 +163,11 @@ def publish(session: Session, *, course_id: int, unit_ids: Iterable[int], public
     for unit_id in units:
         if session.get(AdminUnit, unit_id) is None:
             raise InvalidInput(f"unit {unit_id} does not exist")
+        actor.require_unit(unit_id, what=f"unit {unit_id}")
     flag = course.public if public is None else public
     data = build_bundle(session, course=course, public=flag, store_dir=store_dir,
                         media_dir=media_dir)
-    sha = _store_bundle(media_dir, data)
+    sha = _store_bundle(session, course, media_dir, data)
     rows = []
     for unit_id in units:
         row = session.scalar(select(KioskPublication).where(
@@ -178,7 +197,7 @@ def refresh_course(session: Session, *, course: Course, store_dir: Path, media_d
     for flag in {r.public for r in rows}:
         data = build_bundle(session, course=course, public=flag, store_dir=store_dir,
                             media_dir=media_dir)
-        sha = _store_bundle(media_dir, data)
+        sha = _store_bundle(session, course, media_dir, data)
         for row in rows:
             if row.public == flag and row.bundle_sha256 != sha:
                 row.bundle_sha256, row.bundle_size = sha, len(data)
@@ -216,18 +235,60 @@ def kiosk_bundles(session: Session, *, public_base_url: str
     return {k: tuple(v[c] for c in sorted(v)) for k, v in per_kiosk.items()}
 
 
+class UnscorableAttempt(InvalidInput):
+    """A kiosk attempt the center cannot re-score (its quiz is unknown): it is not stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedAttempt:
+    row: KioskAttempt
+    mismatch: bool  # the kiosk reported another result than the center's
+
+
+def _answer_key(session: Session, event: QuizAttemptSubmitted, quiz: Quiz
+                ) -> tuple[list[tuple[str, list[str]]], float, str | None]:
+    """The answer key and pass mark the kiosk was given: those packed into the event's bundle,
+    else (a bundle the center has no record of) the quiz's current ones, with a flag."""
+    published = session.get(PublishedQuiz, (event.bundle_sha256, quiz.id))
+    if published is not None:
+        keys = [(key, list(answer)) for key, answer in json.loads(published.keys_json)]
+        return keys, published.pass_mark, None
+    keys = [(q.key, json.loads(q.answer_json)) for q in quiz.questions]
+    return keys, quiz.pass_mark, (f"bundle {event.bundle_sha256[:12]}… is not one the center "
+                                  "published: scored against the quiz as it is now")
+
+
+def _reported_otherwise(event: QuizAttemptSubmitted, result: QuizScore) -> str | None:
+    """What the kiosk reported, when it is not the center's result."""
+    if (event.correct, event.total, event.score, event.passed) == (
+            result.correct, result.total, result.score, result.passed):
+        return None
+    return (f"the kiosk reported {event.correct}/{event.total} = {event.score:g}% "
+            f"({'passed' if event.passed else 'failed'}); the center scored "
+            f"{result.correct}/{result.total} = {result.score:g}%")
+
+
 def record_kiosk_attempt(session: Session, *, event: QuizAttemptSubmitted, device: Device,
-                         now: datetime) -> KioskAttempt:
-    """Store an attempt made at a kiosk (the caller already de-duplicated it by event id)."""
-    flags: list[str] = []
+                         now: datetime) -> RecordedAttempt:
+    """Store an attempt made at a kiosk (the caller already de-duplicated it by event id and
+    checked that the sender is a kiosk) with the center's own score of its answers.
+
+    Raises ``UnscorableAttempt`` when the quiz is not one of the course the event names."""
     quiz = session.get(Quiz, event.quiz_id)
     course = session.get(Course, quiz.course_id) if quiz is not None else None
     if quiz is None or course is None or course.code != event.course_code:
-        flags.append(f"quiz {event.quiz_id} of course {event.course_code!r} is unknown")
-        quiz = None
+        raise UnscorableAttempt(f"quiz {event.quiz_id} of course {event.course_code!r} is "
+                                "unknown: the attempt cannot be scored")
+    keys, pass_mark, flag = _answer_key(session, event, quiz)
+    result = score_answers(keys, event.answers, pass_mark=pass_mark)
+    flags = [flag] if flag else []
+    mismatch = _reported_otherwise(event, result)
+    if mismatch:
+        flags.append(mismatch)
+        log.warning("kiosk %s: attempt %s re-scored: %s", device.id, event.event_id, mismatch)
     publication = session.scalar(select(KioskPublication).where(
         KioskPublication.bundle_sha256 == event.bundle_sha256).limit(1))
-    public = publication.public if publication is not None else bool(course and course.public)
+    public = publication.public if publication is not None else course.public
     officer: Officer | None = None
     if public:
         pass  # a public module: attempts are anonymous
@@ -237,35 +298,40 @@ def record_kiosk_attempt(session: Session, *, event: QuizAttemptSubmitted, devic
         officer = session.scalar(select(Officer).where(Officer.code == event.officer_code))
         if officer is None:
             flags.append(f"unknown officer code {event.officer_code!r}")
-    answers = {k: sorted(v) for k, v in event.answers.items()}
+    answers = {k: sorted(set(v)) for k, v in event.answers.items()}
     row = KioskAttempt(
         event_id=event.event_id, device_id=device.id, bundle_sha256=event.bundle_sha256,
-        course_code=event.course_code, quiz_id=quiz.id if quiz else None,
-        officer_code=event.officer_code, officer_id=officer.id if officer else None,
-        anonymous=officer is None, flag="; ".join(flags) or None,
+        course_code=event.course_code, quiz_id=quiz.id, officer_code=event.officer_code,
+        officer_id=officer.id if officer else None, anonymous=officer is None,
+        flag="; ".join(flags) or None,
         answers_json=json.dumps(answers, ensure_ascii=False, sort_keys=True),
-        correct=event.correct, total=event.total, score=event.score, passed=event.passed,
-        taken_at=event.at, received_at=now,
+        correct=result.correct, total=result.total, score=result.score, passed=result.passed,
+        reported_score=event.score, taken_at=event.at, received_at=now,
     )
-    if officer is not None and quiz is not None:
+    if officer is not None:
         # The officer's own attempt, as if taken in the console: the unit reports count it.
         # The attempt limit is not enforced here: the kiosk was offline when it was taken.
         number = (session.scalar(select(func.max(Attempt.number)).where(
             Attempt.quiz_id == quiz.id, Attempt.officer_id == officer.id)) or 0) + 1
         attempt = Attempt(quiz_id=quiz.id, officer_id=officer.id, number=number, seed=0,
                           started_at=event.at, submitted_at=event.at,
-                          answers_json=json.dumps(answers), correct=event.correct,
-                          total=event.total, score=event.score, passed=event.passed)
+                          answers_json=json.dumps(answers), correct=result.correct,
+                          total=result.total, score=result.score, passed=result.passed)
         session.add(attempt)
         session.flush()
         row.attempt_id = attempt.id
     session.add(row)
-    return row
+    return RecordedAttempt(row, mismatch is not None)
 
 
-def list_kiosk_attempts(session: Session, *, course_id: int | None = None,
+def list_kiosk_attempts(session: Session, *, actor: Actor, course_id: int | None = None,
                         device_id: str | None = None, limit: int = 500) -> list[KioskAttempt]:
+    """Attempts made at the kiosks of the actor's subtree, newest first."""
+    actor.require(Permission.TRAINING_ADMIN)
     query = select(KioskAttempt).order_by(KioskAttempt.taken_at.desc()).limit(limit)
+    if actor.scope is not None:
+        query = query.where(KioskAttempt.device_id.in_(
+            select(Device.id).where(Device.unit_id.in_(actor.scope))))
     if course_id is not None:
         query = query.where(KioskAttempt.quiz_id.in_(
             select(Quiz.id).where(Quiz.course_id == course_id)))

@@ -1,7 +1,9 @@
 """Unit reports: for each course assigned within a unit's subtree, how many officers were
 assigned, started (opened a lesson or a quiz), completed (opened every lesson and submitted
 every quiz), passed (passed every quiz) and their average score (the mean, over officers with
-a submitted attempt, of their best score per quiz averaged over the course's quizzes)."""
+a submitted attempt, of their best score per quiz averaged over the course's quizzes).
+
+Reports are for training administrators, on units of their own subtree (404 elsewhere)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from control_center.core.actor import Actor
 from control_center.core.csv_export import csv_text
+from control_center.core.permissions import Permission
 from control_center.core.targets import descendant_unit_ids
 from control_center.errors import NotFound
 from control_center.models import AdminUnit, Assignment, Attempt, Course, LessonView, Officer
@@ -73,9 +77,11 @@ def _row(session: Session, course: Course, unit: AdminUnit, units: set[int]) -> 
         average_score=round(sum(scores) / len(scores), 2) if scores else None)
 
 
-def unit_report(session: Session, *, unit_id: int) -> list[ReportRow]:
+def unit_report(session: Session, *, unit_id: int, actor: Actor) -> list[ReportRow]:
     """One row per course for the unit's subtree, then one per child unit's subtree."""
+    actor.require(Permission.TRAINING_ADMIN)
     unit = session.get(AdminUnit, unit_id)
+    actor.require_unit(unit_id, what=f"unit {unit_id}")
     if unit is None:
         raise NotFound(f"unit {unit_id} does not exist")
     subtree = descendant_unit_ids(session, unit_ids=[unit_id])

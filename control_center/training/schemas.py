@@ -15,14 +15,16 @@ OfficerCode = Annotated[str, StringConstraints(strip_whitespace=True,
 
 
 class OfficerCreate(InputModel):
+    """The officer profile of an existing user account (name and unit are the user's)."""
+
+    user_id: int
     code: OfficerCode
-    name: Name
-    unit_id: int
     role: OfficerRole
 
 
 class OfficerPublic(OutputModel):
     id: int
+    user_id: int
     code: str
     name: str
     unit_id: int
@@ -55,6 +57,7 @@ class CoursePublic(OutputModel):
     public: bool
     content_hash: str
     imported_at: datetime
+    owner_unit_id: int | None
     lessons: list[LessonPublic]
     quizzes: list[QuizPublic]
 
@@ -237,7 +240,8 @@ class KioskAttemptPublic(OutputModel):
     flag: str | None
     correct: int
     total: int
-    score: float
+    score: float  # the center's, re-scored from the answers
     passed: bool
+    reported_score: float | None  # what the kiosk said
     taken_at: datetime
     received_at: datetime

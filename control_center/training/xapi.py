@@ -8,6 +8,8 @@
 The actor is an ``account`` on the center (``homePage`` = its public URL, ``name`` = the
 officer code): no e-mail addresses leave the center. Statement ids are UUID 5 of the record's
 IRI, so exporting twice gives the same ids (a learning record store de-duplicates them).
+
+The export is for training administrators, over their own subtree (404 for a unit elsewhere).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from control_center.core.actor import Actor
+from control_center.core.permissions import Permission
 from control_center.core.targets import descendant_unit_ids
 from control_center.models import Attempt, Course, Lesson, LessonView, Officer, Quiz
 
@@ -98,9 +102,13 @@ def lesson_statement(view: LessonView, lesson: Lesson, course: Course, officer: 
     }
 
 
-def export_statements(session: Session, *, base_url: str, unit_id: int | None = None,
-                      since: datetime | None = None) -> list[Statement]:
-    """Statements for the officers of ``unit_id``'s subtree (everyone when None)."""
+def export_statements(session: Session, *, base_url: str, actor: Actor,
+                      unit_id: int | None = None, since: datetime | None = None
+                      ) -> list[Statement]:
+    """Statements for the officers of ``unit_id``'s subtree (the actor's own unit when None;
+    everyone for the system token)."""
+    actor.require(Permission.TRAINING_ADMIN)
+    unit_id = actor.unit_or_own(unit_id)
     base = base_url.rstrip("/")
     officers = select(Officer)
     if unit_id is not None:

@@ -15,8 +15,8 @@ Every state-changing form carries the sign-in's CSRF token (``csrf_input()`` in 
 checked by the ``form_csrf`` dependency): the console session's, or for ``tt_pages`` an HMAC of
 its nonce.
 
-The officer picked on the training pages is signed onto whichever of the two signed in
-(``SignInCookie``); there is no third cookie. Without a sign-in, a page redirects to the
+The training pages act as the signed-in user's own officer profile (no cookie of their own).
+Without a sign-in, a page redirects to the
 sign-in page of its part (console or monitoring) with ``next``.
 """
 
@@ -46,7 +46,7 @@ from control_center.core.actor import Actor
 from control_center.core.permissions import ROLE_LABELS, Permission
 from control_center.errors import CenterError, Forbidden, NotAuthenticated
 from control_center.models import Role
-from control_center.security import SignInCookie, token_matches
+from control_center.security import cookie_credential, token_matches
 from control_center.web import labels
 from control_center.workers.runtime import Center
 
@@ -86,14 +86,9 @@ class Viewer:
     center: Center
     actor: Actor
     cookie: str  # the cookie that signed in: SESSION_COOKIE or PAGES_COOKIE
-    held: SignInCookie
+    credential: str  # the cookie's sign-in credential
     full_name: str = ""
     csrf_token: str = ""  # the console session's, or derived from the tt_pages nonce
-
-    @property
-    def officer_id(self) -> int | None:
-        """The officer picked on the training pages, if any."""
-        return self.held.officer_id
 
     @property
     def role(self) -> Role:
@@ -168,27 +163,28 @@ def _user(request: Request, center: Center) -> Viewer | None:
     raw = request.cookies.get(SESSION_COOKIE)
     if not raw:
         return None
-    held = SignInCookie.parse(raw, key=center.settings.api_token)
+    credential = cookie_credential(raw)
     try:
         signed = accounts.signed_in(read_sessions=center.read_sessions,
-                                    write_sessions=center.sessions, token=held.credential,
+                                    write_sessions=center.sessions, token=credential,
                                     settings=center.settings, now=center.clock(),
                                     source_ip=client_ip(request))
     except NotAuthenticated:
         return None
-    return Viewer(center=center, actor=signed.actor, cookie=SESSION_COOKIE, held=held,
+    return Viewer(center=center, actor=signed.actor, cookie=SESSION_COOKIE, credential=credential,
                   full_name=signed.full_name, csrf_token=signed.csrf_token)
 
 
 def _token_holder(request: Request, center: Center) -> Viewer | None:
     key = center.settings.api_token
-    held = SignInCookie.parse(request.cookies.get(PAGES_COOKIE, ""), key=key)
-    nonce = held.credential.partition("-")[0]
-    if not nonce or not hmac.compare_digest(held.credential.encode(),
+    credential = cookie_credential(request.cookies.get(PAGES_COOKIE, ""))
+    nonce = credential.partition("-")[0]
+    if not nonce or not hmac.compare_digest(credential.encode(),
                                             _pages_credential(key, nonce).encode()):
         return None
     return Viewer(center=center, actor=Actor(name="pages", source_ip=client_ip(request)),
-                  cookie=PAGES_COOKIE, held=held, csrf_token=_pages_mac(key, "csrf", nonce))
+                  cookie=PAGES_COOKIE, credential=credential,
+                  csrf_token=_pages_mac(key, "csrf", nonce))
 
 
 def page_viewer(request: Request, center: CenterDep) -> Viewer:
@@ -236,35 +232,26 @@ def token_ok(candidate: str, api_token: str) -> bool:
 
 
 def _set_cookie(response: Response, request: Request, center: Center, name: str,
-                value: SignInCookie) -> None:
+                value: str) -> None:
     if name == SESSION_COOKIE:
         max_age, path = int(center.settings.session_hours * 3600), "/"
     else:
         max_age, path = PAGES_MAX_AGE_S, MONITOR
-    response.set_cookie(name, value.encode(key=center.settings.api_token), max_age=max_age,
+    response.set_cookie(name, value, max_age=max_age,
                         path=path, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https")
 
 
 def sign_in_user(response: Response, request: Request, center: Center, token: str) -> None:
     """After a console sign-in: the session token in ``tt_session``."""
-    _set_cookie(response, request, center, SESSION_COOKIE, SignInCookie(token))
+    _set_cookie(response, request, center, SESSION_COOKIE, token)
 
 
 def sign_in_token(response: Response, request: Request, center: Center) -> None:
-    """After the API token was shown or a viewer link opened: ``tt_pages`` with a new nonce,
-    keeping the officer picked before."""
-    before = _token_holder(request, center)
+    """After the API token was shown or a viewer link opened: ``tt_pages`` with a new
+    nonce."""
     credential = _pages_credential(center.settings.api_token, secrets.token_hex(16))
-    _set_cookie(response, request, center, PAGES_COOKIE,
-                SignInCookie(credential, before.officer_id if before else None))
-
-
-def remember_officer(response: Response, request: Request, viewer: Viewer,
-                     officer_id: int) -> None:
-    """The officer picked on the training pages, signed onto the viewer's sign-in cookie."""
-    _set_cookie(response, request, viewer.center, viewer.cookie,
-                SignInCookie(viewer.held.credential, officer_id))
+    _set_cookie(response, request, center, PAGES_COOKIE, credential)
 
 
 def sign_out(response: Response, request: Request, center: Center) -> None:

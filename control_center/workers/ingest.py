@@ -24,12 +24,13 @@ from control_center.models import Device, DeviceEventRecord
 from control_center.services import broadcasts
 from control_center.services.plays import apply_play_event
 from control_center.telemetry.monitor import record_status_change
-from control_center.training.kiosk import record_kiosk_attempt
+from control_center.training.kiosk import UnscorableAttempt, record_kiosk_attempt
 from protocol import codec
 from protocol.errors import MalformedMessage, TopicError, UnsupportedVersion
 from protocol.events import (
     CommandAck,
     DeviceEvent,
+    DeviceKind,
     ManifestAccepted,
     PlayCompleted,
     PlayFailed,
@@ -62,7 +63,8 @@ class Ingestor:
         self._clock = clock
         self._cond = threading.Condition()
         self.counters: Counter[str] = Counter()
-        """'event', 'status', 'duplicate' and 'refused:<reason>' counts."""
+        """'event', 'status', 'duplicate', 'refused:<reason>' and 'kiosk_score_corrected' (a
+        kiosk quiz attempt whose reported score the center's re-scoring changed) counts."""
 
     def handle(self, topic: str, payload: bytes) -> bool:
         """Process one message; return False only when it should be redelivered later."""
@@ -110,7 +112,9 @@ class Ingestor:
         if parsed.channel == Channel.EVENT:
             event = self._decode(codec.decode_event, payload)
             self._check_sender(parsed.device_id, event.device_id)
-            stored = self._retrying(lambda s: self._store_event(s, event, payload))
+            stored, note = self._retrying(lambda s: self._store_event(s, event, payload))
+            if note:
+                self._count(note)
             return "event" if stored else "duplicate"
         raise _Refused("unexpected_channel", f"the center does not ingest {parsed.channel}")
 
@@ -163,10 +167,16 @@ class Ingestor:
         if status.manifest_version is not None:
             device.manifest_version_acked = status.manifest_version
 
-    def _store_event(self, session: Session, event: DeviceEvent, raw: bytes) -> bool:
+    def _store_event(self, session: Session, event: DeviceEvent, raw: bytes
+                     ) -> tuple[bool, str | None]:
+        """Store the event once: (False, None) for a redelivery, else (True, a note to count
+        beside 'event', if any)."""
         device = self._device(session, event.device_id)
+        if isinstance(event, QuizAttemptSubmitted) and device.kind != DeviceKind.KIOSK:
+            raise _Refused("not_a_kiosk", f"device {device.id!r} is a {device.kind}, not a "
+                                          "kiosk: its quiz attempt is dropped")
         if session.get(DeviceEventRecord, event.event_id) is not None:
-            return False  # a redelivery: already stored once
+            return False, None  # a redelivery: already stored once
         now = self._clock()
         session.add(DeviceEventRecord(
             event_id=event.event_id, device_id=event.device_id, type=event.type,
@@ -183,8 +193,13 @@ class Ingestor:
         elif isinstance(event, FeedbackSubmitted):
             record_submission(session, event=event, device=device, now=now)
         elif isinstance(event, QuizAttemptSubmitted):
-            record_kiosk_attempt(session, event=event, device=device, now=now)
-        return True
+            try:
+                recorded = record_kiosk_attempt(session, event=event, device=device, now=now)
+            except UnscorableAttempt as exc:
+                raise _Refused("unscorable_attempt", str(exc)) from exc
+            if recorded.mismatch:
+                return True, "kiosk_score_corrected"
+        return True, None
 
 
 def _json_text(raw: bytes) -> str:

@@ -37,14 +37,22 @@ def test_monitor_pages_follow_the_console_session_scope(tree: Tree) -> None:
         assert r.status_code == 404
 
 
-def test_a_user_may_act_only_as_an_officer_of_their_subtree(tree: Tree) -> None:
+def test_a_user_acts_only_as_their_own_officer(tree: Tree) -> None:
     api = tree.center.api
+    users = {u["username"]: u for u in api.get("/api/v1/users").json()["items"]}
+    forums = {}
     for code, key in (("CB-A", "a"), ("CB-B", "b")):
         r = api.post("/api/v1/training/officers", json={
-            "code": code, "name": f"Cán bộ {key}", "unit_id": tree.units[key]["id"],
-            "role": "editor"})
+            "user_id": users[f"op_{key}"]["id"], "code": code, "role": "editor"})
         assert r.status_code == 201, r.text
+        r = api.post("/api/v1/forum/categories", json={
+            "unit_id": tree.units[key]["id"], "name": f"Diễn đàn {key}", "description": ""})
+        assert r.status_code == 201, r.text
+        forums[key] = r.json()["id"]
     op_a = tree.api_as("op_a")
-    assert op_a.get("/api/v1/forum/categories", headers={"X-Officer": "CB-A"}).status_code == 200
-    r = op_a.get("/api/v1/forum/categories", headers={"X-Officer": "CB-B"})
-    assert r.status_code == 404 and "CB-B" in r.json()["detail"]
+    for headers in ({}, {"X-Officer": "CB-B"}):  # the header names nobody any more
+        seen = op_a.get("/api/v1/forum/categories", headers=headers)
+        assert seen.status_code == 200
+        assert [c["id"] for c in seen.json()["items"]] == [forums["a"]]
+    r = tree.api_as("appr_a").get("/api/v1/forum/categories")  # no officer profile
+    assert r.status_code == 403 and "training administrator" in r.json()["detail"]

@@ -1,4 +1,5 @@
-"""API helpers of the training tests: units, officers, the sample course as a zip."""
+"""API helpers of the training tests: units, users and officers (with their sessions), the
+sample course as a zip."""
 
 from __future__ import annotations
 
@@ -28,11 +29,34 @@ def unit(api: httpx.Client, level: str, parent: dict[str, Any] | None = None) ->
     return add_unit(api, f"{level}-{next(_seq)}", level, parent)
 
 
+PASSWORD = "mat-khau-hoc-vien-2026"
+
+
+def user(api: httpx.Client, unit_: dict[str, Any], role: str = "learner",
+         name: str | None = None) -> dict[str, Any]:
+    """A user account of the unit (password ``PASSWORD``), with a session ``token``."""
+    username = f"u{next(_seq):04d}"
+    created = ok(api.post("/api/v1/users", json={
+        "username": username, "password": PASSWORD, "role": role, "unit_id": unit_["id"],
+        "full_name": name or f"Cán bộ {username}"}))
+    session = ok(api.post("/api/v1/auth/login", json={"username": username,
+                                                     "password": PASSWORD}), 200)
+    return {**created, "token": session["token"]}
+
+
 def officer(api: httpx.Client, unit_: dict[str, Any], role: str = "editor",
             name: str | None = None) -> dict[str, Any]:
+    """A learner account of the unit with its officer profile; ``token`` signs in as it."""
+    account = user(api, unit_, name=name)
     code = f"CB-{next(_seq):04d}"
-    return ok(api.post("/api/v1/training/officers", json={
-        "code": code, "name": name or f"Cán bộ {code}", "unit_id": unit_["id"], "role": role}))
+    profile = ok(api.post("/api/v1/training/officers", json={
+        "user_id": account["id"], "code": code, "role": role}))
+    return {**profile, "username": account["username"], "token": account["token"]}
+
+
+def signed_in(token: str) -> dict[str, str]:
+    """Headers that act as the holder of a session ``token`` (instead of the API token)."""
+    return {"Authorization": f"Bearer {token}"}
 
 
 def folder_zip(folder: Path = SAMPLE) -> bytes:
@@ -52,4 +76,5 @@ def import_sample(api: httpx.Client) -> dict[str, Any]:
 
 
 def as_officer(o: dict[str, Any]) -> dict[str, str]:
-    return {"X-Officer": o["code"]}
+    """Act as the officer: their own user's session."""
+    return signed_in(o["token"])

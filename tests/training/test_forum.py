@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -17,13 +18,10 @@ pytestmark = pytest.mark.integration
 
 
 @contextmanager
-def _page_client(center: CenterHandle, officer_id: int) -> Iterator[httpx.Client]:
-    """A cookie-holding client signed in to the pages and acting as the officer."""
-    with httpx.Client(base_url=center.base_url, follow_redirects=True, timeout=10) as client:
-        r = client.get("/monitor/training/officer", params={"token": center.api_token})
-        assert r.status_code == 200 and "Chọn cán bộ" in r.text
-        r = client.post("/monitor/training/officer", data={"officer_id": str(officer_id)})
-        assert r.status_code == 200
+def _page_client(center: CenterHandle, officer: dict[str, Any]) -> Iterator[httpx.Client]:
+    """A client signed in to the pages as the officer's user (their session cookie)."""
+    with httpx.Client(base_url=center.base_url, follow_redirects=True, timeout=10,
+                      cookies={"tt_session": officer["token"]}) as client:
         yield client
 
 
@@ -108,7 +106,7 @@ def test_forum_visibility_unread_and_moderation(center: CenterHandle) -> None:
     ok(api.post(f"/api/v1/forum/threads/{national['id']}/posts", headers=as_officer(editor_b),
                 json={"body": "Cảm ơn."}))  # unread again for A (A's own post marked it read)
     # Pages: the same officer sees the national and A's forums, never B's.
-    with _page_client(center, editor_a["id"]) as pages:
+    with _page_client(center, editor_a) as pages:
         listing = pages.get("/monitor/training/forum")
         assert listing.status_code == 200
         rows = set(re.findall(r'data-category="(\d+)"', listing.text))
@@ -123,5 +121,5 @@ def test_forum_visibility_unread_and_moderation(center: CenterHandle) -> None:
         assert pages.get(f"/monitor/training/forum/threads/{national['id']}").status_code == 200
         national_page = pages.get(f"/monitor/training/forum/{cat['nation']}")
         assert 'data-unread="yes"' not in national_page.text
-    with _page_client(center, editor_b["id"]) as pages:
+    with _page_client(center, editor_b) as pages:
         assert "Lịch trực bão tỉnh B" in pages.get(f"/monitor/training/forum/{cat['b']}").text

@@ -26,7 +26,7 @@ from tests.feedback.rig import FeedbackRig
 from tests.support.center import running_center
 from tests.support.mqtt import MqttTestClient
 from tests.support.waiting import poll
-from tests.training.helpers import import_sample, officer, ok
+from tests.training.helpers import as_officer, import_sample, officer, ok
 
 SHA = "ab" * 32
 
@@ -157,7 +157,7 @@ def test_quiz_taken_offline_at_a_kiosk_is_counted_once(rig: FeedbackRig,
     assert rows[0]["officer_id"] == editor["id"] and rows[0]["flag"] is None
     assert (rows[0]["score"], rows[0]["passed"]) == (expected.score, expected.passed)
     mine = ok(api.get(f"/api/v1/training/quizzes/{quiz_id}/attempts",
-                      headers={"X-Officer": editor["code"]}))["items"]
+                      headers=as_officer(editor)))["items"]
     assert [a["score"] for a in mine] == [expected.score]
 
     def report() -> dict[str, Any]:
@@ -179,7 +179,7 @@ def test_quiz_taken_offline_at_a_kiosk_is_counted_once(rig: FeedbackRig,
     assert ingestor.wait_for(lambda c: c["duplicate"] > before, 15)
     assert len(ok(api.get("/api/v1/training/kiosk-attempts"))["items"]) == 1
     assert len(ok(api.get(f"/api/v1/training/quizzes/{quiz_id}/attempts",
-                          headers={"X-Officer": editor["code"]}))["items"]) == 1
+                          headers=as_officer(editor)))["items"]) == 1
     assert report() == counted
 
 

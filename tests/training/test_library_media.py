@@ -44,7 +44,7 @@ def test_lesson_plays_a_library_sound_through_its_delivery_rendition(
     course = body["course"]
     lesson_id = course["lessons"][1]["id"]  # type: ignore[index]
     o = officer(center.api, unit(center.api, "commune"))
-    with _page_client(center, o["id"]) as pages:
+    with _page_client(center, o) as pages:
         page = pages.get(f"/monitor/training/lessons/{lesson_id}")
         assert page.status_code == 200
         delivery = info["delivery"]["sha256"]
@@ -90,7 +90,7 @@ def test_forum_posts_mention_units_and_attach_library_sounds(tmp_path: Path,
     assert [(m["id"], m["thread_title"]) for m in mine] == [(post["id"], "Bản tin mới")]
     assert ok(api.get("/api/v1/forum/mentions", headers=as_officer(bystander)))["items"] == []
 
-    with _page_client(center, reader["id"]) as pages:
+    with _page_client(center, reader) as pages:
         listing = pages.get("/monitor/training/forum").text
         assert f'data-post="{post["id"]}"' in listing
         page = pages.get(f"/monitor/training/forum/threads/{thread['id']}").text

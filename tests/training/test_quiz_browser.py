@@ -1,16 +1,18 @@
-"""An officer studies and takes the sample quiz in Debian's Chromium (Playwright): fails the
-first attempt, passes the second, and the unit report counts it."""
+"""An officer, signed in as their own user, studies and takes the sample quiz in Debian's
+Chromium (Playwright): fails the first attempt, passes the second, and the unit report (for the
+province's training administrator, not for the learner) counts it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.browser import ARTIFACTS
 from tests.support.center import CenterHandle
-from tests.training.helpers import import_sample, officer, ok, unit
+from tests.training.helpers import PASSWORD, import_sample, officer, ok, unit, user
 from tests.training.test_xapi import validate_statement
 
 pytestmark = pytest.mark.integration
@@ -28,6 +30,15 @@ def _answer(page: Page, answers: dict[str, list[str]]) -> None:
     page.click("#submit")
 
 
+def _sign_in(page: Page, base: str, username: str, next: str = "/monitor/training") -> None:
+    """Sign in on the console's form, landing on ``next``."""
+    page.goto(f"{base}/console/login?{urlencode({'next': next})}")
+    page.fill("#f-username", username)
+    page.fill("#f-password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}{next}")
+
+
 def test_officer_fails_then_passes_and_the_report_counts_it(
         center: CenterHandle, in_browser: Callable[[Callable[[Browser], None]], None]) -> None:
     api, base = center.api, center.base_url
@@ -35,6 +46,7 @@ def test_officer_fails_then_passes_and_the_report_counts_it(
     commune = unit(api, "commune", province)
     me = officer(api, commune, name="Nguyễn Thị Hương")
     officer(api, commune, name="Trần Văn Bình")  # assigned too, never starts
+    admin = user(api, province, role="approver")  # the province's training administrator
     course = import_sample(api)
     ok(api.post("/api/v1/training/assignments", json={
         "course_id": course["id"], "unit_id": province["id"], "role": "editor",
@@ -45,12 +57,9 @@ def test_officer_fails_then_passes_and_the_report_counts_it(
         context = browser.new_context(locale="vi-VN", viewport={"width": 1100, "height": 900})
         context.set_default_timeout(10_000)
         page = context.new_page()
-        page.goto(f"{base}/monitor/training?token={center.api_token}")
-        assert page.url.startswith(f"{base}/monitor/training/officer")  # signed in, no officer yet
-        assert "Tạm thời" in page.locator(".temp").inner_text()
-        page.select_option("#officer_id", str(me["id"]))
-        page.click("#pick")
-        page.wait_for_url(f"{base}/monitor/training")
+        _sign_in(page, base, me["username"])  # the officer is the signed-in user
+        assert me["name"] in page.locator("nav .who").inner_text()
+        expect(page.locator("nav a[href$='/reports']")).to_have_count(0)  # no training admin
         row = page.locator("#courses tr[data-course='viet-ban-tin']")
         assert "Chưa bắt đầu" in row.locator("td.status").inner_text()
         assert "01/01/2027 00:00" in row.inner_text()  # the due date in Asia/Ho_Chi_Minh
@@ -85,6 +94,14 @@ def test_officer_fails_then_passes_and_the_report_counts_it(
         expect(page.locator("#state")).to_contain_text("Bạn đã đạt")
         assert page.locator("script").count() == 0
 
+        page.goto(f"{base}/monitor/training/reports?unit_id={province['id']}")
+        assert "Không được phép" in page.locator("body").inner_text()  # a learner's view
+        context.close()
+
+        context = browser.new_context(locale="vi-VN", viewport={"width": 1100, "height": 900})
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        _sign_in(page, base, admin["username"], next="/monitor/training/reports")
         page.goto(f"{base}/monitor/training/reports?unit_id={province['id']}")
         total = page.locator(f"#report tr[data-unit='{province['id']}']")
         assert total.locator("td.assigned").inner_text() == "2"

@@ -1,6 +1,6 @@
-"""The officers' forum API. Every call names the officer (``X-Officer`` header, until accounts
-arrive with issue 7); forums outside the officer's visible units answer 404. Creating a forum
-category needs only the API token."""
+"""The officers' forum API. Every call acts as the signed-in user's own officer profile (the
+system token is no officer: 403); forums outside the officer's visible units answer 404.
+Creating a forum category needs only the API token."""
 
 from __future__ import annotations
 

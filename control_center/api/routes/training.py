@@ -1,8 +1,10 @@
 """Training API: officers, courses (zip import/export), assignments, quiz attempts, unit
 reports (JSON and CSV) and the xAPI export.
 
-Identity until accounts (issue 7): officer-scoped calls name the officer by code in the
-``X-Officer`` header, under the API token.
+A signed-in user acts as their own officer (``OfficerDep``); the system API token is no
+officer. Administering training (importing, exporting and publishing courses, officers,
+assignments, kiosk attempts, reports, xAPI) needs ``Permission.TRAINING_ADMIN`` and stays
+inside the caller's subtree; the services check both.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, UploadFile
+from fastapi import APIRouter, Depends, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import AwareDatetime
 
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
+from control_center.core.actor import Actor
 from control_center.core.bundles import bundle_url
+from control_center.core.permissions import Permission
 from control_center.errors import PayloadTooLarge
 from control_center.models import Attempt, Officer, Quiz
 from control_center.schemas.common import ItemList
@@ -46,14 +50,10 @@ router = APIRouter(prefix="/training", tags=["training"])
 MAX_COURSE_ZIP = 200 * 1024 * 1024
 
 
-def current_officer(session: SessionDep, actor: ActorDep,
-                    x_officer: Annotated[str, Header(description="the officer's code")]
-                    ) -> Officer:
-    """The officer named in ``X-Officer``; a signed-in user may only name an officer of their
-    own subtree (404 otherwise)."""
-    officer = officers.by_code(session, code=x_officer.strip())
-    actor.require_unit(officer.unit_id, what=f"officer {x_officer.strip()!r}")
-    return officer
+def current_officer(session: SessionDep, actor: ActorDep) -> Officer:
+    """The signed-in user's own officer profile (403 for the system token or a user without
+    one, saying what to do)."""
+    return officers.of_user(session, actor=actor)
 
 
 OfficerDep = Annotated[Officer, Depends(current_officer)]
@@ -62,21 +62,25 @@ OfficerDep = Annotated[Officer, Depends(current_officer)]
 @router.post("/officers", response_model=OfficerPublic, status_code=201)
 def create_officer(data: OfficerCreate, session: SessionDep, actor: ActorDep,
                    now: NowDep) -> OfficerPublic:
-    row = officers.create_officer(session, code=data.code, name=data.name,
-                                  unit_id=data.unit_id, role=data.role, actor=actor, now=now)
+    """The officer profile of a user of your subtree (training administrators)."""
+    row = officers.create_officer(session, user_id=data.user_id, code=data.code,
+                                  role=data.role, actor=actor, now=now)
     return OfficerPublic.model_validate(row)
 
 
 @router.get("/officers", response_model=ItemList[OfficerPublic])
-def list_officers(session: SessionDep, unit_id: int | None = None) -> ItemList[OfficerPublic]:
-    rows = officers.list_officers(session, unit_id=unit_id)
+def list_officers(session: SessionDep, actor: ActorDep, unit_id: int | None = None
+                  ) -> ItemList[OfficerPublic]:
+    rows = officers.list_officers(session, actor=actor, unit_id=unit_id)
     return ItemList.of([OfficerPublic.model_validate(o) for o in rows])
 
 
 @router.post("/courses/import", response_model=ImportResult)
-async def import_course(file: UploadFile, request: Request, center: CenterDep,
-                        actor: ActorDep, now: NowDep, response: Response) -> ImportResult:
-    """A zip of a course folder (docs/training.md); 201 when new or changed, 200 if same."""
+async def import_course(file: UploadFile, center: CenterDep, actor: ActorDep, now: NowDep,
+                        response: Response) -> ImportResult:
+    """A zip of a course folder (docs/training.md); 201 when new or changed, 200 if same;
+    403 to replace a course of a unit outside your subtree."""
+    actor.require(Permission.TRAINING_ADMIN)  # before reading the upload
     data = await file.read(MAX_COURSE_ZIP + 1)
     if len(data) > MAX_COURSE_ZIP:
         raise PayloadTooLarge(f"course zip over {MAX_COURSE_ZIP} bytes")
@@ -111,8 +115,15 @@ def get_course(course_id: int, session: SessionDep) -> CoursePublic:
     return CoursePublic.model_validate(courses.get_course(session, course_id=course_id))
 
 
+def _training_admin(actor: ActorDep) -> Actor:
+    actor.require(Permission.TRAINING_ADMIN)
+    return actor
+
+
 @router.get("/courses/{course_id}/export")
-def export_course(course_id: int, session: SessionDep, center: CenterDep) -> Response:
+def export_course(course_id: int, session: SessionDep, center: CenterDep,
+                  _admin: Annotated[Actor, Depends(_training_admin)]) -> Response:
+    """The course folder as a zip, answer keys included: training administrators only."""
     course = courses.get_course(session, course_id=course_id)
     body = courses.export_zip(course, store_dir=_store(center))
     name = f"{course.code}-v{course.version}.zip"
@@ -137,10 +148,11 @@ def publish_to_kiosks(course_id: int, data: KioskPublish, session: SessionDep,
 
 
 @router.get("/kiosk-attempts", response_model=ItemList[KioskAttemptPublic])
-def kiosk_attempts(session: SessionDep, course_id: int | None = None,
+def kiosk_attempts(session: SessionDep, actor: ActorDep, course_id: int | None = None,
                    device_id: str | None = None) -> ItemList[KioskAttemptPublic]:
-    """Attempts made at kiosks, newest first (anonymous ones included)."""
-    rows = kiosk.list_kiosk_attempts(session, course_id=course_id, device_id=device_id)
+    """Attempts made at the kiosks of your subtree, newest first (anonymous ones included)."""
+    rows = kiosk.list_kiosk_attempts(session, actor=actor, course_id=course_id,
+                                     device_id=device_id)
     return ItemList.of([KioskAttemptPublic.model_validate(r) for r in rows])
 
 
@@ -153,9 +165,9 @@ def assign(data: AssignmentCreate, session: SessionDep, actor: ActorDep,
 
 
 @router.get("/assignments", response_model=ItemList[AssignmentPublic])
-def list_assignments(session: SessionDep, course_id: int | None = None
+def list_assignments(session: SessionDep, actor: ActorDep, course_id: int | None = None
                      ) -> ItemList[AssignmentPublic]:
-    rows = officers.list_assignments(session, course_id=course_id)
+    rows = officers.list_assignments(session, actor=actor, course_id=course_id)
     return ItemList.of([AssignmentPublic.model_validate(a) for a in rows])
 
 
@@ -197,22 +209,24 @@ def submit(attempt_id: int, data: AnswersIn, session: SessionDep, officer: Offic
 
 
 @router.get("/reports", response_model=ItemList[ReportRowOut])
-def unit_report(unit_id: int, session: SessionDep) -> ItemList[ReportRowOut]:
-    rows = reports.unit_report(session, unit_id=unit_id)
+def unit_report(unit_id: int, session: SessionDep, actor: ActorDep) -> ItemList[ReportRowOut]:
+    rows = reports.unit_report(session, unit_id=unit_id, actor=actor)
     return ItemList.of([ReportRowOut.model_validate(r) for r in rows])
 
 
 @router.get("/reports.csv")
-def unit_report_csv(unit_id: int, session: SessionDep) -> Response:
-    body = reports.report_csv(reports.unit_report(session, unit_id=unit_id))
+def unit_report_csv(unit_id: int, session: SessionDep, actor: ActorDep) -> Response:
+    body = reports.report_csv(reports.unit_report(session, unit_id=unit_id, actor=actor))
     return Response(body, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="dao-tao-{unit_id}.csv"'})
 
 
 @router.get("/xapi/statements")
-def xapi_statements(session: SessionDep, center: CenterDep, unit_id: int | None = None,
-                    since: AwareDatetime | None = None) -> dict[str, Any]:
-    """xAPI 1.0.3 statements (a StatementResult: ``{"statements": [...], "more": ""}``)."""
+def xapi_statements(session: SessionDep, center: CenterDep, actor: ActorDep,
+                    unit_id: int | None = None, since: AwareDatetime | None = None
+                    ) -> dict[str, Any]:
+    """xAPI 1.0.3 statements (a StatementResult: ``{"statements": [...], "more": ""}``) of the
+    officers of ``unit_id``'s subtree (your own unit's by default)."""
     statements = xapi.export_statements(session, base_url=center.settings.public_base_url,
-                                        unit_id=unit_id, since=since)
+                                        actor=actor, unit_id=unit_id, since=since)
     return {"statements": statements, "more": ""}

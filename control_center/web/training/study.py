@@ -1,60 +1,34 @@
-"""Self-study pages: the officer picker, assigned courses with progress, lessons, quizzes
-(taken as a plain HTML form), results with explanations, and the unit report with CSV."""
+"""Self-study pages of the signed-in officer: assigned courses with progress, lessons, quizzes
+(taken as a plain HTML form), results with explanations; and the unit report with CSV for
+training administrators (their own subtree only)."""
 
 from __future__ import annotations
 
 import contextlib
 import re
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from control_center.api.deps import CenterDep
 from control_center.core.downloads import disposition
+from control_center.core.permissions import Permission
 from control_center.errors import Conflict, NotFound
 from control_center.models import AdminUnit, CourseMedia, Lesson, LessonView, MediaAsset
 from control_center.training import courses, officers, quizzes, reports
 from control_center.training.markdown import Resolver
 from control_center.training.markdown import render as render_markdown
-from control_center.web.shell import (
-    FORM_CSRF,
-    ViewerDep,
-    remember_officer,
-    render,
-    safe_next,
-)
+from control_center.web.shell import FORM_CSRF, ViewerDep, render
 from control_center.web.training.common import PREFIX, OfficerDep, officer_of
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 LIBRARY_REF = re.compile(r"media:([0-9a-f]{64})")
 
 
-@router.get("/officer")
-def officer_form(center: CenterDep, viewer: ViewerDep, next: str = PREFIX) -> Response:
-    with center.read_sessions() as session:
-        people = officers.list_officers(session)
-        units = dict(session.execute(select(AdminUnit.id, AdminUnit.name)).all())
-        current = officer_of(viewer, session)
-    return render(viewer, "training_officer.html", people=people, units=units,
-                  current=current, next=safe_next(next, fallback=PREFIX))
-
-
-@router.post("/officer", dependencies=[FORM_CSRF])
-def officer_pick(request: Request, center: CenterDep, viewer: ViewerDep,
-                 officer_id: Annotated[int, Form()],
-                 next: Annotated[str, Form()] = PREFIX) -> Response:
-    with center.read_sessions() as session:
-        officers.get_officer(session, officer_id=officer_id)
-    response = RedirectResponse(safe_next(next, fallback=PREFIX), status_code=303)
-    remember_officer(response, request, viewer, officer_id)
-    return response
-
-
 @router.get("")
-def home(center: CenterDep, me: OfficerDep) -> Response:
+def home(center: CenterDep, viewer: ViewerDep, me: OfficerDep) -> Response:
     with center.read_sessions() as session:
         items = []
         for course_id, due_at in officers.assignments_of(session, officer=me).items():
@@ -62,7 +36,7 @@ def home(center: CenterDep, me: OfficerDep) -> Response:
             items.append((course, due_at, reports.progress(session, course=course, officer=me)))
         items.sort(key=lambda t: (t[1] is None, t[1] or datetime.max, t[0].title))
         unit = session.get(AdminUnit, me.unit_id)
-        return render(center, "training_home.html", me=me, unit=unit, items=items,
+        return render(viewer, "training_home.html", me=me, unit=unit, items=items,
                       now=center.clock())
 
 
@@ -176,18 +150,23 @@ def attempt_page(center: CenterDep, me: OfficerDep, attempt_id: int) -> Response
 
 @router.get("/reports")
 def report_page(center: CenterDep, viewer: ViewerDep, unit_id: int | None = None) -> Response:
+    actor = viewer.actor
+    actor.require(Permission.TRAINING_ADMIN)
     with center.read_sessions() as session:
         me = officer_of(viewer, session)
-        units = list(session.scalars(select(AdminUnit).order_by(AdminUnit.id)))
-        chosen = unit_id if unit_id is not None else (me.unit_id if me else None)
-        rows = reports.unit_report(session, unit_id=chosen) if chosen is not None else []
-        return render(center, "training_report.html", me=me, units=units, unit_id=chosen,
+        units = [u for u in session.scalars(select(AdminUnit).order_by(AdminUnit.id))
+                 if actor.covers(u.id)]
+        chosen = unit_id if unit_id is not None else actor.unit_id
+        rows = (reports.unit_report(session, unit_id=chosen, actor=actor)
+                if chosen is not None else [])
+        return render(viewer, "training_report.html", me=me, units=units, unit_id=chosen,
                       rows=rows, csv_url=f"{PREFIX}/reports.csv?unit_id={chosen}")
 
 
 @router.get("/reports.csv")
-def report_csv(center: CenterDep, _viewer: ViewerDep, unit_id: int) -> Response:
+def report_csv(center: CenterDep, viewer: ViewerDep, unit_id: int) -> Response:
     with center.read_sessions() as session:
-        body = reports.report_csv(reports.unit_report(session, unit_id=unit_id))
+        body = reports.report_csv(reports.unit_report(session, unit_id=unit_id,
+                                                      actor=viewer.actor))
     return Response(body, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="dao-tao-{unit_id}.csv"'})
