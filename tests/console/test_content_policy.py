@@ -31,6 +31,11 @@ def test_pages_refuse_injected_script_and_media_are_inert(tree: Tree) -> None:
                       "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'"):
         assert directive in PAGE_POLICY
 
+    docs = tree.center.api.get("/docs")  # Swagger UI: its one inline script allowed by hash
+    assert docs.status_code == 200 and "SwaggerUIBundle" in docs.text
+    script_src = docs.headers["content-security-policy"].split("script-src ", 1)[1].split(";")[0]
+    assert "'sha256-" in script_src and "'unsafe-inline'" not in script_src
+
     def scenario(browser: Browser) -> None:
         page = sign_in(browser, base, "admin")
         violations: list[str] = []
