@@ -102,10 +102,10 @@ def upsert_category(
         _require_changeable(session, actor, row.unit_id, f"danh mục / category {code!r}")
     owner = unit_id if unit_id is not None else row.unit_id if row is not None \
         else actor.unit_id
-    if owner is not None and session.get(AdminUnit, owner) is None:
-        raise UnknownReference(f"unit {owner} does not exist")
     if row is None or owner != row.unit_id:
         _require_changeable(session, actor, owner, f"đơn vị / unit {owner}")
+        if owner is not None and session.get(AdminUnit, owner) is None:
+            raise UnknownReference(f"unit {owner} does not exist")
         _check_cap(session, owner)
     affected = _kiosks_under(session, owner)
     if row is None:

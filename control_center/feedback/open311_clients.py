@@ -35,9 +35,9 @@ def create_client(
 ) -> tuple[Open311Client, str]:
     """A new client of a unit of the actor's subtree; returns it and its key (shown once)."""
     actor.require(Permission.MANAGE_USERS)
+    actor.require_unit(unit_id, what=f"unit {unit_id}")  # first: no probing outside
     if session.get(AdminUnit, unit_id) is None:
         raise UnknownReference(f"unit {unit_id} does not exist")
-    actor.require_unit(unit_id, what=f"unit {unit_id}")
     prefix = secrets.token_hex(4)
     while session.scalar(select(Open311Client.id).where(Open311Client.key_prefix == prefix)):
         prefix = secrets.token_hex(4)
