@@ -83,8 +83,9 @@ def require_token(
     source_ip = client_ip(request)
     if credentials is not None and credentials.scheme.lower() == "bearer":
         if token_matches(credentials.credentials, center.settings.api_token):
-            request.state.actor = Actor(name="api-token", source_ip=source_ip)
-            return request.state.actor
+            system = Actor(name="api-token", source_ip=source_ip)
+            request.state.actor = system
+            return system
         token, from_cookie = credentials.credentials, False
     elif cookie := session_token(request):
         token, from_cookie = cookie, True

@@ -52,7 +52,8 @@ def route_keys(routers: tuple[APIRouter, ...] | list[APIRouter], prefix: str) ->
         for route in router.routes:
             if not isinstance(route, APIRoute):
                 raise TypeError(f"{route!r}: mount sub-routers here, not inside route modules")
-            keys |= {route_key(method, prefix + route.path_format) for method in route.methods}
+            methods = route.methods or set()
+            keys |= {route_key(method, prefix + route.path_format) for method in methods}
     return keys
 
 

@@ -32,6 +32,7 @@ class Scope(StrEnum):
 class Access:
     need: Permission | Open
     scope: Scope = Scope.TREE
+    officer: bool = False  # acts as the caller's own training officer (not the API token)
 
     def allows(self, permissions: frozenset[Permission] | None) -> bool:
         """Whether a caller holding ``permissions`` (None: the API token, all of them) passes."""
@@ -51,6 +52,11 @@ def tree(need: Permission) -> Access:
 
 def unscoped(need: Permission) -> Access:
     return Access(need, Scope.NONE)
+
+
+def officer(scope: Scope) -> Access:
+    """Studying and the forum: any role, as the signed-in user's own officer profile."""
+    return Access(Permission.VIEW, scope, officer=True)
 
 
 API = "/api/v1"
@@ -121,7 +127,7 @@ ROUTES: dict[str, Access] = {
     f"POST {API}/distributions/{{distribution_id}}/rank": tree(P.SCHEDULE),
     # emergencies
     f"POST {API}/emergency": tree(P.EMERGENCY),
-    f"POST {API}/emergency/{{broadcast_id}}/send": tree(P.EMERGENCY),
+    f"POST {API}/emergency/{{broadcast_id}}/send": tree(P.APPROVE),  # and EMERGENCY
     f"GET {API}/emergency": tree(P.EMERGENCY),
     f"GET {API}/emergency/{{broadcast_id}}/status": tree(P.EMERGENCY),
     # records
@@ -158,21 +164,21 @@ ROUTES: dict[str, Access] = {
     f"GET {API}/training/kiosk-attempts": tree(P.TRAINING_ADMIN),
     f"POST {API}/training/assignments": tree(P.TRAINING_ADMIN),
     f"GET {API}/training/assignments": tree(P.TRAINING_ADMIN),
-    f"POST {API}/training/quizzes/{{quiz_id}}/attempts": unscoped(P.VIEW),
-    f"GET {API}/training/quizzes/{{quiz_id}}/attempts": unscoped(P.VIEW),
-    f"POST {API}/training/attempts/{{attempt_id}}/submit": unscoped(P.VIEW),
+    f"POST {API}/training/quizzes/{{quiz_id}}/attempts": officer(Scope.NONE),
+    f"GET {API}/training/quizzes/{{quiz_id}}/attempts": officer(Scope.NONE),
+    f"POST {API}/training/attempts/{{attempt_id}}/submit": officer(Scope.NONE),
     f"GET {API}/training/reports": tree(P.TRAINING_ADMIN),
     f"GET {API}/training/reports.csv": tree(P.TRAINING_ADMIN),
     f"GET {API}/training/xapi/statements": tree(P.TRAINING_ADMIN),
     f"POST {API}/forum/categories": tree(P.VIEW),
-    f"GET {API}/forum/categories": tree(P.VIEW),
-    f"GET {API}/forum/categories/{{category_id}}/threads": tree(P.VIEW),
-    f"POST {API}/forum/categories/{{category_id}}/threads": tree(P.VIEW),
-    f"GET {API}/forum/threads/{{thread_id}}": tree(P.VIEW),
-    f"GET {API}/forum/mentions": tree(P.VIEW),
-    f"POST {API}/forum/threads/{{thread_id}}/posts": tree(P.VIEW),
-    f"POST {API}/forum/threads/{{thread_id}}/moderate": tree(P.VIEW),
-    f"POST {API}/forum/posts/{{post_id}}/hide": tree(P.VIEW),
+    f"GET {API}/forum/categories": officer(Scope.TREE),
+    f"GET {API}/forum/categories/{{category_id}}/threads": officer(Scope.TREE),
+    f"POST {API}/forum/categories/{{category_id}}/threads": officer(Scope.TREE),
+    f"GET {API}/forum/threads/{{thread_id}}": officer(Scope.TREE),
+    f"GET {API}/forum/mentions": officer(Scope.TREE),
+    f"POST {API}/forum/threads/{{thread_id}}/posts": officer(Scope.TREE),
+    f"POST {API}/forum/threads/{{thread_id}}/moderate": officer(Scope.TREE),
+    f"POST {API}/forum/posts/{{post_id}}/hide": officer(Scope.TREE),
     # monitoring and training pages
     "GET /monitor/login": PUBLIC,
     "POST /monitor/login": PUBLIC,
@@ -184,23 +190,23 @@ ROUTES: dict[str, Access] = {
     "POST /monitor/alerts/{alert_id}/{action}": tree(P.ALERTS),
     "GET /monitor/reports": tree(P.VIEW),
     "GET /monitor/reports.csv": tree(P.VIEW),
-    "GET /monitor/training": tree(P.VIEW),
-    "GET /monitor/training/courses/{course_id}": unscoped(P.VIEW),
-    "GET /monitor/training/lessons/{lesson_id}": unscoped(P.VIEW),
+    "GET /monitor/training": officer(Scope.TREE),
+    "GET /monitor/training/courses/{course_id}": officer(Scope.NONE),
+    "GET /monitor/training/lessons/{lesson_id}": officer(Scope.NONE),
     "GET /monitor/training/media/{sha256}": unscoped(P.VIEW),
-    "GET /monitor/training/quizzes/{quiz_id}": unscoped(P.VIEW),
-    "POST /monitor/training/quizzes/{quiz_id}/start": unscoped(P.VIEW),
-    "POST /monitor/training/attempts/{attempt_id}/submit": unscoped(P.VIEW),
-    "GET /monitor/training/attempts/{attempt_id}": unscoped(P.VIEW),
+    "GET /monitor/training/quizzes/{quiz_id}": officer(Scope.NONE),
+    "POST /monitor/training/quizzes/{quiz_id}/start": officer(Scope.NONE),
+    "POST /monitor/training/attempts/{attempt_id}/submit": officer(Scope.NONE),
+    "GET /monitor/training/attempts/{attempt_id}": officer(Scope.NONE),
     "GET /monitor/training/reports": tree(P.TRAINING_ADMIN),
     "GET /monitor/training/reports.csv": tree(P.TRAINING_ADMIN),
-    "GET /monitor/training/forum": tree(P.VIEW),
-    "GET /monitor/training/forum/{category_id}": tree(P.VIEW),
-    "POST /monitor/training/forum/{category_id}/threads": tree(P.VIEW),
-    "GET /monitor/training/forum/threads/{thread_id}": tree(P.VIEW),
-    "POST /monitor/training/forum/threads/{thread_id}/reply": tree(P.VIEW),
-    "POST /monitor/training/forum/threads/{thread_id}/moderate": tree(P.VIEW),
-    "POST /monitor/training/forum/posts/{post_id}/hide": tree(P.VIEW),
+    "GET /monitor/training/forum": officer(Scope.TREE),
+    "GET /monitor/training/forum/{category_id}": officer(Scope.TREE),
+    "POST /monitor/training/forum/{category_id}/threads": officer(Scope.TREE),
+    "GET /monitor/training/forum/threads/{thread_id}": officer(Scope.TREE),
+    "POST /monitor/training/forum/threads/{thread_id}/reply": officer(Scope.TREE),
+    "POST /monitor/training/forum/threads/{thread_id}/moderate": officer(Scope.TREE),
+    "POST /monitor/training/forum/posts/{post_id}/hide": officer(Scope.TREE),
     # the console
     "GET /console/login": PUBLIC,
     "POST /console/login": PUBLIC,
@@ -234,7 +240,7 @@ ROUTES: dict[str, Access] = {
     "POST /console/emergency/edit": tree(P.EMERGENCY),
     "POST /console/emergency/send": tree(P.EMERGENCY),
     "GET /console/emergency/{broadcast_id}": tree(P.EMERGENCY),
-    "POST /console/emergency/{broadcast_id}/send": tree(P.EMERGENCY),
+    "POST /console/emergency/{broadcast_id}/send": tree(P.APPROVE),  # and EMERGENCY
     "GET /console/devices": tree(P.VIEW),
     "GET /console/audit": tree(P.AUDIT),
     "GET /console/audit.csv": tree(P.AUDIT),

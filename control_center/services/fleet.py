@@ -101,11 +101,22 @@ def list_devices(
     return list(session.scalars(query))
 
 
-def get_group(session: Session, *, group_id: int) -> DeviceGroup:
+def get_group(session: Session, *, group_id: int, actor: Actor | None = None) -> DeviceGroup:
+    """The group; with ``actor``, 404 unless every member lies in the actor's subtree."""
     group = session.get(DeviceGroup, group_id)
-    if group is None:
+    if group is None or (actor is not None and not group_covered(session, actor, group)):
         raise NotFound(f"group {group_id} does not exist")
     return group
+
+
+def group_covered(session: Session, actor: Actor, group: DeviceGroup) -> bool:
+    """A group is inside a subtree when all its devices are (the schedule targets' rule)."""
+    if actor.scope is None:
+        return True
+    units = session.scalars(select(Device.unit_id).join(
+        DeviceGroupMember, DeviceGroupMember.device_id == Device.id)
+        .where(DeviceGroupMember.group_id == group.id))
+    return all(actor.covers(unit_id) for unit_id in units)
 
 
 def create_group(
@@ -114,8 +125,9 @@ def create_group(
     if session.scalar(select(DeviceGroup.id).where(DeviceGroup.name == name)) is not None:
         raise Conflict(f"a group named {name!r} already exists")
     wanted = sorted(set(device_ids))
-    found = set(session.scalars(select(Device.id).where(Device.id.in_(wanted))))
-    missing = [d for d in wanted if d not in found]
+    found = {device_id for device_id, unit_id in session.execute(
+        select(Device.id, Device.unit_id).where(Device.id.in_(wanted))) if actor.covers(unit_id)}
+    missing = [d for d in wanted if d not in found]  # outside the subtree: as if unknown
     if missing:
         raise UnknownReference(f"unknown device(s): {', '.join(repr(d) for d in missing)}")
     group = DeviceGroup(name=name, created_at=now,
@@ -128,8 +140,10 @@ def create_group(
     return group
 
 
-def list_groups(session: Session) -> list[DeviceGroup]:
-    return list(session.scalars(select(DeviceGroup).order_by(DeviceGroup.id)))
+def list_groups(session: Session, *, actor: Actor | None = None) -> list[DeviceGroup]:
+    """Every group, or with ``actor`` those wholly inside the actor's subtree."""
+    groups = session.scalars(select(DeviceGroup).order_by(DeviceGroup.id))
+    return [g for g in groups if actor is None or group_covered(session, actor, g)]
 
 
 def get_visible_device(session: Session, *, actor: Actor, device_id: str) -> Device:

@@ -29,7 +29,7 @@ from control_center.errors import (
     UnknownReference,
     UnsupportedMedia,
 )
-from control_center.models import MediaAsset, MediaRendition, MediaState
+from control_center.models import AuditEntry, MediaAsset, MediaRendition, MediaState
 from media import (
     AudioInfo,
     MediaError,
@@ -186,8 +186,16 @@ def require_ready(session: Session, *, sha256: str) -> MediaAsset:
     return asset
 
 
-def list_assets(session: Session, *, limit: int = 500, offset: int = 0) -> list[MediaAsset]:
+def list_assets(session: Session, *, actor: Actor | None = None, limit: int = 500,
+                offset: int = 0) -> list[MediaAsset]:
+    """The library, newest first; with a signed-in ``actor``, only what users of the actor's
+    subtree uploaded (the audit log keeps each upload's unit; a file's hash still opens it)."""
     query = select(MediaAsset).order_by(MediaAsset.created_at.desc()).limit(limit).offset(offset)
+    if actor is not None and actor.scope is not None:
+        uploaded_here = select(AuditEntry.object_id).where(
+            AuditEntry.object_type == "media", AuditEntry.action.in_(("upload", "reprocess")),
+            AuditEntry.unit_id.in_(actor.scope))
+        query = query.where(MediaAsset.sha256.in_(uploaded_here))
     return list(session.scalars(query))
 
 

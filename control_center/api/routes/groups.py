@@ -23,10 +23,12 @@ def create_group(
 
 
 @router.get("", response_model=ItemList[GroupPublic])
-def list_groups(session: SessionDep) -> ItemList[GroupPublic]:
-    return ItemList.of([group_public(g) for g in fleet.list_groups(session)])
+def list_groups(session: SessionDep, actor: ActorDep) -> ItemList[GroupPublic]:
+    """Groups whose devices all lie inside your subtree."""
+    return ItemList.of([group_public(g) for g in fleet.list_groups(session, actor=actor)])
 
 
 @router.get("/{group_id}", response_model=GroupPublic)
-def get_group(group_id: int, session: SessionDep) -> GroupPublic:
-    return group_public(fleet.get_group(session, group_id=group_id))
+def get_group(group_id: int, session: SessionDep, actor: ActorDep) -> GroupPublic:
+    """404 for a group with a device outside your subtree."""
+    return group_public(fleet.get_group(session, group_id=group_id, actor=actor))

@@ -144,8 +144,10 @@ def _public(center: Center, asset: MediaAsset) -> MediaPublic:
 
 
 @router.get("", response_model=ItemList[MediaPublic])
-def list_media(session: SessionDep, center: CenterDep) -> ItemList[MediaPublic]:
-    return ItemList.of([_public(center, a) for a in media_store.list_assets(session)])
+def list_media(session: SessionDep, center: CenterDep, actor: ActorDep) -> ItemList[MediaPublic]:
+    """Files uploaded by users of your subtree (all of them with the API token)."""
+    return ItemList.of([_public(center, a)
+                        for a in media_store.list_assets(session, actor=actor)])
 
 
 @router.get("/{sha256}/info", response_model=MediaPublic)

@@ -106,6 +106,8 @@ def _decide(ctx: ConsoleDep, distribution_id: int, what: str, form: FormState) -
                         actor=ctx.actor, now=now)
         except CenterError as exc:
             session.rollback()
+            if exc.status_code in (403, 404):  # not the caller's to decide: the error page
+                raise
             field = {"decline": "note", "rank": "rank"}.get(what, "_form")
             form.error(field if exc.status_code == 422 else "_form", str(exc))
         if not form.ok:
