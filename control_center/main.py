@@ -10,7 +10,7 @@ from datetime import datetime
 from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from control_center.api.errors import install_error_handlers
+from control_center.api.errors import describe_errors, install_error_handlers
 from control_center.api.router import api_route_keys, api_router, route_keys
 from control_center.api.routes.system import health_router
 from control_center.config import Settings
@@ -57,6 +57,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                       include_in_schema=False)
     app.mount(STATIC_PATH, static_files(), name="static")
     install_error_handlers(app)
+    generated = app.openapi
+    app.openapi = lambda: describe_errors(generated())  # type: ignore[method-assign]
     install_page_handlers(app)
     app.include_router(api_router(), prefix=API)
     app.include_router(health_router)

@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from control_center.accounts import service as accounts
+from control_center.api.id_range import check_int_params
 from control_center.core.access import API as API_PREFIX
 from control_center.core.access import Open, access_for
 from control_center.core.actor import Actor
@@ -111,11 +112,11 @@ def route_access(
     """Every API route's gate: the caller must hold what ``core.access.ROUTES`` says for it
     (401 without credentials, 403 without the permission). Public routes skip sign-in."""
     access = access_for(request.method, API_PREFIX + request.scope["route"].path_format)
-    if access.need is Open.PUBLIC:
-        return
-    actor = require_token(request, center, credentials)
-    if isinstance(access.need, Permission):
-        actor.require(access.need)
+    if access.need is not Open.PUBLIC:
+        actor = require_token(request, center, credentials)
+        if isinstance(access.need, Permission):
+            actor.require(access.need)
+    check_int_params(request)
 
 
 ActorDep = Annotated[Actor, Depends(require_token)]

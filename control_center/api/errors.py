@@ -7,7 +7,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError, OperationalError
 
 from control_center.errors import CenterError, NotAuthenticated, TooManyAttempts
 
@@ -56,7 +57,45 @@ async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _out_of_range(_request: Request, exc: Exception) -> JSONResponse:
+    """A value the database cannot hold (say an id beyond 64 bits in a body): the input's fault."""
+    log.info("value out of range: %s", exc)
+    return JSONResponse(
+        {"detail": "a value in the request is out of range for the database (integers are at "
+                   f"most {2**63 - 1})", "error": "InvalidInput"},
+        status_code=422,
+    )
+
+
+class ErrorItem(BaseModel):
+    loc: list[str]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a message a person can act on and the error's name."""
+
+    detail: str
+    error: str
+    errors: list[ErrorItem] | None = Field(
+        default=None, description="for a ValidationError: each field and what is wrong")
+
+
+def describe_errors(openapi: dict[str, object]) -> dict[str, object]:
+    """The published schema with FastAPI's default 422 body replaced by the center's own."""
+    components = openapi.get("components")
+    if isinstance(components, dict) and "HTTPValidationError" in components.get("schemas", {}):
+        schemas = components["schemas"]
+        body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(body.pop("$defs", {}))
+        schemas["HTTPValidationError"] = body
+    return openapi
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CenterError, center_error_json)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(OverflowError, _out_of_range)  # SQLite's driver
+    app.add_exception_handler(DataError, _out_of_range)  # PostgreSQL's numeric overflow

@@ -34,7 +34,11 @@ class InfluxReader:
         """(tags, points) per series; each point maps column names to values."""
         try:
             result = self._client.query(q, epoch="ms")
-        except (requests.RequestException, InfluxDBClientError, InfluxDBServerError) as exc:
+        except InfluxDBClientError as exc:
+            if "database not found" in str(exc):
+                return []  # nothing written yet: the writer creates it with the first sample
+            raise InfluxUnavailable(str(exc)[:300]) from exc
+        except (requests.RequestException, InfluxDBServerError) as exc:
             raise InfluxUnavailable(str(exc)[:300]) from exc
         out = []
         for series in result.raw.get("series", []):

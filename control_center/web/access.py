@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from control_center.api.deps import CenterDep
+from control_center.api.id_range import check_int_params
 from control_center.core.access import Open, access_for
 from control_center.core.permissions import Permission
 from control_center.web.shell import page_viewer
@@ -14,8 +15,8 @@ from control_center.web.shell import page_viewer
 def page_access(request: Request, center: CenterDep) -> None:
     """Send an anonymous visitor to sign in; answer 403 to a role without the permission."""
     access = access_for(request.method, request.scope["route"].path_format)
-    if access.need is Open.PUBLIC:
-        return
-    viewer = page_viewer(request, center)
-    if isinstance(access.need, Permission):
-        viewer.actor.require(access.need)
+    if access.need is not Open.PUBLIC:
+        viewer = page_viewer(request, center)
+        if isinstance(access.need, Permission):
+            viewer.actor.require(access.need)
+    check_int_params(request)

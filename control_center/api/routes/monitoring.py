@@ -54,13 +54,16 @@ def device(device_id: str, session: SessionDep, actor: ActorDep) -> DeviceDetail
 def device_series(
     device_id: str, session: SessionDep, center: CenterDep, actor: ActorDep,
     hours: Annotated[float, Query(gt=0, le=24 * 31)] = 24.0,
-) -> dict[str, list[tuple[datetime, float]]]:
-    """Recent health samples from InfluxDB, per field (503 when InfluxDB is not configured)."""
+) -> dict[str, list[list[datetime | float]]]:
+    """Recent health samples from InfluxDB, per field: ``[time, value]`` pairs, oldest first
+    (503 when InfluxDB is not configured). Typed as lists, not tuples, so that the published
+    schema is the plain ``items`` form every OpenAPI tool reads."""
     fleet.get_visible_device(session, actor=actor, device_id=device_id)
     reader = center.telemetry.reader
     if reader is None:
         raise InfluxUnavailable("telemetry is disabled: set TT_INFLUX_URL")
-    return reader.device_series(device_id, hours)
+    return {field: [[at, value] for at, value in points]
+            for field, points in reader.device_series(device_id, hours).items()}
 
 
 @router.get("/alerts", response_model=ItemList[AlertPublic])
