@@ -47,5 +47,5 @@ def check_int_params(request: Request) -> None:
             continue
         for raw in request.query_params.getlist(field.alias):
             if _too_big(raw):
-                raise InvalidInput(f"{field.alias} must be between {-DB_INT_MAX} and "
-                                   f"{DB_INT_MAX}")
+                raise InvalidInput(f"{field.alias}={raw} is out of range: give a whole number "
+                                   f"between {-DB_INT_MAX} and {DB_INT_MAX}")

@@ -99,9 +99,11 @@ ROUTES: dict[str, Access] = {
     f"POST {API}/devices/{{device_id}}/commands": tree(P.SCHEDULE),
     f"GET {API}/devices/{{device_id}}/commands": tree(P.VIEW),
     # media and bulletins
-    f"POST {API}/media": unscoped(P.EDIT_BULLETINS),
-    f"POST {API}/media/speech": unscoped(P.EDIT_BULLETINS),
-    f"GET {API}/media/speech/{{job_id}}": unscoped(P.EDIT_BULLETINS),  # the caller's own jobs
+    # uploads: for bulletins and for emergency recordings; every role that edits bulletins
+    # may also send emergencies, so the emergency permission covers both (approvers included)
+    f"POST {API}/media": unscoped(P.EMERGENCY),
+    f"POST {API}/media/speech": unscoped(P.EMERGENCY),
+    f"GET {API}/media/speech/{{job_id}}": unscoped(P.EMERGENCY),  # the caller's own jobs
     f"GET {API}/media": unscoped(P.VIEW),
     f"GET {API}/media/{{sha256}}/info": unscoped(P.VIEW),
     f"POST {API}/bulletins": tree(P.EDIT_BULLETINS),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from control_center.core.permissions import ROLE_PERMISSIONS, Permission
+from control_center.core.permissions import ROLE_PERMISSIONS, Permission, denied_message
 from control_center.errors import Forbidden, NotFound
 from control_center.models import Role
 
@@ -34,9 +34,8 @@ class Actor:
 
     def require(self, permission: Permission) -> None:
         """Raise Forbidden (403) naming the permission when the role lacks it."""
-        if not self.may(permission):
-            raise Forbidden(f"vai trò {self.role} không được phép / the role {self.role} may not "
-                            f"{permission.value.replace('_', ' ')}")
+        if self.role is not None and not self.may(permission):
+            raise Forbidden(denied_message(self.role, permission))
 
     def covers(self, unit_id: int | None) -> bool:
         """True when the unit is inside the actor's subtree (None = the root's own objects)."""

@@ -41,3 +41,26 @@ ROLE_LABELS: dict[Role, str] = {
     Role.FEEDBACK_OFFICER: "Xử lý phản ánh / feedback officer",
     Role.LEARNER: "Học viên / learner",
 }
+
+# What each permission lets a role do, (Vietnamese, English), for the 403 message.
+PERMISSION_LABELS: dict[Permission, tuple[str, str]] = {
+    Permission.MANAGE_USERS: ("quản lý tài khoản", "manage user accounts"),
+    Permission.MANAGE_FLEET: ("quản lý đơn vị và thiết bị", "manage units and devices"),
+    Permission.VIEW: ("xem", "view"),
+    Permission.EDIT_BULLETINS: ("soạn bản tin và tải tệp", "edit bulletins and upload media"),
+    Permission.APPROVE: ("duyệt tin", "approve"),
+    Permission.SCHEDULE: ("lập lịch phát", "schedule"),
+    Permission.EMERGENCY: ("phát khẩn cấp", "send emergency broadcasts"),
+    Permission.ALERTS: ("xử lý cảnh báo thiết bị", "handle device alerts"),
+    Permission.FEEDBACK: ("xử lý phản ánh", "handle citizen feedback"),
+    Permission.AUDIT: ("xem nhật ký thao tác", "read the audit log"),
+    Permission.TRAINING_ADMIN: ("quản trị đào tạo", "act as training administrator"),
+}
+
+
+def denied_message(role: Role, permission: Permission) -> str:
+    """The 403 message: who may not do what, and which roles may."""
+    vi, en = PERMISSION_LABELS[permission]
+    allowed = ", ".join(r.value for r, granted in ROLE_PERMISSIONS.items() if permission in granted)
+    return (f"Vai trò của bạn ({ROLE_LABELS[role].split(' / ')[0]}) không được {vi} / "
+            f"your role ({role.value}) may not {en} (roles that may: {allowed}).")

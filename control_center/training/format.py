@@ -194,18 +194,18 @@ def _parse_lesson(path: Path, name: str, problems: list[Problem],
         if not title and line.startswith("# "):
             title = line[2:].strip()
         for ref in MEDIA_REF.findall(line):
+            if (m := LIBRARY_REF.match(ref)) is not None:  # the library's own scheme
+                library_refs.setdefault(m.group(1), (name, number))
+                continue
             if not safe_link(ref):
                 problems.append(Problem(name, number, f"link '{ref}' is not allowed: use "
-                                        "http(s)://..., #part or media/<file>"))
+                                        "http(s)://..., #part, media/<file> or media:<sha256>"))
                 continue
             if ref.startswith(("http://", "https://", "#")):
                 continue
             if ref in refused:
                 problems.append(Problem(name, number, f"'{ref}' refused: {refused[ref]}"))
                 refused[ref] = ""  # named where it is used, not again as a file
-                continue
-            if (m := LIBRARY_REF.match(ref)) is not None:
-                library_refs.setdefault(m.group(1), (name, number))
                 continue
             if ref not in media_names:
                 problems.append(Problem(name, number, f"unknown media '{ref}': not in the "

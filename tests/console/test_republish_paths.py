@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -76,7 +77,8 @@ def test_every_write_path_republishes_without_the_refresher(tree: Tree) -> None:
     # console form: a schedule saved from the schedule page (cookie session, CSRF)
     bid = _approved_text(tree, "op_a", "appr_a", "Lịch qua bảng điều khiển")
     before = _versions(tree, "loa-a1", "loa-a2", "kiosk-a1")
-    start = (datetime.now(UTC) + timedelta(days=1)).astimezone()
+    # the form's date and time are the center's zone's: tomorrow there, whatever the hour here
+    start = (datetime.now(UTC) + timedelta(days=1)).astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
 
     def console(browser: Browser) -> None:
         page = sign_in(browser, tree.center.base_url, "op_a")

@@ -4,6 +4,7 @@ console pages (Chromium), even by forging the form posts."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page
@@ -51,7 +52,7 @@ def test_commune_a_cannot_see_schedule_to_or_approve_for_commune_b(tree: Tree) -
         assert op_a.locator(f"#unit-{unit_b}").count() == 0  # B is not offered
         assert op_a.locator("#device-loa-b1").count() == 0
         assert op_a.locator(f"#f-bulletin_id option[value='{approved}']").count() == 0
-        start = (datetime.now(UTC) + timedelta(days=1)).astimezone()
+        start = (datetime.now(UTC) + timedelta(days=2)).astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
         forged = op_a.request.post(f"{base}/console/schedules/new", form={
             "csrf": _csrf(op_a), "bulletin_id": str(approved), "kind": "once",
             "once_date": start.date().isoformat(), "once_time": "06:00",

@@ -72,9 +72,9 @@ def test_script_links_are_refused_at_import_and_never_rendered_as_links(tmp_path
         read_course_folder(folder)
     assert [str(p) for p in caught.value.problems] == [
         f"lessons/01-cau-truc-ban-tin.md:{lines - 1}: link 'javascript:alert(1' is not "
-        "allowed: use http(s)://..., #part or media/<file>",
+        "allowed: use http(s)://..., #part, media/<file> or media:<sha256>",
         f"lessons/01-cau-truc-ban-tin.md:{lines}: link 'data:image/png;base64,AAAA' is not "
-        "allowed: use http(s)://..., #part or media/<file>",
+        "allowed: use http(s)://..., #part, media/<file> or media:<sha256>",
     ]
 
     # The renderer holds the same rule, even for what a resolver hands it.

@@ -38,7 +38,8 @@ WAIT_S = 20.0
 
 
 def _may_upload(actor: Actor) -> None:
-    """Operators upload for bulletins; approvers too, for an emergency recording."""
+    """Operators upload for bulletins; approvers too, for an emergency recording (the route
+    table's gate asks for the emergency permission, which both hold)."""
     if not actor.may(Permission.EMERGENCY):
         actor.require(Permission.EDIT_BULLETINS)
 
