@@ -34,7 +34,7 @@ from edge_agent.kiosk.desk import FeedbackDesk, RateLimited
 from edge_agent.kiosk.lesson_html import clean_lesson_html
 from edge_agent.kiosk.training import TrainingShelf
 from edge_agent.kiosk.voice import VoiceInput
-from edge_agent.kiosk.web_guard import FILE_POLICY, WebGuard, allowed_names
+from edge_agent.kiosk.web_guard import WebGuard, allowed_names
 from edge_agent.speech.audio import Microphone
 from edge_agent.speech.config import SpeechConfig
 from edge_agent.speech.errors import OutOfVocabulary
@@ -43,6 +43,7 @@ from protocol.feedback import FeedbackCategory, FeedbackChannel
 from protocol.lesson_content import is_lesson_media
 from protocol.manifest import TextContent
 from protocol.training import OFFICER_CODE_PATTERN
+from protocol.web_headers import FILE_POLICY
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"

@@ -17,14 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-               "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-               "form-action 'self'")
-FILE_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
+from protocol.web_headers import with_security_headers
+
 LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
 _WILDCARDS = ("", "0.0.0.0", "::")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -61,9 +59,9 @@ class WebGuard:
         headers = Headers(scope=scope)
         refusal = self._refusal(scope["method"], headers)
         if refusal is not None:
-            await refusal(scope, receive, self._with_headers(send))
+            await refusal(scope, receive, with_security_headers(send))
             return
-        await self.app(scope, receive, self._with_headers(send))
+        await self.app(scope, receive, with_security_headers(send))
 
     def _refusal(self, method: str, headers: Headers) -> PlainTextResponse | None:
         host = headers.get("host", "")
@@ -82,17 +80,3 @@ class WebGuard:
                 status_code=403)
         return None
 
-    @staticmethod
-    def _with_headers(send: Send) -> Send:
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                kind = headers.get("content-type", "")
-                headers.setdefault("Content-Security-Policy",
-                                   PAGE_POLICY if kind.startswith("text/html") else FILE_POLICY)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "same-origin")
-            await send(message)
-
-        return sending

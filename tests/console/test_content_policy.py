@@ -9,7 +9,7 @@ import hashlib
 import pytest
 from playwright.sync_api import Browser
 
-from control_center.web.headers import FILE_POLICY, PAGE_POLICY
+from protocol.web_headers import FILE_POLICY, PAGE_POLICY
 from tests.console.conftest import Tree, sign_in
 from tests.support.browser import run_in_browser
 from tests.support.csp import assert_injection_blocked

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, Page
 
-from control_center.web.headers import PAGE_POLICY
+from protocol.web_headers import PAGE_POLICY
 from tests.center.helpers import ok
 from tests.console.conftest import Tree, sign_in
 from tests.support.browser import LAPTOP, PHONE, run_in_browser, screenshot

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from edge_agent.kiosk.web_guard import PAGE_POLICY
 from edge_agent.speech import SpeechModel
+from protocol.web_headers import PAGE_POLICY
 from tests.feedback.rig import FeedbackRig
 from tests.support.browser import run_in_browser
 from tests.support.csp import assert_injection_blocked
