@@ -96,5 +96,5 @@ def audit_public(entry: AuditEntry) -> AuditPublic:
     return AuditPublic(
         id=entry.id, at=entry.at, actor=entry.actor, source_ip=entry.source_ip,
         action=entry.action, object_type=entry.object_type, object_id=entry.object_id,
-        detail=json.loads(entry.detail or "{}"),
+        detail=json.loads(entry.detail or "{}"), unit_id=entry.unit_id, flagged=entry.flagged,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from control_center.models import PlayStatus
 from control_center.schemas.common import OutputModel
@@ -43,6 +43,9 @@ class AuditPublic(BaseModel):
     object_type: str
     object_id: str
     detail: dict[str, object]
+    unit_id: int | None = Field(description="the acting user's unit (null: the system token)")
+    flagged: bool = Field(description="an action that needs a look (emergency without "
+                          "approval, a refused or emergency-priority command, a lockout)")
 
 
 class TimePublic(BaseModel):

@@ -100,8 +100,8 @@ def test_raw_play_now_is_refused_and_never_signed(
     flagged = ok(center.api.get("/api/v1/audit", params={
         "object_type": "device", "object_id": device_id, "action": "command",
         "flagged": "1"}))["items"]
-    assert [(e["detail"]["kind"], e["detail"]["result"], e["detail"]["priority"])
-            for e in flagged] == [("play_now", "refused", "emergency")]
+    assert [(e["detail"]["kind"], e["detail"]["result"], e["detail"]["priority"], e["flagged"],
+             e["unit_id"]) for e in flagged] == [("play_now", "refused", "emergency", True, None)]
     assert flagged[0]["detail"]["action"]["item"]["content"]["url"] == (
         "http://elsewhere.example/x")
 
