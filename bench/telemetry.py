@@ -260,7 +260,7 @@ def main() -> int:
                                                   "unit_id": communes[i % 20]["id"]})
             r.raise_for_status()
             creds.append((device_id, r.json()["mqtt_password"]))
-            broker._write_password(device_id, creds[-1][1], create=False)  # one reload below
+            broker._write_password(device_id, creds[-1][1])  # one reload below
         broker.add_user(*creds[-1])
         root = Path(tempfile.mkdtemp(prefix="tt-tel-agents-", dir=args.agent_dir))
         for i in range(args.processes):

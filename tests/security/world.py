@@ -7,6 +7,7 @@ anything of B to a user of A is a leak anyone can see.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +57,7 @@ def bearer(base_url: str, username: str) -> httpx.Client:
                         headers={"Authorization": f"Bearer {token}"})
 
 
-def _pair(make: Any) -> tuple[str, str]:
+def _pair(make: Callable[[str], object]) -> tuple[str, str]:
     """(inside, outside) ids made by ``make("a")`` and ``make("b")``."""
     return str(make("a")), str(make("b"))
 

@@ -16,7 +16,6 @@ from control_center.api.presenters import media_public
 from control_center.api.upload import OPENAPI_BODY, receive_upload
 from control_center.core.actor import Actor
 from control_center.core.downloads import disposition
-from control_center.core.permissions import Permission
 from control_center.errors import InvalidInput, NotFound
 from control_center.models import MediaAsset, MediaState
 from control_center.schemas.common import ItemList
@@ -37,13 +36,6 @@ WAIT_S = 20.0
 """The longest an upload request waits for its clip (a busy worker answers 202 instead)."""
 
 
-def _may_upload(actor: Actor) -> None:
-    """Operators upload for bulletins; approvers too, for an emergency recording (the route
-    table's gate asks for the emergency permission, which both hold)."""
-    if not actor.may(Permission.EMERGENCY):
-        actor.require(Permission.EDIT_BULLETINS)
-
-
 @router.post(
     "", response_model=MediaPublic, status_code=201, openapi_extra=OPENAPI_BODY,
     responses={200: {"model": MediaPublic, "description": "already stored (same SHA-256)"},
@@ -60,7 +52,6 @@ async def upload_media(
     until ``state`` is ``ready`` or ``failed``); 200: the same file was uploaded before.
     Refused: 415 not audio; 422 corrupt, empty, too long, silent; 413 too large.
     """
-    _may_upload(actor)
     settings = center.settings
     sink, filename = await receive_upload(
         request, media_dir=settings.media_dir, max_bytes=settings.max_upload_bytes
@@ -76,7 +67,6 @@ def speech_media(
     """Speak a text with the offline TTS (espeak-ng Vietnamese unless configured otherwise)
     as a job: 202 at once with ``status_url``; poll it until ``state`` is ``done`` (use its
     ``sha256`` in an audio bulletin) or ``failed``. Texts over 5,000 characters answer 422."""
-    _may_upload(actor)
     job = center.speech.submit(text=data.text, name=data.name or data.text[:60], actor=actor)
     return _job_public(center, request, job, asset=None)
 
@@ -87,7 +77,6 @@ def speech_job(
 ) -> SpeechJobPublic:
     """A speech job of the caller's: pending, done (with ``sha256`` and ``media``) or failed
     (with ``error``); another caller's or a forgotten job answers 404."""
-    _may_upload(actor)
     job = center.speech.get(job_id, actor=actor)
     asset = session.get(MediaAsset, job.sha256) if job.sha256 else None
     return _job_public(center, request, job, asset=asset)

@@ -16,7 +16,6 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from control_center.core.permissions import Permission
 from control_center.errors import CenterError
 from control_center.models import AdminUnit, Bulletin, BulletinKind, BulletinStatus, MediaAsset
 from control_center.schemas.content import BulletinCreate, BulletinUpdate
@@ -79,7 +78,6 @@ def _form_page(ctx: ConsoleDep, form: FormState, *, bulletin: Bulletin | None,
 
 @router.get("/bulletins/new")
 def new_bulletin(ctx: ConsoleDep) -> Response:
-    ctx.actor.require(Permission.EDIT_BULLETINS)
     form = FormState(values={"priority": "normal", "kind": "audio"})
     return _form_page(ctx, form, bulletin=None)
 
@@ -97,7 +95,6 @@ def create_bulletin(
 ) -> Response:
     """Validate everything, then store the recording, then the draft: all or nothing."""
     ctx.check_csrf(csrf)
-    ctx.actor.require(Permission.EDIT_BULLETINS)
     values = {"title": title, "category": category, "priority": priority, "kind": kind,
               "text": text}
     form = bulletin_form(values, has_file=_has_file(audio), needs_file=True)
@@ -123,7 +120,6 @@ def create_bulletin(
 
 @router.get("/bulletins/{bulletin_id}/edit")
 def edit_bulletin(ctx: ConsoleDep, bulletin_id: int) -> Response:
-    ctx.actor.require(Permission.EDIT_BULLETINS)
     with ctx.center.read_sessions() as session:
         bulletin = workflow.get_visible(session, bulletin_id=bulletin_id, actor=ctx.actor)
         workflow.require_owner(ctx.actor, bulletin, doing=("sửa", "edit"))
@@ -141,7 +137,6 @@ def update_bulletin(
 ) -> Response:
     """Save changes; an approved or scheduled bulletin goes back to draft (and off the air)."""
     ctx.check_csrf(csrf)
-    ctx.actor.require(Permission.EDIT_BULLETINS)
     with ctx.center.read_sessions() as session:
         bulletin = workflow.get_visible(session, bulletin_id=bulletin_id, actor=ctx.actor)
         workflow.require_owner(ctx.actor, bulletin, doing=("sửa", "edit"))

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from control_center.accounts import passwords
 from control_center.accounts import service as accounts
 from control_center.api.deps import session_token
-from control_center.core.permissions import ROLE_LABELS, Permission
+from control_center.core.permissions import ROLE_LABELS
 from control_center.errors import CenterError, Conflict, InvalidInput, NotAuthenticated
 from control_center.models import AdminUnit, Role
 from control_center.services.calendar import subtree_units
@@ -30,7 +30,6 @@ FormText = Annotated[str, Form()]
 
 def _users_page(ctx: ConsoleContext, form: FormState, *, status_code: int = 200,
                 flash: str | None = None) -> Response:
-    ctx.actor.require(Permission.MANAGE_USERS)
     with ctx.center.read_sessions() as session:
         users = accounts.list_users(session, actor=ctx.actor)
         units = subtree_units(session, actor=ctx.actor)
@@ -57,7 +56,6 @@ def create_user(
 ) -> Response:
     """Validate every field first; a mistake is shown beside its field and nothing is saved."""
     ctx.check_csrf(csrf)
-    ctx.actor.require(Permission.MANAGE_USERS)
     form = FormState(values={"username": username, "full_name": full_name, "role": role,
                              "unit_id": unit_id})
     name = username.strip().lower()
