@@ -26,7 +26,7 @@ from edge_agent.health import (
 )
 from edge_agent.media_cache import Fetched, MediaCache
 from edge_agent.mqtt_link import MqttLink
-from edge_agent.outbox import Outbox
+from edge_agent.outbox import Ledger, Outbox
 from edge_agent.player import Player, PlayOutcome
 from edge_agent.store import LocalStore
 from protocol.codec import encode
@@ -50,7 +50,7 @@ class Agent:
     """Everything one loudspeaker or kiosk runs; `start()` returns at once."""
 
     def __init__(self, config: AgentConfig, hardware: Hardware, clock: Clock | None = None,
-                 *, probe: SystemProbe | None = None) -> None:
+                 *, probe: SystemProbe | None = None, ledger: Ledger | None = None) -> None:
         self.config = config
         self.device_id = config.device_id
         self.state = AgentState.CREATED
@@ -62,7 +62,7 @@ class Agent:
         self._verifier = Verifier([public_key_from_b64(k) for k in config.center_public_keys])
         self._store = LocalStore(config.data_dir / "agent.sqlite3")
         self.cache = MediaCache(config.data_dir / "media", self._store, config.cache)
-        self.outbox = Outbox(self._store, window=config.outbox.inflight_window)
+        self.outbox = Outbox(self._store, window=config.outbox.inflight_window, ledger=ledger)
         self._events = EventFactory(self.device_id, self._clock)
         self._event_topic = device_topic(self.device_id, Channel.EVENT)
         self._manifest_lock = threading.Lock()

@@ -13,13 +13,16 @@ from protocol.codec import encode
 
 log = logging.getLogger(__name__)
 Publisher = Callable[[str, bytes], int]
+Ledger = Callable[[str, bytes], None]
+"""Told of every message once it is durably in the outbox (a fault harness counts them)."""
 
 
 class Outbox:
     """At-least-once delivery of events; the center de-duplicates by event id."""
 
-    def __init__(self, store: LocalStore, *, window: int) -> None:
+    def __init__(self, store: LocalStore, *, window: int, ledger: Ledger | None = None) -> None:
         self._store = store
+        self._ledger = ledger
         self._window = window
         self._lock = threading.Lock()
         self._inflight: dict[int, int] = {}  # mid -> outbox row id
@@ -32,7 +35,10 @@ class Outbox:
 
     def add(self, topic: str, message: BaseModel) -> None:
         """Persist the message, then try to send it."""
-        self._store.outbox_add(topic, encode(message))
+        payload = encode(message)
+        self._store.outbox_add(topic, payload)
+        if self._ledger is not None:
+            self._ledger(topic, payload)
         self.pump()
 
     def pending(self) -> int:

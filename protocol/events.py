@@ -99,6 +99,20 @@ class CommandOutcome(StrEnum):
     EXPIRED = "expired"
 
 
+class AgentFault(_EventBase):
+    """A long-lived part of the agent failed unexpectedly and recovered (or is retrying).
+
+    ``component`` names the loop or resource (``player``, ``downloader``, ``mqtt``,
+    ``health``, ``housekeeper``, ``store``); ``count`` is how often it failed since the agent
+    started; ``recovery`` says what the agent did about it."""
+
+    type: Literal["agent_fault"] = "agent_fault"
+    component: str = Field(min_length=1, max_length=40)
+    error: str = Field(max_length=500)
+    count: int = Field(default=1, ge=1)
+    recovery: str = Field(default="", max_length=200)
+
+
 class CommandAck(_EventBase):
     type: Literal["command_ack"] = "command_ack"
     command_id: str
@@ -116,6 +130,7 @@ DeviceEvent = Annotated[
     | PlayInterrupted
     | PlayFailed
     | CommandAck
+    | AgentFault
     | FeedbackSubmitted
     | QuizAttemptSubmitted,
     Field(discriminator="type"),

@@ -9,7 +9,7 @@ overwrites it instead of counting it twice).
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -46,6 +46,19 @@ class HealthSample(FrozenModel):
     cache_bytes: int = Field(default=0, ge=0)
     agent_version: str = Field(default="", max_length=40)
     manifest_version: int | None = None
+    heartbeats: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict,
+                                                                 max_length=16)
+    """Seconds since each long-lived loop of the agent last went round (``player``,
+    ``downloader``, ``mqtt``, ``health``, ``housekeeper``); a loop that stops advancing while
+    the device still reports is a silent failure."""
+    outbox_rows: int | None = Field(default=None, ge=0)
+    """Messages waiting in the outbox."""
+    outbox_dropped: int = Field(default=0, ge=0)
+    """Outbox rows dropped to keep under the cap since the agent started (telemetry first)."""
+    dead_letters: int = Field(default=0, ge=0)
+    """Outbox rows the broker refused, set aside instead of retried (held on the device)."""
+    faults: int = Field(default=0, ge=0)
+    """``agent_fault`` events made since the agent started."""
 
 
 class HealthReport(FrozenModel):
