@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
                        required=True, help="agent JSON config file(s)")
         p.add_argument("--play-log-dir", type=Path, default=None,
                        help="write every play as JSON lines to DIR/<device>.plays.jsonl")
+        p.add_argument("--ledger", type=Path, default=None,
+                       help="append one JSON line per message made (in the outbox) to FILE")
         p.add_argument("--time-scale", type=float, default=1.0,
                        help="play durations multiplied by this factor")
         p.add_argument("--report", action="store_true",
@@ -37,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     if args.play_log_dir:
         args.play_log_dir.mkdir(parents=True, exist_ok=True)
-    fleet = Fleet(configs, play_log_dir=args.play_log_dir, time_scale=args.time_scale)
+    fleet = Fleet(configs, play_log_dir=args.play_log_dir, time_scale=args.time_scale,
+                  ledger_path=args.ledger)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -114,8 +114,12 @@ class MosquittoBroker(LocalServer):
         acl_file: Path = DEFAULT_ACL_FILE,
         start_timeout: float = 10.0,
         stop_timeout: float = 10.0,
+        extra_hosts: Sequence[str] = (),
     ) -> None:
+        """``extra_hosts``: more local addresses (e.g. the host side of a test's veth pair)
+        where the devices' listener also listens, on the same port and with the same users."""
         super().__init__(data_dir, start_timeout=start_timeout, stop_timeout=stop_timeout)
+        self._extra_hosts = tuple(extra_hosts)
         self._port: int | None = port
         self._center_port: int | None = center_port
         self._asked_ports = (port, center_port)
@@ -218,6 +222,10 @@ class MosquittoBroker(LocalServer):
             "{{LOG_FILE}}": str(self.log_path),
         }.items():
             text = text.replace(key, value)
+        for host in self._extra_hosts:  # listener blocks go last: only their settings follow
+            text += (f"\n# devices' listener on an extra address\nlistener {self.port} {host}\n"
+                     f"allow_anonymous false\npassword_file {self.password_file}\n"
+                     f"acl_file {self._acl_file}\nuse_username_as_clientid true\n")
         self.config_path.write_text(text, encoding="utf-8")
 
     def _launch(self) -> subprocess.Popen[bytes]:

@@ -16,7 +16,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,6 +79,8 @@ def running_center(
     wait_mqtt: bool = True,
     startup_timeout: float = 30.0,
     clock: Callable[[], datetime] | None = None,
+    extra_hosts: Sequence[str] = (),
+    public_host: str | None = None,
     **settings_overrides: Any,
 ) -> Iterator[CenterHandle]:
     """Start the center with its data in ``tmp_path``; yield a handle; stop it cleanly.
@@ -87,19 +89,27 @@ def running_center(
     ``refresh_seconds=0.5``, ``max_upload_bytes=...``, ``mqtt_client_id=...``).
     With ``wait_mqtt`` the handle is yielded only once the bridge is connected to the broker
     (a refused login fails at once). ``clock`` replaces the center's UTC clock.
+    ``extra_hosts``: more local addresses (a test's veth address) the server also listens on,
+    same port; ``public_host``: the host in the public base URL (media URLs in manifests).
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port or 0))
     bound_port = sock.getsockname()[1]
-    base_url = f"http://127.0.0.1:{bound_port}"
+    sockets = [sock]
+    for host in extra_hosts:
+        extra = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        extra.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        extra.bind((host, bound_port))
+        sockets.append(extra)
+    base_url = f"http://{public_host or '127.0.0.1'}:{bound_port}"
     settings = _settings(tmp_path, base_url, mqtt_host, mqtt_port, mqtt_username, mqtt_password,
                          settings_overrides)
     app = create_app(settings) if clock is None else create_app(settings, clock=clock)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
                             timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
+    thread = threading.Thread(target=server.run, kwargs={"sockets": sockets},
                               name=f"center-{bound_port}", daemon=True)
     thread.start()
     api: httpx.Client | None = None
@@ -117,7 +127,8 @@ def running_center(
         if api is not None:
             api.close()
         _stop(server, thread)
-        sock.close()
+        for each in sockets:
+            each.close()
 
 
 def _settings(
