@@ -55,6 +55,14 @@ class Settings:
     alert_clock_offset_ms: float = 1000.0
     alert_play_failures: int = 3
     alert_play_failure_window_s: float = 24 * 3600.0
+    alert_player_stalled_s: float = 180.0  # the agent's player loop wakes at least every 30 s
+    # convergence (docs/protocol.md): republish a device's manifest when it reports an older
+    # version (at most once per device per republish_interval_s, not before settle_s after a
+    # publish); replay messages that could not be stored (dead letters) every replay_s
+    republish_interval_s: float = 60.0
+    republish_settle_s: float = 10.0
+    dead_letter_replay_s: float = 2.0
+    ingest_busy_timeout_ms: int = 1000  # SQLite lock wait of one ingest attempt (of three)
     # operators' sign-in (docs/console.md): failures count over the last lockout_minutes
     session_hours: float = 12.0
     session_idle_minutes: float = 60.0
@@ -111,6 +119,7 @@ def get_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         monitor_interval_s=_float(environ, "TT_MONITOR_SECONDS", 10.0),
         offline_alert_s=_float(environ, "TT_OFFLINE_ALERT_SECONDS", 900.0),
         alert_webhook_url=environ.get("TT_ALERT_WEBHOOK_URL", "").strip() or None,
+        alert_player_stalled_s=_float(environ, "TT_PLAYER_STALLED_SECONDS", 180.0),
         session_hours=_float(environ, "TT_SESSION_HOURS", 12.0),
         session_idle_minutes=_float(environ, "TT_SESSION_IDLE_MINUTES", 60.0),
         lockout_failures=_int(environ, "TT_LOCKOUT_FAILURES", 5),

@@ -14,6 +14,7 @@ from control_center.models.content import (
     ScheduleKind,
     ScheduleTarget,
 )
+from control_center.models.dead_letters import IngestDeadLetter
 from control_center.models.distribution import Distribution, DistributionState
 from control_center.models.emergency import (
     BroadcastKind,
@@ -95,6 +96,7 @@ __all__ = [
     "DeviceGroupMember",
     "DeviceHealth",
     "DeviceStatusChange",
+    "IngestDeadLetter",
     "Feedback",
     "FeedbackCategoryRow",
     "FeedbackNote",

@@ -34,6 +34,8 @@ class EmergencyBroadcast(Base):
     command_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     item_id: Mapped[str | None] = mapped_column(String(64), index=True)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    valid_minutes: Mapped[int | None] = mapped_column(Integer)
+    """How long the command stays valid on the devices (a request keeps the asked value)."""
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     approval_skipped: Mapped[bool] = mapped_column(Boolean, default=False)
     request_id: Mapped[int | None] = mapped_column(
@@ -67,4 +69,6 @@ class EmergencyTarget(Base):
     device_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     acked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    expired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """When the device reported the command arrived too late (``command_ack`` ``expired``)."""
     failed: Mapped[str | None] = mapped_column(String(500))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from control_center.models.base import Base, UtcDateTime, str_enum
@@ -57,6 +57,12 @@ class DeviceHealth(Base):
     cache_bytes: Mapped[int | None] = mapped_column(BigInteger)
     agent_version: Mapped[str | None] = mapped_column(String(40))
     manifest_version: Mapped[int | None] = mapped_column(Integer)
+    heartbeats: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    """Seconds since each agent loop last went round, as of the sample (``player``...)."""
+    outbox_rows: Mapped[int | None] = mapped_column(Integer)
+    outbox_dropped: Mapped[int | None] = mapped_column(Integer)
+    dead_letters: Mapped[int | None] = mapped_column(Integer)
+    faults: Mapped[int | None] = mapped_column(Integer)
 
 
 class AlertKind(StrEnum):
@@ -65,6 +71,7 @@ class AlertKind(StrEnum):
     DISK_LOW = "disk_low"
     OVERHEATING = "overheating"
     CLOCK_UNTRUSTED = "clock_untrusted"
+    PLAYER_STALLED = "player_stalled"  # online and reporting, but its player loop stands still
 
 
 class AlertState(StrEnum):

@@ -65,6 +65,11 @@ class DeviceSummary(OutputModel):
     cache_bytes: int | None = None
     agent_version: str | None = None
     manifest_version: int | None = None
+    heartbeats: dict[str, float] | None = None
+    outbox_rows: int | None = None
+    outbox_dropped: int | None = None
+    dead_letters: int | None = None
+    faults: int | None = None
 
 
 _SHOWN_HEALTH = ("sample_at", *(name for name in READINGS if name in DeviceSummary.model_fields),

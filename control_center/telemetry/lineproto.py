@@ -16,7 +16,9 @@ from control_center.telemetry.health_fields import (
     ENUM_READINGS,
     FLOAT_READINGS,
     INT_READINGS,
+    MAP_READINGS,
     TEXT_READINGS,
+    map_field,
 )
 from protocol.events import PlayCompleted, PlayEvent, PlayFailed, PlayInterrupted, PlayStarted
 from protocol.telemetry import HealthSample
@@ -57,6 +59,9 @@ def health_line(sample: HealthSample, tags: str) -> str:
                if (value := values[name]) is not None]
     fields += [f"{name}={string_field(value)}" for name in TEXT_READINGS
                if (value := values[name]) is not None]
+    fields += [f"{field}={float(value)!r}" for name in MAP_READINGS
+               for key, value in values[name].items()
+               if (field := map_field(name, key)) is not None and math.isfinite(value)]
     fields.append(f'sample_id={string_field(values["sample_id"])}')
     return f"{HEALTH}{tags} {','.join(fields)} {ns(values['at'])}"
 

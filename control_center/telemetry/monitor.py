@@ -46,6 +46,7 @@ class MonitorOptions:
     disk_free_pct: float = 10.0
     temp_c: float = 80.0
     clock_offset_ms: float = 1000.0
+    player_stalled_s: float = 180.0
     play_failures: int = 3
     play_failure_window_s: float = 24 * 3600.0
     webhook_url: str | None = None
@@ -228,7 +229,17 @@ class Monitor:
                 (f"lệch đồng hồ / clock offset {row.clock_offset_ms:.0f} ms", row.clock_offset_ms)
                 if row.clock_offset_ms is not None
                 and abs(row.clock_offset_ms) > o.clock_offset_ms else None),
+            AlertKind.PLAYER_STALLED: self._player_stalled(device, row),
         }
+
+    def _player_stalled(self, device: Device, row: DeviceHealth) -> tuple[str, float] | None:
+        """The latest sample says the player loop has not gone round for longer than the
+        threshold while the device is online and heard: alive to the center, playing nothing."""
+        beat = (row.heartbeats or {}).get("player")
+        if beat is None or not device.online or row.silent or beat <= self.options.player_stalled_s:
+            return None
+        return (f"trình phát đứng yên {beat:.0f} s / the player has not advanced for "
+                f"{beat:.0f} s", float(beat))
 
     def _alerts(self, session: Session, devices: Sequence[Device],
                 health: dict[str, DeviceHealth], now: datetime) -> list[tuple[str, Alert]]:

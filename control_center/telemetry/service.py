@@ -36,6 +36,7 @@ class Telemetry:
             interval_s=settings.monitor_interval_s, silence_s=settings.silence_s,
             offline_alert_s=settings.offline_alert_s, disk_free_pct=settings.alert_disk_free_pct,
             temp_c=settings.alert_temp_c, clock_offset_ms=settings.alert_clock_offset_ms,
+            player_stalled_s=settings.alert_player_stalled_s,
             play_failures=settings.alert_play_failures,
             play_failure_window_s=settings.alert_play_failure_window_s,
             webhook_url=settings.alert_webhook_url))

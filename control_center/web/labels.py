@@ -8,7 +8,8 @@ ALERT_KINDS = {"offline": "Mất kết nối lâu / offline too long",
                "playback_failures": "Phát lỗi nhiều lần / repeated playback failures",
                "disk_low": "Sắp đầy bộ nhớ / disk almost full",
                "overheating": "Quá nhiệt / overheating",
-               "clock_untrusted": "Đồng hồ không tin cậy / clock untrusted"}
+               "clock_untrusted": "Đồng hồ không tin cậy / clock untrusted",
+               "player_stalled": "Trình phát bị treo / player stalled"}
 ALERT_STATES = {"open": "Đang mở / open", "acknowledged": "Đã tiếp nhận / acknowledged",
                 "resolved": "Đã xử lý / resolved"}
 PLAY_STATES = {"completed": "Hoàn thành", "failed": "Lỗi", "interrupted": "Bị ngắt",
