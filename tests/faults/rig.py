@@ -47,6 +47,14 @@ from tests.support.waiting import poll, wait_until
 _seq = itertools.count(1)
 
 
+def wait_for_instant(epoch: float) -> None:
+    """Block until the wall clock reaches ``epoch`` (a scenario's fault is timed to a play
+    instant: the instant itself is what is awaited)."""
+    remaining = epoch - time.time()
+    if remaining > 0:
+        time.sleep(remaining)
+
+
 @dataclass(frozen=True, slots=True)
 class Registered:
     """A device registered at the center, with its broker password."""
