@@ -18,30 +18,37 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and BEGIN IMMEDIATE transactions.
 
     BEGIN IMMEDIATE makes concurrent writers (API threads, the MQTT ingest thread, the
     refresher) queue on the busy timeout instead of failing when a read turns into a write.
+    ``busy_timeout_ms`` is how long one statement waits for SQLite's write lock (the MQTT
+    ingest uses a short one: it retries, then keeps the message as a dead letter).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
-    event.listen(engine, "connect", _sqlite_on_connect)
+    engine = create_engine(url, connect_args={"check_same_thread": False,
+                                              "timeout": busy_timeout_ms / 1000})
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        _sqlite_on_connect(dbapi_connection, busy_timeout_ms)
+
+    event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_on_connect(dbapi_connection: Any, busy_timeout_ms: int) -> None:
     dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (see below)
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()

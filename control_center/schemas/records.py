@@ -60,6 +60,10 @@ class MqttHealth(BaseModel):
     state: str
     last_error: str
     ingest: dict[str, int]
+    backlog: int = Field(description="messages acknowledged but not stored yet (dead letters "
+                         "and spooled ones waiting for a replay)")
+    held: int = Field(description="dead letters whose handling kept failing: kept in "
+                      "ingest_dead_letters for a person, no longer replayed")
 
 
 class HealthPublic(BaseModel):

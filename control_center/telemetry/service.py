@@ -29,8 +29,11 @@ _TAG_TTL_S = 300.0  # a device moved to another unit is tagged with the new one 
 
 class Telemetry:
     def __init__(self, *, settings: Settings, sessions: sessionmaker[Session],
-                 clock: Callable[[], datetime]) -> None:
-        self._sessions = sessions
+                 clock: Callable[[], datetime],
+                 lookup_sessions: sessionmaker[Session] | None = None) -> None:
+        """``lookup_sessions``: for the device lookups made on the MQTT ingest thread (the
+        runtime passes the ingest's, whose SQLite lock wait is short); default ``sessions``."""
+        self._sessions = lookup_sessions or sessions
         self._clock = clock
         self.monitor = Monitor(sessions=sessions, clock=clock, options=MonitorOptions(
             interval_s=settings.monitor_interval_s, silence_s=settings.silence_s,

@@ -64,22 +64,23 @@ class Ingestor:
         self._cond = threading.Condition()
         self.counters: Counter[str] = Counter()
         """'event', 'status', 'duplicate', 'refused:<reason>' and 'kiosk_score_corrected' (a
-        kiosk quiz attempt whose reported score the center's re-scoring changed) counts."""
+        kiosk quiz attempt whose reported score the center's re-scoring changed) counts; the
+        receiver adds 'error:database', 'error:handler', 'dead_letter', 'spooled', 'queued',
+        'replayed' and 'replay_failed' (docs/protocol.md)."""
 
     def handle(self, topic: str, payload: bytes) -> bool:
-        """Process one message; return False only when it should be redelivered later."""
+        """Process one message (True: done with it, stored or refused for good).
+
+        Raises ``OperationalError`` when the database still fails after a few short retries:
+        the caller (``workers.receiver``) keeps the message as a dead letter.
+        """
         try:
             outcome = self._handle(topic, payload)
         except _Refused as exc:
             outcome = f"refused:{exc.reason}"
             log.warning("ingest: refused %s (%s): %s; payload=%r", topic[:120], exc.reason, exc,
                         payload[:_LOG_PAYLOAD_CHARS])
-        except OperationalError as exc:
-            log.error("ingest: database unavailable for %s, leaving it unacknowledged: %s",
-                      topic[:120], exc)
-            self._count("error:database")
-            return False
-        self._count(outcome)
+        self.count(outcome)
         return True
 
     def snapshot(self) -> Counter[str]:
@@ -92,10 +93,12 @@ class Ingestor:
         with self._cond:
             return self._cond.wait_for(lambda: predicate(self.counters), timeout)
 
-    def _count(self, outcome: str) -> None:
+    def count(self, outcome: str) -> None:
+        """Count one outcome (the receiver counts dead letters and replays here too)."""
         with self._cond:
             self.counters[outcome] += 1
             self._cond.notify_all()
+
 
     def _handle(self, topic: str, payload: bytes) -> str:
         try:
@@ -114,7 +117,7 @@ class Ingestor:
             self._check_sender(parsed.device_id, event.device_id)
             stored, note = self._retrying(lambda s: self._store_event(s, event, payload))
             if note:
-                self._count(note)
+                self.count(note)
             return "event" if stored else "duplicate"
         raise _Refused("unexpected_channel", f"the center does not ingest {parsed.channel}")
 

@@ -17,10 +17,12 @@ from control_center.security import load_signing_key
 from control_center.services.emergency import EmergencyDesk
 from control_center.services.media_intake import MediaIntake
 from control_center.telemetry.service import Telemetry
+from control_center.workers.dead_letters import SPOOL_NAME, DeadLetters
 from control_center.workers.ingest import Ingestor
 from control_center.workers.manifest_sync import ManifestSync
 from control_center.workers.media_worker import MediaWorker
 from control_center.workers.publisher import ManifestPublisher
+from control_center.workers.receiver import Receiver
 from control_center.workers.refresher import Refresher
 from control_center.workers.speech_jobs import SpeechJobs
 from media import config_from_env
@@ -47,6 +49,16 @@ def load_signer(settings: Settings, engine: Engine) -> Signer:
     return Signer(key)
 
 
+def ingest_engine(engine: Engine, settings: Settings) -> Engine:
+    """The MQTT ingest's engine: on a SQLite file, its own, whose statements wait only
+    ``ingest_busy_timeout_ms`` for the write lock (the ingest retries, then keeps a dead
+    letter, instead of holding the broker's messages for a minute); else ``engine``."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return engine
+    return create_db_engine(settings.database_url,
+                            busy_timeout_ms=settings.ingest_busy_timeout_ms)
+
+
 class Center:
     """Owns every long-lived resource; ``start`` and ``stop`` bracket the app's lifespan."""
 
@@ -62,8 +74,16 @@ class Center:
             self.engine.dispose()
             raise
         self.public_key_b64 = public_key_b64(self.signer.public_key)
-        self.ingestor = Ingestor(sessions=self.sessions, clock=clock)
-        self.telemetry = Telemetry(settings=settings, sessions=self.sessions, clock=clock)
+        self.ingest_engine = ingest_engine(self.engine, settings)
+        self.ingest_sessions = session_factory(self.ingest_engine)
+        self.ingestor = Ingestor(sessions=self.ingest_sessions, clock=clock)
+        self.telemetry = Telemetry(settings=settings, sessions=self.sessions, clock=clock,
+                                   lookup_sessions=self.ingest_sessions)
+        self.receiver = Receiver(
+            ingest=self._ingest, telemetry=self.telemetry.handle_report,
+            letters=DeadLetters(sessions=self.ingest_sessions,
+                                spool_path=settings.data_dir / SPOOL_NAME, clock=clock),
+            count=self.ingestor.count, replay_s=settings.dead_letter_replay_s)
         self.bridge = MqttBridge(
             options=MqttOptions(
                 host=settings.mqtt_host, port=settings.mqtt_port,
@@ -73,7 +93,7 @@ class Center:
             ),
             subscriptions=[fleet_subscription(Channel.EVENT), fleet_subscription(Channel.STATUS),
                            fleet_subscription(Channel.TELEMETRY)],
-            on_message=self._on_message,
+            on_message=self.receiver.handle,
             on_connected=self._on_connected,
         )
         self.manifests = ManifestSync(
@@ -84,6 +104,8 @@ class Center:
         )
         self.publisher = ManifestPublisher(self.manifests)
         self.publisher.install(self.sessions)
+        if self.ingest_sessions is not self.sessions:
+            self.publisher.install(self.ingest_sessions)
         self.refresher = Refresher(sync=self.manifests, interval_s=settings.refresh_seconds)
         self.media = MediaWorker(sessions=self.sessions, media_dir=settings.media_dir,
                                  config=config_from_env(), clock=clock)
@@ -103,6 +125,7 @@ class Center:
         self.media.start()
         self.speech.start()
         self.telemetry.start()
+        self.receiver.start()
         self.bridge.start()
         self.refresher.start()
         log.info("control center started (key id %s, media %s)", self.signer.key_id,
@@ -111,16 +134,18 @@ class Center:
     def stop(self) -> None:
         self.refresher.stop()
         self.bridge.stop()
+        self.receiver.stop()
         self.telemetry.stop()
         self.speech.stop()
         self.media.stop()
+        if self.ingest_engine is not self.engine:
+            self.ingest_engine.dispose()
         self.engine.dispose()
         log.info("control center stopped")
 
-    def _on_message(self, topic: str, payload: bytes) -> bool:
-        """Telemetry to the telemetry service; status and events to the ingestor."""
-        if topic.endswith("/" + Channel.TELEMETRY.value):
-            return self.telemetry.handle_report(topic, payload)
+    def _ingest(self, topic: str, payload: bytes) -> bool:
+        """Status and events to the ingestor; a stored event also tells telemetry the device
+        was heard (health reports go to telemetry directly, see ``workers.receiver``)."""
         ok = self.ingestor.handle(topic, payload)
         if ok and topic.endswith("/" + Channel.EVENT.value):
             self.telemetry.observe_event(topic, payload)

@@ -19,12 +19,15 @@ def get_time(now: NowDep) -> TimePublic:
 
 @health_router.get("/healthz", response_model=HealthPublic)
 def healthz(center: CenterDep) -> HealthPublic:
-    """Liveness plus the broker connection state ("degraded" while the broker is away)."""
+    """Liveness plus the broker connection state ("degraded" while the broker is away, or
+    while received messages wait to be stored)."""
     bridge = center.bridge
+    letters = center.receiver.letters
     return HealthPublic(
-        status="ok" if bridge.connected else "degraded",
+        status="ok" if bridge.connected and not letters.backlog else "degraded",
         mqtt=MqttHealth(
             connected=bridge.connected, state=bridge.state, last_error=bridge.last_error,
-            ingest=dict(center.ingestor.snapshot()),
+            ingest=dict(center.ingestor.snapshot()), backlog=letters.backlog,
+            held=letters.held,
         ),
     )
