@@ -63,6 +63,9 @@ class StepClock:
             self._at += timedelta(milliseconds=1)
             return self._at
 
+    def real_seconds(self, span_s: float) -> float:
+        return span_s
+
 
 def worker_main(spec_path: Path) -> int:
     from edge_agent import AGENT_VERSION

@@ -1,16 +1,25 @@
-"""The agent: one device's manifest, cache, player and outbox, wired to its MQTT link."""
+"""The agent: one device's manifest, cache, player and outbox, wired to its MQTT link.
+
+Every long-lived loop runs supervised (``edge_agent.supervision``): what it did not expect is
+logged, reported as an ``agent_fault`` event and survived. An emergency ``play_now`` is
+acknowledged only once the player can play it (media cached, player advancing, amplifier
+path sound); its validity is judged by the center's time (``CorrectedClock``).
+"""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
+from collections import Counter
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel
 
 from edge_agent import AGENT_VERSION
-from edge_agent.clock import Clock, SystemClock
+from edge_agent.clock import Clock, CorrectedClock, SystemClock
 from edge_agent.config import AgentConfig
 from edge_agent.downloader import Downloader
 from edge_agent.events import EventFactory
@@ -24,15 +33,26 @@ from edge_agent.health import (
     TrackedAmplifier,
     TrackedVolume,
 )
+from edge_agent.housekeeper import DAY_S, Housekeeper
 from edge_agent.media_cache import Fetched, MediaCache
 from edge_agent.mqtt_link import MqttLink
 from edge_agent.outbox import Ledger, Outbox
-from edge_agent.player import Player, PlayOutcome
+from edge_agent.player import OutcomeKind, Player, PlayOutcome
 from edge_agent.store import LocalStore
+from edge_agent.supervision import Heartbeats
+from edge_agent.watchdog import Watchdog
 from protocol.codec import encode
 from protocol.errors import ProtocolError
 from protocol.events import CommandOutcome, Status
-from protocol.manifest import AudioContent, Manifest, PlayNow, SetVolume, StopPlayback
+from protocol.manifest import (
+    AudioContent,
+    Command,
+    Manifest,
+    PlayItem,
+    PlayNow,
+    SetVolume,
+    StopPlayback,
+)
 from protocol.signing import Verifier, public_key_from_b64
 from protocol.telemetry import HealthReport
 from protocol.topics import Channel, device_topic
@@ -54,7 +74,14 @@ class Agent:
         self.config = config
         self.device_id = config.device_id
         self.state = AgentState.CREATED
-        self._clock = clock or SystemClock()
+        raw_clock = clock or SystemClock()
+        self._clock = CorrectedClock(raw_clock, tolerance_s=config.player.max_clock_offset_s)
+        self.heartbeats = Heartbeats()
+        self.faults: Counter[str] = Counter()
+        """Unexpected failures since start, per component."""
+        self.refusals: Counter[str] = Counter()
+        """Inbound messages refused, per ``channel:reason`` (fuzzing, bad senders)."""
+        self._awaiting_ack: dict[str, str] = {}  # play-now item id -> command id, not acked
         self._amp = TrackedAmplifier(hardware.amplifier)
         self._volume = TrackedVolume(hardware.volume)
         hardware = Hardware(sink=hardware.sink, amplifier=self._amp, volume=self._volume)
@@ -62,22 +89,29 @@ class Agent:
         self._verifier = Verifier([public_key_from_b64(k) for k in config.center_public_keys])
         self._store = LocalStore(config.data_dir / "agent.sqlite3")
         self.cache = MediaCache(config.data_dir / "media", self._store, config.cache)
-        self.outbox = Outbox(self._store, window=config.outbox.inflight_window, ledger=ledger)
+        self.outbox = Outbox(self._store, window=config.outbox.inflight_window,
+                             max_rows=config.outbox.max_rows, ledger=ledger,
+                             on_fault=self._fault)
         self._events = EventFactory(self.device_id, self._clock)
         self._event_topic = device_topic(self.device_id, Channel.EVENT)
         self._manifest_lock = threading.Lock()
         self.manifest: Manifest | None = None
         self.manifest_applied_at = 0.0  # wall-clock instant the current manifest took effect
         self.manifest_changed = threading.Condition()
-        self._clock_probe = (CenterClockProbe(config.health.time_url, self._clock)
+        self._clock_probe = (CenterClockProbe(config.health.time_url, raw_clock,
+                                              on_reference=self._clock.anchor)
                              if config.health.time_url else None)
+        recovered_at = self._store.recovered_at
         self.player = Player(
             hardware=hardware, cache=self.cache, store=self._store, clock=self._clock,
-            config=config.player, report=self._on_play, clock_distrust=self._clock_distrust,
+            config=config.player, report=self._on_play, heartbeats=self.heartbeats,
+            on_fault=self._fault,
+            skip_before=datetime.fromtimestamp(recovered_at, UTC) if recovered_at else None,
         )
         self.downloader = Downloader(
             cache=self.cache, config=config.cache, on_ready=self._on_media_ready,
-            on_failed=self._on_media_failed,
+            on_failed=self._on_media_failed, heartbeats=self.heartbeats, on_fault=self._fault,
+            make_room=self._make_room,
         )
         self.link = MqttLink(
             device_id=self.device_id, config=config.mqtt, birth=self._birth,
@@ -87,20 +121,37 @@ class Agent:
             on_connected=lambda: self.outbox.connected(self._publish_event),
             on_disconnected=self.outbox.disconnected,
             on_published=self.outbox.published,
+            on_fault=self._fault,
         )
         self._telemetry_topic = device_topic(self.device_id, Channel.TELEMETRY)
         self.health = HealthSampler(
             device_id=self.device_id, data_dir=config.data_dir, config=config.health,
             probe=probe or LinuxProbe(), clock=self._clock, emit=self._emit_health,
-            clock_offset=self._clock_probe,
+            clock_offset=self._clock_probe, heartbeats=self.heartbeats,
             facts=AgentFacts(
                 amp_on=lambda: self._amp.on, volume=lambda: self._volume.level,
-                cache_bytes=lambda: sum(size for _, size in self._store.media_by_age()),
+                cache_bytes=self.cache.size,
                 manifest_version=lambda: self.manifest.version if self.manifest else None,
-                agent_version=AGENT_VERSION,
+                agent_version=AGENT_VERSION, heartbeats=self.heartbeats.ages,
+                outbox_rows=self.outbox.pending, outbox_dropped=lambda: self.outbox.dropped,
+                dead_letters=self._store.dead_letter_count,
+                faults=lambda: sum(self.faults.values()),
             ),
         )
+        keep = config.housekeeping
+        self.housekeeper = Housekeeper(
+            config=keep, heartbeats=self.heartbeats, on_fault=self._fault, chores=[
+                ("outbox", self.outbox.flush_held),
+                ("journal", lambda: self._store.journal_prune(keep.journal_keep_days * DAY_S)),
+                ("dead_letters",
+                 lambda: self._store.dead_letters_prune(keep.dead_letter_keep_days * DAY_S)),
+                ("cache", lambda: self.cache.evict(self.player.next_need())),
+            ])
+        self.watchdog = Watchdog(self.heartbeats, stale_after_s=config.player.stall_after_s)
+        if self._store.recovered:
+            self._report_recovery(self._store.recovered)
         self._load_last_manifest()
+        self._restore_play_now()
 
     # lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -108,6 +159,8 @@ class Agent:
         self.downloader.start()
         self.link.start()
         self.health.start()
+        self.housekeeper.start()
+        self.watchdog.start()
         self.state = AgentState.RUNNING
 
     def stop(self) -> None:
@@ -121,6 +174,8 @@ class Agent:
         self._shutdown()
 
     def _shutdown(self) -> None:
+        self.watchdog.stop()
+        self.housekeeper.stop()
         self.health.stop()
         if self._clock_probe is not None:
             self._clock_probe.close()
@@ -130,14 +185,35 @@ class Agent:
         self._store.close()
         self.state = AgentState.STOPPED
 
-    def _clock_distrust(self) -> str | None:
-        """Why the device clock cannot be trusted for timed plays, or None if it can."""
-        limit_s = self.config.player.max_clock_offset_s
-        probe = self._clock_probe
-        offset_ms = probe.last_offset_ms if probe is not None else None
-        if limit_s <= 0 or offset_ms is None or abs(offset_ms) <= limit_s * 1000:
-            return None
-        return f"offset to the center {offset_ms / 1000:+.1f} s exceeds {limit_s:.1f} s"
+    @property
+    def clock(self) -> CorrectedClock:
+        """The clock the player times plays by (the center's time when the device's is off)."""
+        return self._clock
+
+    # faults ----------------------------------------------------------------------
+    def _fault(self, component: str, exc: BaseException, recovery: str) -> None:
+        """Count an unexpected failure and report it as an ``agent_fault`` event."""
+        self.faults[component] += 1
+        error = f"{type(exc).__name__}: {exc}"
+        self._emit(self._events.fault(component, error, self.faults[component], recovery))
+
+    def _report_recovery(self, why: str) -> None:
+        found = self.cache.reindex()
+        self.faults["store"] += 1
+        self._emit(self._events.fault(
+            "store", why, self.faults["store"],
+            f"fresh store created; manifest read again from the broker; {found} cached "
+            "file(s) re-indexed; items due before now are not played late"))
+
+    def _make_room(self, content: AudioContent) -> None:
+        """The disk is full while fetching ``content``: drop files needed later than it."""
+        need = self.player.next_need()
+        when = need.get(content.sha256)
+        evicted = self.cache.evict(need, max_bytes=max(0, self.cache.size() - content.size),
+                                   needed_after=when)
+        log.warning("disk full fetching %s: evicted %d file(s)", content.sha256[:12],
+                    len(evicted))
+        self.housekeeper.kick()
 
     # outbound -------------------------------------------------------------------
     def _publish_event(self, topic: str, payload: bytes) -> int:
@@ -155,11 +231,25 @@ class Agent:
                              agent_version=AGENT_VERSION, manifest_version=version))
 
     def _on_play(self, outcome: PlayOutcome) -> None:
+        item_id = outcome.item.item_id
+        command_id = self._awaiting_ack.pop(item_id, None)
+        if command_id is not None:
+            if outcome.kind is OutcomeKind.FAILED:
+                self._emit(self._events.command_ack(command_id, CommandOutcome.REJECTED,
+                                                    outcome.reason))
+            else:
+                self._emit(self._events.command_ack(command_id, CommandOutcome.ACCEPTED))
         self._emit(self._events.play(outcome))
+        if outcome.kind is not OutcomeKind.STARTED:
+            self._forget_play_now(item_id)
 
     def _on_media_ready(self, fetched: Fetched) -> None:
         self._emit(self._events.media_ready(fetched.sha256, fetched.size, fetched.resumed_from))
-        self.cache.evict(keep=self.player.media_in_use())
+        self.cache.evict(self.player.next_need())
+        for item_id, item in self.player.waiting_items().items():
+            if (item_id in self._awaiting_ack and isinstance(item.content, AudioContent)
+                    and item.content.sha256 == fetched.sha256):
+                self._ack_accepted(item_id)
         self.player.wake()
 
     def _on_media_failed(self, content: AudioContent, reason: str) -> None:
@@ -188,6 +278,7 @@ class Agent:
             manifest = self._verifier.open_manifest(raw)
         except ProtocolError as exc:
             log.warning("manifest refused (%d bytes): %s", len(raw), exc)
+            self.refusals[f"manifest:{type(exc).__name__}"] += 1
             self._emit(self._events.rejected("manifest", f"{type(exc).__name__}: {exc}"))
             return
         with self._manifest_lock:
@@ -199,15 +290,22 @@ class Agent:
             elif manifest.version == held:
                 return  # the retained copy seen again on reconnect
             else:
-                self._store.save_manifest(manifest.version, raw)
+                self._save_manifest(manifest.version, raw)
                 self._apply(manifest)
                 reason = ""
         if reason:
             log.warning("manifest refused: %s", reason)
+            self.refusals["manifest:" + reason.split(" ", 1)[0]] += 1
             self._emit(self._events.rejected("manifest", reason, manifest.version))
             return
         log.info("manifest v%d accepted with %d items", manifest.version, len(manifest.items))
         self._emit(self._events.manifest_accepted(manifest.version))
+
+    def _save_manifest(self, version: int, raw: bytes) -> None:
+        try:
+            self._store.save_manifest(version, raw)
+        except sqlite3.Error as exc:  # applied all the same; the broker keeps it retained
+            self._fault("store", exc, f"manifest v{version} applied from memory only")
 
     def _apply(self, manifest: Manifest) -> None:
         self.manifest = manifest
@@ -222,23 +320,78 @@ class Agent:
             cmd = self._verifier.open_command(raw)
         except ProtocolError as exc:
             log.warning("command refused: %s", exc)
+            self.refusals[f"cmd:{type(exc).__name__}"] += 1
             self._emit(self._events.rejected("cmd", f"{type(exc).__name__}: {exc}"))
             return
         if cmd.device_id != self.device_id:
+            self.refusals["cmd:wrong_device"] += 1
             self._emit(self._events.command_ack(cmd.id, CommandOutcome.REJECTED,
                                                 f"command is for {cmd.device_id!r}"))
             return
         if self._store.command_seen(cmd.id, cmd.expires_at.timestamp()):
+            self.refusals["cmd:replay"] += 1
             return  # a redelivery of a command already handled
-        if self._clock.now() > cmd.expires_at:
-            self._emit(self._events.command_ack(cmd.id, CommandOutcome.EXPIRED))
+        now = self._clock.now()
+        if now > cmd.expires_at:
+            self.refusals["cmd:expired"] += 1
+            late = (now - cmd.expires_at).total_seconds()
+            self._emit(self._events.command_ack(
+                cmd.id, CommandOutcome.EXPIRED,
+                f"missed: arrived {late:.0f} s after its validity ended at "
+                f"{cmd.expires_at.isoformat()} (center time)"))
             return
         action = cmd.action
         if isinstance(action, PlayNow):
-            self.downloader.add(action.item)
-            self.player.play_now(action.item)
-        elif isinstance(action, StopPlayback):
+            self._play_now(cmd, action.item, raw)
+            return
+        if isinstance(action, StopPlayback):
             self.player.stop_current("stopped by command")
         elif isinstance(action, SetVolume):
             self._hw.volume.set_level(action.level)
         self._emit(self._events.command_ack(cmd.id, CommandOutcome.ACCEPTED))
+
+    def _play_now(self, cmd: Command, item: PlayItem, raw: bytes) -> None:
+        """Queue a play-now item; acknowledge it once the player can play it, or refuse."""
+        refusal = self.player.refusal(self.config.player.stall_after_s)
+        if refusal is None and not isinstance(item.content, AudioContent):
+            refusal = "only audio can be played now on this device"
+        if refusal is not None:
+            self.refusals["cmd:player_unable"] += 1
+            self._emit(self._events.command_ack(cmd.id, CommandOutcome.REJECTED, refusal))
+            return
+        try:
+            self._store.play_now_add(item.item_id, cmd.id, raw)
+        except sqlite3.Error as exc:  # played all the same; only a restart would lose it
+            self._fault("store", exc, f"play-now {item.item_id} kept in memory only")
+        self._queue_play_now(cmd, item)
+
+    def _queue_play_now(self, cmd: Command, item: PlayItem) -> None:
+        self._awaiting_ack[item.item_id] = cmd.id
+        self.downloader.add(item)
+        self.player.play_now(item, until=cmd.expires_at)
+        assert isinstance(item.content, AudioContent)
+        if self.cache.has(item.content.sha256):
+            self._ack_accepted(item.item_id)
+
+    def _ack_accepted(self, item_id: str) -> None:
+        command_id = self._awaiting_ack.pop(item_id, None)
+        if command_id is not None:
+            self._emit(self._events.command_ack(command_id, CommandOutcome.ACCEPTED))
+
+    def _forget_play_now(self, item_id: str) -> None:
+        try:
+            self._store.play_now_remove(item_id)
+        except sqlite3.Error as exc:
+            log.error("could not clear play-now %s: %s", item_id, exc)
+
+    def _restore_play_now(self) -> None:
+        """Queue again the play-now commands accepted before a restart and not yet played."""
+        for item_id, raw in self._store.play_now_all():
+            try:
+                cmd = self._verifier.open_command(raw)
+            except ProtocolError as exc:
+                log.error("stored play-now %s no longer verifies: %s", item_id, exc)
+                self._store.play_now_remove(item_id)
+                continue
+            if isinstance(cmd.action, PlayNow):
+                self._queue_play_now(cmd, cmd.action.item)

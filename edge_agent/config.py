@@ -30,8 +30,9 @@ class PlayerConfig:
     max_lateness_s: float = 900.0  # an item not started this long after its instant is missed
     preroll_s: float = 0.5  # the play thread gets ready this early, then starts on the instant
     report_delay_s: float = 0.3  # the "started" event and journal entry follow the start
-    max_clock_offset_s: float = 1.0  # timed items are refused beyond this measured offset
+    max_clock_offset_s: float = 1.0  # beyond this measured offset, play by the center's time
     default_volume: int = 80
+    stall_after_s: float = 120.0  # a player loop silent this long refuses play-now commands
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,14 @@ class CacheConfig:
 @dataclass(frozen=True, slots=True)
 class OutboxConfig:
     inflight_window: int = 20
+    max_rows: int = 50_000  # past this, the lowest-ranked rows are dropped (telemetry first)
+
+
+@dataclass(frozen=True, slots=True)
+class HousekeepingConfig:
+    interval_s: float = 3600.0  # how often old records are pruned
+    journal_keep_days: float = 30.0  # play journal entries (the horizon is days, not weeks)
+    dead_letter_keep_days: float = 30.0  # outbox rows the broker refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +77,7 @@ class AgentConfig:
     cache: CacheConfig = field(default_factory=CacheConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+    housekeeping: HousekeepingConfig = field(default_factory=HousekeepingConfig)
 
     def __post_init__(self) -> None:
         validate_device_id(self.device_id)
@@ -102,6 +112,7 @@ def config_from_dict(data: dict[str, Any]) -> AgentConfig:
             cache=_section(CacheConfig, data.get("cache"), "cache"),
             outbox=_section(OutboxConfig, data.get("outbox"), "outbox"),
             health=_section(HealthConfig, data.get("health"), "health"),
+            housekeeping=_section(HousekeepingConfig, data.get("housekeeping"), "housekeeping"),
         )
     except KeyError as exc:
         raise ConfigError(f"missing key {exc.args[0]!r} in agent config") from exc

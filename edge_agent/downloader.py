@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import random
 import threading
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterable
 from edge_agent.config import CacheConfig
 from edge_agent.errors import DownloadError
 from edge_agent.media_cache import Fetched, MediaCache
+from edge_agent.supervision import FaultSink, Heartbeats, supervise
 from protocol.manifest import AudioContent, PlayItem
 
 log = logging.getLogger(__name__)
@@ -25,7 +27,13 @@ class Downloader:
         config: CacheConfig,
         on_ready: Callable[[Fetched], None],
         on_failed: Callable[[AudioContent, str], None],
+        heartbeats: Heartbeats | None = None,
+        on_fault: FaultSink | None = None,
+        make_room: Callable[[AudioContent], None] | None = None,
     ) -> None:
+        self._make_room = make_room
+        self._heartbeats = heartbeats or Heartbeats()
+        self._on_fault: FaultSink = on_fault or (lambda component, exc, recovery: None)
         self._cache = cache
         self._config = config
         self._on_ready = on_ready
@@ -91,8 +99,13 @@ class Downloader:
             return None, wait
 
     def _run(self) -> None:
+        supervise("downloader", self._loop, stopped=self._stop.is_set, wait=self._stop.wait,
+                  on_fault=self._on_fault)
+
+    def _loop(self) -> None:
         delay = self._config.retry_min_s
         while not self._stop.is_set():
+            self._heartbeats.beat("downloader")
             content, wait = self._next()
             if content is None:
                 with self._cond:
@@ -110,6 +123,8 @@ class Downloader:
                 continue
             except OSError as exc:
                 log.error("cache write failed for %s: %s", content.sha256[:12], exc)
+                if exc.errno == errno.ENOSPC and self._make_room is not None:
+                    self._make_room(content)
                 self._on_failed(content, f"cache write failed: {exc}")
                 self._stop.wait(delay)
                 delay = min(delay * 2, self._config.retry_max_s)

@@ -38,6 +38,10 @@ class EventFactory:
         return ev.CommandAck(**self._base(), command_id=command_id, outcome=outcome,
                              reason=reason[:500])
 
+    def fault(self, component: str, error: str, count: int, recovery: str) -> ev.AgentFault:
+        return ev.AgentFault(**self._base(), component=component[:40], error=error[:500],
+                             count=max(1, count), recovery=recovery[:200])
+
     def play(self, outcome: PlayOutcome) -> ev.PlayEvent:
         item: PlayItem = outcome.item
         common = {

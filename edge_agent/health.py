@@ -22,6 +22,7 @@ import httpx
 from edge_agent.clock import Clock
 from edge_agent.config import HealthConfig
 from edge_agent.hardware import Amplifier, VolumeControl
+from edge_agent.supervision import Heartbeats
 from protocol.telemetry import HealthReport, HealthSample, NetworkType
 
 log = logging.getLogger(__name__)
@@ -131,14 +132,23 @@ def _disk(path: Path) -> tuple[int | None, float | None]:
 
 
 class TrackedAmplifier:
-    """Wraps the relay so the sampler knows whether the amplifier is on."""
+    """Wraps the relay so the sampler knows whether the amplifier is on, and the player
+    whether the amplifier path works (``fault``: the last switching error, if any)."""
 
     def __init__(self, inner: Amplifier) -> None:
         self._inner = inner
         self.on = False
+        self.fault: str | None = None
 
     def set_power(self, on: bool) -> None:
-        self._inner.set_power(on)
+        try:
+            self._inner.set_power(on)
+        except Exception as exc:
+            if on:
+                self.fault = f"{type(exc).__name__}: {exc}"[:200]
+            raise
+        if on:
+            self.fault = None  # switching on works again
         self.on = on
 
 
@@ -155,24 +165,28 @@ class TrackedVolume:
 class CenterClockProbe:
     """Offset of the device clock to the center's ``GET /api/v1/time`` (NTP-style midpoint)."""
 
-    def __init__(self, url: str, clock: Clock, timeout_s: float = 5.0) -> None:
+    def __init__(self, url: str, clock: Clock, timeout_s: float = 5.0,
+                 on_reference: Callable[[float, float], None] | None = None) -> None:
         self._url = url
-        self._clock = clock
+        self._clock = clock  # the raw device clock: the offset is that clock's error
+        self._on_reference = on_reference
         self._http = httpx.Client(timeout=timeout_s)
         self.last_offset_ms: float | None = None
         """The latest successful measurement (center minus device), for the player's trust."""
 
     def __call__(self) -> float | None:
         try:
-            t0 = self._clock.now().timestamp()
+            m0, t0 = time.monotonic(), self._clock.now().timestamp()
             resp = self._http.get(self._url)
-            t1 = self._clock.now().timestamp()
+            t1, m1 = self._clock.now().timestamp(), time.monotonic()
             resp.raise_for_status()
             center_ms = float(resp.json()["epoch_ms"])
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
             log.info("clock probe against %s failed: %s", self._url, exc)
             return None
         self.last_offset_ms = round(center_ms - (t0 + t1) * 500.0, 1)
+        if self._on_reference is not None:
+            self._on_reference(center_ms / 1000.0, (m0 + m1) / 2)
         return self.last_offset_ms
 
     def close(self) -> None:
@@ -188,6 +202,11 @@ class AgentFacts:
     cache_bytes: Callable[[], int]
     manifest_version: Callable[[], int | None]
     agent_version: str
+    heartbeats: Callable[[], dict[str, float]] = dict
+    outbox_rows: Callable[[], int | None] = lambda: None
+    outbox_dropped: Callable[[], int] = lambda: 0
+    dead_letters: Callable[[], int] = lambda: 0
+    faults: Callable[[], int] = lambda: 0
 
 
 class HealthSampler:
@@ -204,7 +223,9 @@ class HealthSampler:
         clock: Clock,
         emit: Callable[[HealthReport], None],
         clock_offset: Callable[[], float | None] | None = None,
+        heartbeats: Heartbeats | None = None,
     ) -> None:
+        self._heartbeats = heartbeats or Heartbeats()
         self._device_id = device_id
         self._data_dir = data_dir
         self._config = config
@@ -234,6 +255,7 @@ class HealthSampler:
     def _run(self) -> None:
         next_at = time.monotonic()
         while not self._stop.is_set():
+            self._heartbeats.beat("health")
             try:
                 self.sample_now()
             except Exception:  # a broken sensor never stops the sampler
@@ -258,6 +280,9 @@ class HealthSampler:
             amp_on=facts.amp_on(), volume=facts.volume(), clock_offset_ms=self._last_offset,
             cache_bytes=facts.cache_bytes(), agent_version=facts.agent_version[:40],
             manifest_version=facts.manifest_version(),
+            heartbeats=facts.heartbeats(), outbox_rows=facts.outbox_rows(),
+            outbox_dropped=facts.outbox_dropped(), dead_letters=facts.dead_letters(),
+            faults=facts.faults(),
         )
 
     def sample_now(self) -> None:

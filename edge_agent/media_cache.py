@@ -11,7 +11,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -59,6 +61,9 @@ class MediaCache:
 
     def has(self, sha256: str) -> bool:
         return self._store.media_has(sha256) and self.path_for(sha256).exists()
+
+    def size(self) -> int:
+        return sum(size for _, size in self._store.media_by_age())
 
     def touch(self, sha256: str) -> None:
         self._store.media_touch(sha256)
@@ -136,18 +141,51 @@ class MediaCache:
         finally:
             os.close(fd)
 
-    def evict(self, keep: set[str]) -> list[str]:
-        """Remove least recently used files not in `keep` until under the size cap."""
+    def evict(self, need: Mapping[str, datetime], *, max_bytes: int | None = None,
+              needed_after: datetime | None = None) -> list[str]:
+        """Remove files until the cache holds at most ``max_bytes`` (default: the cap).
+
+        ``need`` maps each file still to be played to the first instant it is needed. Files
+        no item needs go first, least recently used first. With ``needed_after`` (the disk is
+        full and a file needed at that instant must fit), files needed later than it go too,
+        the farthest need first. Returns the hashes removed.
+        """
+        cap = self._config.max_bytes if max_bytes is None else max_bytes
         entries = self._store.media_by_age()
         total = sum(size for _, size in entries)
+        unneeded = [(sha, size) for sha, size in entries if sha not in need]
+        needed = sorted(((sha, size) for sha, size in entries if sha in need
+                         and needed_after is not None and need[sha] > needed_after),
+                        key=lambda e: need[e[0]], reverse=True)
         evicted: list[str] = []
-        for sha, size in entries:
-            if total <= self._config.max_bytes:
+        for sha, size in [*unneeded, *needed]:
+            if total <= cap:
                 break
-            if sha in keep:
-                continue
             self.path_for(sha).unlink(missing_ok=True)
             self._store.media_remove(sha)
             total -= size
             evicted.append(sha)
+        if evicted:
+            log.info("cache: evicted %d file(s) to stay under %d bytes", len(evicted), cap)
         return evicted
+
+    def reindex(self) -> int:
+        """Re-register verified files found in the cache directory but not in the index (after
+        a fresh store replaced a corrupt one); a file whose content does not match its name is
+        deleted. Returns how many files were registered."""
+        known = self._store.media_all()
+        found = 0
+        for path in self.root.iterdir():
+            name = path.name
+            if len(name) != 64 or name in known or not path.is_file():
+                continue
+            digest = hashlib.sha256()
+            with path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            if digest.hexdigest() == name:
+                self._store.media_add(name, path.stat().st_size)
+                found += 1
+            else:
+                path.unlink(missing_ok=True)
+        return found

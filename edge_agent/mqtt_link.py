@@ -44,7 +44,8 @@ class MqttLink:
         on_message: Callable[[Channel, bytes], None],
         on_connected: Callable[[], None],
         on_disconnected: Callable[[], None],
-        on_published: Callable[[int, bool], None],
+        on_published: Callable[[int, bool, str], None],
+        on_fault: Callable[[str, BaseException, str], None] | None = None,
     ) -> None:
         self.device_id = device_id
         self._config = config
@@ -53,6 +54,7 @@ class MqttLink:
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
         self._on_published = on_published
+        self._on_fault = on_fault
         self.state = LinkState.DISCONNECTED
         self.connected_event = threading.Event()
         self._inbound = {
@@ -71,10 +73,12 @@ class MqttLink:
             min_delay=max(1, int(config.reconnect_min_s)), max_delay=int(config.reconnect_max_s)
         )
         client.max_inflight_messages_set(50)
-        client.on_connect = self._handle_connect
-        client.on_disconnect = self._handle_disconnect
-        client.on_message = self._handle_message
-        client.on_publish = self._handle_publish
+        # Every callback runs in paho's network thread: one that raised would end the thread
+        # (and the agent's link with it), so each is guarded.
+        client.on_connect = self._guarded(self._handle_connect)
+        client.on_disconnect = self._guarded(self._handle_disconnect)
+        client.on_message = self._guarded(self._handle_message)
+        client.on_publish = self._guarded(self._handle_publish)
         self._client = client
 
     def start(self) -> None:
@@ -111,6 +115,20 @@ class MqttLink:
         return info.mid
 
     # paho callbacks (network thread) -------------------------------------------
+    def _guarded(self, callback: Callable[..., None]) -> Callable[..., None]:
+        def guarded(*args: object) -> None:
+            try:
+                callback(*args)
+            except Exception as exc:
+                log.exception("MQTT callback %s failed", callback.__name__)
+                if self._on_fault is not None:
+                    try:
+                        self._on_fault("mqtt", exc, f"{callback.__name__} skipped; the "
+                                                    "network loop goes on")
+                    except Exception:
+                        log.exception("reporting the MQTT fault failed")
+        return guarded
+
     def _handle_connect(
         self,
         client: mqtt.Client,
@@ -169,4 +187,4 @@ class MqttLink:
         ok = not reason.is_failure
         if not ok:
             log.error("broker refused publish mid=%s: %s", mid, reason)
-        self._on_published(mid, ok)
+        self._on_published(mid, ok, "" if ok else f"refused by the broker: {reason}")

@@ -10,6 +10,7 @@ commune's ranking) decides, then the instants.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from edge_agent.errors import SinkError
 from edge_agent.hardware import Hardware, PlayResult
 from edge_agent.media_cache import MediaCache
 from edge_agent.store import LocalStore
+from edge_agent.supervision import FaultSink, Heartbeats, supervise
 from protocol.base import Priority
 from protocol.manifest import AudioContent, PlayItem
 
@@ -72,10 +74,16 @@ class Player:
         clock: Clock,
         config: PlayerConfig,
         report: Callable[[PlayOutcome], None],
-        clock_distrust: Callable[[], str | None] = lambda: None,
+        heartbeats: Heartbeats | None = None,
+        on_fault: FaultSink | None = None,
+        skip_before: datetime | None = None,
     ) -> None:
         self._hw = hardware
-        self._clock_distrust = clock_distrust
+        self._heartbeats = heartbeats or Heartbeats()
+        self._on_fault: FaultSink = on_fault or (lambda component, exc, recovery: None)
+        # Scheduled items due before this instant are not played late (the play journal that
+        # would say whether they played was lost with a corrupt store).
+        self._skip_before = skip_before
         self._cache = cache
         self._store = store
         self._clock = clock
@@ -84,11 +92,13 @@ class Player:
         self._cond = threading.Condition()
         self._scheduled: dict[str, PlayItem] = {}
         self._adhoc: dict[str, PlayItem] = {}
+        self._adhoc_until: dict[str, datetime] = {}
         self._done: set[str] = store.journal_items()
         self._current: _Play | None = None
         self._stopping = False
         self._play_thread: threading.Thread | None = None
         self._thread = threading.Thread(target=self._run, name="player", daemon=True)
+        self._stop_event = threading.Event()
 
     # control ------------------------------------------------------------------
     def start(self) -> None:
@@ -96,6 +106,7 @@ class Player:
         self._thread.start()
 
     def stop(self) -> None:
+        self._stop_event.set()
         with self._cond:
             self._stopping = True
             if self._current is not None:
@@ -112,9 +123,13 @@ class Player:
             self._scheduled = {it.item_id: it for it in items}
             self._cond.notify_all()
 
-    def play_now(self, item: PlayItem) -> None:
+    def play_now(self, item: PlayItem, until: datetime | None = None) -> None:
+        """Play ``item`` as soon as it can; with ``until`` (a command's validity) it may
+        start until that instant instead of within the lateness limit."""
         with self._cond:
             self._adhoc[item.item_id] = item
+            if until is not None:
+                self._adhoc_until[item.item_id] = until
             self._cond.notify_all()
 
     def stop_current(self, reason: str) -> bool:
@@ -135,16 +150,50 @@ class Player:
             return self._current.item if self._current else None
 
     def media_in_use(self) -> set[str]:
+        return set(self.next_need())
+
+    def waiting_items(self) -> dict[str, PlayItem]:
+        """The play-now items queued and not played yet."""
         with self._cond:
-            items = list(self._scheduled.values()) + list(self._adhoc.values())
-        return {it.content.sha256 for it in items if isinstance(it.content, AudioContent)}
+            return {k: v for k, v in self._adhoc.items() if k not in self._done}
+
+    def next_need(self) -> dict[str, datetime]:
+        """Each cached file still to be played, with the earliest instant it is needed."""
+        with self._cond:
+            items = [it for it in (*self._scheduled.values(), *self._adhoc.values())
+                     if it.item_id not in self._done]
+            if self._current is not None:
+                items.append(self._current.item)
+        need: dict[str, datetime] = {}
+        for it in items:
+            if isinstance(it.content, AudioContent):
+                sha = it.content.sha256
+                need[sha] = min(need.get(sha, it.start_at), it.start_at)
+        return need
+
+    def refusal(self, stale_after_s: float) -> str | None:
+        """Why a play-now item could not be played now, or None if the player can take it."""
+        if not self._thread.is_alive():
+            return "the player is not running"
+        age = self._heartbeats.age("player")
+        if age is None or age > stale_after_s:
+            return f"the player has not advanced for {age or 0:.0f} s"
+        fault = getattr(self._hw.amplifier, "fault", None)
+        if fault:
+            return f"amplifier path failed: {fault}"
+        return None
 
     # the loop ----------------------------------------------------------------
     def _run(self) -> None:
+        supervise("player", self._loop, stopped=lambda: self._stopping,
+                  wait=self._stop_event.wait, on_fault=self._on_fault)
+
+    def _loop(self) -> None:
         with self._cond:
             while not self._stopping:
+                self._heartbeats.beat("player")
                 timeout = self._step(self._clock.now())
-                self._cond.wait(timeout)
+                self._cond.wait(self._clock.real_seconds(timeout))
 
     def _step(self, now: datetime) -> float:
         """Start, interrupt or fail what is due; return seconds until the next deadline."""
@@ -162,16 +211,21 @@ class Player:
         for item in items.values():
             if item.item_id in self._done:
                 continue
+            if (self._skip_before is not None and item.start_at < self._skip_before
+                    and item.item_id in self._scheduled):
+                self._done.add(item.item_id)
+                continue
+            until = self._adhoc_until.get(item.item_id, item.start_at + lateness)
             if item.start_at > now:
                 deadlines.append(item.start_at)
                 deadlines.append(item.start_at - preroll)
                 if item.start_at - preroll <= now:
                     imminent.append(item)
-            elif now - item.start_at > lateness:
+            elif now > until:
                 self._fail(item, self._miss_reason(item))
             else:
                 due.append(item)
-                deadlines.append(item.start_at + lateness)
+                deadlines.append(until)
         ready = sorted((it for it in due if self._ready(it)), key=ready_order)
         soon = sorted(
             (it for it in imminent if self._ready(it)),
@@ -197,6 +251,7 @@ class Player:
         # a play-now item stays known while it plays, or the next wake-up would see it orphaned
         self._adhoc = {k: v for k, v in self._adhoc.items()
                        if k not in self._done or k == playing}
+        self._adhoc_until = {k: v for k, v in self._adhoc_until.items() if k in self._adhoc}
         future = [d for d in deadlines if d > now]
         if not future:
             return MAX_SLEEP_S
@@ -216,15 +271,18 @@ class Player:
 
     def _mark_done(self, item: PlayItem, outcome: OutcomeKind) -> None:
         self._done.add(item.item_id)
-        self._store.journal_add(item.item_id, outcome)
+        self._journal(item.item_id, outcome)
+
+    def _journal(self, item_id: str, outcome: OutcomeKind) -> None:
+        """Write the play journal; a failing disk is reported, the play goes on (the item is
+        done in memory, so it is not played twice while the agent runs)."""
+        try:
+            self._store.journal_add(item_id, outcome)
+        except sqlite3.Error as exc:
+            log.error("play journal write failed for %s: %s", item_id, exc)
+            self._on_fault("store", exc, f"journal entry for {item_id} kept in memory only")
 
     def _start(self, item: PlayItem) -> None:
-        distrust = None if item.item_id in self._adhoc else self._clock_distrust()
-        if distrust is not None:
-            # A timed item played by a wrong clock is heard at the wrong time, out of step
-            # with its neighbours: refuse it and say why. Play-now commands are not timed.
-            self._fail(item, f"clock untrusted: {distrust}")
-            return
         play = _Play(item)
         self._current = play
         self._done.add(item.item_id)  # persisted by the play thread, off the timing path
@@ -235,13 +293,11 @@ class Player:
 
     def _play(self, play: _Play) -> None:
         item = play.item
-        assert isinstance(item.content, AudioContent)
-        sha = item.content.sha256
         started: list[datetime] = []
         reporters: list[threading.Timer] = []
 
         def report_started(at: datetime) -> None:
-            self._store.journal_add(item.item_id, OutcomeKind.STARTED)
+            self._journal(item.item_id, OutcomeKind.STARTED)
             self._report(PlayOutcome(item, OutcomeKind.STARTED, started_at=at))
 
         def on_started(at: datetime) -> None:
@@ -253,15 +309,39 @@ class Player:
             reporters.append(timer)
             timer.start()
 
+        try:
+            self._play_through(play, reporters, on_started, started)
+        except Exception as exc:  # whatever failed, the speaker must not stay on or wedged
+            log.exception("play of %s failed", item.item_id)
+            self._on_fault("player", exc, f"play of {item.item_id} reported failed")
+            self._report(PlayOutcome(item, OutcomeKind.FAILED,
+                                     reason=f"player failed: {type(exc).__name__}: {exc}"))
+            self._journal(item.item_id, OutcomeKind.FAILED)
+        finally:
+            with self._cond:
+                if self._current is play:
+                    self._current = None
+                self._switch_amplifier_off()
+                self._cond.notify_all()
+
+    def _switch_amplifier_off(self) -> None:
+        try:
+            self._hw.amplifier.set_power(False)
+        except Exception as exc:
+            log.exception("switching the amplifier off failed")
+            self._on_fault("amplifier", exc, "the next play tries again")
+
+    def _play_through(self, play: _Play, reporters: list[threading.Timer],
+                      on_started: Callable[[datetime], None], started: list[datetime]) -> None:
+        item = play.item
+        assert isinstance(item.content, AudioContent)
+        sha = item.content.sha256
         self._hw.amplifier.set_power(True)
         delay = (item.start_at - self._clock.now()).total_seconds()
-        if delay > 0 and play.cancel.wait(delay):
+        if delay > 0 and play.cancel.wait(self._clock.real_seconds(delay)):
             # Pre-empted before its instant: it has not played, so it goes back in the queue.
             with self._cond:
                 self._done.discard(item.item_id)
-                self._current = None
-                self._hw.amplifier.set_power(False)
-                self._cond.notify_all()
             return
         outcome: PlayOutcome
         try:
@@ -284,9 +364,8 @@ class Player:
             outcome = PlayOutcome(item, OutcomeKind.INTERRUPTED, started[0], self._clock.now(),
                                   outcome.reason)
         self._report(outcome)
-        self._cache.touch(sha)
-        with self._cond:
-            self._current = None
-            self._store.journal_add(item.item_id, outcome.kind)
-            self._hw.amplifier.set_power(False)  # the next play switches it on again
-            self._cond.notify_all()
+        self._journal(item.item_id, outcome.kind)
+        try:
+            self._cache.touch(sha)
+        except sqlite3.Error as exc:
+            log.warning("cache index update failed for %s: %s", sha[:12], exc)

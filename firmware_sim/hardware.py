@@ -45,6 +45,9 @@ class SimAudioSink:
         self.time_scale = time_scale
         self.records: list[PlayRecord] = []
         self.changed = threading.Condition()
+        self.clock: Callable[[], float] = time.time
+        """Epoch seconds by which plays are stamped: the agent's clock (``Agent.clock``) once
+        the agent exists, so a device whose own clock is wrong still records center time."""
 
     def play(
         self,
@@ -55,13 +58,13 @@ class SimAudioSink:
         on_started: Callable[[datetime], None],
     ) -> PlayResult:
         with path.open("rb") as fh:  # the file is opened as a real player would
-            started = time.time()
+            started, began = self.clock(), time.monotonic()
             on_started(datetime.fromtimestamp(started, UTC))
             duration = 0.0
             if isinstance(item.content, AudioContent):
                 duration = item.content.duration_ms / 1000 * self.time_scale
-            completed = not cancel.wait(max(0.0, duration - (time.time() - started)))
-            ended = time.time()
+            completed = not cancel.wait(max(0.0, duration - (time.monotonic() - began)))
+            ended = self.clock()
             data = fh.read()  # what was "played", hashed after the fact (off the instant)
         expected = item.content.sha256 if isinstance(item.content, AudioContent) else ""
         record = PlayRecord(

@@ -1,10 +1,11 @@
-"""An agent refuses timed plays while its clock is off from the center's, and says why."""
+"""An agent whose clock is off from the center's plays by the center's time (measured against
+``GET /api/v1/time`` and carried on the monotonic clock), and by its own once it is right."""
 
 from __future__ import annotations
 
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.integration
 DEVICE = "loa-clock-1"
 
 
-def test_timed_play_refused_by_a_wrong_clock_then_played_once_it_is_right(
+def test_a_wrong_clock_plays_on_the_center_instant_then_the_right_clock_is_used(
     tmp_path: Path, broker: MosquittoBroker, mqtt_clients: MqttClients
 ) -> None:
     skew_ms = {"value": 5000.0}  # the center's clock is 5 s ahead of this device
@@ -69,32 +70,40 @@ def test_timed_play_refused_by_a_wrong_clock_then_played_once_it_is_right(
             poll(lambda: probe.last_offset_ms, lambda v: v is not None and v > 4000, 10,
                  "a measured offset of about +5 s")
 
-            def publish(version: int, name: str) -> PlayItem:
+            def publish(version: int, name: str, ahead_s: float) -> PlayItem:
+                """An item due ``ahead_s`` from now by the center's clock."""
+                center_now = time.time() + skew_ms["value"] / 1000
                 item = PlayItem(item_id=name, bulletin_id=1, title="Bản tin",
-                                start_at=datetime.now(UTC) + timedelta(seconds=2), content=content)
+                                start_at=datetime.fromtimestamp(center_now + ahead_s, UTC),
+                                content=content)
                 manifest = Manifest(device_id=DEVICE, version=version,
                                     issued_at=datetime.now(UTC), items=(item,))
                 center.publish(device_topic(DEVICE, Channel.MANIFEST), signer.seal(manifest),
                                retain=True)
                 return item
 
-            refused = publish(1, "timed-1")
+            sink.clock = lambda: agent.clock.now().timestamp()
+            early = publish(1, "timed-1", ahead_s=3.0)
+            assert sink.wait_for(lambda r: len(r) == 1, 15)
+            real_end = time.time()
+            record = sink.records[0]
+            assert record.item_id == early.item_id and record.completed
+            # stamped by the center's time, it started on its instant ...
+            assert abs(record.started_at - early.start_at.timestamp()) < 0.3
+            # ... which the device's own clock, 5 s behind, had not reached yet
+            assert real_end < early.start_at.timestamp() - 3.0
+            assert agent.clock.corrected
+            events = [decode_event(m.payload) for m in
+                      center.received_on(device_topic(DEVICE, Channel.EVENT))]
+            assert not [e for e in events if isinstance(e, PlayFailed)]
 
-            def failures() -> list[PlayFailed]:
-                events = [decode_event(m.payload) for m in
-                          center.received_on(device_topic(DEVICE, Channel.EVENT))]
-                return [e for e in events if isinstance(e, PlayFailed)]
-
-            (failed,) = poll(failures, lambda f: len(f) == 1, 15, "the refused play")
-            assert failed.item_id == refused.item_id
-            assert "clock untrusted" in failed.reason and "+5.0 s" in failed.reason
-            assert sink.records == []
-
-            skew_ms["value"] = 0.0  # the clock is right again
+            skew_ms["value"] = 0.0  # the clock is right again: the device clock is used
             poll(lambda: probe.last_offset_ms, lambda v: v is not None and abs(v) < 500, 10,
                  "a measured offset near zero")
-            played = publish(2, "timed-2")
-            assert sink.wait_for(lambda r: len(r) == 1, 15)
-            assert sink.records[0].item_id == played.item_id and sink.records[0].completed
+            played = publish(2, "timed-2", ahead_s=2.0)
+            assert sink.wait_for(lambda r: len(r) == 2, 15)
+            assert sink.records[1].item_id == played.item_id and sink.records[1].completed
+            assert abs(sink.records[1].started_at - played.start_at.timestamp()) < 0.3
+            assert not agent.clock.corrected
         finally:
             agent.stop()

@@ -46,6 +46,9 @@ class FakeClock:
     def now(self) -> datetime:
         return self.current
 
+    def real_seconds(self, span_s: float) -> float:
+        return span_s
+
 
 @dataclass(slots=True)
 class DeferredThread:
