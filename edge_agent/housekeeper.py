@@ -32,6 +32,10 @@ class Housekeeper:
         self._thread = threading.Thread(target=self._run, name="housekeeper", daemon=True)
         self.rounds = 0
 
+    def add_chore(self, name: str, work: Callable[[], object]) -> None:
+        """Add a chore to every round (e.g. the kiosk's recordings)."""
+        self._chores.append((name, work))
+
     def start(self) -> None:
         self._thread.start()
 

@@ -118,6 +118,30 @@ class FeedbackDesk:
             wf.writeframes(pcm)
         return path
 
+    def prune_recordings(self, older_than_s: float) -> int:
+        """Delete voice recordings kept longer than ``older_than_s`` (the consent was for a
+        limited time); the submission itself stays. Returns how many files were deleted."""
+        cutoff = time.time() - older_than_s
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT ref_code, recording FROM submissions "
+                "WHERE recording IS NOT NULL AND created < ?", (cutoff,)).fetchall()
+        deleted = 0
+        for code, recording in rows:
+            path = Path(recording)
+            if path.exists():
+                path.unlink()
+                deleted += 1
+            with self._lock:
+                self._db.execute("UPDATE submissions SET recording = NULL WHERE ref_code = ?",
+                                 (code,))
+        if self._recordings.is_dir():  # files no row points to (a crash between two writes)
+            for path in self._recordings.glob("*.wav"):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink(missing_ok=True)
+                    deleted += 1
+        return deleted
+
     def find(self, ref_code: str) -> Submission | None:
         with self._lock:
             row = self._db.execute(

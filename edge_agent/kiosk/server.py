@@ -29,6 +29,7 @@ from starlette.templating import Jinja2Templates
 
 from edge_agent.agent import Agent
 from edge_agent.clock import Clock, SystemClock
+from edge_agent.housekeeper import DAY_S
 from edge_agent.kiosk.config import KioskConfig
 from edge_agent.kiosk.desk import FeedbackDesk, RateLimited
 from edge_agent.kiosk.lesson_html import clean_lesson_html
@@ -72,6 +73,8 @@ class Kiosk:
             outbox=agent.outbox, clock=clock or SystemClock(),
             max_per_hour=config.max_submissions_per_hour,
         )
+        agent.housekeeper.add_chore("recordings", lambda: self.desk.prune_recordings(
+            config.keep_recordings_days * DAY_S))
         self.training = TrainingShelf(agent, clock or SystemClock())
         self.voice = VoiceInput(speech, microphone, model)
         self.grammar_error = ""

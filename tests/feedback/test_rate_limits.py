@@ -45,6 +45,11 @@ def test_kiosk_refuses_beyond_its_hourly_limit_and_keeps_audio_only_with_consent
     assert second is not None and second.recording is None
     assert sorted(p.name for p in (tmp_path / "kiosk" / "recordings").iterdir()) == [
         f"{kept}.wav"]
+    assert desk.prune_recordings(older_than_s=3600) == 0  # kept within its days
+    assert desk.prune_recordings(older_than_s=-1) == 1  # past them: deleted
+    pruned = desk.find(kept)
+    assert pruned is not None and pruned.recording is None and pruned.text == "a"
+    assert list((tmp_path / "kiosk" / "recordings").iterdir()) == []
     desk.close()
     store.close()
 
