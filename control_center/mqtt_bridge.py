@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[str, bytes], bool]
 """Called with (topic, payload); return False to leave a QoS 1 message unacknowledged."""
+ConnectedHook = Callable[[bool], None]
+"""Called in the loop thread after each successful connect with CONNACK's session-present
+flag (see ``MqttBridge._handle_connect``); must not publish or wait."""
 
 
 class BridgeState(StrEnum):
@@ -66,7 +69,7 @@ class MqttBridge:
         options: MqttOptions,
         subscriptions: Sequence[str],
         on_message: MessageHandler,
-        on_connected: Callable[[], None] | None = None,
+        on_connected: ConnectedHook | None = None,
     ) -> None:
         self.options = options
         self._subscriptions = tuple(subscriptions)
@@ -219,6 +222,17 @@ class MqttBridge:
         self, client: paho.Client, _userdata: Any, flags: Any, reason: ReasonCode,
         _props: Properties | None,
     ) -> None:
+        """Subscribe again, then tell ``on_connected`` whether the broker had our session.
+
+        ``session_present`` False on *any* connect, the first one included, means the broker
+        holds nothing of ours: a new client id, a session that expired, or a broker that
+        lost its persistence file, and with it every retained manifest (Mosquitto keeps
+        sessions and retained messages in the same file). The center cannot tell these
+        apart, and republishing costs one unchanged message per device (an agent ignores a
+        version it holds), so the runtime republishes every manifest each time. With the
+        session present the store survived, retained messages included; a manifest lost any
+        other way is caught when its device reports an older version.
+        """
         self._loop_thread = threading.get_ident()
         if reason.is_failure:
             self.last_error = f"broker refused the connection: {reason}"
@@ -237,13 +251,12 @@ class MqttBridge:
         self.last_error = ""
         client.subscribe([(t, SubscribeOptions(qos=1)) for t in self._subscriptions])
         self._connected.set()
-        log.info(
-            "MQTT: connected to %s:%s (session present: %s)",
-            self.options.host, self.options.port, getattr(flags, "session_present", None),
-        )
+        session_present = bool(getattr(flags, "session_present", False))
+        log.info("MQTT: connected to %s:%s (session present: %s)", self.options.host,
+                 self.options.port, session_present)
         if self._on_connected is not None:
             try:
-                self._on_connected()
+                self._on_connected(session_present)
             except Exception:
                 log.exception("MQTT: on_connected hook failed")
 

@@ -32,6 +32,7 @@ from control_center.models import (
     PlayStatus,
     PresenceCause,
 )
+from control_center.services.manifest_lag import devices_behind
 from control_center.telemetry.health_fields import READINGS
 from protocol.telemetry import HealthSample
 
@@ -47,6 +48,7 @@ class MonitorOptions:
     temp_c: float = 80.0
     clock_offset_ms: float = 1000.0
     player_stalled_s: float = 180.0
+    republish_settle_s: float = 10.0
     play_failures: int = 3
     play_failure_window_s: float = 24 * 3600.0
     webhook_url: str | None = None
@@ -61,8 +63,12 @@ def record_status_change(session: Session, *, device: Device, online: bool,
 
 class Monitor:
     def __init__(self, *, sessions: sessionmaker[Session], clock: Callable[[], datetime],
-                 options: MonitorOptions) -> None:
+                 options: MonitorOptions,
+                 on_manifest_behind: Callable[[str], object] | None = None) -> None:
+        """``on_manifest_behind(device_id)``: the device's latest sample holds an older
+        manifest than the one published to it (``services.manifest_lag``)."""
         self._sessions = sessions
+        self._on_behind = on_manifest_behind
         self._clock = clock
         self.options = options
         self._lock = threading.Lock()
@@ -123,9 +129,14 @@ class Monitor:
             heard, self._heard = self._heard, {}
         now = self._clock()
         notices: list[tuple[str, Alert]] = []
+        behind: list[str] = []
         try:
             with self._sessions.begin() as session:
                 health = self._store_samples(session, latest, heard)
+                behind = devices_behind(
+                    session, now=now, settle=timedelta(seconds=self.options.republish_settle_s),
+                    reported={d: s.manifest_version or 0 for d, s in latest.items()
+                              if d in health})
                 devices = session.scalars(select(Device)).all()
                 for device in devices:
                     if device.id not in health:
@@ -142,6 +153,9 @@ class Monitor:
             raise
         for event, alert in notices:
             self._notify(event, alert)
+        if self._on_behind is not None:
+            for device_id in behind:
+                self._on_behind(device_id)
         with self._ticked:
             self.ticks += 1
             self._ticked.notify_all()

@@ -30,9 +30,11 @@ _TAG_TTL_S = 300.0  # a device moved to another unit is tagged with the new one 
 class Telemetry:
     def __init__(self, *, settings: Settings, sessions: sessionmaker[Session],
                  clock: Callable[[], datetime],
-                 lookup_sessions: sessionmaker[Session] | None = None) -> None:
+                 lookup_sessions: sessionmaker[Session] | None = None,
+                 on_manifest_behind: Callable[[str], object] | None = None) -> None:
         """``lookup_sessions``: for the device lookups made on the MQTT ingest thread (the
-        runtime passes the ingest's, whose SQLite lock wait is short); default ``sessions``."""
+        runtime passes the ingest's, whose SQLite lock wait is short); default ``sessions``.
+        ``on_manifest_behind``: see ``Monitor``."""
         self._sessions = lookup_sessions or sessions
         self._clock = clock
         self.monitor = Monitor(sessions=sessions, clock=clock, options=MonitorOptions(
@@ -40,9 +42,10 @@ class Telemetry:
             offline_alert_s=settings.offline_alert_s, disk_free_pct=settings.alert_disk_free_pct,
             temp_c=settings.alert_temp_c, clock_offset_ms=settings.alert_clock_offset_ms,
             player_stalled_s=settings.alert_player_stalled_s,
+            republish_settle_s=settings.republish_settle_s,
             play_failures=settings.alert_play_failures,
             play_failure_window_s=settings.alert_play_failure_window_s,
-            webhook_url=settings.alert_webhook_url))
+            webhook_url=settings.alert_webhook_url), on_manifest_behind=on_manifest_behind)
         self.writer: InfluxWriter | None = None
         self.reader: InfluxReader | None = None
         if settings.influx_url:

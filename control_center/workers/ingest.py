@@ -13,7 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy.exc import OperationalError
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from control_center.feedback.service import record_submission
 from control_center.models import Device, DeviceEventRecord
 from control_center.services import broadcasts
+from control_center.services.manifest_lag import devices_behind
 from control_center.services.plays import apply_play_event
 from control_center.telemetry.monitor import record_status_change
 from control_center.training.kiosk import UnscorableAttempt, record_kiosk_attempt
@@ -58,9 +59,15 @@ class _Refused(Exception):
 class Ingestor:
     """Handles one MQTT message at a time (called from the MQTT loop thread)."""
 
-    def __init__(self, *, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+    def __init__(self, *, sessions: sessionmaker[Session], clock: Callable[[], datetime],
+                 republish_settle_s: float = 10.0,
+                 on_behind: Callable[[str], object] | None = None) -> None:
+        """``on_behind(device_id)``: a birth reported an older manifest version than the one
+        published to the device ``republish_settle_s`` or more ago (``workers.republish``)."""
         self._sessions = sessions
         self._clock = clock
+        self._settle = timedelta(seconds=republish_settle_s)
+        self._on_behind = on_behind
         self._cond = threading.Condition()
         self.counters: Counter[str] = Counter()
         """'event', 'status', 'duplicate', 'refused:<reason>' and 'kiosk_score_corrected' (a
@@ -110,7 +117,8 @@ class Ingestor:
                 return "status_cleared"  # a retained status being deleted
             status = self._decode(codec.decode_status, payload)
             self._check_sender(parsed.device_id, status.device_id)
-            self._retrying(lambda s: self._store_status(s, status))
+            if self._retrying(lambda s: self._store_status(s, status)) and self._on_behind:
+                self._on_behind(status.device_id)
             return "status"
         if parsed.channel == Channel.EVENT:
             event = self._decode(codec.decode_event, payload)
@@ -156,7 +164,8 @@ class Ingestor:
             raise _Refused("unknown_device", f"device {device_id!r} is not registered")
         return device
 
-    def _store_status(self, session: Session, status: Status) -> None:
+    def _store_status(self, session: Session, status: Status) -> bool:
+        """Store a birth or will; True when the device holds an older manifest than ours."""
         device = self._device(session, status.device_id)
         now = self._clock()
         if device.online != status.online or device.status_changed_at is None:
@@ -169,6 +178,11 @@ class Ingestor:
             device.agent_version = status.agent_version[:100]
         if status.manifest_version is not None:
             device.manifest_version_acked = status.manifest_version
+        if not status.online:
+            return False
+        held = status.manifest_version or 0  # none at all: a new or wiped store
+        return bool(devices_behind(session, reported={device.id: held}, now=now,
+                                   settle=self._settle))
 
     def _store_event(self, session: Session, event: DeviceEvent, raw: bytes
                      ) -> tuple[bool, str | None]:

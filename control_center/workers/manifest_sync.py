@@ -120,6 +120,17 @@ class ManifestSync:
             published, pending = self._publish(outgoing)
         return SyncReport(len(outgoing), (), tuple(published), tuple(pending))
 
+    def mark_unpublished(self, device_ids: Iterable[str] | None = None) -> int:
+        """Make stored manifests (all when None) pending again, unchanged: the next sync or
+        ``publish_pending`` sends them once more. Returns how many were marked."""
+        query = (update(ManifestState).where(ManifestState.published_at.is_not(None))
+                 .values(published_at=None))
+        if device_ids is not None:
+            query = query.where(ManifestState.device_id.in_(sorted(device_ids)))
+        with self._lock, self._sessions.begin() as session:
+            marked: int = session.execute(query).rowcount  # type: ignore[attr-defined]
+        return marked
+
     # -- building ---------------------------------------------------------------------------
 
     def _rebuild(

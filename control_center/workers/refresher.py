@@ -6,21 +6,28 @@ import logging
 import threading
 
 from control_center.workers.manifest_sync import ManifestSync
+from control_center.workers.republish import Republisher
 
 log = logging.getLogger(__name__)
 
 
 class Refresher:
-    """Runs a full manifest sync at start, every ``interval_s``, and whenever kicked.
+    """Runs a full manifest sync at start, every ``interval_s``, and whenever kicked;
+    publishes what is pending (nothing rebuilt) whenever nudged.
 
-    Kicked after each MQTT (re)connect so manifests built while the broker was away go out.
+    Kicked after each MQTT (re)connect so manifests built while the broker was away go out;
+    nudged by the republisher, whose requests it applies first on every run.
     """
 
-    def __init__(self, *, sync: ManifestSync, interval_s: float) -> None:
+    def __init__(self, *, sync: ManifestSync, interval_s: float,
+                 republisher: Republisher | None = None) -> None:
         self._sync = sync
         self._interval = interval_s
+        self._republisher = republisher
         self._stop = threading.Event()
         self._kick = threading.Event()
+        self._full = False
+        self._flags = threading.Lock()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self.runs = 0
@@ -30,6 +37,13 @@ class Refresher:
         self._thread.start()
 
     def kick(self) -> None:
+        """A full sync soon."""
+        with self._flags:
+            self._full = True
+        self._kick.set()
+
+    def nudge(self) -> None:
+        """Publish the pending manifests soon (the republisher's requests)."""
         self._kick.set()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -46,13 +60,24 @@ class Refresher:
             return self._cond.wait_for(lambda: self.runs >= count, timeout)
 
     def _run(self) -> None:
+        full = True
         while not self._stop.is_set():
             self._kick.clear()
+            with self._flags:
+                full, self._full = full or self._full, False
             try:
-                self._sync.sync()
+                if self._republisher is not None:
+                    self._republisher.apply(self._sync)
+                if full:
+                    self._sync.sync()
+                else:
+                    self._sync.publish_pending()
+                failed = False
             except Exception:
                 log.exception("manifest refresh failed; retrying in %.0f s", self._interval)
+                failed = True
             with self._cond:
                 self.runs += 1
                 self._cond.notify_all()
-            self._kick.wait(self._interval)
+            timed_out = not self._kick.wait(self._interval)
+            full = timed_out or failed  # else only nudged: publish what is pending

@@ -24,6 +24,7 @@ from control_center.workers.media_worker import MediaWorker
 from control_center.workers.publisher import ManifestPublisher
 from control_center.workers.receiver import Receiver
 from control_center.workers.refresher import Refresher
+from control_center.workers.republish import Republisher
 from control_center.workers.speech_jobs import SpeechJobs
 from media import config_from_env
 from protocol.base import utc_now
@@ -76,9 +77,14 @@ class Center:
         self.public_key_b64 = public_key_b64(self.signer.public_key)
         self.ingest_engine = ingest_engine(self.engine, settings)
         self.ingest_sessions = session_factory(self.ingest_engine)
-        self.ingestor = Ingestor(sessions=self.ingest_sessions, clock=clock)
+        self.republisher = Republisher(interval_s=settings.republish_interval_s,
+                                       wake=lambda: self.refresher.nudge())
+        self.ingestor = Ingestor(sessions=self.ingest_sessions, clock=clock,
+                                 republish_settle_s=settings.republish_settle_s,
+                                 on_behind=self.republisher.device)
         self.telemetry = Telemetry(settings=settings, sessions=self.sessions, clock=clock,
-                                   lookup_sessions=self.ingest_sessions)
+                                   lookup_sessions=self.ingest_sessions,
+                                   on_manifest_behind=self.republisher.device)
         self.receiver = Receiver(
             ingest=self._ingest, telemetry=self.telemetry.handle_report,
             letters=DeadLetters(sessions=self.ingest_sessions,
@@ -106,7 +112,8 @@ class Center:
         self.publisher.install(self.sessions)
         if self.ingest_sessions is not self.sessions:
             self.publisher.install(self.ingest_sessions)
-        self.refresher = Refresher(sync=self.manifests, interval_s=settings.refresh_seconds)
+        self.refresher = Refresher(sync=self.manifests, interval_s=settings.refresh_seconds,
+                                   republisher=self.republisher)
         self.media = MediaWorker(sessions=self.sessions, media_dir=settings.media_dir,
                                  config=config_from_env(), clock=clock)
         self.intake = MediaIntake(media_dir=settings.media_dir,
@@ -151,6 +158,8 @@ class Center:
             self.telemetry.observe_event(topic, payload)
         return ok
 
-    def _on_connected(self) -> None:
+    def _on_connected(self, session_present: bool) -> None:
         # Runs in the MQTT loop thread: never publish from here, hand over to the refresher.
+        if not session_present:  # the broker holds nothing of ours: maybe no manifests
+            self.republisher.everything()
         self.refresher.kick()
