@@ -3,8 +3,9 @@
 A broadcast (or a request waiting for an approver) is an ``EmergencyBroadcast`` row with one
 ``EmergencyTarget`` row per targeted device. The ingest fills each target in from what its
 agent reported: the typed ``command_ack`` carrying the broadcast's command id (acknowledged,
-or refused/expired) and the play events of its item id (started, failed); the send itself
-marks the devices the broker did not accept. The audit log keeps who did what, nothing more.
+refused, or expired: it reached the device after its validity window, counted apart as
+missed) and the play events of its item id (started, failed); the send itself marks the
+devices the broker did not accept. The audit log keeps who did what, nothing more.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class Broadcast:
     flagged: bool
     approval_skipped: bool
     request_id: int | None
+    valid_minutes: int | None
+    expires_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ class DeviceProgress:
     acked_at: datetime | None
     started_at: datetime | None
     failed: str | None
+    expired_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,8 @@ class Progress:
     started: int
     failed: int
     devices: list[DeviceProgress]
+    expired: int = 0
+    """Devices the command reached too late (``command_ack`` ``expired``; also in failed)."""
 
 
 def _view(row: EmergencyBroadcast) -> Broadcast:
@@ -104,6 +110,7 @@ def _view(row: EmergencyBroadcast) -> Broadcast:
         device_ids=tuple(t.device_id for t in row.targets), device_count=row.device_count,
         command_id=row.command_id or "", item_id=row.item_id or "", flagged=row.flagged,
         approval_skipped=row.approval_skipped, request_id=row.request_id,
+        valid_minutes=row.valid_minutes, expires_at=row.expires_at,
     )
 
 
@@ -186,7 +193,8 @@ def progress(session: Session, *, actor: Actor, broadcast: Broadcast) -> Progres
                             broadcast.device_count, 0, 0, 0, [])
         sent = progress(session, actor=actor, broadcast=done)
         return Progress(broadcast, ProgressState.SENT, done.id, sent.targeted,
-                        sent.acknowledged, sent.started, sent.failed, sent.devices)
+                        sent.acknowledged, sent.started, sent.failed, sent.devices,
+                        sent.expired)
     targets = list(session.scalars(select(EmergencyTarget).where(
         EmergencyTarget.broadcast_id == broadcast.id).order_by(EmergencyTarget.device_id)))
     devices = {d.id: d for d in session.scalars(
@@ -199,11 +207,13 @@ def progress(session: Session, *, actor: Actor, broadcast: Broadcast) -> Progres
         id=t.device_id, name=devices[t.device_id].name if t.device_id in devices else t.device_id,
         unit_name=units.get(devices[t.device_id].unit_id, "") if t.device_id in devices else "",
         acked_at=t.acked_at, started_at=t.started_at,
-        failed=None if t.started_at is not None else t.failed) for t in shown]
+        failed=None if t.started_at is not None else t.failed,
+        expired_at=t.expired_at) for t in shown]
     return Progress(broadcast, ProgressState.SENT, broadcast.id, len(rows),
                     sum(1 for r in rows if r.acked_at is not None),
                     sum(1 for r in rows if r.started_at is not None),
-                    sum(1 for r in rows if r.failed), rows)
+                    sum(1 for r in rows if r.failed), rows,
+                    sum(1 for r in rows if r.expired_at is not None and r.started_at is None))
 
 
 def _target(session: Session, device_id: str, *, command_id: str | None = None,
@@ -224,6 +234,10 @@ def apply_ack(session: Session, *, ack: CommandAck) -> None:
         return
     if ack.outcome == CommandOutcome.ACCEPTED:
         target.acked_at = ack.at
+    elif ack.outcome == CommandOutcome.EXPIRED:
+        target.expired_at = ack.at
+        target.failed = (f"đến quá hạn, không phát / arrived after its validity, not played: "
+                         f"{ack.reason}").rstrip(": ")[:500]
     else:
         target.failed = (f"thiết bị từ chối lệnh / command {ack.outcome.value}: "
                          f"{ack.reason}").rstrip(": ")[:500]

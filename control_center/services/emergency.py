@@ -1,7 +1,9 @@
 """Emergency broadcasts: content played at once on every device of chosen unit subtrees.
 
 Each device gets a signed one-shot ``play_now`` command at emergency priority (it interrupts
-whatever else is playing) with a short expiry. A broadcast is an ``EmergencyBroadcast`` row
+whatever else is playing), valid for the minutes the sender chose (``valid_minutes``, default
+30): an agent reached later, by its corrected clock, answers ``command_ack`` ``expired`` (a
+reason starting "missed:") instead of playing it. A broadcast is an ``EmergencyBroadcast`` row
 with the units it was addressed to and one target row per device, under the id of the audit
 entry that records who sent it (so links to either agree); the ingest fills the targets
 in from the agents' ``command_ack`` and play events (``services.broadcasts``). A request
@@ -79,8 +81,18 @@ from protocol.signing import Signer
 
 log = logging.getLogger(__name__)
 
-COMMAND_TTL = timedelta(minutes=2)
-"""An emergency command not received within this time is dropped by the agent (expired)."""
+DEFAULT_VALID_MINUTES = 30
+MAX_VALID_MINUTES = 24 * 60
+"""An emergency command stays valid 1 to 1440 minutes after it is sent (the sender's choice)."""
+
+
+def check_valid_minutes(valid_minutes: int) -> int:
+    """The validity window, or a 422 on ``valid_minutes`` saying the range."""
+    if not 1 <= valid_minutes <= MAX_VALID_MINUTES:
+        raise FieldError("valid_minutes", f"Thời hạn hiệu lực từ 1 đến {MAX_VALID_MINUTES} phút "
+                                          f"/ valid_minutes must be 1 to {MAX_VALID_MINUTES}: "
+                                          "how many minutes a device may still start it")
+    return valid_minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,14 +144,17 @@ def default_title(desk: EmergencyDesk, now: datetime) -> str:
 def submit(
     session: Session, *, desk: EmergencyDesk, actor: Actor, unit_ids: list[int],
     message: Message, confirm: str | None, now: datetime,
+    valid_minutes: int = DEFAULT_VALID_MINUTES,
 ) -> Outcome:
-    """Validate everything, then send at once or leave the new bulletin for an approver.
+    """Validate everything, then send at once or leave the new bulletin for an approver
+    (the request keeps ``valid_minutes`` for the send).
 
     Nothing is saved when any check fails (the confirmation, the units, the content, the
     broker); speech for a text is synthesised before the bulletin is made.
     """
     actor.require(Permission.EMERGENCY)
     check_confirmation(confirm)
+    check_valid_minutes(valid_minutes)
     target = plan(session, actor=actor, unit_ids=unit_ids)
     source = source_of(message)
     title = " ".join(message.title.split())
@@ -156,7 +171,7 @@ def submit(
             request = pending_request(session, bulletin_id=bulletin.id)
             _approve(session, bulletin=bulletin, actor=actor, now=now, skipped=False)
         return send(session, desk=desk, actor=actor, bulletin=bulletin, target=target,
-                    now=now, approval_skipped=False,
+                    now=now, approval_skipped=False, valid_minutes=valid_minutes,
                     request_id=request.id if request is not None else None)
     if source == "text":
         asset = speech_media(session, intake=desk.intake, text=message.text or "", actor=actor,
@@ -178,16 +193,16 @@ def submit(
     if actor.emergency_direct:
         _approve(session, bulletin=bulletin, actor=actor, now=now, skipped=True)
         return send(session, desk=desk, actor=actor, bulletin=bulletin, target=target,
-                    now=now, approval_skipped=True)
+                    now=now, approval_skipped=True, valid_minutes=valid_minutes)
     bulletin.status = BulletinStatus.SUBMITTED
     entry = audit.add_entry(
         session, actor=actor, action=REQUEST_ACTION, object_type="bulletin",
         object_id=bulletin.id, at=now,
         detail={"bulletin_id": bulletin.id, "title": bulletin.title,
                 "unit_ids": list(target.unit_ids), "unit_names": list(target.unit_names),
-                "device_count": len(target.devices)})
+                "device_count": len(target.devices), "valid_minutes": valid_minutes})
     row = _broadcast(session, entry_id=entry.id, actor=actor, bulletin=bulletin,
-                     target=target, now=now)
+                     target=target, now=now, valid_minutes=valid_minutes)
     session.commit()
     log.info("emergency request %s by %s waits for an approver (%d devices)", row.id,
              actor.name, len(target.devices))
@@ -200,7 +215,7 @@ def _broadcast(
     session: Session, *, entry_id: int, actor: Actor, bulletin: Bulletin, target: Plan,
     now: datetime, action: PlayNow | None = None, command_id: str | None = None,
     expires_at: datetime | None = None, approval_skipped: bool = False,
-    request_id: int | None = None,
+    request_id: int | None = None, valid_minutes: int = DEFAULT_VALID_MINUTES,
 ) -> EmergencyBroadcast:
     """The broadcast's row under its audit entry's id, with its units; a send (``action``,
     what every device gets) also has one target row per device."""
@@ -210,7 +225,7 @@ def _broadcast(
         actor_unit_id=actor.unit_id, at=now, device_count=len(target.devices),
         command_id=command_id, item_id=action.item.item_id if action else None,
         expires_at=expires_at, flagged=approval_skipped, approval_skipped=approval_skipped,
-        request_id=request_id)
+        request_id=request_id, valid_minutes=valid_minutes)
     row.units = [EmergencyUnit(position=i, unit_id=u, unit_name=n[:200]) for i, (u, n)
                  in enumerate(zip(target.unit_ids, target.unit_names, strict=True))]
     if action is not None:
@@ -222,12 +237,15 @@ def _broadcast(
 
 def send_request(
     session: Session, *, desk: EmergencyDesk, actor: Actor, request_id: int,
-    confirm: str | None, now: datetime,
+    confirm: str | None, now: datetime, valid_minutes: int | None = None,
 ) -> Outcome:
-    """An approver sends a waiting request (approving its bulletin) to the requested units."""
+    """An approver sends a waiting request (approving its bulletin) to the requested units,
+    valid ``valid_minutes`` (default: what the request asked for)."""
     actor.require(Permission.EMERGENCY)
     actor.require(Permission.APPROVE)
     check_confirmation(confirm)
+    if valid_minutes is not None:
+        check_valid_minutes(valid_minutes)
     request = get_broadcast(session, actor=actor, broadcast_id=request_id)
     if request.kind != BroadcastKind.REQUEST:
         raise Conflict(f"broadcast {request_id} has already been sent")
@@ -245,7 +263,8 @@ def send_request(
     if approve:
         _approve(session, bulletin=bulletin, actor=actor, now=now, skipped=False)
     return send(session, desk=desk, actor=actor, bulletin=bulletin, target=target, now=now,
-                approval_skipped=False, request_id=request_id)
+                approval_skipped=False, request_id=request_id,
+                valid_minutes=valid_minutes or request.valid_minutes or DEFAULT_VALID_MINUTES)
 
 
 def _approve(
@@ -276,13 +295,15 @@ def _content(session: Session, *, desk: EmergencyDesk, bulletin: Bulletin, actor
 def send(
     session: Session, *, desk: EmergencyDesk, actor: Actor, bulletin: Bulletin, target: Plan,
     now: datetime, approval_skipped: bool, request_id: int | None = None,
+    valid_minutes: int = DEFAULT_VALID_MINUTES,
 ) -> Outcome:
     """Record the broadcast (audit entry, a ``sent`` Distribution per receiving unit), commit,
-    then publish one signed play_now command per device in one batch."""
+    then publish one signed play_now command per device in one batch, valid
+    ``valid_minutes`` from now (its ``expires_at``)."""
     content = _content(session, desk=desk, bulletin=bulletin, actor=actor, now=now)
     action = play_now(bulletin=bulletin, content=content, now=now, emergency=True)
     command_id = uuid.uuid4().hex
-    expires_at = now + COMMAND_TTL
+    expires_at = now + timedelta(minutes=check_valid_minutes(valid_minutes))
     receiving = sorted(set(target.devices.values()))
     entry = audit.add_entry(
         session, actor=actor, action=SEND_ACTION, object_type="bulletin",
@@ -292,11 +313,12 @@ def send(
                 "device_ids": sorted(target.devices), "device_count": len(target.devices),
                 "receiving_unit_ids": receiving, "command_id": command_id,
                 "item_id": action.item.item_id, "expires_at": expires_at.isoformat(),
+                "valid_minutes": valid_minutes,
                 "approval_skipped": approval_skipped, "request_id": request_id})
     row = _broadcast(session, entry_id=entry.id, actor=actor, bulletin=bulletin,
                      target=target, now=now, action=action, command_id=command_id,
                      expires_at=expires_at, approval_skipped=approval_skipped,
-                     request_id=request_id)
+                     request_id=request_id, valid_minutes=valid_minutes)
     _distribute(session, actor=actor, bulletin=bulletin, target=target, units=receiving,
                 now=now, note=f"khẩn cấp / emergency broadcast {row.id}")
     session.commit()

@@ -29,10 +29,17 @@ class EmergencyCreate(InputModel):
     title: str = Field(default="", max_length=emergency_checks.TITLE_MAX,
                        description="for new content; default 'Phát khẩn cấp <time>'")
     confirm: str = Field(default="", description=f'must be "{emergency_checks.CONFIRM_WORD}"')
+    valid_minutes: int = Field(
+        default=emergency.DEFAULT_VALID_MINUTES, ge=1, le=emergency.MAX_VALID_MINUTES,
+        description="minutes a device may still start it (by its corrected clock); a device "
+                    "reached later answers command_ack expired (missed)")
 
 
 class EmergencySend(InputModel):
     confirm: str = Field(default="", description=f'must be "{emergency_checks.CONFIRM_WORD}"')
+    valid_minutes: int | None = Field(
+        default=None, ge=1, le=emergency.MAX_VALID_MINUTES,
+        description="minutes a device may still start it; default: what the request asked")
 
 
 class EmergencyAnswer(BaseModel):
@@ -43,6 +50,8 @@ class EmergencyAnswer(BaseModel):
     published: int = Field(description="commands the broker acknowledged")
     message: str
     status_url: str
+    expires_at: datetime | None = Field(description="when a send stops being valid on the "
+                                                    "devices (null while waiting)")
 
 
 class DeviceProgressPublic(BaseModel):
@@ -52,6 +61,8 @@ class DeviceProgressPublic(BaseModel):
     acked_at: datetime | None
     started_at: datetime | None
     failed: str | None
+    expired_at: datetime | None = Field(
+        description="when the device reported the command arrived after its validity")
 
 
 class BroadcastStatus(BaseModel):
@@ -67,10 +78,14 @@ class BroadcastStatus(BaseModel):
     unit_names: list[str]
     flagged: bool
     approval_skipped: bool
+    valid_minutes: int | None = Field(description="the validity asked (request) or given (send)")
+    expires_at: datetime | None = Field(description="a send's end of validity")
     targeted: int
     acknowledged: int = Field(description="devices that acknowledged the command")
     started: int = Field(description="devices that reported play_started")
-    failed: int
+    failed: int = Field(description="devices that refused it, failed to play or missed it "
+                                    "(expired included), and were never started")
+    expired: int = Field(description="devices it reached after its validity (missed)")
     devices: list[DeviceProgressPublic]
 
 
@@ -78,7 +93,7 @@ def _answer(outcome: emergency.Outcome) -> EmergencyAnswer:
     return EmergencyAnswer(
         id=outcome.id, state=outcome.state, bulletin_id=outcome.bulletin_id,
         targeted=outcome.targeted, published=outcome.published, message=outcome.message,
-        status_url=f"/api/v1/emergency/{outcome.id}/status")
+        status_url=f"/api/v1/emergency/{outcome.id}/status", expires_at=outcome.expires_at)
 
 
 def status_public(progress: broadcasts.Progress) -> BroadcastStatus:
@@ -87,11 +102,13 @@ def status_public(progress: broadcasts.Progress) -> BroadcastStatus:
         id=b.id, kind=b.kind, state=progress.state, sent_id=progress.sent_id, at=b.at,
         actor=b.actor, bulletin_id=b.bulletin_id, title=b.title, unit_ids=list(b.unit_ids),
         unit_names=list(b.unit_names), flagged=b.flagged, approval_skipped=b.approval_skipped,
+        valid_minutes=b.valid_minutes, expires_at=b.expires_at,
         targeted=progress.targeted, acknowledged=progress.acknowledged,
-        started=progress.started, failed=progress.failed,
+        started=progress.started, failed=progress.failed, expired=progress.expired,
         devices=[DeviceProgressPublic(id=d.id, name=d.name, unit_name=d.unit_name,
                                       acked_at=d.acked_at, started_at=d.started_at,
-                                      failed=d.failed) for d in progress.devices])
+                                      failed=d.failed, expired_at=d.expired_at)
+                 for d in progress.devices])
 
 
 @router.post("", response_model=EmergencyAnswer, status_code=201,
@@ -113,7 +130,7 @@ def create_emergency(
                                        title=data.title)
     outcome = emergency.submit(session, desk=center.emergency, actor=actor,
                                unit_ids=data.unit_ids, confirm=data.confirm, message=message,
-                               now=now)
+                               now=now, valid_minutes=data.valid_minutes)
     if outcome.state != emergency.OutcomeState.SENT:
         response.status_code = 202
     return _answer(outcome)
@@ -127,7 +144,7 @@ def send_request(
     """An approver approves a waiting request and broadcasts it to the requested units."""
     return _answer(emergency.send_request(session, desk=center.emergency, actor=actor,
                                           request_id=broadcast_id, confirm=data.confirm,
-                                          now=now))
+                                          now=now, valid_minutes=data.valid_minutes))
 
 
 @router.get("", response_model=ItemList[BroadcastStatus])

@@ -40,7 +40,9 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 SOURCES = {"bulletin": "Bản tin đã duyệt / approved bulletin",
            "upload": "Bản ghi âm / recording", "text": "Nhập văn bản, máy đọc / typed text (TTS)"}
 DENIED = "Vai trò của bạn không được phát khẩn cấp / your role may not send emergency broadcasts."
-_FIELDS = ("source", "bulletin_id", "media_sha256", "media_name", "text", "title")
+_FIELDS = ("source", "bulletin_id", "media_sha256", "media_name", "text", "title",
+           "valid_minutes")
+_VALID_DEFAULT = str(emergency.DEFAULT_VALID_MINUTES)
 Str = Annotated[str, Form()]
 Ids = Annotated[list[str], Form()]
 
@@ -72,7 +74,7 @@ def emergency_form(ctx: ConsoleDep) -> Response:
     """Step 1: units and message; below it, the latest broadcasts and waiting requests."""
     if not ctx.may(Permission.EMERGENCY):
         raise Forbidden(DENIED)
-    return _step1(ctx, FormState(values={"source": ""}), [])
+    return _step1(ctx, FormState(values={"source": "", "valid_minutes": _VALID_DEFAULT}), [])
 
 
 def _check_message(session: Session, ctx: ConsoleContext, form: FormState,
@@ -118,6 +120,16 @@ def _check_message(session: Session, ctx: ConsoleContext, form: FormState,
     return None
 
 
+def _valid_minutes(form: FormState) -> int:
+    """The validity window typed in step 1 (an error on the field when it is not 1–1440)."""
+    raw = form.values.get("valid_minutes", "").strip() or _VALID_DEFAULT
+    try:
+        return emergency.check_valid_minutes(int(raw) if raw.isdigit() else 0)
+    except CenterError as exc:
+        form.error("valid_minutes", str(exc))
+        return emergency.DEFAULT_VALID_MINUTES
+
+
 def _review(ctx: ConsoleContext, session: Session, form: FormState, chosen: list[int],
             bulletin: Bulletin | None, status_code: int = 200) -> Response:
     plan = emergency_checks.plan(session, actor=ctx.actor, unit_ids=chosen)
@@ -139,14 +151,17 @@ def _review(ctx: ConsoleContext, session: Session, form: FormState, chosen: list
 def emergency_review(
     ctx: ConsoleDep, csrf: Str = "", unit_ids: Ids = [], source: Str = "",  # noqa: B006
     bulletin_id: Str = "", media_sha256: Str = "", media_name: Str = "", text: Str = "",
-    title: Str = "", recording: Annotated[UploadFile | None, File()] = None,
+    title: Str = "", valid_minutes: Str = _VALID_DEFAULT,
+    recording: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Check step 1; show the review (step 2) or step 1 again with the errors."""
     ctx.check_csrf(csrf)
     if not ctx.may(Permission.EMERGENCY):
         raise Forbidden(DENIED)
     form = FormState(values=dict(zip(_FIELDS, (source, bulletin_id, media_sha256.strip(),
-                                               media_name, text, title), strict=True)))
+                                               media_name, text, title, valid_minutes),
+                                     strict=True)))
+    _valid_minutes(form)
     chosen = _ids(unit_ids)
     with ctx.center.sessions() as session:
         bulletin = _check_message(session, ctx, form, recording)
@@ -163,14 +178,14 @@ def emergency_review(
 def emergency_edit(
     ctx: ConsoleDep, csrf: Str = "", unit_ids: Ids = [], source: Str = "",  # noqa: B006
     bulletin_id: Str = "", media_sha256: Str = "", media_name: Str = "", text: Str = "",
-    title: Str = "",
+    title: Str = "", valid_minutes: Str = _VALID_DEFAULT,
 ) -> Response:
     """Back from the review to step 1, with everything chosen so far."""
     ctx.check_csrf(csrf)
     if not ctx.may(Permission.EMERGENCY):
         raise Forbidden(DENIED)
     form = FormState(values=dict(zip(_FIELDS, (source, bulletin_id, media_sha256, media_name,
-                                               text, title), strict=True)))
+                                               text, title, valid_minutes), strict=True)))
     return _step1(ctx, form, _ids(unit_ids))
 
 
@@ -188,14 +203,16 @@ def emergency_send(
     ctx: ConsoleDep, csrf: Str = "", unit_ids: Ids = [], source: Str = "",  # noqa: B006
     bulletin_id: Str = "", media_sha256: Str = "", media_name: Str = "", text: Str = "",
     title: Str = "", confirm: Str = "", confirm_check: Str = "",
+    valid_minutes: Str = _VALID_DEFAULT,
 ) -> Response:
     """Step 2: with the box ticked and the word typed, send (or submit for approval)."""
     ctx.check_csrf(csrf)
     if not ctx.may(Permission.EMERGENCY):
         raise Forbidden(DENIED)
     form = FormState(values=dict(zip(_FIELDS, (source, bulletin_id, media_sha256, media_name,
-                                               text, title), strict=True)))
+                                               text, title, valid_minutes), strict=True)))
     chosen = _ids(unit_ids)
+    minutes = _valid_minutes(form)
     _confirmed(form, confirm, confirm_check)
     message = emergency_checks.Message(
         bulletin_id=int(bulletin_id) if source == "bulletin" and bulletin_id.isdigit() else None,
@@ -207,7 +224,7 @@ def emergency_send(
                 outcome = emergency.submit(session, desk=ctx.center.emergency,
                                            actor=ctx.actor,
                                            unit_ids=chosen, message=message, confirm=confirm,
-                                           now=ctx.center.clock())
+                                           now=ctx.center.clock(), valid_minutes=minutes)
                 return redirect(f"{PREFIX}/emergency/{outcome.id}")
             except CenterError as exc:
                 session.rollback()

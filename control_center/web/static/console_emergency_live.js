@@ -13,6 +13,8 @@
     set("started", s.started + " / " + s.targeted);
     set("failed", String(s.failed));
     document.getElementById("box-failed").hidden = !s.failed;
+    set("expired", String(s.expired));
+    document.getElementById("box-expired").hidden = !s.expired;
     document.getElementById("box-started").className = "big" + (s.started === s.targeted ? " ok" : "");
     document.getElementById("box-acked").className = "big" + (s.acknowledged === s.targeted ? " ok" : "");
     s.devices.forEach(function (d) {
