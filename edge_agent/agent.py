@@ -99,7 +99,7 @@ class Agent:
         self.manifest_applied_at = 0.0  # wall-clock instant the current manifest took effect
         self.manifest_changed = threading.Condition()
         self._clock_probe = (CenterClockProbe(config.health.time_url, raw_clock,
-                                              on_reference=self._clock.anchor)
+                                              on_reference=self._on_clock_reference)
                              if config.health.time_url else None)
         recovered_at = self._store.recovered_at
         self.player = Player(
@@ -184,6 +184,12 @@ class Agent:
         self.cache.close()
         self._store.close()
         self.state = AgentState.STOPPED
+
+    def _on_clock_reference(self, center_s: float, monotonic_s: float) -> None:
+        """A new measurement of the center's clock: the player re-reads its time at once
+        (a clock found wrong by an hour changes every deadline)."""
+        self._clock.anchor(center_s, monotonic_s)
+        self.player.wake()
 
     @property
     def clock(self) -> CorrectedClock:

@@ -118,6 +118,7 @@ class InProcessAgent:
                  time_scale: float = 1.0) -> None:
         self.files = files
         self.ledger = LedgerFile(files.ledger)
+        files.play_log_dir.mkdir(parents=True, exist_ok=True)
         hardware, sink = sim_hardware(config.device_id, files.play_log, time_scale)
         self.sink: SimAudioSink = sink
         self.agent = Agent(config, hardware, clock, probe=SimSensors(config.device_id),

@@ -1,0 +1,28 @@
+"""Scenario 7: seven days offline, the agent's clock accelerated through its injectable clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.faults.rig import FaultRig, open_rig
+from tests.faults.scenario_clock import week_offline
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def week_rig(tmp_path: Path, mosquitto_installed: None) -> Iterator[FaultRig]:
+    """A rig whose center builds manifests nine days ahead."""
+    with open_rig(tmp_path / "rig", horizon_hours=24 * 9) as running:
+        yield running
+
+
+def test_a_week_offline_plays_every_item_from_cache_and_loses_nothing(
+    week_rig: FaultRig,
+) -> None:
+    row = week_offline(week_rig)
+    assert row.tally.problems() == [], row.markdown()
+    assert row.tally.plays_due == 21 and row.tally.plays_heard == 21
