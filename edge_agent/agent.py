@@ -101,12 +101,12 @@ class Agent:
         self._clock_probe = (CenterClockProbe(config.health.time_url, raw_clock,
                                               on_reference=self._on_clock_reference)
                              if config.health.time_url else None)
-        recovered_at = self._store.recovered_at
+        created_at = self._store.created_at
         self.player = Player(
             hardware=hardware, cache=self.cache, store=self._store, clock=self._clock,
             config=config.player, report=self._on_play, heartbeats=self.heartbeats,
             on_fault=self._fault,
-            skip_before=datetime.fromtimestamp(recovered_at, UTC) if recovered_at else None,
+            skip_before=datetime.fromtimestamp(created_at, UTC) if created_at else None,
         )
         self.downloader = Downloader(
             cache=self.cache, config=config.cache, on_ready=self._on_media_ready,

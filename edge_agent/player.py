@@ -81,8 +81,8 @@ class Player:
         self._hw = hardware
         self._heartbeats = heartbeats or Heartbeats()
         self._on_fault: FaultSink = on_fault or (lambda component, exc, recovery: None)
-        # Scheduled items due before this instant are not played late (the play journal that
-        # would say whether they played was lost with a corrupt store).
+        # Scheduled items due before this instant are not played late: the store was created
+        # then (first start, wiped or corrupt store), and no journal says whether they played.
         self._skip_before = skip_before
         self._cache = cache
         self._store = store

@@ -74,7 +74,8 @@ class StoreCorrupt(sqlite3.DatabaseError):
     """SQLite says the file is not a sound database."""
 
 
-def _open(path: Path) -> sqlite3.Connection:
+def _open(path: Path) -> tuple[sqlite3.Connection, bool]:
+    """The connection, and whether the store was created now (no play journal before)."""
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     try:
         db.execute("PRAGMA journal_mode=WAL")
@@ -82,6 +83,7 @@ def _open(path: Path) -> sqlite3.Connection:
         check = db.execute("PRAGMA quick_check").fetchone()
         if check is None or check[0] != "ok":
             raise StoreCorrupt(f"integrity check failed: {check[0] if check else 'no answer'}")
+        fresh = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'journal'").fetchone() is None
         db.executescript(SCHEMA)
         columns = {row[1] for row in db.execute("PRAGMA table_info(outbox)")}
         if "rank" not in columns:  # a store written by an agent before 0.2
@@ -93,7 +95,7 @@ def _open(path: Path) -> sqlite3.Connection:
         if corrupt and not isinstance(exc, StoreCorrupt):
             raise StoreCorrupt(str(exc)) from exc
         raise
-    return db
+    return db, fresh
 
 
 def _move_aside(path: Path) -> Path:
@@ -116,16 +118,17 @@ class LocalStore:
         self._lock = threading.Lock()
         self.recovered: str | None = None
         """Why the store was found corrupt and replaced at start-up (None if it was sound)."""
-        self.recovered_at: float | None = None
         try:
-            self._db = _open(path)
+            self._db, fresh = _open(path)
         except StoreCorrupt as exc:
             moved = _move_aside(path)
             self.recovered = f"{exc}; moved aside to {moved.name}"
-            self.recovered_at = time.time()
             log.error("agent store %s is corrupt (%s): moved aside, starting a fresh one",
                       path, exc)
-            self._db = _open(path)
+            self._db, fresh = _open(path)
+        self.created_at: float | None = time.time() if fresh else None
+        """When a store without a play journal was created (first start, wiped or replaced
+        store): what was due before cannot be known to have played or not."""
 
     def close(self) -> None:
         with self._lock:
