@@ -11,7 +11,7 @@ from protocol.telemetry import HealthSample
 
 def test_every_field_is_the_identity_or_a_reading_of_one_kind() -> None:
     by_kind = (hf.FLOAT_READINGS, hf.INT_READINGS, hf.BOOL_READINGS, hf.ENUM_READINGS,
-               hf.TEXT_READINGS)
+               hf.TEXT_READINGS, hf.MAP_READINGS)
     assert sorted(name for kind in by_kind for name in kind) == sorted(hf.READINGS)
     assert (*hf.IDENTITY, *hf.READINGS) == tuple(HealthSample.model_fields)
 
