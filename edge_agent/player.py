@@ -29,6 +29,7 @@ from protocol.manifest import AudioContent, PlayItem
 
 log = logging.getLogger(__name__)
 MAX_SLEEP_S = 30.0
+WAKE_WAIT_S = 1.0
 
 
 def ready_order(item: PlayItem) -> tuple[int, int, datetime, str]:
@@ -141,9 +142,17 @@ class Player:
             return True
 
     def wake(self) -> None:
-        """Re-evaluate now (e.g. media became available)."""
-        with self._cond:
+        """Re-evaluate now (e.g. media became available, the clock was measured).
+
+        Never blocks its caller for long: a player loop that holds its lock this long is
+        wedged, and the caller (the health sampler, the downloader) must go on reporting."""
+        if not self._cond.acquire(timeout=WAKE_WAIT_S):
+            log.error("player did not release its lock within %.1f s; not woken", WAKE_WAIT_S)
+            return
+        try:
             self._cond.notify_all()
+        finally:
+            self._cond.release()
 
     def current_item(self) -> PlayItem | None:
         with self._cond:
