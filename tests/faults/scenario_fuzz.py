@@ -19,6 +19,7 @@ and no long-lived thread is missing.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -68,6 +69,7 @@ class FuzzReport:
     threads_lost: list[str] = field(default_factory=list)
     unaccounted: int = 0
     crashes: int = 0
+    crash_kinds: Counter[str] = field(default_factory=Counter)  # exception type -> n
     refusals_counted: int | None = None  # the agent's own count (None: it keeps none)
     publish_s: float = 0.0  # generating and publishing (each publish waits for its PUBACK)
     settle_s: float = 0.0  # from the last publish until every message was accounted for
@@ -107,6 +109,34 @@ def settle(progress: Callable[[], int], target: int, timeout: float, quiet_s: fl
     return last
 
 
+class CaughtExceptions(logging.Handler):
+    """Counts exceptions logged with a traceback under a package's loggers: what a last-line
+    ``except Exception`` caught (a crash that did not kill the loop, but still a crash)."""
+
+    def __init__(self, package: str) -> None:
+        super().__init__(level=logging.ERROR)
+        self._logger = logging.getLogger(package)
+        self.kinds: Counter[str] = Counter()
+        self._lock2 = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[0] is not None:
+            with self._lock2:
+                self.kinds[record.exc_info[0].__name__] += 1
+
+    @property
+    def count(self) -> int:
+        with self._lock2:
+            return self.kinds.total()
+
+    def __enter__(self) -> CaughtExceptions:
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.removeHandler(self)
+
+
 def long_lived_threads() -> Counter[str]:
     return Counter(t.name for t in threading.enumerate()
                    if t.is_alive() and not t.name.startswith(TRANSIENT_THREADS))
@@ -135,6 +165,12 @@ def _agent_events(rig: FaultRig, device_id: str, since: datetime) -> list[dict[s
 def fuzz_agent(rig: FaultRig, *, manifests: int = 2500, commands: int = 2500,
                settle_timeout: float = 60.0) -> tuple[ReliabilityRow, FuzzReport]:
     """Fuzz one in-process agent's manifest and command topics."""
+    with CaughtExceptions("edge_agent") as caught:
+        return _fuzz_agent(rig, caught, manifests, commands, settle_timeout)
+
+
+def _fuzz_agent(rig: FaultRig, caught: CaughtExceptions, manifests: int, commands: int,
+                settle_timeout: float) -> tuple[ReliabilityRow, FuzzReport]:
     device = rig.device(rig.unit())
     agent = rig.agent_in_process(device).agent
     rig.wait_online(device.device_id)
@@ -182,7 +218,9 @@ def fuzz_agent(rig: FaultRig, *, manifests: int = 2500, commands: int = 2500,
                        and e.get("outcome") != CommandOutcome.ACCEPTED.value))
 
     def faults() -> int:
-        return (_counter(agent, "faults") - faults_before).total()
+        """agent_fault events made, or exceptions caught at a last line, whichever is more
+        (a handler's exception the agent logs without reporting it is a crash too)."""
+        return max((_counter(agent, "faults") - faults_before).total(), caught.count)
 
     # A message that made the agent fault (an exception its loop caught) gets no refusal.
     settle(lambda: refused_at_center() + faults(), must_refuse, settle_timeout)
@@ -196,6 +234,7 @@ def fuzz_agent(rig: FaultRig, *, manifests: int = 2500, commands: int = 2500,
         report.refusals_counted = refusals.total()
     report.unaccounted = must_refuse - report.outcomes["refused_with_event"]
     report.crashes = faults()
+    report.crash_kinds = Counter(caught.kinds)
 
     # Still alive: a real manifest is accepted after all that.
     accepted = sum(1 for e in rig.made([device.device_id]) if e.type == "manifest_accepted")
@@ -210,8 +249,13 @@ def fuzz_agent(rig: FaultRig, *, manifests: int = 2500, commands: int = 2500,
         "device, re-signed refusals, replays) at one agent, as the center's broker user.",
         rig.tally(device_ids=[device.device_id]), f"{FUZZ_TEST} -k agent",
         note=f"Refused with a reported reason: {report.outcomes['refused_with_event']}; "
-             f"replays dropped: {replays}; threads lost: {len(report.threads_lost)}.")
+             f"replays dropped: {replays}; crashes: {report.crashes}"
+             f"{_kinds(report.crash_kinds)}; threads lost: {len(report.threads_lost)}.")
     return row, report
+
+
+def _kinds(kinds: Counter[str]) -> str:
+    return " (" + ", ".join(f"{k} x{n}" for k, n in kinds.most_common()) + ")" if kinds else ""
 
 
 def _counter(agent: object, name: str) -> Counter[str]:
@@ -264,6 +308,12 @@ def fuzz_center(rig: FaultRig, *, events: int = 2500, statuses: int = 1250,
                 telemetry: int = 1250, settle_timeout: float = 60.0
                 ) -> tuple[ReliabilityRow, FuzzReport]:
     """Fuzz the center's event, status and telemetry topics as one registered device."""
+    with CaughtExceptions("control_center") as caught:
+        return _fuzz_center(rig, caught, events, statuses, telemetry, settle_timeout)
+
+
+def _fuzz_center(rig: FaultRig, caught: CaughtExceptions, events: int, statuses: int,
+                 telemetry: int, settle_timeout: float) -> tuple[ReliabilityRow, FuzzReport]:
     device = rig.device(rig.unit())
     event_seeds, status_seed, telemetry_seed = _device_seeds(device.device_id)
     threads = long_lived_threads()  # before this test's own client starts its thread
@@ -307,7 +357,8 @@ def fuzz_center(rig: FaultRig, *, events: int = 2500, statuses: int = 1250,
     tdelta = Counter(center.telemetry.counters) - telemetry_before
     report.outcomes.update({f"telemetry[{k}]": v for k, v in tdelta.items()})
     report.unaccounted = max(0, report.total - ingest_done() - telemetry_done())
-    report.crashes = delta["error:handler"]
+    report.crashes = max(delta["error:handler"], caught.count)
+    report.crash_kinds = Counter(caught.kinds)
 
     # Still alive: a valid new event is stored.
     probe = MessageRejected(event_id=uuid.uuid4().hex, device_id=device.device_id,
@@ -326,5 +377,6 @@ def fuzz_center(rig: FaultRig, *, events: int = 2500, statuses: int = 1250,
         note=f"Each counted once: refused {sum(v for k, v in delta.items() if 'refused' in k)}"
              f" + {sum(v for k, v in tdelta.items() if 'refused' in k)} (telemetry), stored or "
              f"absorbed {delta['event'] + delta['duplicate'] + delta['status']}; crashes "
-             f"{report.crashes}; threads lost {len(report.threads_lost)}.")
+             f"{report.crashes}{_kinds(report.crash_kinds)}; threads lost "
+             f"{len(report.threads_lost)}.")
     return row, report
