@@ -29,6 +29,8 @@ def _load_json(raw: bytes) -> dict[str, object]:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedMessage(f"not JSON: {exc}") from exc
+    except RecursionError as exc:  # thousands of nested arrays: refused, never a crash
+        raise MalformedMessage("JSON nested too deeply") from exc
     if not isinstance(data, dict):
         raise MalformedMessage("payload is not a JSON object")
     version = data.get("v")

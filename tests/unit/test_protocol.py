@@ -194,3 +194,16 @@ def test_topics_round_trip_and_refuse_bad_ids() -> None:
             topics.validate_device_id(bad)
     with pytest.raises(TopicError):
         topics.parse_topic("tt/v1/dev/loa-01/secrets")
+
+
+@pytest.mark.parametrize("decode", [codec.decode_event, codec.decode_status,
+                                    codec.decode_telemetry, codec.decode_manifest])
+def test_deeply_nested_json_is_malformed_not_a_crash(decode) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(MalformedMessage, match="nested too deeply"):
+        decode(b"[" * 100_000)
+
+
+def test_deeply_nested_envelope_is_malformed_not_a_crash() -> None:
+    verifier = Verifier([Ed25519PrivateKey.generate().public_key()])
+    with pytest.raises(MalformedMessage, match="not JSON"):
+        verifier.open_manifest(b'{"a":' * 60_000)
