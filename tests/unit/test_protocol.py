@@ -206,4 +206,4 @@ def test_deeply_nested_json_is_malformed_not_a_crash(decode) -> None:  # type: i
 def test_deeply_nested_envelope_is_malformed_not_a_crash() -> None:
     verifier = Verifier([Ed25519PrivateKey.generate().public_key()])
     with pytest.raises(MalformedMessage, match="not JSON"):
-        verifier.open_manifest(b'{"a":' * 60_000)
+        verifier.open_manifest(b'{"a":' * 40_000)
