@@ -54,7 +54,7 @@ def clock_jumps(rig: FaultRig, *, spacing_s: float = 6.0) -> ReliabilityRow:
         "monotonic clock).", rig.tally(fault_end=fault_end), CLOCK_TEST)
 
 
-def week_offline(rig: FaultRig, *, rate: float = 20_000.0, days: int = 7,
+def week_offline(rig: FaultRig, *, rate: float = 30_000.0, days: int = 7,
                  per_day: tuple[float, ...] = (0.0, 5.0, 11.0)) -> ReliabilityRow:
     """An agent holding a week of schedules goes offline (the broker stops) while its clock
     runs ``rate`` times faster than real time; every item is played from cache at its
@@ -64,7 +64,7 @@ def week_offline(rig: FaultRig, *, rate: float = 20_000.0, days: int = 7,
     device = rig.device(rig.unit())
     bulletin = rig.bulletin(seconds=1.0)
     start = datetime.now(UTC)
-    instants = [start + timedelta(days=1.5 + d, hours=h)
+    instants = [start + timedelta(days=1 + d, hours=h)
                 for d in range(days) for h in per_day]
     rig.schedule(bulletin, instants, [device.device_id])
     clock = AcceleratedClock(start, rate)
