@@ -13,6 +13,8 @@ from edge_agent.alsa import alsa_hardware
 from edge_agent.config import load_config
 from edge_agent.errors import ConfigError
 
+EXIT_RESTART = 75  # EX_TEMPFAIL: the unit's Restart=on-failure starts the agent again
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m edge_agent")
@@ -30,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     agent.start()
-    stop.wait()
+    while not stop.wait(1.0):
+        if agent.restart_needed.is_set():
+            logging.critical("restarting: %s", agent.restart_reason)
+            agent.stop()
+            return EXIT_RESTART
     agent.stop()
     return 0
 

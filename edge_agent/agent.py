@@ -38,7 +38,7 @@ from edge_agent.media_cache import Fetched, MediaCache
 from edge_agent.mqtt_link import MqttLink
 from edge_agent.outbox import Ledger, Outbox
 from edge_agent.player import OutcomeKind, Player, PlayOutcome
-from edge_agent.store import LocalStore
+from edge_agent.store import CORRUPT_ERRORS, LocalStore
 from edge_agent.supervision import Heartbeats
 from edge_agent.watchdog import Watchdog
 from protocol.codec import encode
@@ -82,6 +82,9 @@ class Agent:
         self.refusals: Counter[str] = Counter()
         """Inbound messages refused, per ``channel:reason`` (fuzzing, bad senders)."""
         self._awaiting_ack: dict[str, str] = {}  # play-now item id -> command id, not acked
+        self.restart_needed = threading.Event()
+        """Set when only a restart can recover (the entry point exits; systemd restarts)."""
+        self.restart_reason = ""
         self._amp = TrackedAmplifier(hardware.amplifier)
         self._volume = TrackedVolume(hardware.volume)
         hardware = Hardware(sink=hardware.sink, amplifier=self._amp, volume=self._volume)
@@ -198,7 +201,14 @@ class Agent:
 
     # faults ----------------------------------------------------------------------
     def _fault(self, component: str, exc: BaseException, recovery: str) -> None:
-        """Count an unexpected failure and report it as an ``agent_fault`` event."""
+        """Count an unexpected failure and report it as an ``agent_fault`` event. A store
+        SQLite finds corrupt while running asks for a restart (which replaces it)."""
+        if (isinstance(exc, sqlite3.DatabaseError)
+                and getattr(exc, "sqlite_errorname", "") in CORRUPT_ERRORS
+                and not self.restart_needed.is_set()):
+            self.restart_reason = f"store corrupt while running: {exc}"
+            self.restart_needed.set()
+            recovery += "; the agent restarts to replace the store"
         self.faults[component] += 1
         error = f"{type(exc).__name__}: {exc}"
         self._emit(self._events.fault(component, error, self.faults[component], recovery))

@@ -7,11 +7,16 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from edge_agent.config import CacheConfig
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from edge_agent.agent import Agent
+from edge_agent.config import AgentConfig, CacheConfig
 from edge_agent.media_cache import MediaCache
 from edge_agent.outbox import Outbox
 from edge_agent.store import LocalStore
+from firmware_sim.hardware import sim_hardware
 from protocol.events import AgentFault, PlayFailed
+from protocol.signing import public_key_b64
 from protocol.telemetry import HealthReport, HealthSample
 
 NOW = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
@@ -162,3 +167,21 @@ def test_an_old_store_gains_the_outbox_rank(tmp_path: Path) -> None:
     store.outbox_add("t", b"y", rank=0)
     assert store.outbox_trim(1, spare=set()) == 1
     store.close()
+
+
+def test_a_store_corrupt_while_running_asks_for_a_restart(tmp_path: Path) -> None:
+    key = public_key_b64(Ed25519PrivateKey.generate().public_key())
+    hardware, _ = sim_hardware("loa-1")
+    agent = Agent(AgentConfig(device_id="loa-1", data_dir=tmp_path,
+                              center_public_keys=(key,)), hardware)
+    busy = sqlite3.OperationalError("database is locked")
+    agent._fault("player", busy, "loop restarted")  # noqa: SLF001 - the agent's fault path
+    assert not agent.restart_needed.is_set()
+    corrupt = sqlite3.DatabaseError("database disk image is malformed")
+    corrupt.sqlite_errorname = "SQLITE_CORRUPT"  # as sqlite3 sets it for SQLITE_CORRUPT
+    agent._fault("player", corrupt, "loop restarted")  # noqa: SLF001
+    assert agent.restart_needed.is_set() and "store corrupt" in agent.restart_reason
+    faults = [r.payload for r in agent._store.outbox_pending(10, exclude=set())]  # noqa: SLF001
+    assert b"the agent restarts to replace the store" in faults[-1]
+    agent.cache.close()
+    agent._store.close()  # noqa: SLF001
