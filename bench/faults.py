@@ -18,7 +18,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                       flush=True)
                 rows.append({"scenario": name, "error": str(exc)})
                 continue
+        row = replace(row, bench=f".venv/bin/python bench/faults.py --scenario {name}"
+                                 + (" --quick" if args.quick else ""))
         failed += bool(row.tally.problems())
         print(row.markdown(), flush=True)
         rows.append({**row.as_dict(), "name": name,

@@ -155,6 +155,7 @@ class ReliabilityRow:
     tally: Tally
     command: str
     note: str = ""
+    bench: str = ""  # the bench command that made these figures, when a bench run did
 
     HEADER = ("| Scenario | What was done | Events made / stored / duplicated | "
               "Plays due / heard / late | Time to converge | Rerun |\n"
@@ -169,7 +170,7 @@ class ReliabilityRow:
         what = self.what + (f" {self.note}" if self.note else "")
         return (f"| {self.scenario} | {what} | {events} | "
                 f"{t.plays_due} / {t.plays_heard} / {t.plays_late} | {converge} | "
-                f"`{self.command}` |")
+                f"`{self.command}`" + (f"<br>`{self.bench}`" if self.bench else "") + " |")
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
