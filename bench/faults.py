@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
         row = replace(row, bench=f".venv/bin/python bench/faults.py --scenario {name}"
                                  + (" --quick" if args.quick else ""))
-        failed += bool(row.tally.problems())
+        failed += bool(row.problems())
         print(row.markdown(), flush=True)
         rows.append({**row.as_dict(), "name": name,
                      "seconds": round(time.monotonic() - started, 1), "quick": args.quick})

@@ -78,6 +78,17 @@ class FuzzReport:
     def total(self) -> int:
         return sum(self.sent.values())
 
+    def issues(self) -> tuple[str, ...]:
+        """What misses the goal: crashes, messages without a counted fate, lost threads."""
+        out = []
+        if self.crashes:
+            out.append(f"{self.crashes} crash(es) caught at a last line{_kinds(self.crash_kinds)}")
+        if self.unaccounted:
+            out.append(f"{self.unaccounted} message(s) without a counted fate")
+        if self.threads_lost:
+            out.append(f"threads lost: {self.threads_lost}")
+        return tuple(out)
+
 
 def publish_fuzzed(strategy: st.SearchStrategy[Fuzzed], examples: int,
                    publish: Callable[[bytes], object], sent: Counter[str], label: str) -> None:
@@ -250,7 +261,8 @@ def _fuzz_agent(rig: FaultRig, caught: CaughtExceptions, manifests: int, command
         rig.tally(device_ids=[device.device_id]), f"{FUZZ_TEST} -k agent",
         note=f"Refused with a reported reason: {report.outcomes['refused_with_event']}; "
              f"replays dropped: {replays}; crashes: {report.crashes}"
-             f"{_kinds(report.crash_kinds)}; threads lost: {len(report.threads_lost)}.")
+             f"{_kinds(report.crash_kinds)}; threads lost: {len(report.threads_lost)}.",
+        issues=report.issues())
     return row, report
 
 
@@ -378,5 +390,5 @@ def _fuzz_center(rig: FaultRig, caught: CaughtExceptions, events: int, statuses:
              f" + {sum(v for k, v in tdelta.items() if 'refused' in k)} (telemetry), stored or "
              f"absorbed {delta['event'] + delta['duplicate'] + delta['status']}; crashes "
              f"{report.crashes}{_kinds(report.crash_kinds)}; threads lost "
-             f"{len(report.threads_lost)}.")
+             f"{len(report.threads_lost)}.", issues=report.issues())
     return row, report

@@ -156,6 +156,11 @@ class ReliabilityRow:
     command: str
     note: str = ""
     bench: str = ""  # the bench command that made these figures, when a bench run did
+    issues: tuple[str, ...] = ()  # what else misses the scenario's goal (crashes, threads)
+
+    def problems(self) -> list[str]:
+        """Everything that misses the goal: the tally's figures and the scenario's own."""
+        return [*self.tally.problems(), *self.issues]
 
     HEADER = ("| Scenario | What was done | Events made / stored / duplicated | "
               "Plays due / heard / late | Time to converge | Rerun |\n"
@@ -175,5 +180,5 @@ class ReliabilityRow:
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["tally"]["missing"] = list(self.tally.missing)
-        data["tally"]["problems"] = self.tally.problems()
+        data["problems"] = self.problems()
         return data
