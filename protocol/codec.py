@@ -15,6 +15,36 @@ from protocol.telemetry import HealthReport
 
 M = TypeVar("M", bound=BaseModel)
 MAX_PAYLOAD_BYTES = 256 * 1024
+INT64_MAX = 2**63 - 1  # what a database column holds: larger integers are refused
+
+
+def _int64(text: str) -> int:
+    if len(text) > 20 or not -INT64_MAX - 1 <= (value := int(text)) <= INT64_MAX:
+        raise MalformedMessage(f"integer {text[:24]}{'…' if len(text) > 24 else ''} is out "
+                               "of range (64-bit)")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise MalformedMessage(f"{name} is not a JSON number")
+
+
+def parse_json(raw: bytes | str) -> object:
+    """Strict JSON for messages from the network: integers within 64 bits, no NaN or
+    Infinity, no lone surrogates, bounded nesting; anything else is ``MalformedMessage``."""
+    try:
+        data = json.loads(raw, parse_int=_int64, parse_constant=_no_constant)
+    except MalformedMessage:
+        raise
+    except RecursionError as exc:  # thousands of nested arrays: refused, never a crash
+        raise MalformedMessage("JSON nested too deeply") from exc
+    except ValueError as exc:  # not JSON, not UTF-8
+        raise MalformedMessage(f"not JSON: {exc}") from exc
+    try:  # a lone surrogate (\ud800) decodes but can never be stored or re-encoded
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:
+        raise MalformedMessage("text holds a lone UTF-16 surrogate") from exc
+    return data
 
 
 def encode(model: BaseModel) -> bytes:
@@ -25,12 +55,7 @@ def encode(model: BaseModel) -> bytes:
 def _load_json(raw: bytes) -> dict[str, object]:
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise MalformedMessage(f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedMessage(f"not JSON: {exc}") from exc
-    except RecursionError as exc:  # thousands of nested arrays: refused, never a crash
-        raise MalformedMessage("JSON nested too deeply") from exc
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise MalformedMessage("payload is not a JSON object")
     version = data.get("v")

@@ -97,7 +97,7 @@ class Verifier:
             raise MalformedMessage(f"envelope of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
         try:
             env = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, too deep or long
             raise MalformedMessage(f"envelope is not JSON: {exc}") from exc
         if not isinstance(env, dict):
             raise MalformedMessage("envelope is not a JSON object")

@@ -11,11 +11,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from protocol.base import FrozenModel, UtcDatetime
 
 MAX_SAMPLES_PER_REPORT = 500
+INT64_MAX = 2**63 - 1
+_INT_FIELDS = ("disk_free_bytes", "cache_bytes", "manifest_version", "outbox_rows",
+               "outbox_dropped", "dead_letters", "faults")
 
 
 class NetworkType(StrEnum):
@@ -59,6 +62,15 @@ class HealthSample(FrozenModel):
     """Outbox rows the broker refused, set aside instead of retried (held on the device)."""
     faults: int = Field(default=0, ge=0)
     """``agent_fault`` events made since the agent started."""
+
+    @model_validator(mode="after")
+    def _within_64_bits(self) -> HealthSample:
+        """Integers a database column can hold (the fast JSON path accepts any size)."""
+        for name in _INT_FIELDS:
+            value = getattr(self, name)
+            if value is not None and value > INT64_MAX:
+                raise ValueError(f"{name} is out of range (64-bit)")
+        return self
 
 
 class HealthReport(FrozenModel):

@@ -207,3 +207,29 @@ def test_deeply_nested_envelope_is_malformed_not_a_crash() -> None:
     verifier = Verifier([Ed25519PrivateKey.generate().public_key()])
     with pytest.raises(MalformedMessage, match="not JSON"):
         verifier.open_manifest(b'{"a":' * 40_000)
+
+
+@pytest.mark.parametrize(("payload", "reason"), [
+    (b'{"v":1,"type":"x","n":' + b"9" * 5000 + b"}", "out of range"),
+    (b'{"v":1,"type":"x","n":9223372036854775808}', "out of range"),
+    (b'{"v":1,"type":"x","n":NaN}', "not a JSON number"),
+    (b'{"v":1,"type":"x","s":"\\ud800"}', "lone UTF-16 surrogate"),
+], ids=["5000-digits", "int64+1", "nan", "lone-surrogate"])
+def test_values_no_database_can_hold_are_malformed(payload: bytes, reason: str) -> None:
+    with pytest.raises(MalformedMessage, match=reason):
+        codec.decode_event(payload)
+
+
+def test_a_health_sample_beyond_64_bits_is_refused_on_the_fast_path() -> None:
+    report = {"type": "health", "v": 1, "device_id": "loa-1", "samples": [
+        {"sample_id": "abcdefgh", "at": "2026-12-05T00:00:00Z", "cache_bytes": 2**63}]}
+    with pytest.raises(MalformedMessage, match="out of range"):
+        codec.decode_telemetry(json.dumps(report).encode())
+    report["samples"][0]["cache_bytes"] = 2**63 - 1  # type: ignore[index]
+    assert codec.decode_telemetry(json.dumps(report).encode()).samples[0].cache_bytes == 2**63 - 1
+
+
+def test_a_huge_integer_in_an_envelope_is_malformed() -> None:
+    verifier = Verifier([Ed25519PrivateKey.generate().public_key()])
+    with pytest.raises(MalformedMessage, match="not JSON"):
+        verifier.open_manifest(b'{"v":' + b"1" * 5000 + b"}")
