@@ -58,22 +58,23 @@ def killed_mid_download(rig: FaultRig) -> ReliabilityRow:
     return ReliabilityRow(
         "2a. kill -9 mid-download", f"Agent process killed with {held // 1000} kB of "
         f"{bulletin['delivery']['size'] // 1000} kB downloaded (16 kB/s link); restarted, it "
-        "resumed the partial file.", rig.tally(fault_end=fault_end), f"{KILL_TEST} -k download")
+        "resumed the partial file.", rig.tally(fault_end=fault_end),
+        ".venv/bin/python -m pytest -q tests/integration/test_agent_process.py")
 
 
 def killed_mid_play(rig: FaultRig) -> ReliabilityRow:
-    """The agent is killed two seconds into a six-second play (a power cut): the amplifier's
+    """The agent is killed 1.5 s into a 4 s play (a power cut): the amplifier's
     relay drops with the power; restarted, the agent does not replay the cut item, and the
     next instant plays on time."""
     device = rig.device(rig.unit())
     proc = rig.spawn_agent(device)
     rig.wait_online(device.device_id)
-    bulletin = rig.bulletin(seconds=6.0)
-    first = datetime.now(UTC) + timedelta(seconds=6)
-    second = first + timedelta(seconds=14)
+    bulletin = rig.bulletin(seconds=4.0)
+    first = datetime.now(UTC) + timedelta(seconds=5)
+    second = first + timedelta(seconds=9)
     rig.schedule(bulletin, [first, second], [device.device_id])
     rig.wait_cached(device.device_id, bulletin["delivery"]["sha256"])
-    wait_for_instant(first.timestamp() + 2.0)
+    wait_for_instant(first.timestamp() + 1.5)
     ledger = rig.files(device.device_id).ledger
     wait_until(lambda: any(e.type == "play_started" for e in read_ledger(ledger)), 5,
                "the play_started of the first instant")
@@ -89,7 +90,7 @@ def killed_mid_play(rig: FaultRig) -> ReliabilityRow:
     started = [e for e in rig.made() if e.type == "play_started"]
     assert len(started) == 2, f"the cut play was replayed or lost: {len(started)} starts"
     return ReliabilityRow(
-        "2b. kill -9 mid-play", "Agent process killed 2 s into a 6 s play; restarted, the cut "
+        "2b. kill -9 mid-play", "Agent process killed 1.5 s into a 4 s play; restarted, the cut "
         "play is not replayed (its start was journaled and reported), the next instant plays.",
         tally, f"{KILL_TEST} -k mid_play",
         note="The cut play counts as heard from its play_started: the simulated sink writes "
@@ -131,8 +132,8 @@ def disk_full(rig: FaultRig, *, size_mb: int = 12) -> ReliabilityRow:
         proc = rig.spawn_agent(device, health={"interval_s": 0.5})
         rig.wait_online(device.device_id)
         bulletin = rig.bulletin(seconds=1.0)
-        start = datetime.now(UTC) + timedelta(seconds=5)
-        full = [start + timedelta(seconds=4 * i) for i in range(1, 3)]
+        start = datetime.now(UTC) + timedelta(seconds=4)
+        full = [start + timedelta(seconds=3 * i) for i in range(1, 3)]
         rig.schedule(bulletin, [start, *full], [device.device_id])
         rig.wait_cached(device.device_id, bulletin["delivery"]["sha256"])
         rig.wait_heard(timeout=15, before=start.timestamp() + 1)
@@ -140,7 +141,7 @@ def disk_full(rig: FaultRig, *, size_mb: int = 12) -> ReliabilityRow:
         filled = disk.fill()
         filled_at = time.time()
         late = rig.bulletin(seconds=1.0, title="Bản tin khi đầy đĩa")
-        after = full[-1] + timedelta(seconds=8)
+        after = full[-1] + timedelta(seconds=6)
         rig.schedule(late, [after], [device.device_id])
         rig.wait_heard(timeout=full[-1].timestamp() - time.time() + 10,
                        before=full[-1].timestamp() + 1)
@@ -169,8 +170,8 @@ def corrupt_store(rig: FaultRig) -> ReliabilityRow:
     files = rig.files(device.device_id)
     proc = rig.spawn_agent(device)
     bulletin = rig.bulletin(seconds=1.0)
-    first = datetime.now(UTC) + timedelta(seconds=5)
-    second = first + timedelta(seconds=12)
+    first = datetime.now(UTC) + timedelta(seconds=4)
+    second = first + timedelta(seconds=8)
     rig.schedule(bulletin, [first, second], [device.device_id])
     rig.wait_heard(timeout=20, before=first.timestamp() + 1)
     rig.wait_stored()

@@ -20,7 +20,7 @@ WEEK_TEST = ".venv/bin/python -m pytest -q tests/faults/test_week_offline.py"
 Y2000 = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
 
 
-def clock_jumps(rig: FaultRig, *, spacing_s: float = 6.0) -> ReliabilityRow:
+def clock_jumps(rig: FaultRig, *, spacing_s: float = 4.0) -> ReliabilityRow:
     """One agent's clock steps an hour ahead, then an hour behind, between play instants; a
     second agent boots with no real-time clock (its clock reads 1 January 2000). Both measure
     the center's time; every play starts on the center's instant (stamped by the true time)."""
@@ -33,7 +33,7 @@ def clock_jumps(rig: FaultRig, *, spacing_s: float = 6.0) -> ReliabilityRow:
     for device_id in ids:
         rig.wait_online(device_id)
     bulletin = rig.bulletin(seconds=1.0)
-    first = datetime.now(UTC) + timedelta(seconds=6)
+    first = datetime.now(UTC) + timedelta(seconds=4)
     instants = [first + timedelta(seconds=spacing_s * i) for i in range(3)]
     rig.schedule(bulletin, instants, ids)
     for device_id in ids:

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_partitioned_agent_plays_from_cache_and_every_event_arrives(netns_rig: FaultRig) -> None:
-    row = partition(netns_rig, cut_s=25.0, plays=1)
+    row = partition(netns_rig, cut_s=12.0, plays=1)
     tally = row.tally
     assert tally.problems() == [], row.markdown()
     assert tally.plays_due == tally.plays_heard == 1

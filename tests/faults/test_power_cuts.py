@@ -1,19 +1,15 @@
-"""Scenario 2: kill -9 of an agent mid-download, mid-play and mid-write."""
+"""Scenario 2: kill -9 of an agent mid-play and mid-write. Mid-download is held by
+``tests/integration/test_agent_process.py`` (resume, and a corrupted partial file) in the suite,
+and by ``bench/faults.py`` (``killed_mid_download``) for the figures."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.faults.rig import FaultRig
-from tests.faults.scenario_agent import killed_mid_download, killed_mid_play, killed_mid_write
+from tests.faults.scenario_agent import killed_mid_play, killed_mid_write
 
 pytestmark = pytest.mark.integration
-
-
-def test_killed_mid_download_resumes_and_plays_on_time(rig: FaultRig) -> None:
-    row = killed_mid_download(rig)
-    assert row.tally.problems() == [], row.markdown()
-    assert row.tally.plays_due == 1
 
 
 def test_killed_mid_play_is_not_replayed_and_the_next_plays(rig: FaultRig) -> None:
