@@ -304,7 +304,8 @@ class Agent:
             elif manifest.version < held:
                 reason = f"stale version {manifest.version} < held {held}"
             elif manifest.version == held:
-                return  # the retained copy seen again on reconnect
+                self.refusals["manifest:replay"] += 1  # e.g. the retained copy on reconnect
+                return
             else:
                 self._save_manifest(manifest.version, raw)
                 self._apply(manifest)

@@ -171,10 +171,7 @@ class MqttLink:
         if channel is None:
             log.warning("message on unexpected topic %.120s dropped", msg.topic)
             return
-        try:
-            self._on_message(channel, bytes(msg.payload))
-        except Exception:  # one bad message never kills the network loop
-            log.exception("handler failed for %s message (%d bytes)", channel, len(msg.payload))
+        self._on_message(channel, bytes(msg.payload))  # guarded: a failure is an agent_fault
 
     def _handle_publish(
         self,

@@ -101,7 +101,7 @@ class Verifier:
             raise MalformedMessage(f"envelope is not JSON: {exc}") from exc
         if not isinstance(env, dict):
             raise MalformedMessage("envelope is not a JSON object")
-        if env.get("v") != 1:
+        if type(env.get("v")) is not int or env.get("v") != 1:  # not true, not 1.0
             raise UnsupportedVersion(f"envelope version {env.get('v')!r} is not supported")
         body, sig, kid = env.get("body"), env.get("sig"), env.get("kid")
         if not isinstance(body, str):

@@ -233,3 +233,16 @@ def test_a_huge_integer_in_an_envelope_is_malformed() -> None:
     verifier = Verifier([Ed25519PrivateKey.generate().public_key()])
     with pytest.raises(MalformedMessage, match="not JSON"):
         verifier.open_manifest(b'{"v":' + b"1" * 5000 + b"}")
+
+
+@pytest.mark.parametrize("version", [b"true", b"1.0"])
+def test_an_envelope_version_must_be_the_integer_one(version: bytes) -> None:
+    signer = Signer(Ed25519PrivateKey.generate())
+    verifier = Verifier([signer.public_key])
+    sealed = signer.seal(manifest.Manifest(device_id="loa-1", version=1,
+                                           issued_at=datetime.now(UTC)))
+    assert verifier.open_manifest(sealed).version == 1
+    forged = sealed.replace(b'"v":1', b'"v":' + version, 1)
+    assert forged != sealed
+    with pytest.raises(UnsupportedVersion):
+        verifier.open_manifest(forged)
