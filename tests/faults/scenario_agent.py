@@ -6,9 +6,11 @@ agent processes, waits on what must happen and returns its row of ``docs/reliabi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -24,13 +26,17 @@ DISK_TEST = ".venv/bin/python -m pytest -q tests/faults/test_disk_full.py"
 CORRUPT_TEST = ".venv/bin/python -m pytest -q tests/faults/test_corrupt_store.py"
 
 
-def _faults(rig: FaultRig, device_id: str) -> list[dict[str, object]]:
-    """The ``agent_fault`` events the center stored for a device."""
+def _stored_payloads(rig: FaultRig, device_id: str, kind: str) -> list[dict[str, Any]]:
+    """The events of one type the center stored for a device."""
     with rig.center.center.sessions() as session:
         rows = session.scalars(select(DeviceEventRecord.payload).where(
-            DeviceEventRecord.device_id == device_id,
-            DeviceEventRecord.type == "agent_fault"))
+            DeviceEventRecord.device_id == device_id, DeviceEventRecord.type == kind))
         return [json.loads(p) for p in rows]
+
+
+def _faults(rig: FaultRig, device_id: str) -> list[dict[str, Any]]:
+    """The ``agent_fault`` events the center stored for a device."""
+    return _stored_payloads(rig, device_id, "agent_fault")
 
 
 def killed_mid_download(rig: FaultRig) -> ReliabilityRow:
@@ -89,12 +95,23 @@ def killed_mid_play(rig: FaultRig) -> ReliabilityRow:
     tally = rig.tally(fault_end=fault_end, due_before=second.timestamp() + 1)
     started = [e for e in rig.made() if e.type == "play_started"]
     assert len(started) == 2, f"the cut play was replayed or lost: {len(started)} starts"
+    # The power cut kept the sink from logging the cut play: its play_started (stored at the
+    # center) says when it began, which is what "heard" and "late" are judged by here.
+    cut = [p for p in _stored_payloads(rig, device.device_id, "play_started")
+           if abs(datetime.fromisoformat(p["scheduled_at"]).timestamp() - first.timestamp())
+           < 0.001]
+    assert len(cut) == 1, "no play_started for the cut play"
+    lateness = (datetime.fromisoformat(cut[0]["started_at"]) - first).total_seconds()
+    tally = dataclasses.replace(
+        tally, plays_heard=tally.plays_heard + 1, unheard=(),
+        plays_late=tally.plays_late + (lateness > tally.late_tolerance_s))
     return ReliabilityRow(
         "2b. kill -9 mid-play", "Agent process killed 1.5 s into a 4 s play; restarted, the cut "
         "play is not replayed (its start was journaled and reported), the next instant plays.",
         tally, f"{KILL_TEST} -k mid_play",
-        note="The cut play counts as heard from its play_started: the simulated sink writes "
-             "its log line at the end of a play, which the power cut prevented.")
+        note="The cut play counts as heard from its play_started stored at the center: the "
+             "simulated sink writes its log line at the end of a play, which the power cut "
+             "prevented.")
 
 
 def killed_mid_write(rig: FaultRig, *, kills: int = 4) -> ReliabilityRow:
@@ -116,10 +133,12 @@ def killed_mid_write(rig: FaultRig, *, kills: int = 4) -> ReliabilityRow:
     rig.wait_stored(timeout=30)
     recovered = [f for f in _faults(rig, device.device_id) if f.get("component") == "store"]
     assert not recovered, f"a power cut corrupted the store: {recovered}"
+    tally = rig.tally(fault_end=fault_end)
     return ReliabilityRow(
         "2c. kill -9 mid-write", f"Agent process writing a health sample every 50 ms killed "
         f"{kills} times at arbitrary moments; the store (WAL, synchronous=FULL) opened sound "
-        "every time.", rig.tally(fault_end=fault_end), f"{KILL_TEST} -k mid_write")
+        f"every time ({tally.telemetry_made} health reports written meanwhile; no store "
+        "recovery reported).", tally, f"{KILL_TEST} -k mid_write")
 
 
 def disk_full(rig: FaultRig, *, size_mb: int = 12) -> ReliabilityRow:
