@@ -355,7 +355,7 @@ class Agent:
             self._emit(self._events.command_ack(
                 cmd.id, CommandOutcome.EXPIRED,
                 f"missed: arrived {late:.0f} s after its validity ended at "
-                f"{cmd.expires_at.isoformat()} (center time)"))
+                f"{cmd.expires_at.isoformat()}"))
             return
         action = cmd.action
         if isinstance(action, PlayNow):
