@@ -37,7 +37,8 @@ from edge_agent.housekeeper import DAY_S, Housekeeper
 from edge_agent.media_cache import Fetched, MediaCache
 from edge_agent.mqtt_link import MqttLink
 from edge_agent.outbox import Ledger, Outbox
-from edge_agent.player import OutcomeKind, Player, PlayOutcome
+from edge_agent.play_now import PlayNowCommands
+from edge_agent.player import Player, PlayOutcome
 from edge_agent.store import CORRUPT_ERRORS, LocalStore
 from edge_agent.supervision import Heartbeats
 from edge_agent.watchdog import Watchdog
@@ -46,9 +47,7 @@ from protocol.errors import ProtocolError
 from protocol.events import CommandOutcome, Status
 from protocol.manifest import (
     AudioContent,
-    Command,
     Manifest,
-    PlayItem,
     PlayNow,
     SetVolume,
     StopPlayback,
@@ -81,7 +80,6 @@ class Agent:
         """Unexpected failures since start, per component."""
         self.refusals: Counter[str] = Counter()
         """Inbound messages refused, per ``channel:reason`` (fuzzing, bad senders)."""
-        self._awaiting_ack: dict[str, str] = {}  # play-now item id -> command id, not acked
         self.restart_needed = threading.Event()
         """Set when only a restart can recover (the entry point exits; systemd restarts)."""
         self.restart_reason = ""
@@ -153,8 +151,12 @@ class Agent:
         self.watchdog = Watchdog(self.heartbeats, stale_after_s=config.player.stall_after_s)
         if self._store.recovered:
             self._report_recovery(self._store.recovered)
+        self.play_now = PlayNowCommands(
+            store=self._store, player=self.player, downloader=self.downloader,
+            cache=self.cache, verifier=self._verifier, ack=self._ack, on_fault=self._fault,
+            stall_after_s=config.player.stall_after_s)
         self._load_last_manifest()
-        self._restore_play_now()
+        self.play_now.restore()
 
     # lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -246,26 +248,17 @@ class Agent:
         return encode(Status(device_id=self.device_id, online=True, at=self._clock.now(),
                              agent_version=AGENT_VERSION, manifest_version=version))
 
+    def _ack(self, command_id: str, outcome: CommandOutcome, reason: str = "") -> None:
+        self._emit(self._events.command_ack(command_id, outcome, reason))
+
     def _on_play(self, outcome: PlayOutcome) -> None:
-        item_id = outcome.item.item_id
-        command_id = self._awaiting_ack.pop(item_id, None)
-        if command_id is not None:
-            if outcome.kind is OutcomeKind.FAILED:
-                self._emit(self._events.command_ack(command_id, CommandOutcome.REJECTED,
-                                                    outcome.reason))
-            else:
-                self._emit(self._events.command_ack(command_id, CommandOutcome.ACCEPTED))
+        self.play_now.played(outcome)  # its acknowledgement goes before the play event
         self._emit(self._events.play(outcome))
-        if outcome.kind is not OutcomeKind.STARTED:
-            self._forget_play_now(item_id)
 
     def _on_media_ready(self, fetched: Fetched) -> None:
         self._emit(self._events.media_ready(fetched.sha256, fetched.size, fetched.resumed_from))
         self.cache.evict(self.player.next_need())
-        for item_id, item in self.player.waiting_items().items():
-            if (item_id in self._awaiting_ack and isinstance(item.content, AudioContent)
-                    and item.content.sha256 == fetched.sha256):
-                self._ack_accepted(item_id)
+        self.play_now.media_ready(fetched.sha256)
         self.player.wake()
 
     def _on_media_failed(self, content: AudioContent, reason: str) -> None:
@@ -359,56 +352,11 @@ class Agent:
             return
         action = cmd.action
         if isinstance(action, PlayNow):
-            self._play_now(cmd, action.item, raw)
+            if not self.play_now.take(cmd, action.item, raw):
+                self.refusals["cmd:player_unable"] += 1
             return
         if isinstance(action, StopPlayback):
             self.player.stop_current("stopped by command")
         elif isinstance(action, SetVolume):
             self._hw.volume.set_level(action.level)
         self._emit(self._events.command_ack(cmd.id, CommandOutcome.ACCEPTED))
-
-    def _play_now(self, cmd: Command, item: PlayItem, raw: bytes) -> None:
-        """Queue a play-now item; acknowledge it once the player can play it, or refuse."""
-        refusal = self.player.refusal(self.config.player.stall_after_s)
-        if refusal is None and not isinstance(item.content, AudioContent):
-            refusal = "only audio can be played now on this device"
-        if refusal is not None:
-            self.refusals["cmd:player_unable"] += 1
-            self._emit(self._events.command_ack(cmd.id, CommandOutcome.REJECTED, refusal))
-            return
-        try:
-            self._store.play_now_add(item.item_id, cmd.id, raw)
-        except sqlite3.Error as exc:  # played all the same; only a restart would lose it
-            self._fault("store", exc, f"play-now {item.item_id} kept in memory only")
-        self._queue_play_now(cmd, item)
-
-    def _queue_play_now(self, cmd: Command, item: PlayItem) -> None:
-        self._awaiting_ack[item.item_id] = cmd.id
-        self.downloader.add(item)
-        self.player.play_now(item, until=cmd.expires_at)
-        assert isinstance(item.content, AudioContent)
-        if self.cache.has(item.content.sha256):
-            self._ack_accepted(item.item_id)
-
-    def _ack_accepted(self, item_id: str) -> None:
-        command_id = self._awaiting_ack.pop(item_id, None)
-        if command_id is not None:
-            self._emit(self._events.command_ack(command_id, CommandOutcome.ACCEPTED))
-
-    def _forget_play_now(self, item_id: str) -> None:
-        try:
-            self._store.play_now_remove(item_id)
-        except sqlite3.Error as exc:
-            log.error("could not clear play-now %s: %s", item_id, exc)
-
-    def _restore_play_now(self) -> None:
-        """Queue again the play-now commands accepted before a restart and not yet played."""
-        for item_id, raw in self._store.play_now_all():
-            try:
-                cmd = self._verifier.open_command(raw)
-            except ProtocolError as exc:
-                log.error("stored play-now %s no longer verifies: %s", item_id, exc)
-                self._store.play_now_remove(item_id)
-                continue
-            if isinstance(cmd.action, PlayNow):
-                self._queue_play_now(cmd, cmd.action.item)

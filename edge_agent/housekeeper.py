@@ -30,7 +30,6 @@ class Housekeeper:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="housekeeper", daemon=True)
-        self.rounds = 0
 
     def add_chore(self, name: str, work: Callable[[], object]) -> None:
         """Add a chore to every round (e.g. the kiosk's recordings)."""
@@ -66,4 +65,3 @@ class Housekeeper:
             except Exception as exc:
                 log.exception("housekeeping chore %s failed", name)
                 self._on_fault("housekeeper", exc, f"chore {name} retried next round")
-        self.rounds += 1

@@ -134,7 +134,6 @@ class Outbox:
         with self._lock:
             self.dropped += dropped
             self._rows = count
-            self._sent_rows -= {r for r in self._sent_rows if r not in spare}
         log.warning("outbox over %d rows: dropped %d (lowest rank first)", self._max_rows,
                     dropped)
 

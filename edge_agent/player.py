@@ -158,14 +158,6 @@ class Player:
         with self._cond:
             return self._current.item if self._current else None
 
-    def media_in_use(self) -> set[str]:
-        return set(self.next_need())
-
-    def waiting_items(self) -> dict[str, PlayItem]:
-        """The play-now items queued and not played yet."""
-        with self._cond:
-            return {k: v for k, v in self._adhoc.items() if k not in self._done}
-
     def next_need(self) -> dict[str, datetime]:
         """Each cached file still to be played, with the earliest instant it is needed."""
         with self._cond:
