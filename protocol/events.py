@@ -113,6 +113,27 @@ class AgentFault(_EventBase):
     recovery: str = Field(default="", max_length=200)
 
 
+class UpdateStage(StrEnum):
+    DOWNLOADED = "downloaded"     # every file fetched and verified
+    INSTALLED = "installed"       # the new environment is ready beside the running one
+    RESTARTING = "restarting"     # switched over; the agent restarts into the new version
+    CONFIRMED = "confirmed"       # healthy on the new version within the deadline: committed
+    ROLLED_BACK = "rolled_back"   # not healthy in time (or crashed): back on the old version
+    FAILED = "failed"             # refused before switching (download, checksum, install)
+
+
+class UpdateReport(_EventBase):
+    """How an ``update`` command goes, one event per stage."""
+
+    type: Literal["update"] = "update"
+    version: str = Field(max_length=64)
+    stage: UpdateStage
+    running_version: str = Field(default="", max_length=64)
+    rollout_id: int | None = None
+    reason: str = Field(default="", max_length=500)
+    duration_ms: int | None = Field(default=None, ge=0)
+
+
 class CommandAck(_EventBase):
     type: Literal["command_ack"] = "command_ack"
     command_id: str
@@ -131,6 +152,7 @@ DeviceEvent = Annotated[
     | PlayFailed
     | CommandAck
     | AgentFault
+    | UpdateReport
     | FeedbackSubmitted
     | QuizAttemptSubmitted,
     Field(discriminator="type"),

@@ -64,6 +64,10 @@ class Manifest(FrozenModel):
     feedback_categories: tuple[FeedbackCategory, ...] = ()
     # kiosks: training modules to download by hash and serve offline (optional, v1-compatible)
     training_bundles: tuple[TrainingBundleRef, ...] = ()
+    # signing-key rotation (docs/protocol.md): when not empty, the exact set of center public
+    # keys (base64) the device trusts from now on. Left out of the JSON when empty.
+    trusted_keys: tuple[str, ...] = Field(default=(), max_length=4,
+                                          exclude_if=lambda v: len(v) == 0)
 
 
 class PlayNow(FrozenModel):
@@ -86,7 +90,36 @@ class SetVolume(FrozenModel):
     level: int = Field(ge=0, le=100)
 
 
-CommandAction = Annotated[PlayNow | StopPlayback | SetVolume, Field(discriminator="type")]
+class RotateCredential(FrozenModel):
+    """Use this broker password from the next connection on (the old one stays the fallback
+    until the new one has worked). Sent only on the device's own command topic."""
+
+    type: Literal["rotate_credential"] = "rotate_credential"
+    password: str = Field(min_length=16, max_length=200)
+
+
+class ReleaseRef(FrozenModel):
+    """Where an agent release's signed release manifest is, and its SHA-256."""
+
+    version: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z.+_-]+$")
+    manifest_url: str = Field(min_length=1, max_length=2000)
+    manifest_sha256: Sha256Hex
+
+
+class UpdateAgent(FrozenModel):
+    """Install this agent release side by side, restart into it and confirm it within
+    ``confirm_within_s``, or roll back by itself."""
+
+    type: Literal["update"] = "update"
+    release: ReleaseRef
+    rollout_id: int | None = None
+    confirm_within_s: int = Field(default=300, ge=30, le=3600)
+
+
+CommandAction = Annotated[
+    PlayNow | StopPlayback | SetVolume | RotateCredential | UpdateAgent,
+    Field(discriminator="type"),
+]
 
 
 class Command(FrozenModel):

@@ -28,7 +28,16 @@ from control_center.models.feedback import (
     FeedbackNote,
     FeedbackStatus,
 )
-from control_center.models.fleet import AdminUnit, Device, DeviceGroup, DeviceGroupMember
+from control_center.models.fleet import (
+    AdminUnit,
+    Device,
+    DeviceGroup,
+    DeviceGroupMember,
+    DeviceState,
+    EnrolmentCode,
+    SigningKey,
+    SigningKeyState,
+)
 from control_center.models.monitoring import (
     Alert,
     AlertKind,
@@ -94,6 +103,10 @@ __all__ = [
     "DeviceEventRecord",
     "DeviceGroup",
     "DeviceGroupMember",
+    "DeviceState",
+    "EnrolmentCode",
+    "SigningKey",
+    "SigningKeyState",
     "DeviceHealth",
     "DeviceStatusChange",
     "IngestDeadLetter",

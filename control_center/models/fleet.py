@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -24,6 +25,16 @@ class AdminUnit(Base):
         ForeignKey("admin_units.id", ondelete="RESTRICT"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # a retired unit keeps its history and children's records but takes no new devices/units
+    retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class DeviceState(StrEnum):
+    """Where a device is in its life (docs/devices.md)."""
+
+    ACTIVE = "active"      # has (or is about to get) a broker credential and a manifest
+    RETIRED = "retired"    # taken out of service: credential disabled, empty manifest, history kept
+    REVOKED = "revoked"    # stolen or compromised: like retired, and never re-enrolled
 
 
 class Device(Base):
@@ -46,6 +57,52 @@ class Device(Base):
     manifest_version_acked: Mapped[int | None] = mapped_column(Integer)
     agent_version: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state: Mapped[DeviceState] = mapped_column(str_enum(DeviceState), default=DeviceState.ACTIVE,
+                                               server_default=DeviceState.ACTIVE.value)
+    state_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    state_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    enrolled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # credential rotation in progress: the hash of the password sent by a rotate_credential
+    # command, made the broker's once the device acknowledged it
+    pending_password_hash: Mapped[str | None] = mapped_column(String(200))
+    credential_rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class EnrolmentCode(Base):
+    """A one-time code a technician types (or scans) on a device to enrol it."""
+
+    __tablename__ = "enrolment_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 hex of the code
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    used_from: Mapped[str] = mapped_column(String(100), default="")
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # a newer code replaced it
+
+
+class SigningKeyState(StrEnum):
+    NEXT = "next"          # announced to devices (trusted_keys), not signing yet
+    CURRENT = "current"    # signs every manifest and command
+    RETIRED = "retired"    # no longer trusted by devices once they hold a manifest without it
+
+
+class SigningKey(Base):
+    """The center's Ed25519 keys through rotation (the private halves are files, 0600)."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(16), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    state: Mapped[SigningKeyState] = mapped_column(str_enum(SigningKeyState))
+    path: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    activated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class DeviceGroup(Base):

@@ -1,0 +1,1 @@
+"""The broker's device accounts, managed live by the center (docs/devices.md)."""
