@@ -11,6 +11,7 @@ from protocol import PROTOCOL_VERSION
 from protocol.errors import MalformedMessage, UnsupportedVersion
 from protocol.events import DEVICE_EVENT_ADAPTER, DeviceEvent, Status
 from protocol.manifest import Command, Manifest
+from protocol.release import ReleaseManifest
 from protocol.telemetry import HealthReport
 
 M = TypeVar("M", bound=BaseModel)
@@ -84,6 +85,10 @@ def decode_manifest(raw: bytes) -> Manifest:
 
 def decode_command(raw: bytes) -> Command:
     return _validate(Command, raw)
+
+
+def decode_release(raw: bytes) -> ReleaseManifest:
+    return _validate(ReleaseManifest, raw)
 
 
 def decode_status(raw: bytes) -> Status:
