@@ -20,6 +20,8 @@ class CommandKind(StrEnum):
     PLAY_BULLETIN = "play_bulletin"
     STOP = "stop"
     SET_VOLUME = "set_volume"
+    ROTATE_CREDENTIAL = "rotate_credential"
+    UPDATE = "update"
 
 
 class CommandResult(StrEnum):
