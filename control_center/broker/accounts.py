@@ -11,15 +11,18 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from control_center.errors import BrokerUnavailable, CenterError
+
 log = logging.getLogger(__name__)
 
-
-class BrokerUnavailable(RuntimeError):
-    """The broker did not confirm an account change in time (it may be down)."""
+__all__ = ["BrokerAccounts", "BrokerRefused", "BrokerUnavailable", "UnmanagedAccounts"]
 
 
-class BrokerRefused(RuntimeError):
-    """The broker answered with an error for an account change."""
+class BrokerRefused(CenterError):
+    """The broker answered with an error for an account change (502: a fault between the
+    center and its broker, not in the request)."""
+
+    status_code = 502
 
 
 class BrokerAccounts(Protocol):
