@@ -7,12 +7,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from control_center.broker.accounts import BrokerAccounts
 from control_center.core import audit
 from control_center.core.actor import Actor
 from control_center.core.changes import manifests_changed
 from control_center.core.targets import descendant_unit_ids
 from control_center.errors import Conflict, InvalidInput, NotFound, UnknownReference
-from control_center.models import AdminUnit, Device, DeviceGroup, DeviceGroupMember
+from control_center.models import AdminUnit, Device, DeviceGroup, DeviceGroupMember, DeviceState
 from control_center.security import generate_password, mosquitto_hash
 from protocol.errors import TopicError
 from protocol.events import DeviceKind
@@ -61,31 +62,49 @@ def get_device(session: Session, *, device_id: str) -> Device:
     return device
 
 
-def create_device(
+def add_device(
     session: Session, *, device_id: str, name: str, kind: DeviceKind, unit_id: int,
     lat: float | None, lon: float | None, actor: Actor, now: datetime,
-) -> tuple[Device, str]:
-    """Register a device; returns it with its broker password (shown once, stored hashed)."""
+    password: str | None = None,
+) -> Device:
+    """Add a device to the session (flushed, not committed) with its audit entry; without
+    ``password`` it has no usable broker credential until it is enrolled."""
     try:
         validate_device_id(device_id)
         if not DEVICE_ID_RE.fullmatch(device_id):  # the protocol's "$" lets a final "\n" pass
             raise TopicError(f"invalid device id {device_id!r}: no trailing newline allowed")
     except TopicError as exc:
         raise InvalidInput(str(exc)) from exc
-    if session.get(AdminUnit, unit_id) is None:
+    unit = session.get(AdminUnit, unit_id)
+    if unit is None:
         raise UnknownReference(f"unit {unit_id} does not exist")
+    if unit.retired_at is not None:
+        raise Conflict(f"unit {unit.name!r} is retired: choose another unit")
     if session.get(Device, device_id) is not None:
         raise Conflict(f"device {device_id!r} already exists")
-    password = generate_password()
     device = Device(
         id=device_id, name=name, kind=kind, unit_id=unit_id, lat=lat, lon=lon,
-        mqtt_password_hash=mosquitto_hash(password), online=False, agent_version="",
-        created_at=now,
+        mqtt_password_hash=mosquitto_hash(password or generate_password()), online=False,
+        agent_version="", created_at=now, state=DeviceState.ACTIVE, state_reason="",
     )
     session.add(device)
     audit.record(session, actor=actor, action="create", object_type="device", object_id=device_id,
                  detail={"name": name, "kind": kind.value, "unit_id": unit_id}, at=now)
     manifests_changed(session, [device_id])  # its first manifest, empty or not
+    session.flush()
+    return device
+
+
+def create_device(
+    session: Session, accounts: BrokerAccounts, *, device_id: str, name: str, kind: DeviceKind,
+    unit_id: int, lat: float | None, lon: float | None, actor: Actor, now: datetime,
+) -> tuple[Device, str]:
+    """Register a device with a broker account; returns it with its password (shown once,
+    stored hashed). The broker confirms the account before the device is committed."""
+    password = generate_password()
+    device = add_device(session, device_id=device_id, name=name, kind=kind, unit_id=unit_id,
+                        lat=lat, lon=lon, actor=actor, now=now, password=password)
+    accounts.create(device_id, password)
     session.commit()
     return device, password
 

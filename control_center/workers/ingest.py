@@ -61,9 +61,12 @@ class Ingestor:
 
     def __init__(self, *, sessions: sessionmaker[Session], clock: Callable[[], datetime],
                  republish_settle_s: float = 10.0,
-                 on_behind: Callable[[str], object] | None = None) -> None:
+                 on_behind: Callable[[str], object] | None = None,
+                 on_ack: Callable[[CommandAck], object] | None = None) -> None:
         """``on_behind(device_id)``: a birth reported an older manifest version than the one
-        published to the device ``republish_settle_s`` or more ago (``workers.republish``)."""
+        published to the device ``republish_settle_s`` or more ago (``workers.republish``);
+        ``on_ack(ack)``: a command acknowledgement was stored (once per acknowledgement)."""
+        self._on_ack = on_ack
         self._sessions = sessions
         self._clock = clock
         self._settle = timedelta(seconds=republish_settle_s)
@@ -126,6 +129,8 @@ class Ingestor:
             stored, note = self._retrying(lambda s: self._store_event(s, event, payload))
             if note:
                 self.count(note)
+            if stored and isinstance(event, CommandAck) and self._on_ack is not None:
+                self._on_ack(event)
             return "event" if stored else "duplicate"
         raise _Refused("unexpected_channel", f"the center does not ingest {parsed.channel}")
 

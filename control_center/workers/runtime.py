@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, inspect, select
 
+from control_center.broker.accounts import BrokerAccounts, UnmanagedAccounts
 from control_center.config import Settings
 from control_center.db import create_db_engine, session_factory, upgrade_database
 from control_center.errors import ConfigError
 from control_center.models import Device
 from control_center.mqtt_bridge import MqttBridge, MqttOptions
 from control_center.security import load_signing_key
+from control_center.services.device_lifecycle import PendingPasswords, credential_acknowledged
 from control_center.services.emergency import EmergencyDesk
 from control_center.services.media_intake import MediaIntake
 from control_center.telemetry.service import Telemetry
@@ -28,6 +31,7 @@ from control_center.workers.republish import Republisher
 from control_center.workers.speech_jobs import SpeechJobs
 from media import config_from_env
 from protocol.base import utc_now
+from protocol.events import CommandAck, CommandOutcome
 from protocol.signing import Signer, public_key_b64
 from protocol.topics import Channel, fleet_subscription
 
@@ -79,9 +83,12 @@ class Center:
         self.ingest_sessions = session_factory(self.ingest_engine)
         self.republisher = Republisher(interval_s=settings.republish_interval_s,
                                        wake=lambda: self.refresher.nudge())
+        self.accounts: BrokerAccounts = UnmanagedAccounts()
+        self.pending_passwords = PendingPasswords()
+        self._acks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="acks")
         self.ingestor = Ingestor(sessions=self.ingest_sessions, clock=clock,
                                  republish_settle_s=settings.republish_settle_s,
-                                 on_behind=self.republisher.device)
+                                 on_behind=self.republisher.device, on_ack=self._on_ack)
         self.telemetry = Telemetry(settings=settings, sessions=self.sessions, clock=clock,
                                    lookup_sessions=self.ingest_sessions,
                                    on_manifest_behind=self.republisher.device)
@@ -139,6 +146,7 @@ class Center:
                  self.settings.media_dir)
 
     def stop(self) -> None:
+        self._acks.shutdown(wait=True)
         self.refresher.stop()
         self.bridge.stop()
         self.receiver.stop()
@@ -157,6 +165,20 @@ class Center:
         if ok and topic.endswith("/" + Channel.EVENT.value):
             self.telemetry.observe_event(topic, payload)
         return ok
+
+    def _on_ack(self, ack: CommandAck) -> None:
+        """Runs in the MQTT loop thread: hand a rotation's acknowledgement to a worker, which
+        waits for the broker to take the new password."""
+        self._acks.submit(self._credential_ack, ack)
+
+    def _credential_ack(self, ack: CommandAck) -> None:
+        try:
+            with self.sessions() as session:
+                credential_acknowledged(
+                    session, self.accounts, self.pending_passwords, command_id=ack.command_id,
+                    accepted=ack.outcome == CommandOutcome.ACCEPTED, now=self.clock())
+        except Exception:  # the broker or database failed: the device keeps its old password
+            log.exception("credential rotation of %s not completed", ack.device_id)
 
     def _on_connected(self, session_present: bool) -> None:
         # Runs in the MQTT loop thread: never publish from here, hand over to the refresher.

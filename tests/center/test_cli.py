@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from control_center.__main__ import main
+from control_center.broker.accounts import UnmanagedAccounts
 from control_center.config import get_settings
 from control_center.core.actor import Actor
 from control_center.db import create_db_engine, session_factory, upgrade_database
@@ -43,7 +44,8 @@ def test_broker_passwd(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with session_factory(engine)() as session:
         unit = fleet.create_unit(session, code="X", name="X", level="commune", parent_id=None,
                                  actor=Actor("test"), now=now)
-        _, password = fleet.create_device(session, device_id="loa-9", name="L",
+        _, password = fleet.create_device(session, UnmanagedAccounts(), device_id="loa-9",
+                                          name="L",
                                           kind=DeviceKind.SPEAKER, unit_id=unit.id, lat=None,
                                           lon=None, actor=Actor("test"), now=now)
     engine.dispose()

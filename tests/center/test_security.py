@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from control_center.__main__ import main
+from control_center.broker.accounts import UnmanagedAccounts
 from control_center.config import Settings, get_settings
 from control_center.core.actor import Actor
 from control_center.db import create_db_engine, session_factory, upgrade_database
@@ -84,7 +85,8 @@ def _center_with_a_device(data_dir: Path) -> Settings:
     with session_factory(engine)() as session:
         unit = fleet.create_unit(session, code="X", name="Xã X", level="commune", parent_id=None,
                                  actor=Actor("test"), now=now)
-        fleet.create_device(session, device_id="loa-1", name="Loa 1", kind=DeviceKind.SPEAKER,
+        fleet.create_device(session, UnmanagedAccounts(), device_id="loa-1", name="Loa 1",
+                            kind=DeviceKind.SPEAKER,
                             unit_id=unit.id, lat=None, lon=None, actor=Actor("test"), now=now)
     engine.dispose()
     return settings
