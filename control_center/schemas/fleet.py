@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from control_center.models import CommandKind, CommandResult
+from control_center.models import CommandKind, CommandResult, DeviceState
 from control_center.schemas.common import DeliveryReport, InputModel, Name, OutputModel
 from protocol.base import Priority
 from protocol.events import DeviceKind
@@ -25,6 +25,16 @@ class UnitCreate(InputModel):
     parent_id: int | None = None
 
 
+class UnitUpdate(InputModel):
+    """Rename, recode or move a unit; fields left out stay as they are."""
+
+    name: Name | None = None
+    code: Code | None = None
+    parent_id: int | None = Field(default=None, description=(
+        "move below this unit (of your subtree, not the unit itself or one below it); null "
+        "(system token only) makes it a root; leave it out to keep the parent"))
+
+
 class UnitPublic(OutputModel):
     id: int
     code: str
@@ -32,6 +42,7 @@ class UnitPublic(OutputModel):
     level: str
     parent_id: int | None
     created_at: datetime
+    retired_at: datetime | None = Field(description="null while in service")
 
 
 class DeviceCreate(InputModel):
@@ -56,6 +67,11 @@ class DevicePublic(OutputModel):
     manifest_version_acked: int | None
     agent_version: str
     created_at: datetime
+    state: DeviceState = DeviceState.ACTIVE
+    state_changed_at: datetime | None = None
+    state_reason: str = ""
+    enrolled_at: datetime | None = None
+    credential_rotated_at: datetime | None = None
 
 
 class DeviceCreated(DevicePublic):
