@@ -87,6 +87,8 @@ ROUTES: dict[str, Access] = {
     f"POST {API}/units": tree(P.MANAGE_FLEET),
     f"GET {API}/units": tree(P.VIEW),
     f"GET {API}/units/{{unit_id}}": tree(P.VIEW),
+    f"PATCH {API}/units/{{unit_id}}": tree(P.MANAGE_FLEET),
+    f"POST {API}/units/{{unit_id}}/retire": tree(P.MANAGE_FLEET),
     f"GET {API}/units/{{unit_id}}/devices": tree(P.VIEW),
     f"POST {API}/groups": tree(P.MANAGE_FLEET),
     f"GET {API}/groups": tree(P.MANAGE_FLEET),
@@ -98,6 +100,14 @@ ROUTES: dict[str, Access] = {
     f"GET {API}/devices/{{device_id}}/manifest": tree(P.VIEW),
     f"POST {API}/devices/{{device_id}}/commands": tree(P.SCHEDULE),
     f"GET {API}/devices/{{device_id}}/commands": tree(P.VIEW),
+    f"PATCH {API}/devices/{{device_id}}": tree(P.MANAGE_FLEET),
+    f"POST {API}/devices/import": tree(P.MANAGE_FLEET),
+    f"POST {API}/devices/{{device_id}}/enrolment-codes": tree(P.MANAGE_FLEET),
+    f"POST {API}/devices/{{device_id}}/retire": tree(P.MANAGE_FLEET),
+    f"POST {API}/devices/{{device_id}}/revoke": tree(P.MANAGE_FLEET),
+    f"POST {API}/devices/{{device_id}}/rotate-credential": tree(P.MANAGE_FLEET),
+    # a device trades its one-time code for its credential (the code is the credential)
+    f"POST {API}/enrol": PUBLIC,
     # media and bulletins
     # uploads: for bulletins and for emergency recordings; every role that edits bulletins
     # may also send emergencies, so the emergency permission covers both (approvers included)

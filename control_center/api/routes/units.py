@@ -6,18 +6,17 @@ from fastapi import APIRouter
 
 from control_center.api.deps import ActorDep, NowDep, SessionDep
 from control_center.schemas.common import ItemList
-from control_center.schemas.fleet import DevicePublic, UnitCreate, UnitPublic
-from control_center.services import fleet
+from control_center.schemas.fleet import DevicePublic, UnitCreate, UnitPublic, UnitUpdate
+from control_center.services import fleet, units
 
 router = APIRouter(prefix="/units", tags=["units"])
 
 
 @router.post("", response_model=UnitPublic, status_code=201)
 def create_unit(data: UnitCreate, session: SessionDep, actor: ActorDep, now: NowDep) -> UnitPublic:
-    """Administrators add units below their own (the system token anywhere)."""
-    if not actor.is_system:
-        actor.require_unit(data.parent_id, what=f"unit {data.parent_id}")
-    unit = fleet.create_unit(session, code=data.code, name=data.name, level=data.level,
+    """Administrators add units below their own (the system token anywhere); a retired unit
+    takes no new units (409)."""
+    unit = units.create_unit(session, code=data.code, name=data.name, level=data.level,
                              parent_id=data.parent_id, actor=actor, now=now)
     return UnitPublic.model_validate(unit)
 
@@ -27,14 +26,31 @@ def list_units(
     session: SessionDep, actor: ActorDep, parent_id: int | None = None
 ) -> ItemList[UnitPublic]:
     """Units inside your subtree."""
-    units = fleet.list_units(session, parent_id=parent_id)
-    return ItemList.of([UnitPublic.model_validate(u) for u in units if actor.covers(u.id)])
+    found = fleet.list_units(session, parent_id=parent_id)
+    return ItemList.of([UnitPublic.model_validate(u) for u in found if actor.covers(u.id)])
 
 
 @router.get("/{unit_id}", response_model=UnitPublic)
 def get_unit(unit_id: int, session: SessionDep, actor: ActorDep) -> UnitPublic:
-    actor.require_unit(unit_id, what=f"unit {unit_id}")
-    return UnitPublic.model_validate(fleet.get_unit(session, unit_id=unit_id))
+    return UnitPublic.model_validate(units.visible_unit(session, unit_id=unit_id, actor=actor))
+
+
+@router.patch("/{unit_id}", response_model=UnitPublic)
+def update_unit(
+    unit_id: int, data: UnitUpdate, session: SessionDep, actor: ActorDep, now: NowDep
+) -> UnitPublic:
+    """Rename, recode or move a unit of your subtree (fields left out are kept)."""
+    parent = units.NewParent(data.parent_id) if "parent_id" in data.model_fields_set else None
+    unit = units.update_unit(session, unit_id=unit_id, name=data.name, code=data.code,
+                             parent=parent, actor=actor, now=now)
+    return UnitPublic.model_validate(unit)
+
+
+@router.post("/{unit_id}/retire", response_model=UnitPublic)
+def retire_unit(unit_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> UnitPublic:
+    """Retire a unit without active devices or sub-units in service (409 naming the counts)."""
+    return UnitPublic.model_validate(units.retire_unit(session, unit_id=unit_id, actor=actor,
+                                                       now=now))
 
 
 @router.get("/{unit_id}/devices", response_model=ItemList[DevicePublic])
