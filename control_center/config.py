@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from control_center.errors import ConfigError
@@ -31,6 +32,7 @@ class Settings:
     mqtt_password: str | None
     mqtt_client_id: str
     mqtt_session_expiry_s: int
+    device_mqtt_url: str  # what enrolled devices connect to (mqtt:// or mqtts://host:port)
     public_base_url: str
     signing_key_path: Path
     api_token: str
@@ -104,6 +106,7 @@ def get_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         mqtt_password=environ.get("TT_MQTT_PASSWORD") or None,
         mqtt_client_id=environ.get("TT_MQTT_CLIENT_ID", "control-center"),
         mqtt_session_expiry_s=_int(environ, "TT_MQTT_SESSION_EXPIRY", 7 * 24 * 3600),
+        device_mqtt_url=_device_mqtt_url(environ),
         public_base_url=environ.get("TT_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
         signing_key_path=Path(
             environ.get("TT_SIGNING_KEY_PATH") or data_dir / "center_ed25519.pem"
@@ -132,6 +135,21 @@ def get_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         in {"1", "true", "yes"},
         emergency_roles=_roles(environ.get("TT_EMERGENCY_ROLES", "admin,approver")),
     )
+
+
+def _device_mqtt_url(environ: Mapping[str, str]) -> str:
+    """TT_DEVICE_MQTT_URL, or the center's own broker address on the standard port."""
+    default = f"mqtt://{environ.get('TT_MQTT_HOST', '127.0.0.1')}:1883"
+    url = (environ.get("TT_DEVICE_MQTT_URL") or default).strip().rstrip("/")
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or port == -1 or parts.path:
+        raise ConfigError(f"TT_DEVICE_MQTT_URL={url!r}: write mqtt://host:port or "
+                          "mqtts://host:port (what devices connect to)")
+    return url
 
 
 def _link_minutes(environ: Mapping[str, str]) -> float:

@@ -61,20 +61,36 @@ def private_key_pem(key: Ed25519PrivateKey) -> bytes:
 
 
 class Signer:
-    """Seals center -> device messages."""
+    """Seals center -> device messages with the current key (``replace`` switches keys
+    atomically for every holder of this signer: key rotation)."""
 
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
-        self._key = private_key
-        self.public_key = private_key.public_key()
-        self.key_id = key_id(self.public_key)
+        self._current = (private_key, private_key.public_key(), key_id(private_key.public_key()))
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self._current[1]
+
+    @property
+    def key_id(self) -> str:
+        return self._current[2]
+
+    @property
+    def current_private_key(self) -> Ed25519PrivateKey:
+        return self._current[0]
+
+    def replace(self, private_key: Ed25519PrivateKey) -> None:
+        """Sign with ``private_key`` from now on."""
+        self._current = (private_key, private_key.public_key(), key_id(private_key.public_key()))
 
     def seal(self, message: BaseModel) -> bytes:
         body = encode(message)
-        signature = self._key.sign(body)
+        key, _, kid = self._current  # one read: key and id always belong together
+        signature = key.sign(body)
         envelope = {
             "v": 1,
             "alg": ALGORITHM,
-            "kid": self.key_id,
+            "kid": kid,
             "body": body.decode(),
             "sig": base64.b64encode(signature).decode(),
         }

@@ -12,9 +12,11 @@ from control_center.api.deps import route_access
 from control_center.api.routes import (
     auth,
     bulletins,
+    device_lifecycle,
     devices,
     distributions,
     emergency,
+    enrol,
     feedback,
     forum,
     groups,
@@ -23,6 +25,7 @@ from control_center.api.routes import (
     open311,
     records,
     schedules,
+    signing_keys,
     system,
     training,
     units,
@@ -32,9 +35,10 @@ from control_center.core.access import API, route_key
 
 ROUTERS = (
     system.router, auth.router, auth.me_router, media.public_router, open311.router,
-    users.router, units.router, devices.router, groups.router, media.router, bulletins.router,
+    enrol.router, users.router, units.router, device_lifecycle.router, devices.router,
+    groups.router, media.router, bulletins.router,
     schedules.router, distributions.router, emergency.router, records.router, monitoring.router,
-    feedback.router, training.router, forum.router,
+    feedback.router, training.router, forum.router, signing_keys.router,
 )
 
 

@@ -106,6 +106,10 @@ ROUTES: dict[str, Access] = {
     f"POST {API}/devices/{{device_id}}/retire": tree(P.MANAGE_FLEET),
     f"POST {API}/devices/{{device_id}}/revoke": tree(P.MANAGE_FLEET),
     f"POST {API}/devices/{{device_id}}/rotate-credential": tree(P.MANAGE_FLEET),
+    # the center's signing key (center-wide: checked in the route for a top-unit admin)
+    f"GET {API}/signing-keys": unscoped(P.MANAGE_FLEET),
+    f"POST {API}/signing-keys/rotate": unscoped(P.MANAGE_FLEET),
+    f"POST {API}/signing-keys/activate": unscoped(P.MANAGE_FLEET),
     # a device trades its one-time code for its credential (the code is the credential)
     f"POST {API}/enrol": PUBLIC,
     # media and bulletins

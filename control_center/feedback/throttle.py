@@ -37,6 +37,14 @@ class TokenBuckets:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
         self._lock = threading.Lock()
 
+    def wait(self, key: str, now: datetime) -> float:
+        """Seconds until ``key`` has a token (0 when it has one now); takes nothing."""
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.rate.burst), now.timestamp()))
+        tokens = min(float(self.rate.burst),
+                     tokens + max(0.0, now.timestamp() - last) * self.rate.per_minute / 60)
+        return 0.0 if tokens >= 1 else (1 - tokens) / (self.rate.per_minute / 60)
+
     def take(self, key: str, now: datetime) -> float:
         """Take one token: 0 when allowed, else the seconds until one is available."""
         at = now.timestamp()

@@ -144,13 +144,14 @@ def seal_manifest(
     signer: Signer, *, device_id: str, version: int, issued_at: datetime,
     items: Sequence[PlayItem], answers: Sequence[FeedbackAnswer] = (),
     categories: Sequence[FeedbackCategory] = (), bundles: Sequence[TrainingBundleRef] = (),
+    trusted_keys: Sequence[str] = (),
 ) -> tuple[bytes, tuple[PlayItem, ...]]:
     """Sign the manifest; drop the latest items if the envelope would exceed the size cap."""
     kept = tuple(items)
     while True:
         manifest = Manifest(device_id=device_id, version=version, issued_at=issued_at, items=kept,
                             answers=tuple(answers), feedback_categories=tuple(categories),
-                            training_bundles=tuple(bundles))
+                            training_bundles=tuple(bundles), trusted_keys=tuple(trusted_keys))
         body = signer.seal(manifest)
         if len(body) <= MAX_PAYLOAD_BYTES or not kept:
             break

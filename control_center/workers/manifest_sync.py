@@ -9,6 +9,7 @@ sync or reconnect. One lock serialises build+publish so versions reach the broke
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -21,7 +22,14 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from control_center.core.targets import schedule_devices
 from control_center.feedback.manifest import KioskExtras, kiosk_extras
-from control_center.models import Bulletin, Device, ManifestState, MediaAsset, Schedule
+from control_center.models import (
+    Bulletin,
+    Device,
+    DeviceState,
+    ManifestState,
+    MediaAsset,
+    Schedule,
+)
 from control_center.mqtt_bridge import MqttBridge
 from control_center.services import manifests as mf
 from control_center.services.expansion import GRACE
@@ -66,6 +74,8 @@ class _Context:
     instants: dict[int, list[datetime]] = field(default_factory=dict)
     extras: dict[str, KioskExtras] = field(default_factory=dict)  # kiosks: answers, categories
     orders: dict[int, int] = field(default_factory=dict)  # schedule id -> commune's rank
+    inactive: set[str] = field(default_factory=set)  # retired or revoked: empty manifests
+    trusted_keys: tuple[str, ...] = ()  # during and after a key rotation
 
 
 class ManifestSync:
@@ -73,7 +83,10 @@ class ManifestSync:
         self, *, sessions: sessionmaker[Session], signer: Signer, bridge: MqttBridge,
         public_base_url: str, horizon: timedelta, publish_timeout_s: float,
         clock: Callable[[], datetime],
+        trusted_keys: Callable[[], tuple[str, ...]] = tuple,
     ) -> None:
+        """``trusted_keys()``: the center keys manifests list (``services.signing_keys``)."""
+        self._trusted_keys = trusted_keys
         self._sessions = sessions
         self._signer = signer
         self._bridge = bridge
@@ -190,12 +203,17 @@ class ManifestSync:
             if device_id in extras:
                 extras[device_id] = dataclasses.replace(extras[device_id], bundles=bundles)
         orders = mf.schedule_orders(session, schedule_ids=[s.id for s in schedules])
-        return _Context(now, reach, schedules, bulletins, contents, extras=extras, orders=orders)
+        inactive = set(session.scalars(select(Device.id).where(
+            Device.state != DeviceState.ACTIVE)))
+        return _Context(now, reach, schedules, bulletins, contents, extras=extras, orders=orders,
+                        inactive=inactive, trusted_keys=self._trusted_keys())
 
     def _rebuild_one(
         self, session: Session, ctx: _Context, device_id: str, state: ManifestState | None
     ) -> _Outgoing | None:
-        mine = [s for s in ctx.schedules if device_id in ctx.reach.get(s.id, ())]
+        retired = device_id in ctx.inactive
+        mine = [] if retired else [s for s in ctx.schedules
+                                   if device_id in ctx.reach.get(s.id, ())]
         for schedule in mine:
             if schedule.id not in ctx.instants:
                 ctx.instants[schedule.id] = mf.schedule_instants(
@@ -206,9 +224,11 @@ class ManifestSync:
             orders=ctx.orders,
         )
         digest = mf.content_hash(items)
-        extras = ctx.extras.get(device_id)
+        extras = None if retired else ctx.extras.get(device_id)
         if extras is not None:
             digest = extras.fold(digest)
+        if ctx.trusted_keys:
+            digest = hashlib.sha256(f"{digest}|{','.join(ctx.trusted_keys)}".encode()).hexdigest()
         if state is not None and state.content_hash == digest:
             return None
         version = 1 if state is None else state.version + 1
@@ -216,7 +236,7 @@ class ManifestSync:
             self._signer, device_id=device_id, version=version, issued_at=ctx.now, items=items,
             answers=extras.answers if extras else (),
             categories=extras.categories if extras else (),
-            bundles=extras.bundles if extras else (),
+            bundles=extras.bundles if extras else (), trusted_keys=ctx.trusted_keys,
         )
         text = body.decode()
         if state is None:

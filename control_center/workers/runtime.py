@@ -16,9 +16,11 @@ from control_center.errors import ConfigError
 from control_center.models import Device
 from control_center.mqtt_bridge import MqttBridge, MqttOptions
 from control_center.security import load_signing_key
+from control_center.services import signing_keys
 from control_center.services.device_lifecycle import PendingPasswords, credential_acknowledged
 from control_center.services.emergency import EmergencyDesk
 from control_center.services.media_intake import MediaIntake
+from control_center.services.signing_keys import KeyRing
 from control_center.telemetry.service import Telemetry
 from control_center.workers.dead_letters import SPOOL_NAME, DeadLetters
 from control_center.workers.ingest import Ingestor
@@ -47,11 +49,19 @@ def registered_devices(engine: Engine) -> int:
 
 
 def load_signer(settings: Settings, engine: Engine) -> Signer:
-    """The center's Ed25519 signer. A fresh center creates its key (0600); a center with
-    devices and no key file refuses to start (``ConfigError`` saying how to recover)."""
+    """The center's Ed25519 signer (with its key ring: ``load_keyring``)."""
+    return load_keyring(settings, engine).signer
+
+
+def load_keyring(settings: Settings, engine: Engine) -> KeyRing:
+    """The center's Ed25519 keys: the current one as a rotation left it, else the configured
+    one. A fresh center creates its key (0600); a center with devices and no key file refuses
+    to start (``ConfigError`` saying how to recover)."""
+    if (ring := signing_keys.load_ring(engine)) is not None:
+        return ring
     key = load_signing_key(settings.signing_key_path, devices=registered_devices(engine),
                            create=settings.new_signing_key)
-    return Signer(key)
+    return KeyRing(Signer(key))
 
 
 def ingest_engine(engine: Engine, settings: Settings) -> Engine:
@@ -74,11 +84,11 @@ class Center:
         self.sessions = session_factory(self.engine)
         self.read_sessions = session_factory(self.engine, read_only=True)
         try:
-            self.signer = load_signer(settings, self.engine)
+            self.keyring = load_keyring(settings, self.engine)
         except ConfigError:
             self.engine.dispose()
             raise
-        self.public_key_b64 = public_key_b64(self.signer.public_key)
+        self.signer = self.keyring.signer
         self.ingest_engine = ingest_engine(self.engine, settings)
         self.ingest_sessions = session_factory(self.ingest_engine)
         self.republisher = Republisher(interval_s=settings.republish_interval_s,
@@ -114,6 +124,7 @@ class Center:
             public_base_url=settings.public_base_url,
             horizon=timedelta(hours=settings.horizon_hours),
             publish_timeout_s=settings.publish_timeout_s, clock=clock,
+            trusted_keys=lambda: self.keyring.manifest_keys,
         )
         self.publisher = ManifestPublisher(self.manifests)
         self.publisher.install(self.sessions)
@@ -165,6 +176,15 @@ class Center:
         if ok and topic.endswith("/" + Channel.EVENT.value):
             self.telemetry.observe_event(topic, payload)
         return ok
+
+    @property
+    def public_key_b64(self) -> str:
+        """The key signing now (base64 of the raw 32 bytes)."""
+        return public_key_b64(self.signer.public_key)
+
+    def trusted_public_keys(self) -> list[str]:
+        """The center keys a device must trust now (base64), the signing one first."""
+        return self.keyring.device_keys()
 
     def _on_ack(self, ack: CommandAck) -> None:
         """Runs in the MQTT loop thread: hand a rotation's acknowledgement to a worker, which

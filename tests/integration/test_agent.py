@@ -83,7 +83,7 @@ def test_wrong_schema_version_and_stale_version_are_refused(rig: Rig) -> None:
     forged_v2["body"] = v2_body
     import base64
 
-    forged_v2["sig"] = base64.b64encode(rig.signer._key.sign(v2_body.encode())).decode()  # noqa: SLF001
+    forged_v2["sig"] = base64.b64encode(rig.signer._current[0].sign(v2_body.encode())).decode()  # noqa: SLF001
     rig.center.publish(
         device_topic(DEVICE, Channel.MANIFEST), json.dumps(forged_v2).encode(), retain=True
     )

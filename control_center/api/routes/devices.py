@@ -36,8 +36,8 @@ def create_device(
     """Register a device. ``mqtt_password`` is returned this once and never again."""
     actor.require_unit(data.unit_id, what=f"unit {data.unit_id}")
     device, password = fleet.create_device(
-        session, center.accounts, device_id=data.id, name=data.name, kind=data.kind, unit_id=data.unit_id,
-        lat=data.lat, lon=data.lon, actor=actor, now=now,
+        session, center.accounts, device_id=data.id, name=data.name, kind=data.kind,
+        unit_id=data.unit_id, lat=data.lat, lon=data.lon, actor=actor, now=now,
     )
     report = last_sync(session)
     public = DevicePublic.model_validate(device)
