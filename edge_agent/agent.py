@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from edge_agent import AGENT_VERSION
 from edge_agent.clock import Clock, CorrectedClock, SystemClock
 from edge_agent.config import AgentConfig
+from edge_agent.credentials import BrokerPasswords, TrustedKeys
 from edge_agent.downloader import Downloader
 from edge_agent.events import EventFactory
 from edge_agent.hardware import Hardware
@@ -49,6 +50,7 @@ from protocol.manifest import (
     AudioContent,
     Manifest,
     PlayNow,
+    RotateCredential,
     SetVolume,
     StopPlayback,
 )
@@ -87,7 +89,11 @@ class Agent:
         self._volume = TrackedVolume(hardware.volume)
         hardware = Hardware(sink=hardware.sink, amplifier=self._amp, volume=self._volume)
         self._hw = hardware
-        self._verifier = Verifier([public_key_from_b64(k) for k in config.center_public_keys])
+        self.trusted_keys = TrustedKeys(config.data_dir / "trusted_keys.json",
+                                        config.center_public_keys)
+        self._verifier = Verifier([public_key_from_b64(k) for k in self.trusted_keys.keys])
+        self.passwords = BrokerPasswords(config.data_dir / "credentials.json",
+                                         config.mqtt.password)
         self._store = LocalStore(config.data_dir / "agent.sqlite3")
         self.cache = MediaCache(config.data_dir / "media", self._store, config.cache)
         self.outbox = Outbox(self._store, window=config.outbox.inflight_window,
@@ -122,7 +128,7 @@ class Agent:
             on_connected=lambda: self.outbox.connected(self._publish_event),
             on_disconnected=self.outbox.disconnected,
             on_published=self.outbox.published,
-            on_fault=self._fault,
+            on_fault=self._fault, passwords=self.passwords,
         )
         self._telemetry_topic = device_topic(self.device_id, Channel.TELEMETRY)
         self.health = HealthSampler(
@@ -302,6 +308,7 @@ class Agent:
             else:
                 self._save_manifest(manifest.version, raw)
                 self._apply(manifest)
+                self.trusted_keys.adopt(manifest, raw, self._verifier)
                 reason = ""
         if reason:
             log.warning("manifest refused: %s", reason)
@@ -355,7 +362,10 @@ class Agent:
             if not self.play_now.take(cmd, action.item, raw):
                 self.refusals["cmd:player_unable"] += 1
             return
-        if isinstance(action, StopPlayback):
+        if isinstance(action, RotateCredential):
+            self.passwords.propose(action.password)  # stored before the acknowledgement
+            self.link.use_newest_password()
+        elif isinstance(action, StopPlayback):
             self.player.stop_current("stopped by command")
         elif isinstance(action, SetVolume):
             self._hw.volume.set_level(action.level)

@@ -18,6 +18,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.config import MqttConfig
+from edge_agent.credentials import BrokerPasswords
 from protocol.session import BAD_CREDENTIALS
 from protocol.topics import Channel, device_topic
 
@@ -46,9 +47,12 @@ class MqttLink:
         on_disconnected: Callable[[], None],
         on_published: Callable[[int, bool, str], None],
         on_fault: Callable[[str, BaseException, str], None] | None = None,
+        passwords: BrokerPasswords | None = None,
     ) -> None:
         self.device_id = device_id
         self._config = config
+        self._passwords = passwords or BrokerPasswords.fixed(config.password)
+        self._tried = 0  # passwords refused since the last successful login
         self._birth = birth
         self._on_message = on_message
         self._on_connected = on_connected
@@ -65,7 +69,9 @@ class MqttLink:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv5
         )
-        client.username_pw_set(config.username or device_id, config.password)
+        self._username = config.username or device_id
+        self._password = self._passwords.candidates()[0]
+        client.username_pw_set(self._username, self._password)
         if config.tls_ca_file:
             client.tls_set(ca_certs=config.tls_ca_file)
         client.will_set(self._status_topic, will, qos=1, retain=True)
@@ -109,6 +115,11 @@ class MqttLink:
         if sock is not None:
             sock.close()
 
+    def use_newest_password(self) -> None:
+        """Log in with the newest password from the next connection on (a rotation)."""
+        self._password = self._passwords.candidates()[0]
+        self._client.username_pw_set(self._username, self._password)
+
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int:
         """Queue a publish; returns the message id (PUBACK arrives via on_published)."""
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
@@ -140,10 +151,21 @@ class MqttLink:
         if reason.is_failure:
             log.error("broker refused connection for %s: %s", self.device_id, reason)
             if reason.value in BAD_CREDENTIALS:
+                candidates = self._passwords.candidates()
+                self._tried += 1
+                if self._tried < len(candidates):  # a rotated password not taken: fall back
+                    self._password = candidates[self._tried]
+                    client.username_pw_set(self._username, self._password)
+                    log.warning("trying the previous broker password")
+                    return
                 self.state = LinkState.AUTH_FAILED
                 log.error("bad credentials: not retrying; fix the agent config and restart")
                 client.disconnect()
             return
+        self._tried = 0
+        self._passwords.worked(self._password)
+        if self._passwords.candidates()[0] != self._password:
+            self.use_newest_password()
         self.state = LinkState.CONNECTED
         client.subscribe([(topic, 1) for topic in self._inbound])
         client.publish(self._status_topic, self._birth(), qos=1, retain=True)

@@ -107,6 +107,18 @@ class Verifier:
             raise SignatureInvalid("no trusted center key configured")
         self._keys = dict(trusted)
 
+    def trust(self, trusted: list[Ed25519PublicKey]) -> None:
+        """Accept signatures by exactly these keys from now on (key rotation)."""
+        if not trusted:
+            raise SignatureInvalid("no trusted center key configured")
+        self._keys = {key_id(k): k for k in trusted}
+
+    @staticmethod
+    def signer_of(raw: bytes) -> str:
+        """The key id an envelope names (read it only after ``open`` verified the envelope)."""
+        kid = json.loads(raw).get("kid")
+        return kid if isinstance(kid, str) else ""
+
     def open(self, raw: bytes) -> bytes:
         """Return the verified body bytes, or raise a ProtocolError naming the problem."""
         if len(raw) > MAX_PAYLOAD_BYTES:
