@@ -1,13 +1,16 @@
-"""Run the agent on a device: python -m edge_agent --config /etc/tt-agent.json"""
+"""Run the agent on a device: python -m edge_agent --config /etc/tt-agent/agent.json
+(enrol it first: python -m edge_agent enrol --center URL --code CODE)"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 
+from edge_agent import enrol
 from edge_agent.agent import Agent
 from edge_agent.alsa import alsa_hardware
 from edge_agent.config import load_config
@@ -17,11 +20,14 @@ EXIT_RESTART = 75  # EX_TEMPFAIL: the unit's Restart=on-failure starts the agent
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["enrol"]:
+        return enrol.main(args_in[1:])
     parser = argparse.ArgumentParser(prog="python -m edge_agent")
     parser.add_argument("--config", type=Path, required=True, help="agent JSON config file")
     parser.add_argument("--relay-gpio", type=Path, default=None,
                         help="sysfs value file of the amplifier relay GPIO")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_in)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         config = load_config(args.config)
