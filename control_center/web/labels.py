@@ -23,3 +23,11 @@ COMMAND_RESULTS = {"sent": "Đã gửi / sent", "undelivered": "Không gửi đ�
                    "refused": "Bị từ chối / refused"}
 OFFICER_ROLES = {"editor": "Biên tập viên / editor", "technician": "Kỹ thuật viên / technician",
                  "leader": "Lãnh đạo / leader", "moderator": "Điều phối diễn đàn / moderator"}
+DEVICE_STATES = {"active": "Đang hoạt động / active", "retired": "Đã ngừng / retired",
+                 "revoked": "Đã thu hồi / revoked"}
+UNIT_LEVELS = {"central": "Trung ương / central", "province": "Tỉnh / province",
+               "district": "Huyện / district", "commune": "Xã / commune"}
+# a service's English message shown on a page, after what went wrong in Vietnamese
+ERROR_PREFIXES = {404: "Không tìm thấy", 409: "Xung đột với trạng thái hiện tại",
+                  422: "Dữ liệu không hợp lệ", 502: "Máy chủ MQTT từ chối",
+                  503: "Máy chủ MQTT chưa sẵn sàng, hãy thử lại"}

@@ -1,4 +1,5 @@
-"""Console page: the devices of the user's subtree, as a list and on a map."""
+"""Console page: the devices of the user's subtree, as a list and on a map, with their
+lifecycle state and agent version; filtered by unit, presence and state."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from control_center.models import Device
 from control_center.telemetry.fleet_overview import UnitSummary, fleet_overview
 from control_center.web.console.common import PREFIX, ConsoleDep, FormState, render
 from control_center.web.console.device_map import MapPoint, draw_map
-from control_center.web.labels import PRESENCE
+from control_center.web.labels import DEVICE_STATES, PRESENCE
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -41,9 +42,12 @@ def unit_options(units: list[UnitSummary]) -> list[tuple[str, str]]:
 
 
 @router.get("/devices")
-def devices_page(ctx: ConsoleDep, unit_id: str = "", status: str = "") -> Response:
-    """Devices with status badges, filtered by unit (inside the user's subtree) and status."""
-    form = FormState(values={"unit_id": unit_id.strip(), "status": status.strip()})
+def devices_page(ctx: ConsoleDep, unit_id: str = "", status: str = "",
+                 state: str = "") -> Response:
+    """Devices with status badges, filtered by unit (inside the user's subtree), status and
+    lifecycle state."""
+    form = FormState(values={"unit_id": unit_id.strip(), "status": status.strip(),
+                             "state": state.strip()})
     if not ctx.may(Permission.VIEW):
         raise Forbidden("Vai trò của bạn không được xem thiết bị / your role may not view devices.")
     chosen: int | None = None
@@ -61,16 +65,23 @@ def devices_page(ctx: ConsoleDep, unit_id: str = "", status: str = "") -> Respon
         form.error("status", "Chọn trực tuyến, mất kết nối hoặc chưa kết nối / pick online, "
                              "offline or never")
         wanted = ""
+    life = state.strip()
+    if life and life not in DEVICE_STATES:
+        form.error("state", "Chọn đang hoạt động, đã ngừng hoặc đã thu hồi / pick active, "
+                            "retired or revoked")
+        life = ""
     with ctx.center.read_sessions() as session:
         overview = fleet_overview(session, unit_id=ctx.actor.unit_id)
         data = fleet_overview(session, unit_id=chosen) if chosen is not None else overview
-        shown = [d for d in data.devices
-                 if ctx.actor.covers(d.unit_id) and (not wanted or d.presence in _MATCHES[wanted])]
-        positions = {d.id: (d.lat, d.lon) for d in session.scalars(
-            select(Device).where(Device.id.in_([d.id for d in shown])))}
+        listed = [d for d in data.devices
+                  if ctx.actor.covers(d.unit_id) and (not wanted or d.presence in _MATCHES[wanted])]
+        rows = {d.id: d for d in session.scalars(
+            select(Device).where(Device.id.in_([d.id for d in listed])))}
+    shown = [d for d in listed if d.id in rows and (not life or rows[d.id].state == life)]
     points, unplaced = [], []
     for d in shown:
-        lat, lon = positions.get(d.id, (None, None))
+        row = rows[d.id]
+        lat, lon = row.lat, row.lon
         if lat is None or lon is None:
             unplaced.append(d)
             continue
@@ -78,6 +89,8 @@ def devices_page(ctx: ConsoleDep, unit_id: str = "", status: str = "") -> Respon
                                unit_id=d.unit_id, unit_name=d.unit_name))
     return render(
         ctx, "console_devices.html", status_code=200 if form.ok else 422,
-        form=form, devices=shown, unplaced=unplaced, map_svg=draw_map(points) if points else "",
+        form=form, devices=shown, rows=rows, unplaced=unplaced,
+        map_svg=draw_map(points) if points else "", device_states=DEVICE_STATES,
         unit_options=[("", "Tất cả / all")] + unit_options(overview.units),
-        status_options=[("", "Tất cả / all"), *STATUS_FILTERS.items()], presence=PRESENCE)
+        status_options=[("", "Tất cả / all"), *STATUS_FILTERS.items()],
+        state_options=[("", "Tất cả / all"), *DEVICE_STATES.items()], presence=PRESENCE)

@@ -7,15 +7,20 @@ from fastapi import APIRouter
 from control_center.web.console import (
     audit,
     bulletins,
+    device_admin,
+    device_intake,
     devices,
     emergency,
     inbox,
     schedules,
     signin,
+    units,
     users,
 )
 
 
 def console_routers() -> list[APIRouter]:
+    # device_intake's /devices/new before device_admin's /devices/{device_id}
     return [signin.router, bulletins.router, inbox.router, schedules.router, emergency.router,
-            devices.router, audit.router, users.router]
+            devices.router, device_intake.router, device_admin.router, units.router,
+            audit.router, users.router]
