@@ -18,6 +18,7 @@ from control_center.core.access import Open, access_for
 from control_center.core.actor import Actor
 from control_center.core.permissions import Permission
 from control_center.errors import Forbidden, NotAuthenticated
+from control_center.models import AdminUnit
 from control_center.security import cookie_credential, token_matches
 from control_center.workers.runtime import Center
 
@@ -116,7 +117,17 @@ def route_access(
         actor = require_token(request, center, credentials)
         if isinstance(access.need, Permission):
             actor.require(access.need)
+        if access.center_wide and not actor.is_system:
+            _require_root_unit(center, actor)
     check_int_params(request)
+
+
+def _require_root_unit(center: Center, actor: Actor) -> None:
+    with center.read_sessions() as session:
+        unit = session.get(AdminUnit, actor.unit_id) if actor.unit_id is not None else None
+        if unit is None or unit.parent_id is not None:
+            raise Forbidden("chỉ người dùng của đơn vị cấp cao nhất / only users of the top unit "
+                            "(or the API token) may change the whole center")
 
 
 ActorDep = Annotated[Actor, Depends(require_token)]

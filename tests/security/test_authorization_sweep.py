@@ -90,6 +90,8 @@ def _expectation(access: Access, caller: Caller, *, page: bool, where: str,
         return "forbidden"
     if access.officer and caller.permissions is None:
         return "forbidden"  # the API token is nobody's officer profile
+    if access.center_wide and caller.permissions is not None:
+        return "forbidden"  # every sweep user belongs to commune A, not a root unit
     if where == "outside" and scoped and access.scope is Scope.TREE:
         return "hidden"
     return "allowed"
