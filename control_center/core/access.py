@@ -33,6 +33,8 @@ class Access:
     need: Permission | Open
     scope: Scope = Scope.TREE
     officer: bool = False  # acts as the caller's own training officer (not the API token)
+    center_wide: bool = False  # changes the whole center: only users of a root unit (or the
+                               # API token), whatever their permissions
 
     def allows(self, permissions: frozenset[Permission] | None) -> bool:
         """Whether a caller holding ``permissions`` (None: the API token, all of them) passes."""
@@ -52,6 +54,11 @@ def tree(need: Permission) -> Access:
 
 def unscoped(need: Permission) -> Access:
     return Access(need, Scope.NONE)
+
+
+def center_wide(need: Permission) -> Access:
+    """A change to the whole center (its signing key): users of a root unit only."""
+    return Access(need, Scope.NONE, center_wide=True)
 
 
 def officer(scope: Scope) -> Access:
@@ -106,10 +113,10 @@ ROUTES: dict[str, Access] = {
     f"POST {API}/devices/{{device_id}}/retire": tree(P.MANAGE_FLEET),
     f"POST {API}/devices/{{device_id}}/revoke": tree(P.MANAGE_FLEET),
     f"POST {API}/devices/{{device_id}}/rotate-credential": tree(P.MANAGE_FLEET),
-    # the center's signing key (center-wide: checked in the route for a top-unit admin)
-    f"GET {API}/signing-keys": unscoped(P.MANAGE_FLEET),
-    f"POST {API}/signing-keys/rotate": unscoped(P.MANAGE_FLEET),
-    f"POST {API}/signing-keys/activate": unscoped(P.MANAGE_FLEET),
+    # the center's signing key (center-wide: users of a root unit, or the API token)
+    f"GET {API}/signing-keys": center_wide(P.MANAGE_FLEET),
+    f"POST {API}/signing-keys/rotate": center_wide(P.MANAGE_FLEET),
+    f"POST {API}/signing-keys/activate": center_wide(P.MANAGE_FLEET),
     # a device trades its one-time code for its credential (the code is the credential)
     f"POST {API}/enrol": PUBLIC,
     # media and bulletins
