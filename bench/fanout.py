@@ -85,7 +85,7 @@ def raw_fanout(broker: MosquittoBroker, creds: dict[str, str], payload: bytes) -
     subs: list[mqtt.Client] = []
     subscribed = threading.Semaphore(0)
     for device, password in creds.items():
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"raw-{device}",
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device,
                         protocol=mqtt.MQTTv5)
         c.username_pw_set(device, password)
 

@@ -263,8 +263,7 @@ def main() -> int:
                                                   "unit_id": communes[i % 20]["id"]})
             r.raise_for_status()
             creds.append((device_id, r.json()["mqtt_password"]))
-            broker._write_password(device_id, creds[-1][1])  # one reload below
-        broker.add_user(*creds[-1])
+        broker.add_users(creds)  # one message to the broker's dynamic-security plugin
         root = Path(tempfile.mkdtemp(prefix="tt-tel-agents-", dir=args.agent_dir))
         for i in range(args.processes):
             workers.append(Worker({"host": broker.host, "port": broker.port,

@@ -1,26 +1,30 @@
 """A real Mosquitto broker run as a child process, for development, the demo and tests.
 
 The broker is configured from ``broker_config/mosquitto.dev.conf`` and ``broker_config/acl``:
-two listeners (``port`` for devices, client id = user name; ``center_port`` for the center
-only), password authentication, the per-device ``%u`` ACL and on-disk persistence in
-``data_dir``. The user ``center`` is created at start; devices are added with
-:meth:`MosquittoBroker.add_user`.
+two listeners (``port`` for devices, ``center_port`` for the center), users in the
+dynamic-security plugin (a device's client id must be its user name), the per-device ``%u``
+ACL and on-disk persistence in ``data_dir``. The user ``center`` is created at start; devices
+are added with :meth:`MosquittoBroker.add_user` (through the plugin's control topic while the
+broker runs, in its JSON file before).
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import secrets
 import shutil
-import signal
 import socket
 import struct
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
+from firmware_sim.dynsec_control import DynsecCommandError, run_commands
+from firmware_sim.dynsec_file import DynsecFile
 from firmware_sim.local_server import LocalServer, free_port  # free_port: also imported from here
 
 logger = logging.getLogger(__name__)
@@ -30,6 +34,11 @@ DEV_CONF_TEMPLATE = BROKER_CONFIG_DIR / "mosquitto.dev.conf"
 DEFAULT_ACL_FILE = BROKER_CONFIG_DIR / "acl"
 CENTER_USER = "center"
 INSTALL_HINT = "run ./run.sh test (installs it) or apt-get install mosquitto"
+DYNSEC_PLUGIN_GLOBS = ("/usr/lib/*/mosquitto_dynamic_security.so",
+                       "/usr/lib/mosquitto_dynamic_security.so",
+                       "/usr/local/lib/mosquitto_dynamic_security.so")
+_ALREADY_EXISTS = "Client already exists"
+_NOT_FOUND = "Client not found"
 
 _POLL_INTERVAL = 0.02  # seconds between readiness probes; bounded by a deadline everywhere
 _CONNACK_ACCEPTED = 0
@@ -41,7 +50,7 @@ class BrokerError(RuntimeError):
 
 
 class MosquittoNotInstalledError(BrokerError):
-    """The mosquitto or mosquitto_passwd executable is missing."""
+    """The mosquitto executable or its dynamic-security plugin is missing."""
 
 
 def find_executable(name: str) -> str:
@@ -52,6 +61,15 @@ def find_executable(name: str) -> str:
     if found is None:
         raise MosquittoNotInstalledError(f"{name} not found: {INSTALL_HINT}")
     return found
+
+
+def find_dynsec_plugin() -> str:
+    """Return the path of Mosquitto's dynamic-security plugin, or raise with the install step."""
+    for pattern in DYNSEC_PLUGIN_GLOBS:
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    raise MosquittoNotInstalledError(f"mosquitto_dynamic_security.so not found: {INSTALL_HINT}")
 
 
 def _mqtt_string(value: str) -> bytes:
@@ -68,9 +86,13 @@ def _remaining_length(length: int) -> bytes:
             return bytes(out)
 
 
-def probe_login(host: str, port: int, username: str, password: str, timeout: float = 2.0) -> int:
-    """Send one MQTT 3.1.1 CONNECT and return the CONNACK return code (0 means accepted)."""
-    client_id = f"tt-probe-{secrets.token_hex(4)}"
+def probe_login(host: str, port: int, username: str, password: str, timeout: float = 2.0,
+                *, client_id: str | None = None) -> int:
+    """Send one MQTT 3.1.1 CONNECT and return the CONNACK return code (0 means accepted).
+
+    ``client_id``: a device's must be its user name (the default); the center's is free."""
+    client_id = client_id or (username if username != CENTER_USER
+                              else f"tt-probe-{secrets.token_hex(4)}")
     variable = _mqtt_string("MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 10)
     payload = _mqtt_string(client_id) + _mqtt_string(username) + _mqtt_string(password)
     body = variable + payload
@@ -150,14 +172,9 @@ class MosquittoBroker(LocalServer):
         return self._data_dir / "mosquitto.log"
 
     @property
-    def password_file(self) -> Path:
-        """The device listener's users."""
-        return self._data_dir / "passwd"
-
-    @property
-    def center_password_file(self) -> Path:
-        """The center listener's one user."""
-        return self._data_dir / "center.passwd"
+    def dynsec_file(self) -> Path:
+        """The dynamic-security plugin's users (rewritten by the plugin on every change)."""
+        return self._data_dir / "dynamic-security.json"
 
     @property
     def config_path(self) -> Path:
@@ -174,23 +191,83 @@ class MosquittoBroker(LocalServer):
     # --- lifecycle ----------------------------------------------------------------------
 
     def add_user(self, name: str, password: str) -> None:
-        """Create or update a broker user (``center`` on the center's listener, any other name
-        on the devices'); if running, reload and wait until the login works."""
-        self._write_password(name, password)
+        """Create a broker user, or give an existing one this password and enable it (a
+        device's client id is bound to its name; ``center``'s is free). If running, through
+        the plugin, returning once the broker confirmed it and the login works."""
+        self.add_users([(name, password)])
+
+    def add_users(self, users: Iterable[tuple[str, str]]) -> None:
+        """:meth:`add_user` for many users, in one message to the plugin when running."""
+        pairs = list(users)
         if not self.running:
+            file = DynsecFile(self.dynsec_file)
+            for name, password in pairs:
+                file.put_client(name, password, client_id=_bound_client_id(name))
+            file.save()
+        else:
+            responses = self._control([_create(name, password) for name, password in pairs])
+            existing = [pair for pair, response in zip(pairs, responses, strict=True)
+                        if response.get("error") == _ALREADY_EXISTS]
+            _raise_errors(responses, allowed=(_ALREADY_EXISTS,))
+            if existing:
+                _raise_errors(self._control([c for name, password in existing
+                                             for c in _update(name, password)]))
+            for name, password in pairs[-1:]:  # the plugin applies commands in order
+                self._wait_until_login_works(name, password)
+        for name, password in pairs:
+            if name == CENTER_USER:
+                self._center_password = password
+
+    def disable_user(self, name: str) -> None:
+        """Refuse the user's logins from now on; a running broker disconnects it at once."""
+        self._set_disabled(name, True)
+
+    def enable_user(self, name: str) -> None:
+        self._set_disabled(name, False)
+
+    def remove_user(self, name: str) -> None:
+        """Delete the user (and disconnect it); an unknown user is already gone."""
+        if not self.running:
+            file = DynsecFile(self.dynsec_file)
+            file.remove(name)
+            file.save()
             return
-        assert self._proc is not None
-        self._proc.send_signal(signal.SIGHUP)
-        self._wait_until_login_works(name, password)
+        _raise_errors(self._control([{"command": "deleteClient", "username": name}]),
+                      allowed=(_NOT_FOUND,))
+
+    def users(self) -> dict[str, bool]:
+        """Every user name -> enabled, as the plugin's file holds them."""
+        return DynsecFile(self.dynsec_file).clients()
 
     # --- internals ----------------------------------------------------------------------
 
+    def _set_disabled(self, name: str, disabled: bool) -> None:
+        if not self.running:
+            file = DynsecFile(self.dynsec_file)
+            try:
+                file.set_disabled(name, disabled)
+            except KeyError:
+                raise BrokerError(f"no broker user {name!r}") from None
+            file.save()
+            return
+        command = "disableClient" if disabled else "enableClient"
+        _raise_errors(self._control([{"command": command, "username": name}]))
+
+    def _control(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The plugin's responses to ``commands``, sent as the user ``center``."""
+        try:
+            return run_commands(self.host, self.center_port, CENTER_USER, self._center_password,
+                                commands, timeout=self._start_timeout)
+        except DynsecCommandError as exc:
+            raise BrokerError(f"{exc}\n{self._log_tail()}") from exc
+
     def _prepare(self) -> None:
         self._mosquitto = find_executable("mosquitto")
+        self._plugin = find_dynsec_plugin()
         super()._prepare()
-        self._write_password(CENTER_USER, self._center_password)
-        if not self.password_file.exists():  # mosquitto refuses a missing password_file
-            self.password_file.touch(mode=0o600)
+        file = DynsecFile(self.dynsec_file)  # kept across restarts: the plugin saved every change
+        file.put_client(CENTER_USER, self._center_password, client_id=None)
+        file.save()
 
     def _ports_fixed(self) -> bool:
         return self._port is not None and self._center_port is not None
@@ -200,32 +277,20 @@ class MosquittoBroker(LocalServer):
         self._port = asked or free_port()
         self._center_port = asked_center or free_port()
 
-    def _write_password(self, name: str, password: str) -> None:
-        path = self.center_password_file if name == CENTER_USER else self.password_file
-        create = not path.exists() or path.stat().st_size == 0
-        command = [find_executable("mosquitto_passwd"), *(["-c"] if create else []), "-b",
-                   str(path), name, password]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise BrokerError(f"mosquitto_passwd failed for user {name!r}: "
-                              f"{(result.stderr or result.stdout).strip()}")
-
     def _render_config(self) -> None:
         text = DEV_CONF_TEMPLATE.read_text(encoding="utf-8")
         for key, value in {
             "{{PORT}}": str(self.port),
             "{{CENTER_PORT}}": str(self.center_port),
             "{{DATA_DIR}}": str(self._data_dir),
-            "{{PASSWORD_FILE}}": str(self.password_file),
-            "{{CENTER_PASSWORD_FILE}}": str(self.center_password_file),
+            "{{DYNSEC_PLUGIN}}": self._plugin,
+            "{{DYNSEC_FILE}}": str(self.dynsec_file),
             "{{ACL_FILE}}": str(self._acl_file),
             "{{LOG_FILE}}": str(self.log_path),
         }.items():
             text = text.replace(key, value)
         for host in self._extra_hosts:  # listener blocks go last: only their settings follow
-            text += (f"\n# devices' listener on an extra address\nlistener {self.port} {host}\n"
-                     f"allow_anonymous false\npassword_file {self.password_file}\n"
-                     f"acl_file {self._acl_file}\nuse_username_as_clientid true\n")
+            text += f"\n# devices' listener on an extra address\nlistener {self.port} {host}\n"
         self.config_path.write_text(text, encoding="utf-8")
 
     def _launch(self) -> subprocess.Popen[bytes]:
@@ -241,13 +306,12 @@ class MosquittoBroker(LocalServer):
         return False
 
     def _wait_until_login_works(self, name: str, password: str) -> None:
-        # "Reloading config." is logged BEFORE the reload is applied, so the log line proves
-        # nothing; a login with the new credentials does.
+        # The plugin applies a change before it answers; a login proves the whole path.
         deadline = time.monotonic() + self._start_timeout
         code = -1
         while time.monotonic() < deadline:
             if not self.running:
-                raise BrokerError(f"mosquitto exited while reloading:\n{self._log_tail()}")
+                raise BrokerError(f"mosquitto exited:\n{self._log_tail()}")
             port = self.center_port if name == CENTER_USER else self.port
             code = probe_login(self.host, port, name, password)
             if code == _CONNACK_ACCEPTED:
@@ -255,8 +319,39 @@ class MosquittoBroker(LocalServer):
             if code not in _CONNACK_NOT_AUTHORIZED:
                 break
             time.sleep(_POLL_INTERVAL)
-        raise BrokerError(f"user {name!r} still cannot log in after reload (CONNACK {code}):\n"
+        raise BrokerError(f"user {name!r} still cannot log in (CONNACK {code}):\n"
                           f"{self._log_tail()}")
 
     def _log_paths(self) -> Sequence[Path]:
         return (*super()._log_paths(), self.log_path)
+
+
+def _bound_client_id(name: str) -> str | None:
+    """A device may only connect with its own id as client id; the center with any."""
+    return None if name == CENTER_USER else name
+
+
+def _create(name: str, password: str) -> dict[str, Any]:
+    command = {"command": "createClient", "username": name, "password": password}
+    client_id = _bound_client_id(name)
+    if client_id is not None:
+        command["clientid"] = client_id
+    return command
+
+
+def _update(name: str, password: str) -> list[dict[str, Any]]:
+    """What makes an existing client as :func:`_create` would have made it."""
+    commands: list[dict[str, Any]] = [
+        {"command": "setClientPassword", "username": name, "password": password},
+        {"command": "enableClient", "username": name}]
+    client_id = _bound_client_id(name)
+    if client_id is not None:
+        commands.append({"command": "setClientId", "username": name, "clientid": client_id})
+    return commands
+
+
+def _raise_errors(responses: list[dict[str, Any]], allowed: Sequence[str] = ()) -> None:
+    failed = [r for r in responses if r.get("error") and r["error"] not in allowed]
+    if failed:
+        raise BrokerError("the dynamic-security plugin refused: " + "; ".join(
+            f"{r.get('command')}: {r['error']}" for r in failed))

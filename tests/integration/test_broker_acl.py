@@ -182,30 +182,33 @@ def test_queued_event_for_offline_center_survives_restart(
 def test_a_device_cannot_take_another_devices_client_id(
     mqtt_clients: MqttClients, devices: dict[str, str], protocol: Protocol
 ) -> None:
-    """use_username_as_clientid on the device listener: loa-b's credentials with loa-a's
-    client id get loa-b's own session, and loa-a is not kicked off the broker."""
+    """The plugin binds each device's account to its own client id: loa-b's credentials with
+    loa-a's client id are refused at CONNACK, and loa-a is not kicked off the broker."""
     center = mqtt_clients.center()
     center.subscribe(fleet_subscription(Channel.STATUS))
     victim = mqtt_clients.connect("loa-a", devices["loa-a"], protocol=protocol, client_id="loa-a")
-    intruder = mqtt_clients.connect("loa-b", devices["loa-b"], protocol=protocol,
-                                    client_id="loa-a")
-    for name, client in (("loa-b", intruder), ("loa-a", victim)):
-        own = device_topic(name, Channel.STATUS)
-        assert client.publish(own, name.encode()) == SUCCESS  # a round trip on each session
-        center.wait_for_message(own, name.encode())
+    with pytest.raises(ConnectRefusedError) as refused:
+        mqtt_clients.connect("loa-b", devices["loa-b"], protocol=protocol, client_id="loa-a")
+    assert refused.value.reason.value == NOT_AUTHORIZED
+    own = device_topic("loa-a", Channel.STATUS)
+    assert victim.publish(own, b"loa-a") == SUCCESS  # a round trip on the victim's session
+    center.wait_for_message(own, b"loa-a")
     assert victim.disconnects == 0
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_the_center_logs_in_only_on_its_own_listener(
+def test_accounts_are_broker_wide_and_the_center_keeps_free_client_ids(
     broker: MosquittoBroker, mqtt_clients: MqttClients, devices: dict[str, str],
     protocol: Protocol,
 ) -> None:
-    with pytest.raises(ConnectRefusedError) as refused:
-        mqtt_clients.connect("center", broker.center_password, protocol=protocol)
-    assert refused.value.reason.value == NOT_AUTHORIZED
-    with pytest.raises(ConnectRefusedError):  # and devices stay off the center's listener
-        mqtt_clients.connect("loa-a", devices["loa-a"], protocol=protocol,
-                             port=broker.center_port)
-    assert mqtt_clients.center(protocol=protocol).publish(
-        device_topic("loa-a", Channel.MANIFEST), b"m", retain=True) in ACCEPTED
+    """per_listener_settings false (the plugin must answer the center on its own listener):
+    every account logs in on both listeners, and only the address keeps the center's listener
+    private. The center, unlike a device, may hold several connections with ids of its own."""
+    on_device_port = mqtt_clients.connect("center", broker.center_password, protocol=protocol)
+    on_center_port = mqtt_clients.connect("loa-a", devices["loa-a"], protocol=protocol,
+                                          port=broker.center_port)
+    second = mqtt_clients.center(protocol=protocol)
+    assert on_device_port.client_id != second.client_id
+    assert second.publish(device_topic("loa-a", Channel.MANIFEST), b"m", retain=True) in ACCEPTED
+    assert on_center_port.publish(device_topic("loa-a", Channel.STATUS), b"up") in ACCEPTED
+    assert on_device_port.disconnects == 0

@@ -59,7 +59,10 @@ class MqttTestClient:
         self.protocol = protocol
         self._host, self._port = host, port
         self._clean, self._session_expiry = clean, session_expiry
-        self.client_id = client_id or f"test-{username}-{secrets.token_hex(3)}"
+        # A device's broker account only accepts its own id as client id; the center may open
+        # several connections, each with an id of its own.
+        self.client_id = client_id or (f"test-{username}-{secrets.token_hex(3)}"
+                                       if username == "center" else username)
         v311 = protocol == "3.1.1"
         self._client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
