@@ -1,8 +1,16 @@
-"""The real audio backend on a Pi: ffplay (any codec) or aplay (WAV) to ALSA; GPIO relay."""
+"""The real audio backend on a Pi: aplay (WAV) or ffplay (any codec) to ALSA; GPIO relay.
+
+A WAV goes to ``aplay``: the samples reach ALSA unchanged, on the chosen device, and aplay
+starts faster than ffplay. Anything else (Opus, MP3) goes to ``ffplay`` through SDL's ALSA
+driver (``SDL_AUDIODRIVER=alsa`` unless the environment names another; ``AUDIODEV`` carries
+the device), so a system service never tries a desktop sound server first.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import shutil
 import subprocess
 import threading
@@ -16,20 +24,42 @@ from protocol.manifest import PlayItem
 
 log = logging.getLogger(__name__)
 
+# Mixer controls tried in this order: USB cards say Speaker or PCM, the Pi's own output PCM,
+# HiFiBerry-style DACs Digital.
+PREFERRED_CONTROLS = ("Master", "PCM", "Speaker", "Headphone", "Digital", "HDMI")
+_AMIXER_TIMEOUT_S = 5.0
+
+
+def is_wav(path: Path) -> bool:
+    """A RIFF/WAVE file (the media cache names files by hash, so the header decides)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return head[:4] == b"RIFF" and head[8:12] == b"WAVE"
+
 
 class AlsaSink:
-    """Plays a file with ffplay (or aplay) as a child process; cancel terminates it."""
+    """Plays a file with aplay or ffplay as a child process; cancel terminates it."""
 
     def __init__(self, device: str = "default") -> None:
         self._device = device
 
-    def _command(self, path: Path) -> list[str]:
+    def _command(self, path: Path) -> tuple[list[str], dict[str, str] | None]:
+        aplay = shutil.which("aplay")
+        if aplay and is_wav(path):
+            return [aplay, "-q", "-D", self._device, str(path)], None
         ffplay = shutil.which("ffplay")
         if ffplay:
-            return [ffplay, "-nodisp", "-autoexit", "-loglevel", "error", str(path)]
-        aplay = shutil.which("aplay")
+            env = dict(os.environ)
+            env.setdefault("SDL_AUDIODRIVER", "alsa")
+            if self._device != "default":
+                env["AUDIODEV"] = self._device
+            return [ffplay, "-nodisp", "-autoexit", "-loglevel", "error", str(path)], env
         if aplay:
-            return [aplay, "-q", "-D", self._device, str(path)]
+            raise SinkError("only WAV plays without ffplay, and this file is not WAV: "
+                            "apt-get install ffmpeg")
         raise SinkError("neither ffplay nor aplay is installed: apt-get install ffmpeg alsa-utils")
 
     def play(
@@ -40,9 +70,10 @@ class AlsaSink:
         cancel: threading.Event,
         on_started: Callable[[datetime], None],
     ) -> PlayResult:
+        command, env = self._command(path)
         try:
-            proc = subprocess.Popen(self._command(path), stdin=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE)
+            proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, env=env)
         except OSError as exc:
             raise SinkError(f"cannot start the audio player: {exc}") from exc
         started = datetime.now(UTC)
@@ -52,14 +83,21 @@ class AlsaSink:
                 proc.terminate()
                 proc.wait(timeout=5)
                 return PlayResult(started, datetime.now(UTC), completed=False)
+        err = proc.stderr.read().decode(errors="replace")[-300:] if proc.stderr else ""
+        if proc.stderr:
+            proc.stderr.close()
         if proc.returncode != 0:
-            err = proc.stderr.read().decode(errors="replace")[-300:] if proc.stderr else ""
-            raise SinkError(f"player exited with {proc.returncode}: {err.strip()}")
+            raise SinkError(f"{Path(command[0]).name} exited with {proc.returncode}: "
+                            f"{err.strip()}")
         return PlayResult(started, datetime.now(UTC), completed=True)
 
 
 class SysfsRelay:
-    """Amplifier relay on a GPIO line exported through sysfs (or nothing when not set)."""
+    """Amplifier relay on a GPIO line exported through sysfs (or nothing when not set).
+
+    ``value_path`` is the line's ``value`` file, or a link to it (deploy/pi/relay-gpio.sh
+    exports the line at service start and links it at /run/tt-agent/relay).
+    """
 
     def __init__(self, value_path: Path | None) -> None:
         self._path = value_path
@@ -70,15 +108,56 @@ class SysfsRelay:
 
 
 class AmixerVolume:
-    def __init__(self, control: str = "Master") -> None:
+    """Output volume through ``amixer`` (perceptual scale, as alsamixer shows it).
+
+    Without a named control the first of PREFERRED_CONTROLS the card has is used (else its
+    first control). No amixer, no mixer, or no control: the level is not applied and a warning
+    says why; playing goes on at the card's own level.
+    """
+
+    def __init__(self, control: str | None = None, mixer_device: str = "default") -> None:
         self._control = control
+        self._mixer = mixer_device
+
+    def _run(self, amixer: str, *args: str) -> subprocess.CompletedProcess[str] | None:
+        try:
+            return subprocess.run([amixer, "-D", self._mixer, *args], capture_output=True,
+                                  text=True, timeout=_AMIXER_TIMEOUT_S, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.warning("amixer on %s failed: %s", self._mixer, exc)
+            return None
+
+    def _find_control(self, amixer: str) -> str | None:
+        done = self._run(amixer, "scontrols")
+        if done is None:
+            return None
+        if done.returncode != 0:
+            log.warning("no ALSA mixer on %s: %s", self._mixer, done.stderr.strip()[-200:])
+            return None
+        names = re.findall(r"Simple mixer control '([^']*)',0", done.stdout)
+        for name in PREFERRED_CONTROLS:
+            if name in names:
+                return name
+        return names[0] if names else None
 
     def set_level(self, level: int) -> None:
         amixer = shutil.which("amixer")
         if amixer is None:
-            log.warning("amixer not installed; volume %d%% not applied", level)
+            log.warning("amixer not installed (apt-get install alsa-utils); "
+                        "volume %d%% not applied", level)
             return
-        subprocess.run([amixer, "-q", "sset", self._control, f"{level}%"], check=False)
+        control = self._control or self._find_control(amixer)
+        if control is None:
+            log.warning("no mixer control on %s; volume %d%% not applied", self._mixer, level)
+            return
+        level = max(0, min(100, level))
+        done = self._run(amixer, "-q", "-M", "sset", control, f"{level}%")
+        if done is not None and done.returncode != 0:
+            log.warning("amixer could not set %s to %d%%: %s", control, level,
+                        done.stderr.strip()[-200:])
+            return
+        if done is not None:
+            self._control = control  # found once, kept
 
 
 def alsa_hardware(relay_gpio_value: Path | None = None) -> Hardware:
