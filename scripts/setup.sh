@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 # mosquitto: broker; ffmpeg: media; espeak-ng: offline TTS; influxdb: telemetry store
 # (Debian ships 1.6, which the v1 HTTP API client speaks); chromium: browser tests.
 APT_PACKAGES=(python3 python3-venv mosquitto mosquitto-clients ffmpeg espeak-ng influxdb chromium
-              iproute2)  # iproute2: the fault suite's network namespaces
+              iproute2   # iproute2: the fault suite's network namespaces
+              alsa-utils)  # alsa-utils: aplay and amixer, the agent's real audio path (tests/pi)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
