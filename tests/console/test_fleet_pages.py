@@ -20,9 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, expect
 
 from firmware_sim.broker import MosquittoBroker, find_executable
 from tests.center.helpers import ok
+from tests.support.browser import PHONE, run_in_browser, screenshot
 from tests.support.center import CenterHandle, running_center
 from tests.support.tree import add_device, add_unit
 
@@ -306,3 +308,34 @@ def test_rename_move_rotate_retire_and_revoke_a_device(fleet: Fleet) -> None:
         "revoked", "Bị mất cắp")
     r = fleet.post("admin_d", "/console/devices/loa-fa9/enrolment-code", {"hours": "72"})
     assert r.status_code == 409 and "revoked" in r.text
+
+
+def test_on_a_phone_the_enrolment_sheet_fits_and_shows_the_qr(fleet: Fleet) -> None:
+    """A technician opens the device on a phone, asks for a code and reads the sheet."""
+    add_device(fleet.center.api, "loa-fphone", fleet.units["b"], name="Loa cổng làng")
+    base = fleet.center.base_url
+
+    def scenario(browser: Browser) -> None:
+        context = browser.new_context(viewport=PHONE, locale="vi-VN",
+                                      timezone_id="Asia/Ho_Chi_Minh")
+        page = context.new_page()
+        page.goto(f"{base}/console/login")
+        page.fill("#f-username", "admin_d")
+        page.fill("#f-password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/console")
+        page.goto(f"{base}/console/units")
+        screenshot(page, "console-units-phone")
+        page.goto(f"{base}/console/devices/loa-fphone")
+        screenshot(page, "console-device-phone")
+        page.select_option("#f-hours", "24")
+        page.click("#issue-code")
+        expect(page.locator(".enrol-code")).to_have_count(1)
+        box = page.locator(".code-card .qr svg").bounding_box()
+        assert box is not None and 150 <= box["width"] <= PHONE["width"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        expect(page.locator(".enrol-command")).to_contain_text("python -m edge_agent enrol")
+        screenshot(page, "console-enrolment-sheet-phone")
+        context.close()
+
+    run_in_browser(scenario)
