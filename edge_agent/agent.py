@@ -42,6 +42,8 @@ from edge_agent.play_now import PlayNowCommands
 from edge_agent.player import Player, PlayOutcome
 from edge_agent.store import CORRUPT_ERRORS, LocalStore
 from edge_agent.supervision import Heartbeats
+from edge_agent.update.service import AgentUpdates
+from edge_agent.update.trial import HealthChecks
 from edge_agent.watchdog import Watchdog
 from protocol.codec import encode
 from protocol.errors import ProtocolError
@@ -53,6 +55,7 @@ from protocol.manifest import (
     RotateCredential,
     SetVolume,
     StopPlayback,
+    UpdateAgent,
 )
 from protocol.signing import Verifier, public_key_from_b64
 from protocol.telemetry import HealthReport
@@ -161,6 +164,14 @@ class Agent:
             store=self._store, player=self.player, downloader=self.downloader,
             cache=self.cache, verifier=self._verifier, ack=self._ack, on_fault=self._fault,
             stall_after_s=config.player.stall_after_s)
+        self.manifest_verified = threading.Event()  # one came from the broker since start
+        self.updates = AgentUpdates(
+            config=config, running_version=AGENT_VERSION, verifier=self._verifier,
+            clock=self._clock, emit=self._emit, ack=self._ack, restart=self.request_restart,
+            drained=self.outbox.wait_drained, checks=HealthChecks(
+                connected=self.link.connected_event.is_set,
+                manifest_verified=self.manifest_verified.is_set,
+                player_problem=lambda: self.player.refusal(config.player.stall_after_s)))
         self._load_last_manifest()
         self.play_now.restore()
 
@@ -172,6 +183,7 @@ class Agent:
         self.health.start()
         self.housekeeper.start()
         self.watchdog.start()
+        self.updates.start()
         self.state = AgentState.RUNNING
 
     def stop(self) -> None:
@@ -185,6 +197,7 @@ class Agent:
         self._shutdown()
 
     def _shutdown(self) -> None:
+        self.updates.stop()
         self.watchdog.stop()
         self.housekeeper.stop()
         self.health.stop()
@@ -195,6 +208,11 @@ class Agent:
         self.cache.close()
         self._store.close()
         self.state = AgentState.STOPPED
+
+    def request_restart(self, reason: str) -> None:
+        """Ask the entry point to exit with 75 (the launcher starts the agent again)."""
+        self.restart_reason = reason
+        self.restart_needed.set()
 
     def _on_clock_reference(self, center_s: float, monotonic_s: float) -> None:
         """A new measurement of the center's clock: the player re-reads its time at once
@@ -296,6 +314,8 @@ class Agent:
             self.refusals[f"manifest:{type(exc).__name__}"] += 1
             self._emit(self._events.rejected("manifest", f"{type(exc).__name__}: {exc}"))
             return
+        if manifest.device_id == self.device_id:
+            self.manifest_verified.set()
         with self._manifest_lock:
             held = self.manifest.version if self.manifest else 0
             if manifest.device_id != self.device_id:
@@ -361,6 +381,9 @@ class Agent:
         if isinstance(action, PlayNow):
             if not self.play_now.take(cmd, action.item, raw):
                 self.refusals["cmd:player_unable"] += 1
+            return
+        if isinstance(action, UpdateAgent):
+            self.updates.take(cmd, action)  # acknowledged there (accepted or why not)
             return
         if isinstance(action, RotateCredential):
             self.passwords.propose(action.password)  # stored before the acknowledgement

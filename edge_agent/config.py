@@ -67,6 +67,14 @@ class HealthConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class UpdateConfig:
+    root: str | None = None  # managed root of the releases; None: $TT_AGENT_ROOT or /opt/tt-agent
+    confirm_within_s: float | None = None  # set: replaces the update command's health window
+    health_poll_s: float = 0.25  # how often a version on trial checks its health
+    drain_timeout_s: float = 10.0  # how long the "restarting" report may take to be delivered
+
+
+@dataclass(frozen=True, slots=True)
 class AgentConfig:
     device_id: str
     data_dir: Path
@@ -78,6 +86,7 @@ class AgentConfig:
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     housekeeping: HousekeepingConfig = field(default_factory=HousekeepingConfig)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
 
     def __post_init__(self) -> None:
         validate_device_id(self.device_id)
@@ -113,6 +122,7 @@ def config_from_dict(data: dict[str, Any]) -> AgentConfig:
             outbox=_section(OutboxConfig, data.get("outbox"), "outbox"),
             health=_section(HealthConfig, data.get("health"), "health"),
             housekeeping=_section(HousekeepingConfig, data.get("housekeeping"), "housekeeping"),
+            update=_section(UpdateConfig, data.get("update"), "update"),
         )
     except KeyError as exc:
         raise ConfigError(f"missing key {exc.args[0]!r} in agent config") from exc

@@ -42,3 +42,19 @@ if [[ ! -f "$stamp" ]]; then
     rm -f .venv/.installed-*
     touch "$stamp"
 fi
+
+# The agent's runtime wheels (.cache/agent-wheels, this machine's platform), from which
+# scripts/build_agent_release.py builds agent releases; fetched once per requirements.lock.
+wheels=.cache/agent-wheels
+wheel_stamp=$wheels/.fetched-$(cat requirements.lock scripts/build_agent_release.py | sha256sum | cut -c1-16)
+if [[ ! -f "$wheel_stamp" ]]; then
+    mkdir -p "$wheels"
+    mapfile -t binary < <(.venv/bin/python scripts/build_agent_release.py --print-requirements binary)
+    mapfile -t source < <(.venv/bin/python scripts/build_agent_release.py --print-requirements source)
+    .venv/bin/python -m pip download -q --no-deps --only-binary=:all: -d "$wheels" "${binary[@]}"
+    if ((${#source[@]})); then  # published as source archives only: built into wheels once
+        .venv/bin/python -m pip wheel -q --no-deps -w "$wheels" "${source[@]}"
+    fi
+    rm -f "$wheels"/.fetched-*
+    touch "$wheel_stamp"
+fi
