@@ -76,6 +76,11 @@ class Settings:
     sign_in_link_minutes: float = 10.0   # one-time /monitor/sign-in/<code> links
     new_signing_key: bool = False        # create a missing signing key although devices exist
     emergency_roles: tuple[str, ...] = ("admin", "approver")
+    # device accounts on the broker (broker_config/README.md): "dynsec" manages them live
+    # through Mosquitto's dynamic-security plugin, "unmanaged" leaves them to an administrator
+    broker_accounts: str = "dynsec"
+    broker_account_timeout_s: float = 10.0
+    broker_sync_s: float = 600.0  # the reconciliation of accounts with the device table
 
     @property
     def media_dir(self) -> Path:
@@ -134,7 +139,21 @@ def get_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         new_signing_key=environ.get("TT_NEW_SIGNING_KEY", "").strip().lower()
         in {"1", "true", "yes"},
         emergency_roles=_roles(environ.get("TT_EMERGENCY_ROLES", "admin,approver")),
+        broker_accounts=_broker_accounts(environ),
+        broker_account_timeout_s=_float(environ, "TT_BROKER_ACCOUNT_TIMEOUT", 10.0),
+        broker_sync_s=_float(environ, "TT_BROKER_SYNC_SECONDS", 600.0),
     )
+
+
+BROKER_ACCOUNTS = ("dynsec", "unmanaged")
+
+
+def _broker_accounts(environ: Mapping[str, str]) -> str:
+    choice = environ.get("TT_BROKER_ACCOUNTS", "").strip().lower() or "dynsec"
+    if choice not in BROKER_ACCOUNTS:
+        raise ConfigError(f"TT_BROKER_ACCOUNTS={choice!r}: choose one of "
+                          f"{', '.join(BROKER_ACCOUNTS)}")
+    return choice
 
 
 def _device_mqtt_url(environ: Mapping[str, str]) -> str:
