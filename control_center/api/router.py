@@ -24,6 +24,7 @@ from control_center.api.routes import (
     monitoring,
     open311,
     records,
+    releases,
     schedules,
     signing_keys,
     system,
@@ -35,6 +36,7 @@ from control_center.core.access import API, route_key
 
 ROUTERS = (
     system.router, auth.router, auth.me_router, media.public_router, open311.router,
+    releases.public_router, releases.router,  # before devices: GET /devices/versions
     enrol.router, users.router, units.router, device_lifecycle.router, devices.router,
     groups.router, media.router, bulletins.router,
     schedules.router, distributions.router, emergency.router, records.router, monitoring.router,

@@ -79,6 +79,9 @@ ROUTES: dict[str, Access] = {
     f"GET {API}/media/{{sha256}}": PUBLIC,
     f"HEAD {API}/media/{{sha256}}": PUBLIC,
     f"GET {API}/media/{{sha256}}/waveform.png": PUBLIC,
+    # agent releases devices download (the signature and the SHA-256s are the authority)
+    f"GET {API}/releases/{{version}}/manifest": PUBLIC,
+    f"GET {API}/releases/{{version}}/files/{{name}}": PUBLIC,
     # Open311 (reads are public; creating a request needs a client key, checked in the route)
     f"GET {API}/open311/services.{{fmt}}": PUBLIC,
     f"GET {API}/open311/services/{{code}}.{{fmt}}": PUBLIC,
@@ -107,6 +110,16 @@ ROUTES: dict[str, Access] = {
     f"GET {API}/devices/{{device_id}}/manifest": tree(P.VIEW),
     f"POST {API}/devices/{{device_id}}/commands": tree(P.SCHEDULE),
     f"GET {API}/devices/{{device_id}}/commands": tree(P.VIEW),
+    f"GET {API}/devices/versions": tree(P.VIEW),
+    # agent releases (code every device may be made to run: uploaded by users of a root unit
+    # only) and rollouts in waves
+    f"POST {API}/releases": center_wide(P.RELEASES),
+    f"GET {API}/releases": unscoped(P.VIEW),
+    f"POST {API}/rollouts": tree(P.RELEASES),
+    f"GET {API}/rollouts": tree(P.VIEW),
+    f"GET {API}/rollouts/{{rollout_id}}": tree(P.VIEW),
+    f"POST {API}/rollouts/{{rollout_id}}/halt": tree(P.RELEASES),
+    f"POST {API}/rollouts/{{rollout_id}}/resume": tree(P.RELEASES),
     f"PATCH {API}/devices/{{device_id}}": tree(P.MANAGE_FLEET),
     f"POST {API}/devices/import": tree(P.MANAGE_FLEET),
     f"POST {API}/devices/{{device_id}}/enrolment-codes": tree(P.MANAGE_FLEET),

@@ -20,6 +20,8 @@ class Permission(StrEnum):
     AUDIT = "audit"
     TRAINING_ADMIN = "training_admin"        # courses, kiosk publishing, officers, assignments,
                                              # training reports and xAPI
+    RELEASES = "releases"                    # agent releases and rollouts (code the center
+                                             # signs and devices run): administrators only
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -55,6 +57,8 @@ PERMISSION_LABELS: dict[Permission, tuple[str, str]] = {
     Permission.FEEDBACK: ("xử lý phản ánh", "handle citizen feedback"),
     Permission.AUDIT: ("xem nhật ký thao tác", "read the audit log"),
     Permission.TRAINING_ADMIN: ("quản trị đào tạo", "act as training administrator"),
+    Permission.RELEASES: ("quản lý phiên bản phần mềm thiết bị", "manage agent releases and "
+                          "rollouts"),
 }
 
 

@@ -54,6 +54,13 @@ from control_center.models.records import (
     PlayLog,
     PlayStatus,
 )
+from control_center.models.releases import (
+    AgentRelease,
+    Rollout,
+    RolloutDevice,
+    RolloutDeviceState,
+    RolloutState,
+)
 from control_center.models.training import (
     Assignment,
     Attempt,
@@ -146,4 +153,9 @@ __all__ = [
     "Question",
     "QuestionKind",
     "Quiz",
+    "AgentRelease",
+    "Rollout",
+    "RolloutDevice",
+    "RolloutDeviceState",
+    "RolloutState",
 ]

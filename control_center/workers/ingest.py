@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from control_center.feedback.service import record_submission
 from control_center.models import Device, DeviceEventRecord
-from control_center.services import broadcasts
+from control_center.services import broadcasts, rollout_events
 from control_center.services.manifest_lag import devices_behind
 from control_center.services.plays import apply_play_event
 from control_center.telemetry.monitor import record_status_change
@@ -38,6 +38,7 @@ from protocol.events import (
     PlayInterrupted,
     PlayStarted,
     Status,
+    UpdateReport,
 )
 from protocol.feedback import FeedbackSubmitted
 from protocol.topics import Channel, parse_topic
@@ -62,11 +63,15 @@ class Ingestor:
     def __init__(self, *, sessions: sessionmaker[Session], clock: Callable[[], datetime],
                  republish_settle_s: float = 10.0,
                  on_behind: Callable[[str], object] | None = None,
-                 on_ack: Callable[[CommandAck], object] | None = None) -> None:
+                 on_ack: Callable[[CommandAck], object] | None = None,
+                 on_update: Callable[[], object] | None = None) -> None:
         """``on_behind(device_id)``: a birth reported an older manifest version than the one
         published to the device ``republish_settle_s`` or more ago (``workers.republish``);
-        ``on_ack(ack)``: a command acknowledgement was stored (once per acknowledgement)."""
+        ``on_ack(ack)``: a command acknowledgement was stored (once per acknowledgement);
+        ``on_update()``: an update report or a command acknowledgement was stored (rollouts
+        may move on)."""
         self._on_ack = on_ack
+        self._on_update = on_update
         self._sessions = sessions
         self._clock = clock
         self._settle = timedelta(seconds=republish_settle_s)
@@ -129,6 +134,8 @@ class Ingestor:
             stored, note = self._retrying(lambda s: self._store_event(s, event, payload))
             if note:
                 self.count(note)
+            if stored and isinstance(event, UpdateReport | CommandAck) and self._on_update:
+                self._on_update()
             if stored and isinstance(event, CommandAck) and self._on_ack is not None:
                 self._on_ack(event)
             return "event" if stored else "duplicate"
@@ -212,6 +219,9 @@ class Ingestor:
             broadcasts.apply_play(session, event=event)
         elif isinstance(event, CommandAck):
             broadcasts.apply_ack(session, ack=event)
+            rollout_events.apply_ack(session, ack=event, now=now)
+        elif isinstance(event, UpdateReport):
+            rollout_events.apply_update_report(session, event=event, now=now)
         elif isinstance(event, FeedbackSubmitted):
             record_submission(session, event=event, device=device, now=now)
         elif isinstance(event, QuizAttemptSubmitted):

@@ -30,6 +30,7 @@ from control_center.workers.publisher import ManifestPublisher
 from control_center.workers.receiver import Receiver
 from control_center.workers.refresher import Refresher
 from control_center.workers.republish import Republisher
+from control_center.workers.rollouts import RolloutWorker
 from control_center.workers.speech_jobs import SpeechJobs
 from media import config_from_env
 from protocol.base import utc_now
@@ -98,7 +99,8 @@ class Center:
         self._acks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="acks")
         self.ingestor = Ingestor(sessions=self.ingest_sessions, clock=clock,
                                  republish_settle_s=settings.republish_settle_s,
-                                 on_behind=self.republisher.device, on_ack=self._on_ack)
+                                 on_behind=self.republisher.device, on_ack=self._on_ack,
+                                 on_update=lambda: self.rollouts.nudge())
         self.telemetry = Telemetry(settings=settings, sessions=self.sessions, clock=clock,
                                    lookup_sessions=self.ingest_sessions,
                                    on_manifest_behind=self.republisher.device)
@@ -137,6 +139,9 @@ class Center:
         self.intake = MediaIntake(media_dir=settings.media_dir,
                                   max_upload_bytes=settings.max_upload_bytes, jobs=self.media)
         self.speech = SpeechJobs(intake=self.intake, sessions=self.sessions, clock=clock)
+        self.rollouts = RolloutWorker(sessions=self.sessions, signer=self.signer,
+                                      bridge=self.bridge, public_base_url=settings.public_base_url,
+                                      clock=clock, publish_timeout_s=settings.publish_timeout_s)
         self.emergency = EmergencyDesk(signer=self.signer, bridge=self.bridge,
                                        intake=self.intake,
                                        public_base_url=settings.public_base_url,
@@ -153,11 +158,13 @@ class Center:
         self.receiver.start()
         self.bridge.start()
         self.refresher.start()
+        self.rollouts.start()
         log.info("control center started (key id %s, media %s)", self.signer.key_id,
                  self.settings.media_dir)
 
     def stop(self) -> None:
         self._acks.shutdown(wait=True)
+        self.rollouts.stop()
         self.refresher.stop()
         self.bridge.stop()
         self.receiver.stop()
