@@ -4,6 +4,7 @@ reports, a new birth), so the center's side of the conversation is the real one.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -239,3 +240,48 @@ def test_scope(center: CenterHandle, agents: dict[str, FakeAgent], tree: dict[st
         assert r.status_code == 404 and f"unit {tree['b']['id']}" in r.json()["detail"]
         r = admin.post(f"/api/v1/rollouts/{b_rollout['id']}/halt")
         assert r.status_code == 404, r.text
+
+
+def test_console_page(center: CenterHandle, agents: dict[str, FakeAgent],
+                      tree: dict[str, Any]) -> None:
+    """The page shows versions, releases and rollouts; its form starts one (after refusing
+    bad shares beside the field) and its button halts it; other communes' rollouts are 404."""
+    ok(center.api.post("/api/v1/users", json={"username": "ro_admin_p", "password": PASSWORD,
+                                              "role": "admin",
+                                              "unit_id": tree["province"]["id"]}))
+    pages = {}
+    for name in ("ro_admin_p", "ro_operator_a"):
+        client = httpx.Client(base_url=center.base_url, timeout=30)
+        r = client.post("/console/login", data={"username": name, "password": PASSWORD,
+                                                "next": "/console/versions"})
+        assert r.status_code == 303, r.text
+        pages[name] = client
+    admin = pages["ro_admin_p"]
+    page = admin.get("/console/versions")
+    assert page.status_code == 200 and "Phiên bản phần mềm" in page.text
+    assert f'data-version="{NEW}"' in page.text and f'data-release="{NEW}"' in page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    form = {"csrf": csrf.group(1), "version": NEW, "unit_id": str(tree["b"]["id"]),
+            "device_ids": "", "waves": "50, 40", "failure_threshold_pct": "2",
+            "confirm_within_s": "300"}
+    refused = admin.post("/console/versions/rollouts", data=form)
+    assert refused.status_code == 422 and "cộng lại bằng 100" in refused.text
+    started = admin.post("/console/versions/rollouts", data={**form, "waves": "100"})
+    assert started.status_code == 303, started.text
+    newest = ok(center.api.get("/api/v1/rollouts"))["items"][0]
+    assert newest["created_by"] == "ro_admin_p" and newest["state"] == "running"
+    assert {d["device_id"] for d in _rollout(center.api, newest["id"])["devices"]
+            if d["state"] != "skipped"} == {"ro-b-1"}  # the others run the version already
+    center.wait_for(lambda: _states(_rollout(center.api, newest["id"]))["ro-b-1"] == "sent",
+                    what="the first wave to go out")
+    halted = admin.post(f"/console/versions/rollouts/{newest['id']}/halt",
+                        data={"csrf": csrf.group(1)})
+    assert halted.status_code == 303
+    detail = admin.get(halted.headers["location"])
+    assert 'id="rollout-state">Đã dừng / halted' in detail.text
+    assert 'data-device="ro-b-1"' in detail.text
+    hidden = pages["ro_operator_a"].get(f"/console/versions/rollouts/{newest['id']}")
+    assert hidden.status_code == 404
+    for client in pages.values():
+        client.close()

@@ -16,6 +16,7 @@ from control_center.web.console import (
     signin,
     units,
     users,
+    versions,
 )
 
 
@@ -23,4 +24,4 @@ def console_routers() -> list[APIRouter]:
     # device_intake's /devices/new before device_admin's /devices/{device_id}
     return [signin.router, bulletins.router, inbox.router, schedules.router, emergency.router,
             devices.router, device_intake.router, device_admin.router, units.router,
-            audit.router, users.router]
+            audit.router, users.router, versions.router]
