@@ -132,7 +132,7 @@ class AmixerVolume:
         if done is None:
             return None
         if done.returncode != 0:
-            log.warning("no ALSA mixer on %s: %s", self._mixer, done.stderr.strip()[-200:])
+            log.warning("no ALSA mixer on %s: %s", self._mixer, _last_line(done.stderr))
             return None
         names = re.findall(r"Simple mixer control '([^']*)',0", done.stdout)
         for name in PREFERRED_CONTROLS:
@@ -154,10 +154,15 @@ class AmixerVolume:
         done = self._run(amixer, "-q", "-M", "sset", control, f"{level}%")
         if done is not None and done.returncode != 0:
             log.warning("amixer could not set %s to %d%%: %s", control, level,
-                        done.stderr.strip()[-200:])
+                        _last_line(done.stderr))
             return
         if done is not None:
             self._control = control  # found once, kept
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1][-200:] if lines else "no error output"
 
 
 def alsa_hardware(relay_gpio_value: Path | None = None) -> Hardware:

@@ -1,11 +1,12 @@
 #!/bin/sh
-# Make the amplifier relay's GPIO line usable by the agent, at every service start (as root):
+# Make the amplifier relay's GPIO line usable by the agent, at every service start:
 #     relay-gpio.sh LINE LINK
 # LINE is the BCM number printed on pinout diagrams (e.g. 17). The kernel's sysfs number is
 # the Pi's GPIO chip base plus LINE (the base is 0 on older kernels, 512 or more since 6.6),
-# so it is looked up here at boot rather than written down at install time. The line is
-# exported, driven low (amplifier off), handed to the group gpio, and its value file linked
-# at LINK, which the agent is given as --relay-gpio.
+# so it is looked up here at each start rather than written down at install time. The line
+# is exported, driven low (amplifier off) and its value file linked at LINK, which the agent
+# is given as --relay-gpio. It runs as the service user: Raspberry Pi OS's udev rules give
+# the group gpio the export file and each exported line (a moment after the export).
 # GPIO_SYSFS overrides /sys/class/gpio (for tests).
 set -eu
 
@@ -36,11 +37,21 @@ fi
 number=$((base + line))
 dir=$sysfs/gpio$number
 if [ ! -d "$dir" ]; then
+    if [ ! -w "$sysfs/export" ]; then
+        echo "relay-gpio: $sysfs/export is not writable by $(id -un): is it in the group gpio?" >&2
+        exit 1
+    fi
     echo "$number" > "$sysfs/export"
 fi
+tries=0
+while [ ! -w "$dir/direction" ] || [ ! -w "$dir/value" ]; do  # udev hands it to gpio
+    tries=$((tries + 1))
+    if [ "$tries" -gt 50 ]; then
+        echo "relay-gpio: $dir is not writable by $(id -un): is it in the group gpio?" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
 echo low > "$dir/direction"
-if getent group gpio >/dev/null 2>&1; then
-    chgrp gpio "$dir/value" && chmod g+rw "$dir/value"
-fi
 ln -sfn "$dir/value" "$link"
 echo "relay-gpio: BCM $line is $dir, low, linked at $link"
