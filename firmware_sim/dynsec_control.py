@@ -66,7 +66,9 @@ def run_commands(host: str, port: int, username: str, password: str,
         if not subscribed.wait(timeout) and "error" not in state:
             raise DynsecCommandError(f"no SUBACK from {host}:{port} within {timeout:.0f}s")
         if "error" not in state:
-            client.publish(CONTROL_TOPIC, json.dumps({"commands": list(commands)}), qos=1)
+            # QoS 0: the answer is the acknowledgement, and QoS 1's PUBACK would hold it back
+            # ~40 ms (Nagle's algorithm against a delayed ACK).
+            client.publish(CONTROL_TOPIC, json.dumps({"commands": list(commands)}), qos=0)
             if not done.wait(timeout):
                 raise DynsecCommandError(f"no answer from the plugin within {timeout:.0f}s")
     finally:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, func, inspect, select
 
 from control_center.broker.accounts import BrokerAccounts, UnmanagedAccounts
+from control_center.broker.dynsec import DynsecAccounts, DynsecOptions
 from control_center.config import Settings
 from control_center.db import create_db_engine, session_factory, upgrade_database
 from control_center.errors import ConfigError
@@ -22,6 +23,7 @@ from control_center.services.emergency import EmergencyDesk
 from control_center.services.media_intake import MediaIntake
 from control_center.services.signing_keys import KeyRing
 from control_center.telemetry.service import Telemetry
+from control_center.workers.broker_sync import BrokerSync
 from control_center.workers.dead_letters import SPOOL_NAME, DeadLetters
 from control_center.workers.ingest import Ingestor
 from control_center.workers.manifest_sync import ManifestSync
@@ -95,6 +97,19 @@ class Center:
         self.republisher = Republisher(interval_s=settings.republish_interval_s,
                                        wake=lambda: self.refresher.nudge())
         self.accounts: BrokerAccounts = UnmanagedAccounts()
+        self.dynsec: DynsecAccounts | None = None
+        self.broker_sync: BrokerSync | None = None
+        if settings.broker_accounts == "dynsec":
+            self.accounts = self.dynsec = DynsecAccounts(
+                DynsecOptions(host=settings.mqtt_host, port=settings.mqtt_port,
+                              username=settings.mqtt_username,
+                              password=settings.mqtt_password,
+                              client_id=f"{settings.mqtt_client_id}-accounts",
+                              timeout_s=settings.broker_account_timeout_s),
+                on_connected=self._accounts_connected)
+            self.broker_sync = BrokerSync(accounts=self.dynsec, sessions=self.sessions,
+                                          interval_s=settings.broker_sync_s,
+                                          center_username=settings.mqtt_username)
         self.pending_passwords = PendingPasswords()
         self._acks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="acks")
         self.ingestor = Ingestor(sessions=self.ingest_sessions, clock=clock,
@@ -157,6 +172,9 @@ class Center:
         self.telemetry.start()
         self.receiver.start()
         self.bridge.start()
+        if self.dynsec is not None and self.broker_sync is not None:
+            self.broker_sync.start()
+            self.dynsec.start()  # connects in the background, like the bridge
         self.refresher.start()
         self.rollouts.start()
         log.info("control center started (key id %s, media %s)", self.signer.key_id,
@@ -166,6 +184,9 @@ class Center:
         self._acks.shutdown(wait=True)
         self.rollouts.stop()
         self.refresher.stop()
+        if self.dynsec is not None and self.broker_sync is not None:
+            self.broker_sync.stop()
+            self.dynsec.stop()
         self.bridge.stop()
         self.receiver.stop()
         self.telemetry.stop()
@@ -206,6 +227,11 @@ class Center:
                     accepted=ack.outcome == CommandOutcome.ACCEPTED, now=self.clock())
         except Exception:  # the broker or database failed: the device keeps its old password
             log.exception("credential rotation of %s not completed", ack.device_id)
+
+    def _accounts_connected(self) -> None:
+        # Runs in the accounts client's MQTT loop thread: only wake the reconciler.
+        if self.broker_sync is not None:
+            self.broker_sync.nudge()
 
     def _on_connected(self, session_present: bool) -> None:
         # Runs in the MQTT loop thread: never publish from here, hand over to the refresher.
