@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sysconfig
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +47,21 @@ def compose_config(compose_file: Path, env: dict[str, str]) -> subprocess.Comple
     )
 
 
+def compose_services(env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The services of docker-compose.yml as Compose resolves them (anchors merged, variables
+    substituted; ``$$`` stays escaped, as Compose writes it back)."""
+    result = subprocess.run(
+        [str(compose_binary()), "-f", str(COMPOSE_FILE), "config", "--format", "json"],
+        cwd=REPO, env={**{k: v for k, v in os.environ.items()
+                          if not k.startswith(("COMPOSE_", "TT_", "DOCKER_"))},
+                       **(env or REQUIRED_ENV)},
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    services: dict[str, Any] = json.loads(result.stdout)["services"]
+    return services
+
+
 def test_compose_binary_is_real_compose() -> None:
     result = subprocess.run([str(compose_binary()), "version"], capture_output=True, text=True,
                             timeout=60, check=False)
@@ -70,8 +87,8 @@ BREAKAGES = {
     # a key Compose does not know, inside a service
     "unknown-key": ("  control_center:\n", "  control_center:\n    not_a_compose_key: 1\n"),
     # depends_on a service that does not exist
-    "missing-dependency": ("depends_on: [mosquitto, control_center]",
-                           "depends_on: [mosquitto, no_such_service]"),
+    "missing-dependency": ("    depends_on:\n      - control_center\n",
+                           "    depends_on:\n      - no_such_service\n"),
     # invalid YAML
     "bad-yaml": ("services:\n", "services:\n\tbroken: [\n"),
 }
@@ -89,3 +106,42 @@ def test_broken_compose_file_is_rejected(tmp_path: Path, breakage: str) -> None:
 
     assert result.returncode != 0
     assert result.stderr != ""
+
+
+def _option(command: list[str], name: str) -> list[str]:
+    return [command[i + 1] for i, word in enumerate(command) if word == name]
+
+
+def test_every_simulated_device_is_provisioned_and_enrols_with_its_own_code() -> None:
+    """A device service the provisioner does not know would wait for a code forever."""
+    services = compose_services()
+    devices = {name: s for name, s in services.items()
+               if (s.get("command") or [])[:4] == ["python", "-m", "firmware_sim", "agent"]}
+    provisioned = {d.partition(":")[0]: d.partition(":")[2] or "speaker"
+                   for d in _option(services["provision"]["command"], "--device")}
+
+    assert set(devices) == set(provisioned) == {"speaker-1", "speaker-2", "kiosk-1"}
+    for name, service in devices.items():
+        command = service["command"]
+        assert _option(command, "--code-file") == [f"/enrol/{name}.code"]
+        assert _option(command, "--config") == ["/data/agent.json"]
+        assert {v["target"]: v["source"] for v in service["volumes"]}["/data"] == f"{name}-data"
+        assert service["depends_on"]["provision"]["condition"] == \
+            "service_completed_successfully"
+        assert bool(_option(command, "--kiosk-ui")) == (provisioned[name] == "kiosk")
+    kiosk_ports = devices["kiosk-1"]["ports"]
+    assert [(p["host_ip"], p["target"]) for p in kiosk_ports] == [("127.0.0.1", 8080)]
+
+
+def test_nothing_in_the_compose_setup_waits_for_a_hand_edit() -> None:
+    """No placeholder key or hand-made device password is left to replace."""
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    sim_files = sorted((REPO / "deploy" / "sim").iterdir())
+
+    assert "REPLACE_WITH" not in text
+    # the one default secret is the optional Grafana's, and it is bound to 127.0.0.1
+    assert text.count("change-me") == 1 and "GRAFANA_ADMIN_PASSWORD:-change-me" in text
+    assert [p.name for p in sim_files] == ["README.md"]
+    center = compose_services()["control_center"]["environment"]
+    assert center["TT_BROKER_ACCOUNTS"] == "dynsec"
+    assert center["TT_DEVICE_MQTT_URL"] == "mqtt://mosquitto:1883"
