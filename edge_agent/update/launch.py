@@ -315,7 +315,8 @@ class Launcher:
             if self.rolled_back:
                 continue
             if code == EXIT_RESTART:
-                self._pause_if_quick(time.monotonic() - began)
+                if self.layout.current_version() == version:  # not a switch: pace restarts
+                    self._pause_if_quick(time.monotonic() - began)
                 continue
             log(f"agent {describe_exit(code)}; the launcher exits (systemd restarts it)")
             return exit_status(code)
