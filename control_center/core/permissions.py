@@ -10,6 +10,7 @@ from control_center.models.accounts import Role
 class Permission(StrEnum):
     MANAGE_USERS = "manage_users"
     MANAGE_FLEET = "manage_fleet"            # units, devices, groups
+    ENROL = "enrol_devices"                  # register devices, issue enrolment codes
     VIEW = "view"                            # bulletins, schedules, devices, plays
     EDIT_BULLETINS = "edit_bulletins"        # create, edit, submit, upload media
     APPROVE = "approve"
@@ -30,7 +31,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
                               Permission.EMERGENCY}),
     Role.APPROVER: frozenset({Permission.VIEW, Permission.APPROVE, Permission.EMERGENCY,
                               Permission.AUDIT, Permission.TRAINING_ADMIN}),
-    Role.TECHNICIAN: frozenset({Permission.VIEW, Permission.ALERTS}),
+    Role.TECHNICIAN: frozenset({Permission.VIEW, Permission.ALERTS, Permission.ENROL}),
     Role.FEEDBACK_OFFICER: frozenset({Permission.VIEW, Permission.FEEDBACK}),
     Role.LEARNER: frozenset({Permission.VIEW}),
 }
@@ -48,6 +49,7 @@ ROLE_LABELS: dict[Role, str] = {
 PERMISSION_LABELS: dict[Permission, tuple[str, str]] = {
     Permission.MANAGE_USERS: ("quản lý tài khoản", "manage user accounts"),
     Permission.MANAGE_FLEET: ("quản lý đơn vị và thiết bị", "manage units and devices"),
+    Permission.ENROL: ("đăng ký và ghi danh thiết bị", "register and enrol devices"),
     Permission.VIEW: ("xem", "view"),
     Permission.EDIT_BULLETINS: ("soạn bản tin và tải tệp", "edit bulletins and upload media"),
     Permission.APPROVE: ("duyệt tin", "approve"),

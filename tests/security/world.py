@@ -205,6 +205,8 @@ def build_world(center: CenterHandle, broker: MosquittoBroker) -> Objects:
     })
     objects.bodies = {  # valid bodies where the subtree is checked after the body is read
         "POST /api/v1/devices/{device_id}/commands": {"type": "set_volume", "level": 60},
+        "POST /api/v1/devices/{device_id}/retire": {"reason": "quét / sweep"},
+        "POST /api/v1/devices/{device_id}/revoke": {"reason": "quét / sweep"},
         "POST /api/v1/bulletins/{bulletin_id}/publish": {"unit_ids": [a["id"]]},
         "POST /api/v1/distributions/{distribution_id}/accept": {
             "slot": {"start_at": "2099-02-01T01:00:00Z"}},
