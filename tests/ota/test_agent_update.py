@@ -129,11 +129,10 @@ def test_three_agents_update_to_a_release_built_in_the_test(
         fleet: Fleet, releases: dict[str, Path]) -> None:
     rollout = fleet.roll_out(GOOD, releases[GOOD])
     done = fleet.wait_rollout(rollout["id"], "confirmed")
-    assert fleet.versions() == dict.fromkeys(DEVICES, GOOD) or poll(
-        fleet.versions, lambda v: set(v.values()) == {GOOD}, 10, f"births of {GOOD}")
-    launcher = (releases[GOOD] / "thongtin_coso-0.1.1-py3-none-any.whl").exists()
-    assert launcher
-    for agent, row in zip(fleet.agents, done["devices"], strict=True):
+    poll(fleet.versions, lambda v: set(v.values()) == {GOOD}, 10, f"every birth of {GOOD}")
+    rows = {row["device_id"]: row for row in done["devices"]}
+    for agent in fleet.agents:
+        row = rows[agent.device_id]
         reports = fleet.reports(agent.device_id, GOOD)
         stages = [r.stage for r in reports]
         assert stages == [UpdateStage.DOWNLOADED, UpdateStage.INSTALLED,
@@ -161,7 +160,9 @@ def test_a_broken_release_is_rolled_back_by_every_agent(
         fleet: Fleet, releases: dict[str, Path]) -> None:
     rollout = fleet.roll_out(BROKEN, releases[BROKEN])
     done = fleet.wait_rollout(rollout["id"], "rolled_back")
-    for agent, row in zip(fleet.agents, done["devices"], strict=True):
+    rows = {row["device_id"]: row for row in done["devices"]}
+    for agent in fleet.agents:
+        row = rows[agent.device_id]
         assert "started three times and exited each time" in row["reason"], row
         assert "broken on purpose" in row["reason"], row
         reports = fleet.reports(agent.device_id, BROKEN)

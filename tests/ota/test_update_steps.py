@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,10 +24,12 @@ from starlette.staticfiles import StaticFiles
 from edge_agent.clock import SystemClock
 from edge_agent.config import AgentConfig, UpdateConfig
 from edge_agent.update.commands import UpdateCommands
+from edge_agent.update.install import launcher_of
 from edge_agent.update.download import Transfer, fetch_file, fetch_release
 from edge_agent.update.errors import UpdateError
-from edge_agent.update.launch import Layout, Trial
+from edge_agent.update.launch import Layout, Outcome, Trial
 from edge_agent.update.report import UpdateReporter
+from edge_agent.update.trial import HealthChecks, TrialWatcher
 from protocol.events import CommandOutcome, UpdateReport, UpdateStage
 from protocol.manifest import Command, ReleaseRef, UpdateAgent
 from protocol.release import ReleaseFile, ReleaseManifest
@@ -183,3 +187,77 @@ def test_a_full_disk_fails_the_update_and_switches_nothing(
     assert report.reason.endswith("nothing was switched")
     assert layout.current_version() == "1.0" and layout.read_state().trial is None
     assert device.restarts == []
+
+
+def _watcher(device: Device, running: str, checks: HealthChecks) -> TrialWatcher:
+    reporter = UpdateReporter(device_id="loa-upd", running_version=running,
+                              clock=SystemClock(), emit=device.reports.append)
+    return TrialWatcher(layout=device.layout, reporter=reporter, checks=checks, poll_s=0.02)
+
+
+def test_a_version_on_trial_says_what_it_lacks_then_confirms_once_healthy(
+        device: Device) -> None:
+    layout = device.layout
+    launcher = launcher_of(layout, "2.0")
+    launcher.parent.mkdir(parents=True)
+    launcher.write_text("# the launcher of release 2.0\n")
+    layout.point(layout.previous, "1.0")
+    layout.point(layout.current, "2.0")
+    with layout.editing() as state:
+        state.trial = Trial(version="2.0", from_version="1.0", deadline=time.time() + 60,
+                            confirm_within_s=60, started_at=time.time() - 5, rollout_id=4,
+                            command_id="c-1")
+    manifest = threading.Event()
+    watcher = _watcher(device, "2.0", HealthChecks(
+        connected=lambda: True, manifest_verified=manifest.is_set,
+        player_problem=lambda: None))
+    watcher.start()
+    try:
+        wait_until(lambda: (t := layout.read_state().trial) and t.waiting_for, 5,
+                   "what the trial lacks")
+        trial = layout.read_state().trial
+        assert trial is not None and trial.waiting_for == "no manifest verified"
+        manifest.set()
+        assert watcher.confirmed.wait(5)
+    finally:
+        watcher.stop()
+    state = layout.read_state()
+    assert state.trial is None and state.last is not None
+    assert state.last.result == "confirmed" and state.last.reported
+    (report,) = device.reports
+    assert report.stage == UpdateStage.CONFIRMED and report.version == "2.0"
+    assert report.running_version == "2.0" and report.rollout_id == 4
+    assert report.duration_ms is not None and report.duration_ms >= 5000
+    assert layout.launcher.read_text() == "# the launcher of release 2.0\n"
+
+
+def test_a_trial_being_rolled_back_is_never_confirmed_and_the_old_version_reports_it(
+        device: Device) -> None:
+    layout = device.layout
+    with layout.editing() as state:
+        state.trial = Trial(version="2.0", from_version="1.0", deadline=time.time() + 60,
+                            confirm_within_s=60, started_at=time.time(),
+                            rollback_reason="not healthy within 60 s: no manifest verified")
+    healthy = HealthChecks(connected=lambda: True, manifest_verified=lambda: True,
+                           player_problem=lambda: None)
+    late = _watcher(device, "2.0", healthy)
+    late.start()
+    late._thread.join(5)  # it ends by itself: the launcher's rollback has begun
+    assert not late._thread.is_alive() and not late.confirmed.is_set()
+    assert layout.read_state().trial is not None and device.reports == []
+    with layout.editing() as state:
+        state.trial = None
+        state.last = Outcome(version="2.0", from_version="1.0", result="rolled_back",
+                             reason="not healthy within 60 s: no manifest verified",
+                             at=time.time(), started_at=time.time() - 61, command_id="c-2")
+    for _ in range(2):  # a second start of the old version does not report it again
+        old = _watcher(device, "1.0", healthy)
+        old.start()
+        wait_until(lambda: (last := layout.read_state().last) and last.reported, 5,
+                   "the rollback reported")
+        old.stop()
+    (report,) = device.reports
+    assert report.stage == UpdateStage.ROLLED_BACK and report.version == "2.0"
+    assert report.running_version == "1.0"
+    assert report.reason == "not healthy within 60 s: no manifest verified"
+    assert report.duration_ms is not None and report.duration_ms >= 60_000
