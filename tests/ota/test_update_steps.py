@@ -24,9 +24,9 @@ from starlette.staticfiles import StaticFiles
 from edge_agent.clock import SystemClock
 from edge_agent.config import AgentConfig, UpdateConfig
 from edge_agent.update.commands import UpdateCommands
-from edge_agent.update.install import launcher_of
 from edge_agent.update.download import Transfer, fetch_file, fetch_release
 from edge_agent.update.errors import UpdateError
+from edge_agent.update.install import launcher_of
 from edge_agent.update.launch import Layout, Outcome, Trial
 from edge_agent.update.report import UpdateReporter
 from edge_agent.update.trial import HealthChecks, TrialWatcher
