@@ -145,3 +145,17 @@ def test_nothing_in_the_compose_setup_waits_for_a_hand_edit() -> None:
     center = compose_services()["control_center"]["environment"]
     assert center["TT_BROKER_ACCOUNTS"] == "dynsec"
     assert center["TT_DEVICE_MQTT_URL"] == "mqtt://mosquitto:1883"
+
+
+def test_the_broker_reads_the_user_store_the_init_writes() -> None:
+    services = compose_services()
+    init, broker = services["mosquitto-init"], services["mosquitto"]
+    conf = (REPO / "broker_config" / "mosquitto.compose.conf").read_text(encoding="utf-8")
+    (store,) = [line.split(None, 1)[1].strip() for line in conf.splitlines()
+                if line.startswith("plugin_opt_config_file ")]
+
+    assert init["environment"]["DYNSEC_FILE"] == store
+    folder = str(Path(store).parent)
+    (init_volume,) = [v["source"] for v in init["volumes"] if v["target"] == folder]
+    assert [v["source"] for v in broker["volumes"] if v["target"] == folder] == [init_volume]
+    assert broker["depends_on"]["mosquitto-init"]["condition"] == "service_completed_successfully"
