@@ -100,29 +100,40 @@ class Provisioner:
     """The idempotent steps, through the center's API (``api``: base URL and bearer token)."""
 
     def __init__(self, api: httpx.Client, enrol_dir: Path, *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, busy_wait_s: float = 60.0) -> None:
         self.api = api
         self.enrol_dir = enrol_dir
         self.clock = clock
+        self.busy_wait_s = busy_wait_s
         self.report = ProvisionReport()
 
+    def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request; a 503 (the center's broker or database busy, e.g. its account
+        connection still starting) is retried for ``busy_wait_s``."""
+        deadline = time.monotonic() + self.busy_wait_s
+        while True:
+            response = self.api.request(method, url, **kwargs)
+            if response.status_code != 503 or time.monotonic() >= deadline:
+                return response
+            time.sleep(_POLL_S)
+
     def unit(self, spec: UnitSpec, parent_id: int | None) -> int:
-        units = _check(self.api.get("/api/v1/units"), "listing units")["items"]
+        units = _check(self._call("GET", "/api/v1/units"), "listing units")["items"]
         for unit in units:
             if unit["code"] == spec.code:
                 return int(unit["id"])
-        created = _check(self.api.post("/api/v1/units", json={
+        created = _check(self._call("POST", "/api/v1/units", json={
             "code": spec.code, "name": spec.name, "level": spec.level, "parent_id": parent_id,
         }), f"creating unit {spec.code}", (201,))
         self.report.created_units.append(spec.code)
         return int(created["id"])
 
     def device(self, spec: DeviceSpec, unit_id: int) -> dict[str, Any]:
-        found = self.api.get(f"/api/v1/devices/{spec.id}")
+        found = self._call("GET", f"/api/v1/devices/{spec.id}")
         if found.status_code != 404:
             device: dict[str, Any] = _check(found, f"reading device {spec.id}")
             return device
-        created: dict[str, Any] = _check(self.api.post("/api/v1/devices", json={
+        created: dict[str, Any] = _check(self._call("POST", "/api/v1/devices", json={
             "id": spec.id, "name": spec.name, "kind": spec.kind, "unit_id": unit_id,
         }), f"registering device {spec.id}", (201,))
         self.report.created_devices.append(spec.id)
@@ -138,8 +149,8 @@ class Provisioner:
             return
         if not renew and (device.get("enrolled_at") or self._fresh(self.code_file(device_id))):
             return
-        answer = _check(self.api.post(f"/api/v1/devices/{device_id}/enrolment-codes",
-                                      json={"valid_hours": CODE_HOURS}),
+        answer = _check(self._call("POST", f"/api/v1/devices/{device_id}/enrolment-codes",
+                                        json={"valid_hours": CODE_HOURS}),
                         f"asking an enrolment code for {device_id}", (201,))
         write_private(self.code_file(device_id), (answer["code"] + "\n").encode())
         self.report.codes_written.append(device_id)

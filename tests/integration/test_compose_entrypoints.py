@@ -18,7 +18,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,8 @@ class Fleet:
     code_modes: dict[str, int]
     kiosk_url: str
     provision_command: list[str]
+    rewrite: Rewrite
+    services: dict[str, Any]
 
 
 def _provision(command: list[str]) -> dict[str, Any]:
@@ -130,7 +132,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
                                     for s in states),
                  STARTUP_S, "every simulated device online with its manifest accepted")
             yield Fleet(center, enrol_dir, first_run, code_modes,
-                        f"http://127.0.0.1:{kiosk_port}", provision_command)
+                        f"http://127.0.0.1:{kiosk_port}", provision_command, base, services)
         finally:
             for proc in procs.values():
                 proc.terminate()
@@ -184,6 +186,34 @@ def test_a_second_provisioning_run_changes_nothing(fleet: Fleet) -> None:
         [(d["id"], d["enrolled_at"], d["unit_id"]) for d in before["items"]]
     units = fleet.center.api.get("/api/v1/units").json()["items"]
     assert sorted(u["code"] for u in units) == ["SIM", "SIM-XA-01"]
+
+
+def test_a_spent_code_is_refused_with_the_centers_reason(fleet: Fleet, tmp_path: Path) -> None:
+    """A device whose configuration was lost cannot enrol again with its old code; it says
+    why (docker restarts it, and the log shows the reason)."""
+    spent = fleet.enrol_dir / "speaker-1.code.used"
+    code_file = tmp_path / "speaker-1.code"
+    code_file.write_text(spent.read_text())
+    rewrite = replace(fleet.rewrite, device_dir=tmp_path / "speaker-1")
+    command = [code_file.as_posix() if word.endswith("/speaker-1.code") else word
+               for word in rewrite.command(fleet.services["speaker-1"]["command"])]
+
+    done = subprocess.run(command, env=_clean_env(), capture_output=True, text=True,
+                          timeout=60, check=False)
+
+    assert done.returncode == 2
+    assert "enrolment failed" in done.stderr and "already used" in done.stderr
+    assert not (tmp_path / "speaker-1" / "agent.json").exists()
+    assert code_file.exists()  # kept: only a code that worked is put aside
+
+
+def test_the_provisioner_names_a_refused_token(fleet: Fleet) -> None:
+    done = subprocess.run(fleet.provision_command,
+                          env={**_clean_env(), "TT_API_TOKEN": "not-the-center-token"},
+                          capture_output=True, text=True, timeout=60, check=False)
+
+    assert done.returncode == 2
+    assert "provisioning failed" in done.stderr and "HTTP 401" in done.stderr
 
 
 def _pbkdf2_matches(client: dict[str, Any], password: str) -> bool:
