@@ -285,3 +285,21 @@ def test_console_page(center: CenterHandle, agents: dict[str, FakeAgent],
     assert hidden.status_code == 404
     for client in pages.values():
         client.close()
+
+
+def test_waves_by_units(center: CenterHandle, agents: dict[str, FakeAgent],
+                        tree: dict[str, Any]) -> None:
+    """``wave_units``: a device goes to the first wave naming its unit or one above it."""
+    body = {"version": NEW, "targets": {"unit_ids": [tree["province"]["id"]]}}
+    r = center.api.post("/api/v1/rollouts", json={**body, "wave_units": [[tree["a"]["id"]]]})
+    assert r.status_code == 422 and "lie in no unit of wave_units" in r.json()["detail"], r.text
+    r = center.api.post("/api/v1/rollouts", json={**body, "wave_units": [[987654]]})
+    assert r.status_code == 422 and "unknown unit(s) [987654]" in r.json()["detail"]
+    r = center.api.post("/api/v1/rollouts", json={**body, "waves": [100], "wave_units": [[1]]})
+    assert r.status_code == 422 and "not both" in r.text
+    created = ok(center.api.post("/api/v1/rollouts", json={
+        **body, "wave_units": [[tree["a"]["id"]], [tree["province"]["id"]]]}))
+    placed = {d["device_id"]: d["wave"] for d in created["devices"] if d["wave"]}
+    assert placed == {"ro-b-1": 2, "ro-c-2": 2}  # the devices not on the version yet
+    assert [w["devices"] for w in created["progress"]] == [0, 2]
+    ok(center.api.post(f"/api/v1/rollouts/{created['id']}/halt"), 200)

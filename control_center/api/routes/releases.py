@@ -101,8 +101,9 @@ def create_rollout(data: RolloutCreate, session: SessionDep, center: CenterDep,
     """Offer a release to the devices of ``targets`` (inside your subtree) in waves; devices
     already on the version are skipped. The first wave is sent at once."""
     rollout = rollouts.create_rollout(session, data=data, actor=actor, now=now)
+    created = rollouts.rollout_public(session, rollout, detailed=True)
     center.rollouts.nudge()
-    return rollouts.rollout_public(session, rollout, detailed=True)
+    return created
 
 
 @router.get("/rollouts", response_model=ItemList[RolloutPublic])
@@ -136,8 +137,9 @@ def resume_rollout(rollout_id: int, session: SessionDep, center: CenterDep, acto
     """Go on with the remaining waves; the failures so far count as accepted. 409 unless
     halted."""
     rollout = rollouts.resume(session, rollout_id=rollout_id, actor=actor, now=now)
+    resumed = rollouts.rollout_public(session, rollout, detailed=True)
     center.rollouts.nudge()
-    return rollouts.rollout_public(session, rollout, detailed=True)
+    return resumed
 
 
 @router.get("/devices/versions", response_model=ItemList[VersionCount])
