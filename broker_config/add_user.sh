@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Create or update one Mosquitto user:  add_user.sh PASSWORD_FILE USER PASSWORD
+# Only for a broker the center does not manage (TT_BROKER_ACCOUNTS=unmanaged, password files;
+# README.md in this folder). A broker with the dynamic-security plugin gets its users from the
+# center, or by hand with: mosquitto_ctrl ... dynsec createClient USER -c USER
 #   USER is "center" for the control center, or a device id for a loudspeaker or kiosk
 #   (the ACL's %u patterns give a device exactly its own topics).
 # The password file is created if it does not exist. A running broker only sees the change

@@ -19,6 +19,7 @@ from control_center.config import get_settings
 from control_center.errors import ConfigError
 from control_center.models import Device
 from firmware_sim.broker import MosquittoBroker, probe_login
+from firmware_sim.dynsec_control import run_commands
 from tests.support.center import CenterHandle, running_center
 from tests.support.mqtt import NOT_AUTHORIZED, ConnectRefusedError, connect_client
 from tests.support.tree import add_device, add_unit
@@ -194,6 +195,32 @@ def test_refused_center_credentials_fail_fast(module_broker: MosquittoBroker) ->
         wait_until(refused, 5, "a clear refusal", interval=0.05)
     finally:
         client.stop()
+
+
+def test_the_default_acl_access_is_reset_to_deny_on_connect(
+    module_broker: MosquittoBroker,
+) -> None:
+    """``mosquitto_ctrl dynsec init`` leaves publishClientReceive on allow, which would answer
+    before the ACL file: the center sets every default to deny when it connects."""
+    def defaults() -> dict[str, bool]:
+        answer = run_commands(module_broker.host, module_broker.center_port, "center",
+                              module_broker.center_password,
+                              [{"command": "getDefaultACLAccess"}])[0]
+        return {a["acltype"]: a["allow"] for a in answer["data"]["acls"]}
+
+    run_commands(module_broker.host, module_broker.center_port, "center",
+                 module_broker.center_password,
+                 [{"command": "setDefaultACLAccess",
+                   "acls": [{"acltype": "publishClientReceive", "allow": True}]}])
+    assert defaults()["publishClientReceive"] is True
+
+    client = accounts_for(module_broker)
+    try:
+        client.list_clients()  # answered after the reset, which goes first
+    finally:
+        client.stop()
+    assert defaults() == {"publishClientSend": False, "publishClientReceive": False,
+                          "subscribe": False, "unsubscribe": False}
 
 
 def test_broker_accounts_setting() -> None:
