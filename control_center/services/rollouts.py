@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from control_center.core import audit
@@ -213,7 +213,10 @@ def get_rollout(session: Session, *, rollout_id: int, actor: Actor) -> Rollout:
 def list_rollouts(session: Session, *, actor: Actor, limit: int = 100,
                   offset: int = 0) -> list[Rollout]:
     """Newest first, those visible to the actor."""
-    found = [r for r in session.scalars(select(Rollout).order_by(Rollout.id.desc()))
+    query = select(Rollout).order_by(Rollout.id.desc())
+    if actor.scope is None:
+        return list(session.scalars(query.limit(limit).offset(offset)))
+    found = [r for r in session.scalars(query)
              if rollout_visible(session, actor=actor, rollout=r)]
     return found[offset:offset + limit]
 
@@ -224,20 +227,25 @@ def rollout_devices(session: Session, *, rollout_id: int) -> list[RolloutDevice]
     return sorted(rows, key=lambda r: (r.wave is None, r.wave or 0, r.device_id))
 
 
-def progress(rows: Iterable[RolloutDevice], wave_count: int) -> tuple[list[WaveProgress], int]:
-    """Per wave: devices, sent, confirmed, failed, pending; and the skipped count."""
-    counts: dict[int, Counter[str]] = {n: Counter() for n in range(1, wave_count + 1)}
+def progress(session: Session, rollout: Rollout) -> tuple[list[WaveProgress], int]:
+    """Per wave: devices, sent, confirmed, failed, pending; and the skipped count (counted
+    by the database: a rollout may hold thousands of devices)."""
+    counts: dict[int, Counter[str]] = {n: Counter() for n in range(1, rollout.wave_count + 1)}
     skipped = 0
-    for row in rows:
-        if row.wave is None:
-            skipped += 1
+    query = (select(RolloutDevice.wave, RolloutDevice.state, func.count(),
+                    func.count(RolloutDevice.sent_at))
+             .where(RolloutDevice.rollout_id == rollout.id)
+             .group_by(RolloutDevice.wave, RolloutDevice.state))
+    for wave, state, devices, sent in session.execute(query):
+        if wave is None:
+            skipped += devices
             continue
-        count = counts.setdefault(row.wave, Counter())
-        count["devices"] += 1
-        count["sent"] += row.sent_at is not None
-        count["confirmed"] += row.state == Rd.CONFIRMED
-        count["failed"] += row.state.failure
-        count["pending"] += row.state == Rd.SENT
+        count = counts.setdefault(wave, Counter())
+        count["devices"] += devices
+        count["sent"] += sent
+        count["confirmed"] += devices if state == Rd.CONFIRMED else 0
+        count["failed"] += devices if state.failure else 0
+        count["pending"] += devices if state == Rd.SENT else 0
     return [WaveProgress(wave=n, devices=c["devices"], sent=c["sent"],
                          confirmed=c["confirmed"], failed=c["failed"], pending=c["pending"])
             for n, c in sorted(counts.items())], skipped
@@ -334,8 +342,8 @@ def step(session: Session, *, rollout: Rollout, now: datetime,
 def rollout_public(session: Session, rollout: Rollout, *, detailed: bool = False
                    ) -> RolloutPublic:
     """The rollout with its progress per wave (and each device's row when ``detailed``)."""
-    rows = rollout_devices(session, rollout_id=rollout.id)
-    waves, skipped = progress(rows, rollout.wave_count)
+    waves, skipped = progress(session, rollout)
+    rows = rollout_devices(session, rollout_id=rollout.id) if detailed else []
     return RolloutPublic(
         id=rollout.id, version=rollout.version, state=rollout.state, reason=rollout.reason,
         created_at=rollout.created_at, created_by=rollout.created_by, unit_id=rollout.unit_id,

@@ -8,12 +8,24 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from control_center.models import (
+    AdminUnit,
+    AgentRelease,
+    Device,
+    Rollout,
+    RolloutDevice,
+    RolloutState,
+)
+from control_center.models import RolloutDeviceState as Rd
+from control_center.services import rollouts
 from firmware_sim.broker import MosquittoBroker
 from protocol.codec import encode
 from protocol.events import CommandAck, CommandOutcome, Status, UpdateReport, UpdateStage
@@ -303,3 +315,42 @@ def test_waves_by_units(center: CenterHandle, agents: dict[str, FakeAgent],
     assert placed == {"ro-b-1": 2, "ro-c-2": 2}  # the devices not on the version yet
     assert [w["devices"] for w in created["progress"]] == [0, 2]
     ok(center.api.post(f"/api/v1/rollouts/{created['id']}/halt"), 200)
+
+
+def test_a_silent_device_times_out_and_halts_the_rollout(
+        sessions: sessionmaker[Session]) -> None:
+    """No end reported ``confirm_within_s`` + the allowance after the command: timed out,
+    and one failure of three sent devices is beyond 2 %."""
+    start = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    with sessions() as session:
+        unit_ = AdminUnit(code="to-xa", name="Xã", level="commune", created_at=start)
+        session.add(unit_)
+        session.flush()
+        session.add(AgentRelease(version=NEW, created_at=start, created_by="t", notes="",
+                                 envelope="{}", manifest_sha256="0" * 64, file_count=1,
+                                 total_bytes=1))
+        rollout = Rollout(version=NEW, created_at=start, created_by="t", unit_id=unit_.id,
+                          targets={}, wave_count=2, failure_threshold_pct=2,
+                          confirm_within_s=60, state=RolloutState.RUNNING, reason="",
+                          current_wave=1, failures_accepted=0)
+        session.add(rollout)
+        session.flush()
+        for number, state in enumerate((Rd.SENT, Rd.CONFIRMED, Rd.CONFIRMED, Rd.WAITING)):
+            session.add(Device(id=f"to-{number}", name="Loa", kind="speaker", unit_id=unit_.id,
+                               mqtt_password_hash="x", created_at=start))
+            session.flush()
+            session.add(RolloutDevice(
+                rollout_id=rollout.id, device_id=f"to-{number}", unit_id=unit_.id,
+                wave=1 if state != Rd.WAITING else 2, state=state, reason="",
+                sent_at=start if state != Rd.WAITING else None))
+        allowance = timedelta(minutes=15)
+        deadline = start + timedelta(seconds=60) + allowance
+        assert rollouts.step(session, rollout=rollout, now=deadline, allowance=allowance) is None
+        assert rollout.state == RolloutState.RUNNING  # still waiting for to-0, not yet late
+        late = deadline + timedelta(seconds=1)
+        assert rollouts.step(session, rollout=rollout, now=late, allowance=allowance) is None
+        row = session.scalar(select(RolloutDevice).where(RolloutDevice.device_id == "to-0"))
+        assert row is not None and row.state == Rd.TIMED_OUT and row.ended_at == late
+        assert "no end reported within 960 s (last stage: none)" in row.reason
+        assert rollout.state == RolloutState.HALTED
+        assert "1 of 3 devices sent failed (timed_out 1)" in rollout.reason
