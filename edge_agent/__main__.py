@@ -15,8 +15,7 @@ from edge_agent.agent import Agent
 from edge_agent.alsa import alsa_hardware
 from edge_agent.config import load_config
 from edge_agent.errors import ConfigError
-
-EXIT_RESTART = 75  # EX_TEMPFAIL: the unit's Restart=on-failure starts the agent again
+from edge_agent.update.launch import EXIT_RESTART  # the launcher starts the agent again
 
 
 def main(argv: list[str] | None = None) -> int:
