@@ -110,8 +110,9 @@ class RolloutDevice(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     stage_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    # duration_ms of the agent's reports: fetching and verifying, installing, and from the
-    # command to the health confirmation (or to the rollback)
+    # duration_ms of the agent's reports: fetching and verifying, installing, the switch
+    # before the restart, and from the command to its end (confirmed, rolled back or failed)
     download_ms: Mapped[int | None] = mapped_column(Integer)
     install_ms: Mapped[int | None] = mapped_column(Integer)
+    restart_ms: Mapped[int | None] = mapped_column(Integer)
     confirm_ms: Mapped[int | None] = mapped_column(Integer)

@@ -86,7 +86,8 @@ class RolloutDevicePublic(OutputModel):
     ended_at: datetime | None
     download_ms: int | None
     install_ms: int | None
-    confirm_ms: int | None
+    restart_ms: int | None
+    confirm_ms: int | None = Field(description="from the command to its end")
 
 
 class RolloutPublic(OutputModel):

@@ -37,7 +37,9 @@ def apply_update_report(session: Session, *, event: UpdateReport, now: datetime)
             row.download_ms = event.duration_ms
         elif event.stage == UpdateStage.INSTALLED:
             row.install_ms = event.duration_ms
-        elif event.stage in (UpdateStage.CONFIRMED, UpdateStage.ROLLED_BACK):
+        elif event.stage == UpdateStage.RESTARTING:
+            row.restart_ms = event.duration_ms
+        else:
             row.confirm_ms = event.duration_ms
     end = _ENDS.get(event.stage)
     if row.state.ended and end is None:

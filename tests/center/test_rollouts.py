@@ -165,7 +165,8 @@ def test_waves_go_out_one_after_the_other(center: CenterHandle,
                            == "completed" and r, what="the rollout to complete")
     row = next(d for d in done["devices"] if d["device_id"] == "ro-a-2")
     assert (row["state"], row["stage"], row["from_version"]) == ("confirmed", "confirmed", OLD)
-    assert (row["download_ms"], row["install_ms"], row["confirm_ms"]) == (100, 200, 400)
+    assert (row["download_ms"], row["install_ms"], row["restart_ms"], row["confirm_ms"]) == (
+        100, 200, 300, 400)
     assert [(w["wave"], w["devices"], w["confirmed"]) for w in done["progress"]] == [
         (1, 1, 1), (2, 1, 1), (3, 1, 1)]
     history = ok(center.api.get("/api/v1/devices/ro-a-2/commands"))["items"]

@@ -79,6 +79,7 @@ def upgrade() -> None:
     sa.Column('ended_at', sa.DateTime(), nullable=True),
     sa.Column('download_ms', sa.Integer(), nullable=True),
     sa.Column('install_ms', sa.Integer(), nullable=True),
+    sa.Column('restart_ms', sa.Integer(), nullable=True),
     sa.Column('confirm_ms', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_rollout_devices_device_id_devices'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['rollout_id'], ['rollouts.id'], name=op.f('fk_rollout_devices_rollout_id_rollouts'), ondelete='CASCADE'),
