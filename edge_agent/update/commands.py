@@ -149,6 +149,11 @@ class UpdateCommands:
             why = ("disk full" if exc.errno == errno.ENOSPC else "file error") + f": {exc}"
             self._failed(version, rollout, f"{why}; nothing was switched", taken_at)
             return
+        except Exception as exc:  # e.g. a URL httpx refuses: reported, never a silent end
+            log.exception("update to %s failed unexpectedly", version)
+            self._failed(version, rollout, f"unexpected {type(exc).__name__}: {exc}; nothing "
+                         "was switched", taken_at)
+            return
         self._reporter.report(UpdateStage.RESTARTING, version, rollout_id=rollout,
                               duration_ms=elapsed_ms(stage_began, time.monotonic()),
                               reason=f"{self.running_version} -> {version}; confirm within "
@@ -187,8 +192,14 @@ class UpdateCommands:
             if state.trial is not None:
                 raise UpdateError(f"another update (to {state.trial.version}) is in progress")
             state.trial = trial
-        layout.point(layout.previous, trial.from_version)
-        layout.point(layout.current, trial.version)
+        try:
+            layout.point(layout.previous, trial.from_version)
+            layout.point(layout.current, trial.version)
+        except OSError:  # not switched (``current`` is replaced whole or not at all)
+            with layout.editing() as state:
+                if state.trial is not None and state.trial.version == trial.version:
+                    state.trial = None
+            raise
         log.info("switched to %s; restarting into it (confirm within %.0f s)", trial.version,
                  trial.confirm_within_s)
 
