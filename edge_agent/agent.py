@@ -43,7 +43,7 @@ from edge_agent.player import Player, PlayOutcome
 from edge_agent.store import CORRUPT_ERRORS, LocalStore
 from edge_agent.supervision import Heartbeats
 from edge_agent.update.service import AgentUpdates
-from edge_agent.update.trial import HealthChecks
+from edge_agent.update.trial import HealthChecks, player_stalled
 from edge_agent.watchdog import Watchdog
 from protocol.codec import encode
 from protocol.errors import ProtocolError
@@ -171,7 +171,7 @@ class Agent:
             drained=self.outbox.wait_drained, checks=HealthChecks(
                 connected=self.link.connected_event.is_set,
                 manifest_verified=self.manifest_verified.is_set,
-                player_problem=lambda: self.player.refusal(config.player.stall_after_s)))
+                player_problem=player_stalled(self.heartbeats, config.player.stall_after_s)))
         self._load_last_manifest()
         self.play_now.restore()
 

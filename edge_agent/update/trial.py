@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from edge_agent.supervision import Heartbeats
 from edge_agent.update.install import launcher_of, prune_releases
 from edge_agent.update.launch import (
     RESULT_CONFIRMED,
@@ -50,6 +51,19 @@ class HealthChecks:
         if problem:
             out.append(problem)
         return out
+
+
+def player_stalled(heartbeats: Heartbeats, stall_after_s: float) -> Callable[[], str | None]:
+    """The player check of a trial: its loop went round within ``stall_after_s`` (a faulty
+    amplifier relay is the hardware's problem, not the release's: it does not count)."""
+    def problem() -> str | None:
+        age = heartbeats.age("player")
+        if age is None:
+            return "the player loop has not gone round"
+        if age > stall_after_s:
+            return f"the player has not advanced for {age:.0f} s"
+        return None
+    return problem
 
 
 class TrialWatcher:

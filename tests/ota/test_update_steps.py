@@ -23,13 +23,14 @@ from starlette.staticfiles import StaticFiles
 
 from edge_agent.clock import SystemClock
 from edge_agent.config import AgentConfig, UpdateConfig
+from edge_agent.supervision import Heartbeats
 from edge_agent.update.commands import UpdateCommands
 from edge_agent.update.download import Transfer, fetch_file, fetch_release
 from edge_agent.update.errors import UpdateError
 from edge_agent.update.install import launcher_of
 from edge_agent.update.launch import Layout, Outcome, Trial
 from edge_agent.update.report import UpdateReporter
-from edge_agent.update.trial import HealthChecks, TrialWatcher
+from edge_agent.update.trial import HealthChecks, TrialWatcher, player_stalled
 from protocol.events import CommandOutcome, UpdateReport, UpdateStage
 from protocol.manifest import Command, ReleaseRef, UpdateAgent
 from protocol.release import ReleaseFile, ReleaseManifest
@@ -261,3 +262,14 @@ def test_a_trial_being_rolled_back_is_never_confirmed_and_the_old_version_report
     assert report.running_version == "1.0"
     assert report.reason == "not healthy within 60 s: no manifest verified"
     assert report.duration_ms is not None and report.duration_ms >= 60_000
+
+
+def test_the_player_check_is_the_loop_going_round() -> None:
+    now = [100.0]
+    heartbeats = Heartbeats(monotonic=lambda: now[0])
+    check = player_stalled(heartbeats, stall_after_s=120)
+    assert check() == "the player loop has not gone round"
+    heartbeats.beat("player")
+    assert check() is None
+    now[0] += 121
+    assert check() == "the player has not advanced for 121 s"
