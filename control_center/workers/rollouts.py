@@ -51,6 +51,7 @@ class RolloutWorker:
         self._publish_timeout_s, self._interval = publish_timeout_s, interval_s
         self.download_allowance = download_allowance
         self._wake = threading.Event()
+        self._round = threading.Lock()  # one round at a time: a wave is never sent twice
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -79,7 +80,7 @@ class RolloutWorker:
 
     def run_round(self) -> None:
         """One step of every running rollout, sending what came due."""
-        with self._sessions() as session:
+        with self._round, self._sessions() as session:
             for rollout_id in rollouts.running_ids(session):
                 rollout = session.get(Rollout, rollout_id)
                 if rollout is None:
