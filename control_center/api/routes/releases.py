@@ -59,8 +59,9 @@ def _store(center: Center, staging: releases.ReleaseStaging, texts: dict[str, st
             notes=texts.get("notes", ""), signer=center.signer,
             public_base_url=settings.public_base_url,
             root=releases.releases_dir(settings.data_dir), actor=actor, now=now)
+        running = {c.version: c.devices for c in releases.version_counts(session, actor=actor)}
         return releases.release_public(release, public_base_url=settings.public_base_url,
-                                       running={})
+                                       running=running)
 
 
 @router.get("/releases", response_model=ItemList[ReleasePublic])
