@@ -236,8 +236,9 @@ def markdown(result: dict[str, Any]) -> str:
         "version. Restart: from the `restarting` report to the new version's birth on the "
         "broker (the old agent stops cleanly, the launcher starts the new one, which loads its "
         "store and logs in). Health confirmed: from that birth to `confirmed` (a manifest "
-        "verified, the player loop advancing). Times are the agents' own (reports and births "
-        "carry the agent's clock; one machine, one clock).", "",
+        "verified, the player loop advancing; the check runs every 0.25 s, "
+        "`update.health_poll_s`). Times are the agents' own (reports and births carry the "
+        "agent's clock; one machine, one clock).", "",
         f"Limits in the same run: the same {result['wheels']} files fetched raw from the same "
         f"center by one client: {seconds(limits['fetch_ms'])}; a bare environment made and "
         f"the same wheels only unzipped into it: {seconds(limits['unzip_ms'])}. The agent's "
