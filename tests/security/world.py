@@ -6,7 +6,9 @@ anything of B to a user of A is a leak anyone can see.
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +26,8 @@ from tests.training.helpers import import_sample
 MARK = "NGOAI-B"
 PASSWORD = "mat-khau-quet-quyen-2026"
 PARAM = re.compile(r"{(\w+)}")
+RELEASE = "0.9.0"
+WHEEL = f"thongtin_coso-{RELEASE}-py3-none-any.whl"
 
 
 @dataclass
@@ -149,6 +153,17 @@ def _seed_objects(center: CenterHandle, a: dict[str, Any], b: dict[str, Any],
         return str(ok(ops[key].post("/api/v1/media/speech", json={"text": "Xin chào"}),
                       202)["id"])
 
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as wheel:
+        wheel.writestr("edge_agent/__init__.py", "")
+    ok(api.post("/api/v1/releases", files=[("version", (None, RELEASE)),
+                                           ("files", (WHEEL, archive.getvalue()))]))
+    admins = {key: bearer(base, f"admin_{key}") for key in units}
+
+    def rollout(key: str) -> int:
+        return int(ok(admins[key].post("/api/v1/rollouts", json={
+            "version": RELEASE, "targets": {"device_ids": [f"quet-loa-{key}"]}}))["id"])
+
     objects = Objects({
         "bulletin_id": bulletins,
         "schedule_id": _pair(schedule),
@@ -170,8 +185,11 @@ def _seed_objects(center: CenterHandle, a: dict[str, Any], b: dict[str, Any],
         "alert_id": ("987654", "987654"),  # none raised on this quiet fleet: permission only
         "fmt": ("json", "json"),
         "sha256": ("0" * 64, "0" * 64),
+        "rollout_id": _pair(rollout),
+        "version": (RELEASE, RELEASE),
+        "name": (WHEEL, WHEEL),
     })
-    for client_ in approvers.values():
+    for client_ in (*approvers.values(), *admins.values()):
         client_.close()
     return objects
 
