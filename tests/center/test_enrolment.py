@@ -120,9 +120,9 @@ def test_retired_and_revoked_devices_leave_every_manifest_and_the_broker(
     no_reason = center.api.post(f"/api/v1/devices/{retired}/retire", json={"reason": " "})
     assert no_reason.status_code == 422
     assert ok(center.api.post(f"/api/v1/devices/{retired}/retire",
-                              json={"reason": "thay loa mới"}))["state"] == "retired"
+                              json={"reason": "thay loa mới"}), 200)["state"] == "retired"
     assert ok(center.api.post(f"/api/v1/devices/{revoked}/revoke",
-                              json={"reason": "mất trộm"}))["state"] == "revoked"
+                              json={"reason": "mất trộm"}), 200)["state"] == "revoked"
     for device_id in (retired, revoked):
         assert probe_login(module_broker.host, module_broker.port, device_id,
                            passwords[device_id]) in (4, 5)
@@ -149,7 +149,7 @@ def test_a_key_is_activated_only_once_every_active_device_holds_it(
     if announced["waiting_devices"]:  # devices of this module that never run an agent
         refused = center.api.post("/api/v1/signing-keys/activate")
         assert refused.status_code == 409 and "do not hold the new key" in refused.text
-    forced = ok(center.api.post("/api/v1/signing-keys/activate", json={"force": True}))
+    forced = ok(center.api.post("/api/v1/signing-keys/activate", json={"force": True}), 200)
     assert forced["signing_kid"] != before
     states = {k["kid"]: k["state"] for k in forced["keys"]}
     assert states[before] == "retired" and states[forced["signing_kid"]] == "current"
