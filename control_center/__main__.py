@@ -79,7 +79,8 @@ def _broker_passwd(settings: Settings, args: argparse.Namespace) -> int:
     with ``--center-out``, the center listener's (the center user only)."""
     from control_center.db import create_db_engine, session_factory, upgrade_database
     from control_center.models import Device
-    from control_center.security import mosquitto_hash, write_secret_file
+    from control_center.security import mosquitto_hash
+    from protocol.secret_files import write_secret_file
 
     engine = create_db_engine(settings.database_url)
     upgrade_database(engine)

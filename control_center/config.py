@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from control_center.errors import ConfigError
-from control_center.security import write_secret_file
+from protocol.secret_files import write_secret_file
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,13 @@ import binascii
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from control_center.errors import ConfigError
+from protocol.secret_files import write_secret_file
 from protocol.signing import load_private_key, private_key_pem
 
 log = logging.getLogger(__name__)
@@ -23,26 +23,6 @@ log = logging.getLogger(__name__)
 MOSQUITTO_ITERATIONS = 101
 MOSQUITTO_SALT_BYTES = 12
 _HASH_BYTES = 64  # PBKDF2-HMAC-SHA512 output length used by mosquitto_passwd
-
-
-def write_secret_file(path: Path, data: bytes) -> None:
-    """Write ``path`` atomically, readable by its owner only from the first byte on.
-
-    A fresh temporary file beside ``path`` is created with ``O_CREAT | O_EXCL`` and mode 0600
-    (never an existing file, never chmodded afterwards), synced, then renamed over ``path``.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def missing_key_message(path: Path, devices: int) -> str:

@@ -15,32 +15,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import secrets
 import threading
 from pathlib import Path
 
 from protocol.errors import ProtocolError
 from protocol.manifest import Manifest
+from protocol.secret_files import write_secret_file
 from protocol.signing import Verifier, key_id, public_key_from_b64
 
 log = logging.getLogger(__name__)
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``path`` atomically, readable by its owner only from the first byte on."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _read(path: Path) -> dict[str, object]:
@@ -100,7 +83,7 @@ class BrokerPasswords:
     def _save(self) -> None:
         if self._path is None:
             return
-        write_private(self._path, json.dumps(
+        write_secret_file(self._path, json.dumps(
             {"current": self.current, "next": self.next}).encode())
 
 
@@ -117,7 +100,7 @@ class TrustedKeys:
         """Trust exactly ``keys`` from now on (False when nothing changes)."""
         if set(keys) == set(self.keys):
             return False
-        write_private(self._path, json.dumps({"keys": list(keys)}).encode())
+        write_secret_file(self._path, json.dumps({"keys": list(keys)}).encode())
         log.warning("center keys changed: now trusting %d key(s)", len(keys))
         self.keys = keys
         return True

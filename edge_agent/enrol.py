@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 
 from edge_agent.config import config_from_dict
-from edge_agent.credentials import write_private
 from edge_agent.errors import ConfigError
+from protocol.secret_files import write_secret_file
 
 DEFAULT_CONFIG = Path("/etc/tt-agent/agent.json")
 DEFAULT_DATA_DIR = Path("/var/lib/tt-agent")
@@ -80,7 +80,7 @@ def enrol(center: str, code: str, *, config_path: Path, data_dir: Path, force: b
         config_from_dict(dict(config))
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise EnrolError(f"the center's answer is not a usable configuration: {exc}") from exc
-    write_private(config_path, (json.dumps(config, indent=2) + "\n").encode())
+    write_secret_file(config_path, (json.dumps(config, indent=2) + "\n").encode())
     data_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("credentials.json", "trusted_keys.json"):  # from an earlier enrolment
         (data_dir / stale).unlink(missing_ok=True)

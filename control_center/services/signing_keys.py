@@ -27,7 +27,7 @@ from control_center.core.actor import Actor
 from control_center.core.changes import manifests_changed
 from control_center.errors import Conflict
 from control_center.models import Device, DeviceState, ManifestState, SigningKey, SigningKeyState
-from control_center.security import write_secret_file
+from protocol.secret_files import write_secret_file
 from protocol.signing import Signer, key_id, load_private_key, private_key_pem, public_key_b64
 
 
