@@ -133,8 +133,9 @@ def test_submission_while_the_broker_is_down_arrives_once(
     ingestor = rig.center.center.ingestor
     before = ingestor.snapshot()["duplicate"]
     # The same event again (an at-least-once redelivery): stored once all the same.
-    dup: MqttTestClient = mqtt_clients.connect("kiosk-g1", sim.agent.config.mqtt.password,
-                                               client_id="kiosk-g1-dup")
+    # Sent on the device's topic by another client: a second connection with the device's
+    # credentials is refused (its client id must be the device id).
+    dup: MqttTestClient = mqtt_clients.center()
     dup.publish(device_topic("kiosk-g1", Channel.EVENT), payload, qos=1)
     assert ingestor.wait_for(lambda c: c["duplicate"] > before, 15)
     rows = [f for f in _queue(rig, commune) if f["ref_code"] == ref]

@@ -173,8 +173,9 @@ def test_quiz_taken_offline_at_a_kiosk_is_counted_once(rig: FeedbackRig,
     assert sim.agent.outbox.wait_drained(15)
     ingestor = rig.center.center.ingestor
     before = ingestor.snapshot()["duplicate"]
-    dup: MqttTestClient = mqtt_clients.connect("kiosk-k1", sim.agent.config.mqtt.password,
-                                               client_id="kiosk-k1-dup")
+    # Sent on the device's topic by another client: a second connection with the device's
+    # credentials is refused (its client id must be the device id).
+    dup: MqttTestClient = mqtt_clients.center()
     dup.publish(device_topic("kiosk-k1", Channel.EVENT), payload, qos=1)
     assert ingestor.wait_for(lambda c: c["duplicate"] > before, 15)
     assert len(ok(api.get("/api/v1/training/kiosk-attempts"))["items"]) == 1
