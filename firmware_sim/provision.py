@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from edge_agent.credentials import write_private
+from protocol.secret_files import write_secret_file
 
 DEFAULT_DEVICES = ("speaker-1", "speaker-2", "kiosk-1:kiosk")
 CODE_HOURS = 72.0  # the validity asked for each code
@@ -152,7 +152,7 @@ class Provisioner:
         answer = _check(self._call("POST", f"/api/v1/devices/{device_id}/enrolment-codes",
                                         json={"valid_hours": CODE_HOURS}),
                         f"asking an enrolment code for {device_id}", (201,))
-        write_private(self.code_file(device_id), (answer["code"] + "\n").encode())
+        write_secret_file(self.code_file(device_id), (answer["code"] + "\n").encode())
         self.report.codes_written.append(device_id)
 
     def _fresh(self, path: Path) -> bool:

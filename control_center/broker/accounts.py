@@ -34,7 +34,8 @@ class BrokerAccounts(Protocol):
         """Create (or replace the password of, and enable) the device's account."""
 
     def set_password(self, device_id: str, password: str) -> None:
-        """Change the password; connected sessions stay, new logins need it."""
+        """Change the password; new logins need it (Mosquitto 2.0's plugin also disconnects
+        the device's current connection, which then logs in again with the new password)."""
 
     def disable(self, device_id: str) -> None:
         """Refuse the device's logins from now on and disconnect it at once."""

@@ -60,7 +60,7 @@ class DynsecOptions:
     timeout_s: float = 10.0  # a caller's whole wait: queue, connection and answer
     # Commands per message. The broker does nothing else while it runs a message, ~27 ms per
     # command with 10,000 accounts (it saves its file after each): 20 keeps a revocation queued
-    # behind a message under 1 s, and costs nothing in throughput (bench/enrol.py).
+    # behind a message under 1 s, and costs nothing in throughput (bench/broker_accounts.py).
     max_batch: int = 20
     keepalive_s: int = 30
     reconnect_min_s: int = 1

@@ -16,6 +16,7 @@ class PresenceCause(StrEnum):
     WILL = "will"  # the last will (or a clean offline status)
     SILENCE = "silence"  # online, but nothing heard for longer than the threshold
     HEARD = "heard"  # a silent device was heard again
+    TAKEN_OUT = "taken_out"  # retired or revoked: its broker account disabled (no will is sent)
 
 
 class DeviceStatusChange(Base):

@@ -36,6 +36,8 @@ from control_center.models import (
     Device,
     DeviceCommand,
     DeviceState,
+    DeviceStatusChange,
+    PresenceCause,
 )
 from control_center.mqtt_bridge import MqttBridge
 from control_center.security import generate_password, mosquitto_hash
@@ -136,6 +138,10 @@ def _take_out(
     previous = device.state
     device.state, device.state_changed_at, device.state_reason = state, now, reason.strip()[:500]
     device.pending_password_hash = None
+    if device.online:  # the broker sends no will for a disabled account
+        device.online, device.status_changed_at = False, now
+        session.add(DeviceStatusChange(device_id=device.id, online=False, at=now,
+                                       cause=PresenceCause.TAKEN_OUT))
     manifests_changed(session, [device.id])  # its next manifest is empty
     audit.record(session, actor=actor, action=state.value, object_type="device",
                  object_id=device.id, flagged=state == DeviceState.REVOKED,

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from control_center.feedback.service import record_submission
-from control_center.models import Device, DeviceEventRecord
+from control_center.models import Device, DeviceEventRecord, DeviceState
 from control_center.services import broadcasts, rollout_events
 from control_center.services.manifest_lag import devices_behind
 from control_center.services.plays import apply_play_event
@@ -180,6 +180,8 @@ class Ingestor:
         """Store a birth or will; True when the device holds an older manifest than ours."""
         device = self._device(session, status.device_id)
         now = self._clock()
+        if device.state != DeviceState.ACTIVE:  # e.g. its last birth, still retained
+            return False
         if device.online != status.online or device.status_changed_at is None:
             device.status_changed_at = now
             record_status_change(session, device=device, online=status.online, at=now)

@@ -12,7 +12,7 @@ Against real brokers in a temporary directory (on disk, as in production), with 
 Progress lines every 1,000 accounts. Mosquitto 2.0 rewrites the whole file after every
 command, so (a) and (b) grow with N squared.
 
-Usage: .venv/bin/python bench/enrol.py [--devices 10000] [--callers 64] [--tries 20]
+Usage: .venv/bin/python bench/broker_accounts.py [--devices 10000] [--callers 64] [--tries 20]
 """
 
 from __future__ import annotations
