@@ -147,6 +147,7 @@ def test_register_enrol_play_rotate_credential_and_key_then_revoke(
                                   json={"reason": "máy bị mất trộm / stolen"})
         assert revoked.status_code == 200, revoked.text
         assert revoked.json()["state"] == "revoked"
+        assert revoked.json()["online"] is False  # no will comes for a disabled account
         poll(lambda: agent.link.connected_event.is_set(), lambda c: not c, 5,
              "the revoked device disconnected")
         assert time.monotonic() - revoked_at < 2.0
