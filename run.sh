@@ -6,7 +6,7 @@ cmd=${1:-}
 shift || true
 case "$cmd" in
     demo)  bash scripts/setup.sh && exec .venv/bin/python -m firmware_sim.demo "$@" ;;
-    test)  bash scripts/setup.sh && exec .venv/bin/python -m pytest "$@" ;;
+    test)  bash scripts/setup.sh && exec .venv/bin/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder "$@" ;;
     bench) bash scripts/setup.sh && exec .venv/bin/python bench/fanout.py "$@" ;;
     lint)  bash scripts/setup.sh && .venv/bin/ruff check . && .venv/bin/lint-imports && exec .venv/bin/mypy ;;
     *) echo "usage: ./run.sh demo|test|bench|lint" >&2; exit 2 ;;

@@ -11,6 +11,25 @@ from firmware_sim.broker import MosquittoBroker, MosquittoNotInstalledError, fin
 from tests.support.center import CenterHandle, running_center
 from tests.support.mqtt import MqttClients
 
+# Modules that take a minute or more each. Under pytest-xdist (``./run.sh test``: one module
+# per worker at a time, in collection order) they are handed out first, so that none of them
+# starts near the end and keeps one worker busy long after the others are done.
+LONG_MODULES = (
+    "tests/security/test_api_fuzz.py",
+    "tests/security/test_authorization_sweep.py",
+    "tests/console/test_operator_day.py",
+    "tests/console/test_crawl.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker, move :data:`LONG_MODULES` to the front (a stable sort: every
+    module's tests stay together and in order; a serial run keeps the plain order)."""
+    if not hasattr(config, "workerinput"):
+        return
+    rank = {module: n for n, module in enumerate(LONG_MODULES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))
+
 
 @pytest.fixture(scope="session")
 def mosquitto_installed() -> None:

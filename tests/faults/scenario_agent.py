@@ -122,10 +122,14 @@ def killed_mid_write(rig: FaultRig, *, kills: int = 4) -> ReliabilityRow:
     sections = {"health": {"interval_s": 0.05}}
     proc = rig.spawn_agent(device, **sections)
     ledger = rig.files(device.device_id).ledger
+
+    def reports() -> int:  # health reports in the ledger (its other lines are events)
+        return sum(1 for e in read_ledger(ledger) if e.channel == "telemetry")
+
     for n in range(kills):
-        target = len(read_ledger(ledger)) + 20
-        wait_until(lambda t=target: len(read_ledger(ledger)) >= t, 20,
-                   f"20 more messages before kill {n + 1}", interval=0.01)
+        target = reports() + 20
+        wait_until(lambda t=target: reports() >= t, 20,
+                   f"20 more health reports before kill {n + 1}", interval=0.01)
         proc.kill()
         proc = rig.spawn_agent(device, **sections)
     fault_end = time.time()

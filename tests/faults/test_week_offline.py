@@ -23,6 +23,10 @@ def week_rig(tmp_path: Path, mosquitto_installed: None) -> Iterator[FaultRig]:
 def test_a_week_offline_plays_every_item_from_cache_and_loses_nothing(
     week_rig: FaultRig,
 ) -> None:
-    row = week_offline(week_rig)
+    # 15 ms of real time (450 s of the device's): the bench's 3 ms is below one wake-up delay
+    # of a busy machine (a 4 ms scheduler tick, the 5 ms GIL switch interval), and the suite
+    # runs on several workers sharing 2 cores; the plays measured then were up to 7.7 ms late,
+    # most under 1 ms. The agent's own limit (max_lateness_s, 900 s) is 30 ms real here.
+    row = week_offline(week_rig, late_real_s=0.015)
     assert row.tally.problems() == [], row.markdown()
     assert row.tally.plays_due == 21 and row.tally.plays_heard == 21
