@@ -105,7 +105,6 @@ def create_device(
     device = add_device(session, device_id=device_id, name=name, kind=kind, unit_id=unit_id,
                         lat=lat, lon=lon, actor=actor, now=now, password=password)
     accounts.create(device_id, password)
-    device.enrolled_at = now  # it holds a credential, as after an enrolment
     session.commit()
     return device, password
 
