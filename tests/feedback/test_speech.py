@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -44,13 +45,18 @@ def test_free_recognition_returns_text_with_partials(
     mic = WavMicrophone()
     mic.say(speak("안녕하세요 물이 없어요"))
     partials: list[str] = []
+    cpu_before = time.process_time()
     result = listen(mic.chunks(threading.Event()), ko_model.transcriber(), sample_rate=16_000,
                     silence_s=0.8, max_s=15, energy_threshold=300, on_partial=partials.append)
+    cpu_s = time.process_time() - cpu_before
     assert result.text.strip() != ""
     assert result.ended_by == "silence"  # the trailing silence ended it, not the input's end
     assert partials and partials[-1] == result.text
     assert 1.0 < result.duration_s < 6.0
-    assert result.processing_s < result.duration_s  # faster than real time
+    # Faster than real time: the CPU time this process spent (all its threads, so at least the
+    # recogniser's) is less than the audio's duration. Its wall time (processing_s) is not the
+    # measure here: on the suite's parallel workers the process waits for a core.
+    assert result.processing_s > 0 and cpu_s < result.duration_s
 
 
 def test_time_cap_ends_a_recording(ko_model: SpeechModel, speak: Callable[[str], Path]) -> None:
