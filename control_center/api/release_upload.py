@@ -9,6 +9,7 @@ from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from control_center.api.multipart_headers import PartHeaders
 from control_center.errors import InvalidInput, PayloadTooLarge
 from control_center.services.releases import MAX_NOTES, ReleaseStaging
 
@@ -32,7 +33,7 @@ OPENAPI_BODY = {
 
 
 @dataclass
-class _Receiver:
+class _Receiver(PartHeaders):
     """python-multipart callbacks: ``files`` parts to the staging, text fields kept."""
 
     staging: ReleaseStaging
@@ -46,16 +47,6 @@ class _Receiver:
     def on_part_begin(self) -> None:
         self._headers, self._text = {}, None
         self._buffer.clear()
-
-    def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._field += data[start:end]
-
-    def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._value += data[start:end]
-
-    def on_header_end(self) -> None:
-        self._headers[self._field.strip().lower()] = self._value.strip()
-        self._field, self._value = b"", b""
 
     def on_headers_finished(self) -> None:
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))

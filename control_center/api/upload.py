@@ -8,6 +8,7 @@ from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from control_center.api.multipart_headers import PartHeaders
 from control_center.errors import InvalidInput, PayloadTooLarge
 from control_center.services.media_store import UploadSink
 
@@ -30,7 +31,7 @@ OPENAPI_BODY = {
 }
 
 
-class _Receiver:
+class _Receiver(PartHeaders):
     """python-multipart callbacks: the part named ``file`` goes to the sink, others are ignored."""
 
     def __init__(self, media_dir: Path, max_bytes: int) -> None:
@@ -43,16 +44,6 @@ class _Receiver:
 
     def on_part_begin(self) -> None:
         self._headers, self._current = {}, None
-
-    def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._field += data[start:end]
-
-    def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._value += data[start:end]
-
-    def on_header_end(self) -> None:
-        self._headers[self._field.strip().lower()] = self._value.strip()
-        self._field, self._value = b"", b""
 
     def on_headers_finished(self) -> None:
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
