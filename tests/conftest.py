@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,25 +10,50 @@ import pytest
 from firmware_sim.broker import MosquittoBroker, MosquittoNotInstalledError, find_executable
 from tests.support.center import CenterHandle, running_center
 from tests.support.mqtt import MqttClients
+from tests.support.worker_gate import WorkerGate
 
 # Modules that take a minute or more each. Under pytest-xdist (``./run.sh test``: one module
 # per worker at a time, in collection order) they are handed out first, so that none of them
-# starts near the end and keeps one worker busy long after the others are done.
+# starts near the end and keeps one worker busy long after the others are done. Modules with
+# a test marked ``alone`` go last: the other workers then have little left to wait for.
 LONG_MODULES = (
     "tests/security/test_api_fuzz.py",
     "tests/security/test_authorization_sweep.py",
     "tests/console/test_operator_day.py",
     "tests/console/test_crawl.py",
 )
+GATE = pytest.StashKey[WorkerGate]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On an xdist worker, move :data:`LONG_MODULES` to the front (a stable sort: every
-    module's tests stay together and in order; a serial run keeps the plain order)."""
+    """On an xdist worker, move :data:`LONG_MODULES` to the front and ``alone`` tests to the
+    end (a stable sort: a module's tests keep their order; a serial run keeps the plain one)."""
     if not hasattr(config, "workerinput"):
         return
     rank = {module: n for n, module in enumerate(LONG_MODULES)}
-    items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))
+    items.sort(key=lambda item: (item.get_closest_marker("alone") is not None,
+                                 rank.get(item.nodeid.partition("::")[0], len(rank))))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item,
+                            nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    """On an xdist worker, run an ``alone`` test with no other test running on the other
+    workers (:mod:`tests.support.worker_gate`); outside the hang guard's timer."""
+    if not hasattr(item.config, "workerinput"):
+        return (yield)
+    gate = item.config.stash.get(GATE, None)
+    if gate is None:  # the folder every worker of this session shares: the basetemp's parent
+        gate = WorkerGate(Path(item.config.option.basetemp).parent / "worker-gate")
+        item.config.stash[GATE] = gate
+    with gate.alone() if item.get_closest_marker("alone") else gate.shared():
+        return (yield)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    gate = config.stash.get(GATE, None)
+    if gate is not None:
+        gate.close()
 
 
 @pytest.fixture(scope="session")
