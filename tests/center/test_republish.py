@@ -152,7 +152,9 @@ def test_a_device_behind_gets_its_manifest_again_once_per_interval(
                     reported[0] = time.monotonic()
                 return len(client.received_on(topic)) >= 3
             center.wait_for(resent, timeout=INTERVAL_S * 6, what="the second resend")
-            assert time.monotonic() - first_resend >= INTERVAL_S
+            # first_resend is when the test saw the first resend, up to a poll (and a busy
+            # worker's wake-up) after the center sent it: allow that much
+            assert time.monotonic() - first_resend >= INTERVAL_S - 0.1
             assert republisher.counters["device"] == 2
 
             # Holding the current version is not behind: nothing more is sent.
