@@ -40,21 +40,14 @@ def _read(path: Path) -> dict[str, object]:
 class BrokerPasswords:
     """The current broker password and the one being rotated in (``next``)."""
 
-    def __init__(self, path: Path, configured: str) -> None:
-        self._path: Path | None = path
+    def __init__(self, path: Path | None, configured: str) -> None:
+        """``path`` None: kept in memory only (a link whose password is never rotated)."""
+        self._path = path
         self._lock = threading.Lock()
-        saved = _read(path)
+        saved = _read(path) if path is not None else {}
         current, nxt = saved.get("current"), saved.get("next")
         self.current = current if isinstance(current, str) and current else configured
         self.next = nxt if isinstance(nxt, str) and nxt else None
-
-    @classmethod
-    def fixed(cls, password: str) -> BrokerPasswords:
-        """One password, never rotated (kept in memory only)."""
-        passwords = cls.__new__(cls)
-        passwords._path, passwords._lock = None, threading.Lock()
-        passwords.current, passwords.next = password, None
-        return passwords
 
     def candidates(self) -> list[str]:
         """Passwords to try, in order (never empty)."""

@@ -10,7 +10,6 @@ import hashlib
 import logging
 import os
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ import httpx
 
 from edge_agent.config import CacheConfig
 from edge_agent.errors import DownloadError
+from edge_agent.resumable import FetchFailed, Transfer, fetch_verified
 from edge_agent.store import LocalStore
 from protocol.manifest import AudioContent
 
@@ -71,68 +71,15 @@ class MediaCache:
     def fetch(self, content: Remote | AudioContent, cancel: threading.Event) -> Fetched:
         """Download (resuming a partial file), verify size and SHA-256, rename into place."""
         final = self.path_for(content.sha256)
-        part = final.with_suffix(".part")
-        offset = part.stat().st_size if part.exists() else 0
-        if offset > content.size:
-            part.unlink()
-            offset = 0
-        digest = hashlib.sha256()
-        if offset:
-            with part.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        resumed_from = 0
+        transfer = Transfer(self._config.chunk_bytes, self._config.rate_limit_bps, cancel)
         try:
-            with self._http.stream("GET", content.url, headers=headers) as resp:
-                if resp.status_code == 416 and offset == content.size:
-                    pass  # the partial file is already complete
-                elif resp.status_code == 206 and offset:
-                    resumed_from = offset
-                    self._write(resp, part, "ab", digest, cancel)
-                elif resp.status_code == 200:
-                    digest = hashlib.sha256()
-                    self._write(resp, part, "wb", digest, cancel)
-                else:
-                    raise DownloadError(f"HTTP {resp.status_code} for {content.url}")
-        except httpx.HTTPError as exc:
-            raise DownloadError(f"download of {content.sha256[:12]} failed: {exc}") from exc
-        size = part.stat().st_size
-        if size != content.size or digest.hexdigest() != content.sha256:
-            part.unlink(missing_ok=True)
-            raise DownloadError(
-                f"verification failed for {content.sha256[:12]}: got {size} bytes, "
-                f"sha256 {digest.hexdigest()[:12]}; partial file discarded"
-            )
-        os.replace(part, final)
+            resumed_from = fetch_verified(self._http, content.url, final, size=content.size,
+                                          sha256=content.sha256, transfer=transfer)
+        except FetchFailed as exc:
+            raise DownloadError(f"{content.sha256[:12]}: {exc}") from exc
         self._fsync_dir()
-        self._store.media_add(content.sha256, size)
-        return Fetched(content.sha256, size, resumed_from)
-
-    def _write(
-        self,
-        resp: httpx.Response,
-        part: Path,
-        mode: str,
-        digest: hashlib._Hash,
-        cancel: threading.Event,
-    ) -> None:
-        rate = self._config.rate_limit_bps
-        started = time.monotonic()
-        written = 0
-        with part.open(mode) as fh:
-            for chunk in resp.iter_bytes(self._config.chunk_bytes):
-                if cancel.is_set():
-                    raise DownloadError("download cancelled")
-                fh.write(chunk)
-                fh.flush()
-                digest.update(chunk)
-                written += len(chunk)
-                if rate:
-                    ahead = written / rate - (time.monotonic() - started)
-                    if ahead > 0 and cancel.wait(ahead):
-                        raise DownloadError("download cancelled")
-            os.fsync(fh.fileno())
+        self._store.media_add(content.sha256, content.size)
+        return Fetched(content.sha256, content.size, resumed_from)
 
     def _fsync_dir(self) -> None:
         fd = os.open(self.root, os.O_RDONLY)

@@ -51,7 +51,7 @@ class MqttLink:
     ) -> None:
         self.device_id = device_id
         self._config = config
-        self._passwords = passwords or BrokerPasswords.fixed(config.password)
+        self._passwords = passwords or BrokerPasswords(None, config.password)
         self._tried = 0  # passwords refused since the last successful login
         self._birth = birth
         self._on_message = on_message

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # (Debian ships 1.6, which the v1 HTTP API client speaks); chromium: browser tests.
 APT_PACKAGES=(python3 python3-venv mosquitto mosquitto-clients ffmpeg espeak-ng influxdb chromium
               iproute2   # iproute2: the fault suite's network namespaces
-              alsa-utils)  # alsa-utils: aplay and amixer, the agent's real audio path (tests/pi)
+              alsa-utils   # alsa-utils: aplay and amixer, the agent's real audio path (tests/pi)
+              systemd)     # systemd: systemd-analyze verifies the Pi's unit (tests/pi)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -230,13 +230,15 @@ def import_csv(
     parsed: list[tuple[str, str, DeviceKind, int, float | None, float | None]] = []
     for line, cells in body:
         parsed.append(_csv_line(line, cells, units=units, actor=actor, seen=seen))
-    devices = [fleet.add_device(session, device_id=device_id, name=name, kind=kind,
-                                unit_id=unit_id, lat=lat, lon=lon, actor=actor, now=now)
-               for device_id, name, kind, unit_id, lat, lon in parsed]
-    session.commit()
-    issued = [enrolment.issue_code(session, device_id=d.id, actor=actor, now=now, ttl=code_ttl)
-              for d in devices]
-    return [ImportedDevice(d, i.code, i.expires_at) for d, i in zip(devices, issued, strict=True)]
+    imported = []
+    for device_id, name, kind, unit_id, lat, lon in parsed:
+        device = fleet.add_device(session, device_id=device_id, name=name, kind=kind,
+                                  unit_id=unit_id, lat=lat, lon=lon, actor=actor, now=now)
+        issued = enrolment.add_code(session, device_id=device_id, actor=actor, now=now,
+                                    ttl=code_ttl)
+        imported.append(ImportedDevice(device, issued.code, issued.expires_at))
+    session.commit()  # the devices and their codes together
+    return imported
 
 
 def _csv_line(

@@ -85,8 +85,6 @@ def issue_code(
 ) -> IssuedCode:
     """A new one-time code for an active device in the actor's subtree (earlier unused codes
     of the device stop working)."""
-    if not timedelta(minutes=5) <= ttl <= MAX_TTL:
-        raise InvalidInput("an enrolment code lives between 5 minutes and 30 days")
     device = session.get(Device, device_id)
     if device is None or not actor.covers(device.unit_id):
         raise NotFound(f"device {device_id!r} does not exist")
@@ -96,12 +94,21 @@ def issue_code(
     session.execute(update(EnrolmentCode).where(
         EnrolmentCode.device_id == device_id, EnrolmentCode.used_at.is_(None),
         EnrolmentCode.withdrawn_at.is_(None)).values(withdrawn_at=now))
+    issued = add_code(session, device_id=device_id, actor=actor, now=now, ttl=ttl)
+    session.commit()
+    return issued
+
+
+def add_code(session: Session, *, device_id: str, actor: Actor, now: datetime,
+             ttl: timedelta) -> IssuedCode:
+    """Add a code for a device (checked by the caller) to the session, with its audit entry."""
+    if not timedelta(minutes=5) <= ttl <= MAX_TTL:
+        raise InvalidInput("an enrolment code lives between 5 minutes and 30 days")
     code = new_code()
     session.add(EnrolmentCode(device_id=device_id, code_hash=code_hash(code), created_at=now,
                               expires_at=now + ttl, created_by=actor.name[:200]))
     audit.record(session, actor=actor, action="enrolment_code", object_type="device",
                  object_id=device_id, detail={"expires_at": (now + ttl).isoformat()}, at=now)
-    session.commit()
     return IssuedCode(device_id, code, now + ttl)
 
 

@@ -24,7 +24,8 @@ from pathlib import Path
 import httpx
 
 from edge_agent.config import AgentConfig
-from edge_agent.update.download import Transfer, discard, fetch_file, fetch_release
+from edge_agent.resumable import Transfer
+from edge_agent.update.download import discard, fetch_file, fetch_release
 from edge_agent.update.errors import UpdateError
 from edge_agent.update.install import check_release, install_release
 from edge_agent.update.launch import DEFAULT_ROOT, ROOT_ENV, Layout, Trial

@@ -10,31 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from edge_agent.resumable import FetchFailed, Transfer, fetch_verified, hash_into
 from edge_agent.update.errors import UpdateError
 from protocol.codec import MAX_PAYLOAD_BYTES, decode_release
 from protocol.errors import ProtocolError
 from protocol.manifest import ReleaseRef
 from protocol.release import ReleaseFile, ReleaseManifest
 from protocol.signing import Verifier
-
-_BLOCK = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class Transfer:
-    """How a download goes: chunk size, bandwidth cap (bytes/s, 0 = none), cancellation."""
-
-    chunk_bytes: int = 64 * 1024
-    rate_limit_bps: int = 0
-    cancel: threading.Event | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,70 +68,17 @@ def fetch_file(http: httpx.Client, url: str, file: ReleaseFile, folder: Path,
         if final.stat().st_size == file.size and _sha256_of(final) == file.sha256:
             return Downloaded(final, file.size, file.size)
         final.unlink()
-    part = folder / f"{file.name}.part"
-    offset = part.stat().st_size if part.exists() else 0
-    if offset > file.size:
-        part.unlink()
-        offset = 0
-    digest = hashlib.sha256()
-    if offset:
-        _hash_into(part, digest)
-    headers = {"Range": f"bytes={offset}-"} if offset else {}
-    resumed_from = 0
     try:
-        with http.stream("GET", url, headers=headers) as resp:
-            if resp.status_code == 416 and offset == file.size:
-                pass  # the partial file is already whole
-            elif resp.status_code == 206 and offset:
-                resumed_from = offset
-                _write(resp, part, "ab", digest, transfer)
-            elif resp.status_code == 200:
-                digest = hashlib.sha256()
-                _write(resp, part, "wb", digest, transfer)
-            else:
-                raise UpdateError(f"{file.name}: HTTP {resp.status_code} from {url}")
-    except httpx.HTTPError as exc:
-        raise UpdateError(f"{file.name}: download failed: {exc} (the partial file is kept "
-                          "for the next try)") from exc
-    size = part.stat().st_size
-    if size != file.size or digest.hexdigest() != file.sha256:
-        part.unlink(missing_ok=True)
-        raise UpdateError(f"{file.name}: verification failed: got {size} bytes with SHA-256 "
-                          f"{digest.hexdigest()[:12]}, the release says {file.size} bytes with "
-                          f"{file.sha256[:12]}; the file was deleted")
-    os.replace(part, final)
-    return Downloaded(final, size, resumed_from)
-
-
-def _write(resp: httpx.Response, part: Path, mode: str, digest: hashlib._Hash,
-           transfer: Transfer) -> None:
-    rate, cancel = transfer.rate_limit_bps, transfer.cancel
-    started = time.monotonic()
-    written = 0
-    with part.open(mode) as fh:
-        for chunk in resp.iter_bytes(transfer.chunk_bytes):
-            if cancel is not None and cancel.is_set():
-                raise UpdateError("download cancelled: the agent is stopping")
-            fh.write(chunk)
-            digest.update(chunk)
-            written += len(chunk)
-            if rate:
-                ahead = written / rate - (time.monotonic() - started)
-                if ahead > 0 and cancel is not None and cancel.wait(ahead):
-                    raise UpdateError("download cancelled: the agent is stopping")
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _hash_into(path: Path, digest: hashlib._Hash) -> None:
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(_BLOCK), b""):
-            digest.update(block)
+        resumed_from = fetch_verified(http, url, final, size=file.size, sha256=file.sha256,
+                                      transfer=transfer)
+    except FetchFailed as exc:
+        raise UpdateError(f"{file.name}: {exc}") from exc
+    return Downloaded(final, file.size, resumed_from)
 
 
 def _sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
-    _hash_into(path, digest)
+    hash_into(path, digest)
     return digest.hexdigest()
 
 

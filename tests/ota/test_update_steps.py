@@ -23,9 +23,10 @@ from starlette.staticfiles import StaticFiles
 
 from edge_agent.clock import SystemClock
 from edge_agent.config import AgentConfig, UpdateConfig
+from edge_agent.resumable import Transfer
 from edge_agent.supervision import Heartbeats
 from edge_agent.update.commands import UpdateCommands
-from edge_agent.update.download import Transfer, fetch_file, fetch_release
+from edge_agent.update.download import fetch_file, fetch_release
 from edge_agent.update.errors import UpdateError
 from edge_agent.update.install import launcher_of
 from edge_agent.update.launch import Layout, Outcome, Trial

@@ -15,7 +15,7 @@ from control_center.schemas.enrolment import BrokerAccess, Enrolment, EnrolReque
 from control_center.services import enrolment
 
 router = APIRouter(tags=["devices"])
-WRONG_CODES = Rate(burst=10, per_minute=5)  # per address; right codes are never limited
+WRONG_CODES = Rate(burst=10, per_minute=5)  # per address; only wrong codes count
 
 
 def _wrong_codes(request: Request) -> TokenBuckets:
