@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(python3 python3-venv mosquitto mosquitto-clients ffmpeg espeak-ng influxdb chromium
               iproute2   # iproute2: the fault suite's network namespaces
               alsa-utils   # alsa-utils: aplay and amixer, the agent's real audio path (tests/pi)
-              systemd)     # systemd: systemd-analyze verifies the Pi's unit (tests/pi)
+              systemd      # systemd: systemd-analyze verifies the Pi's unit (tests/pi)
+              postgresql-15)  # the production database; the center suite runs on it too
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -31,8 +32,9 @@ if ((${#need[@]})); then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
-# Debian starts system-wide mosquitto (1883) and influxd (8086) services on install; the
-# project runs its own on free ports and leaves those alone.
+# Debian starts system-wide mosquitto (1883), influxd (8086) and PostgreSQL (5432) services on
+# install; the project runs its own on free ports and leaves those alone. (postgresql-15 also
+# creates the postgres OS user, as whom the tests' throwaway clusters run.)
 
 stamp=.venv/.installed-$(sha256sum requirements.lock | cut -c1-16)
 if [[ ! -f "$stamp" ]]; then
