@@ -81,6 +81,12 @@ class Settings:
     broker_accounts: str = "dynsec"
     broker_account_timeout_s: float = 10.0
     broker_sync_s: float = 600.0  # the reconciliation of accounts with the device table
+    # several center processes on one PostgreSQL (docs/scaling.md): one ingest seat per
+    # process (1: a lone process with plain subscriptions); elections every cluster_check_s
+    ingest_seats: int = 1
+    cluster_check_s: float = 2.0
+    # brokers besides the TT_MQTT_* one ("main"): a TOML file (control_center/broker/registry.py)
+    brokers_file: Path | None = None
 
     @property
     def media_dir(self) -> Path:
@@ -142,6 +148,7 @@ def get_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         broker_accounts=_broker_accounts(environ),
         broker_account_timeout_s=_float(environ, "TT_BROKER_ACCOUNT_TIMEOUT", 10.0),
         broker_sync_s=_float(environ, "TT_BROKER_SYNC_SECONDS", 600.0),
+        brokers_file=_path(environ, "TT_BROKERS_FILE"),
     )
 
 
@@ -169,6 +176,11 @@ def _device_mqtt_url(environ: Mapping[str, str]) -> str:
         raise ConfigError(f"TT_DEVICE_MQTT_URL={url!r}: write mqtt://host:port or "
                           "mqtts://host:port (what devices connect to)")
     return url
+
+
+def _path(environ: Mapping[str, str], name: str) -> Path | None:
+    raw = environ.get(name, "").strip()
+    return Path(raw).expanduser().absolute() if raw else None
 
 
 def _link_minutes(environ: Mapping[str, str]) -> float:

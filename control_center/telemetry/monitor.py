@@ -64,9 +64,13 @@ def record_status_change(session: Session, *, device: Device, online: bool,
 class Monitor:
     def __init__(self, *, sessions: sessionmaker[Session], clock: Callable[[], datetime],
                  options: MonitorOptions,
-                 on_manifest_behind: Callable[[str], object] | None = None) -> None:
+                 on_manifest_behind: Callable[[str], object] | None = None,
+                 leading: Callable[[], bool] = lambda: True) -> None:
         """``on_manifest_behind(device_id)``: the device's latest sample holds an older
-        manifest than the one published to it (``services.manifest_lag``)."""
+        manifest than the one published to it (``services.manifest_lag``). ``leading()``:
+        whether this process judges presence and raises alerts (in a center of several
+        processes, one does; every process stores the samples it received)."""
+        self._leading = leading
         self._sessions = sessions
         self._on_behind = on_manifest_behind
         self._clock = clock
@@ -137,13 +141,14 @@ class Monitor:
                     session, now=now, settle=timedelta(seconds=self.options.republish_settle_s),
                     reported={d: s.manifest_version or 0 for d, s in latest.items()
                               if d in health})
-                devices = session.scalars(select(Device)).all()
-                for device in devices:
-                    if device.id not in health:
-                        health[device.id] = DeviceHealth(device_id=device.id, silent=False)
-                        session.add(health[device.id])
-                    self._presence(session, device, health[device.id], now)
-                notices = self._alerts(session, devices, health, now)
+                if self._leading():
+                    devices = session.scalars(select(Device)).all()
+                    for device in devices:
+                        if device.id not in health:
+                            health[device.id] = DeviceHealth(device_id=device.id, silent=False)
+                            session.add(health[device.id])
+                        self._presence(session, device, health[device.id], now)
+                    notices = self._alerts(session, devices, health, now)
         except Exception:
             with self._lock:  # keep what was not stored for the next check
                 for device_id, sample in latest.items():

@@ -65,6 +65,7 @@ class BrokerSync:
         self.counters: Counter[str] = Counter()
 
     def start(self) -> None:
+        self._stop.clear()  # startable again after stop (an elected role)
         self._thread = threading.Thread(target=self._loop, name="broker-sync", daemon=True)
         self._thread.start()
 

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import logging
 import threading
+from contextlib import AbstractContextManager
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -84,8 +85,11 @@ class ManifestSync:
         public_base_url: str, horizon: timedelta, publish_timeout_s: float,
         clock: Callable[[], datetime],
         trusted_keys: Callable[[], tuple[str, ...]] = tuple,
+        lock: AbstractContextManager[object] | None = None,
     ) -> None:
-        """``trusted_keys()``: the center keys manifests list (``services.signing_keys``)."""
+        """``trusted_keys()``: the center keys manifests list (``services.signing_keys``);
+        ``lock``: what serialises build+publish (default a thread lock; in a center of
+        several processes a cluster-wide one, ``cluster.locks.Section``)."""
         self._trusted_keys = trusted_keys
         self._sessions = sessions
         self._signer = signer
@@ -94,7 +98,7 @@ class ManifestSync:
         self._horizon = horizon
         self._timeout = publish_timeout_s
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = lock if lock is not None else threading.Lock()
 
     def sync(self, device_ids: Iterable[str] | None = None) -> SyncReport:
         """Rebuild (all devices when None) and publish what changed or is still pending.

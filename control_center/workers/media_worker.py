@@ -46,13 +46,21 @@ class MediaWorker:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
-    def start(self) -> None:
-        """Start the threads and queue whatever a previous run left processing."""
+    def start(self, *, resume: bool = True) -> None:
+        """Start the threads and (``resume``) queue whatever a previous run left processing."""
         self._stopping.clear()
         self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="media")
+        if resume:
+            self.resume()
+
+    def resume(self) -> None:
+        """Queue every asset left processing (by a stopped run, or a center process that
+        died: in a center of several processes, the one elected for it does this)."""
         with self._sessions() as session:
             pending = list(session.scalars(
                 select(MediaAsset.sha256).where(MediaAsset.state == MediaState.PROCESSING)))
+        with self._lock:
+            pending = [sha for sha in pending if sha not in self._progress]  # not ours now
         for sha in pending:
             log.info("media: resuming %s", sha)
             self.submit(sha)

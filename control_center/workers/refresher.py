@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from control_center.workers.manifest_sync import ManifestSync
 from control_center.workers.republish import Republisher
@@ -20,7 +21,11 @@ class Refresher:
     """
 
     def __init__(self, *, sync: ManifestSync, interval_s: float,
-                 republisher: Republisher | None = None) -> None:
+                 republisher: Republisher | None = None,
+                 leading: Callable[[], bool] = lambda: True) -> None:
+        """``leading()``: whether this process runs the periodic full sync (in a center of
+        several processes one does; every process publishes what it was asked to)."""
+        self._leading = leading
         self._sync = sync
         self._interval = interval_s
         self._republisher = republisher
@@ -60,7 +65,7 @@ class Refresher:
             return self._cond.wait_for(lambda: self.runs >= count, timeout)
 
     def _run(self) -> None:
-        full = True
+        full = self._leading()
         while not self._stop.is_set():
             self._kick.clear()
             with self._flags:
@@ -80,4 +85,4 @@ class Refresher:
                 self.runs += 1
                 self._cond.notify_all()
             timed_out = not self._kick.wait(self._interval)
-            full = timed_out or failed  # else only nudged: publish what is pending
+            full = (timed_out or failed) and self._leading()  # else publish what is pending

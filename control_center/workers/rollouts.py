@@ -56,6 +56,7 @@ class RolloutWorker:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self._stop.clear()  # startable again after stop (an elected role)
         self._thread = threading.Thread(target=self._run, name="rollouts", daemon=True)
         self._thread.start()
 
