@@ -27,6 +27,8 @@ class AdminUnit(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # a retired unit keeps its history and children's records but takes no new devices/units
     retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # the broker of the devices below (a name of the center's broker registry); None inherits
+    broker: Mapped[str | None] = mapped_column(String(32))
 
 
 class DeviceState(StrEnum):
@@ -66,6 +68,9 @@ class Device(Base):
     # command, made the broker's once the device acknowledged it
     pending_password_hash: Mapped[str | None] = mapped_column(String(200))
     credential_rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # the broker its account lives on: set at registration and at enrolment from its unit's
+    broker: Mapped[str] = mapped_column(String(32), default="main", server_default="main",
+                                        index=True)
 
 
 class EnrolmentCode(Base):
