@@ -81,6 +81,10 @@ class Settings:
     broker_accounts: str = "dynsec"
     broker_account_timeout_s: float = 10.0
     broker_sync_s: float = 600.0  # the reconciliation of accounts with the device table
+    # several center processes on one PostgreSQL (docs/scaling.md): one ingest seat per
+    # process (1: a lone process with plain subscriptions); elections every cluster_check_s
+    ingest_seats: int = 1
+    cluster_check_s: float = 2.0
     # brokers besides the TT_MQTT_* one ("main"): a TOML file (control_center/broker/registry.py)
     brokers_file: Path | None = None
 
