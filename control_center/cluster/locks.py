@@ -19,7 +19,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Protocol
 
 from sqlalchemy import Connection, Engine, text
@@ -170,10 +170,8 @@ class PostgresLocks:
         with self._guard:
             self._held.clear()
             if self._conn is not None:
-                try:
+                with suppress(SQLAlchemyError):
                     self._conn.close()
-                except SQLAlchemyError:
-                    pass
                 self._conn = None
 
     def _lost(self, exc: Exception) -> None:

@@ -31,10 +31,11 @@ class Telemetry:
     def __init__(self, *, settings: Settings, sessions: sessionmaker[Session],
                  clock: Callable[[], datetime],
                  lookup_sessions: sessionmaker[Session] | None = None,
-                 on_manifest_behind: Callable[[str], object] | None = None) -> None:
+                 on_manifest_behind: Callable[[str], object] | None = None,
+                 leading: Callable[[], bool] = lambda: True) -> None:
         """``lookup_sessions``: for the device lookups made on the MQTT ingest thread (the
         runtime passes the ingest's, whose SQLite lock wait is short); default ``sessions``.
-        ``on_manifest_behind``: see ``Monitor``."""
+        ``on_manifest_behind``, ``leading``: see ``Monitor``."""
         self._sessions = lookup_sessions or sessions
         self._clock = clock
         self.monitor = Monitor(sessions=sessions, clock=clock, options=MonitorOptions(
@@ -45,7 +46,8 @@ class Telemetry:
             republish_settle_s=settings.republish_settle_s,
             play_failures=settings.alert_play_failures,
             play_failure_window_s=settings.alert_play_failure_window_s,
-            webhook_url=settings.alert_webhook_url), on_manifest_behind=on_manifest_behind)
+            webhook_url=settings.alert_webhook_url), on_manifest_behind=on_manifest_behind,
+            leading=leading)
         self.writer: InfluxWriter | None = None
         self.reader: InfluxReader | None = None
         if settings.influx_url:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from control_center.feedback.service import record_submission
@@ -159,12 +159,14 @@ class Ingestor:
             )
 
     def _retrying(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in a transaction, retrying a few times when SQLite is busy."""
+        """Run ``work`` in a transaction, retrying a few times when SQLite is busy, or when
+        another center process stored the same event at the same instant (the retry then
+        finds it stored: a duplicate)."""
         for attempt in range(1, _STORE_ATTEMPTS + 1):
             try:
                 with self._sessions.begin() as session:
                     return work(session)
-            except OperationalError:
+            except (OperationalError, IntegrityError):
                 if attempt == _STORE_ATTEMPTS:
                     raise
                 time.sleep(0.2 * attempt)

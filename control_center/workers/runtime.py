@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -9,13 +10,22 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, inspect, select
 
-from control_center.broker.accounts import BrokerAccounts, UnmanagedAccounts
-from control_center.broker.dynsec import DynsecAccounts, DynsecOptions
+from control_center.broker.accounts import BrokerAccounts
+from control_center.broker.dynsec import DynsecAccounts
+from control_center.broker.registry import MAIN
+from control_center.cluster.elector import Elector, Role
+from control_center.cluster.locks import Section, locks_for
+from control_center.cluster.seats import (
+    DrainOptions,
+    SeatDrain,
+    claim_seat,
+    seat_client_id,
+    shared,
+)
 from control_center.config import Settings
 from control_center.db import create_db_engine, session_factory, upgrade_database
 from control_center.errors import ConfigError
 from control_center.models import Device
-from control_center.mqtt_bridge import MqttBridge, MqttOptions
 from control_center.security import load_signing_key
 from control_center.services import signing_keys
 from control_center.services.device_lifecycle import PendingPasswords, credential_acknowledged
@@ -24,6 +34,7 @@ from control_center.services.media_intake import MediaIntake
 from control_center.services.signing_keys import KeyRing
 from control_center.telemetry.service import Telemetry
 from control_center.workers.broker_sync import BrokerSync
+from control_center.workers.brokers import build_brokers
 from control_center.workers.dead_letters import SPOOL_NAME, DeadLetters
 from control_center.workers.ingest import Ingestor
 from control_center.workers.manifest_sync import ManifestSync
@@ -41,6 +52,8 @@ from protocol.signing import Signer, public_key_b64
 from protocol.topics import Channel, fleet_subscription
 
 log = logging.getLogger(__name__)
+SEAT_WAIT_S = 60.0  # how long a starting process waits for a free ingest seat
+FLEET_CHANNELS = (Channel.EVENT, Channel.STATUS, Channel.TELEMETRY)
 
 
 def registered_devices(engine: Engine) -> int:
@@ -94,61 +107,53 @@ class Center:
         self.signer = self.keyring.signer
         self.ingest_engine = ingest_engine(self.engine, settings)
         self.ingest_sessions = session_factory(self.ingest_engine)
+        self.locks = locks_for(self.engine)
+        self.seat = self._claim_seat()
+        client_id = settings.mqtt_client_id if self.seat is None else seat_client_id(
+            settings.mqtt_client_id, self.seat)
+        local_dir = settings.data_dir if self.seat is None else (
+            settings.data_dir / f"seat-{self.seat}")
         self.republisher = Republisher(interval_s=settings.republish_interval_s,
                                        wake=lambda: self.refresher.nudge())
-        self.accounts: BrokerAccounts = UnmanagedAccounts()
-        self.dynsec: DynsecAccounts | None = None
-        self.broker_sync: BrokerSync | None = None
-        if settings.broker_accounts == "dynsec":
-            self.accounts = self.dynsec = DynsecAccounts(
-                DynsecOptions(host=settings.mqtt_host, port=settings.mqtt_port,
-                              username=settings.mqtt_username,
-                              password=settings.mqtt_password,
-                              client_id=f"{settings.mqtt_client_id}-accounts",
-                              timeout_s=settings.broker_account_timeout_s),
-                on_connected=self._accounts_connected)
-            self.broker_sync = BrokerSync(accounts=self.dynsec, sessions=self.sessions,
-                                          interval_s=settings.broker_sync_s,
-                                          center_username=settings.mqtt_username)
         self.pending_passwords = PendingPasswords()
         self._acks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="acks")
         self.ingestor = Ingestor(sessions=self.ingest_sessions, clock=clock,
                                  republish_settle_s=settings.republish_settle_s,
                                  on_behind=self.republisher.device, on_ack=self._on_ack,
                                  on_update=lambda: self.rollouts.nudge())
-        self.telemetry = Telemetry(settings=settings, sessions=self.sessions, clock=clock,
+        self.telemetry = Telemetry(settings=dataclasses.replace(settings, data_dir=local_dir),
+                                   sessions=self.sessions, clock=clock,
                                    lookup_sessions=self.ingest_sessions,
-                                   on_manifest_behind=self.republisher.device)
+                                   on_manifest_behind=self.republisher.device,
+                                   leading=lambda: self.elector.leads("monitor"))
         self.receiver = Receiver(
             ingest=self._ingest, telemetry=self.telemetry.handle_report,
             letters=DeadLetters(sessions=self.ingest_sessions,
-                                spool_path=settings.data_dir / SPOOL_NAME, clock=clock),
+                                spool_path=local_dir / SPOOL_NAME, clock=clock),
             count=self.ingestor.count, replay_s=settings.dead_letter_replay_s)
-        self.bridge = MqttBridge(
-            options=MqttOptions(
-                host=settings.mqtt_host, port=settings.mqtt_port,
-                username=settings.mqtt_username, password=settings.mqtt_password,
-                client_id=settings.mqtt_client_id,
-                session_expiry_s=settings.mqtt_session_expiry_s,
-            ),
-            subscriptions=[fleet_subscription(Channel.EVENT), fleet_subscription(Channel.STATUS),
-                           fleet_subscription(Channel.TELEMETRY)],
-            on_message=self.receiver.handle,
-            on_connected=self._on_connected,
-        )
+        self.brokers = build_brokers(settings, sessions=self.sessions, client_id=client_id,
+                                     subscriptions=self._subscriptions(),
+                                     on_message=self.receiver.handle,
+                                     on_connected=self._on_connected)
+        self.bridge = self.brokers.router
+        self.accounts: BrokerAccounts = self.brokers.accounts
+        self.dynsec: DynsecAccounts | None = self.brokers.dynsec.get(MAIN)
+        self.broker_sync: BrokerSync | None = self.brokers.syncs.get(MAIN)
         self.manifests = ManifestSync(
             sessions=self.sessions, signer=self.signer, bridge=self.bridge,
             public_base_url=settings.public_base_url,
             horizon=timedelta(hours=settings.horizon_hours),
             publish_timeout_s=settings.publish_timeout_s, clock=clock,
             trusted_keys=lambda: self.keyring.manifest_keys,
+            lock=Section(self.locks, "manifests"),
         )
         self.publisher = ManifestPublisher(self.manifests)
         self.publisher.install(self.sessions)
         if self.ingest_sessions is not self.sessions:
             self.publisher.install(self.ingest_sessions)
         self.refresher = Refresher(sync=self.manifests, interval_s=settings.refresh_seconds,
-                                   republisher=self.republisher)
+                                   republisher=self.republisher,
+                                   leading=lambda: self.elector.leads("manifests"))
         self.media = MediaWorker(sessions=self.sessions, media_dir=settings.media_dir,
                                  config=config_from_env(), clock=clock)
         self.intake = MediaIntake(media_dir=settings.media_dir,
@@ -162,31 +167,81 @@ class Center:
                                        public_base_url=settings.public_base_url,
                                        timezone=settings.timezone,
                                        publish_timeout_s=settings.publish_timeout_s)
+        self.elector = self._elector()
+
+    def _claim_seat(self) -> int | None:
+        """This process's ingest seat (None: a lone center with plain subscriptions)."""
+        if self.settings.ingest_seats == 1:
+            return None
+        if not self.locks.shared:
+            self.engine.dispose()
+            raise ConfigError(
+                f"TT_INGEST_SEATS={self.settings.ingest_seats} needs PostgreSQL "
+                "(TT_DATABASE_URL): a center of several processes shares one database and "
+                "elects through its advisory locks; on SQLite run one process")
+        return claim_seat(self.locks, seats=self.settings.ingest_seats, wait_s=SEAT_WAIT_S)
+
+    def _subscriptions(self) -> list[str]:
+        filters = [fleet_subscription(c) for c in FLEET_CHANNELS]
+        return filters if self.seat is None else shared(filters, self.settings.mqtt_client_id)
+
+    def _elector(self) -> Elector:
+        """Singleton roles (run by one process of the center) and the drain of seats whose
+        process died (``control_center.cluster``)."""
+        roles = [
+            Role("manifests", start=self.refresher.kick, stop=lambda: None),
+            Role("monitor", start=lambda: None, stop=lambda: None),
+            Role("rollouts", start=self.rollouts.start, stop=self.rollouts.stop),
+            Role("media-resume", start=self.media.resume, stop=lambda: None),
+        ]
+        if self.broker_sync is not None:
+            roles.append(Role("broker-accounts", start=self.brokers.start_syncs,
+                              stop=self.brokers.stop_syncs))
+        drain = None
+        if self.seat is not None:
+            s = self.settings
+            drain = SeatDrain(DrainOptions(
+                host=s.mqtt_host, port=s.mqtt_port, username=s.mqtt_username,
+                password=s.mqtt_password, group=s.mqtt_client_id,
+                filters=tuple(fleet_subscription(c) for c in FLEET_CHANNELS)),
+                self.receiver.handle)
+        return Elector(locks=self.locks, roles=roles, interval_s=self.settings.cluster_check_s,
+                       seats=self.settings.ingest_seats, my_seat=self.seat, drain=drain,
+                       on_tick=[self._reload_keys])
+
+    def _reload_keys(self) -> None:
+        """Adopt a signing-key rotation another process of the center made."""
+        if not self.locks.shared:
+            return
+        ring = signing_keys.load_ring(self.engine)
+        if ring is None:
+            return
+        if (ring.signer.key_id != self.signer.key_id
+                or ring.manifest_keys != self.keyring.manifest_keys):
+            log.info("signing keys changed in the database; now signing with %s",
+                     ring.signer.key_id)
+            self.keyring.set(ring.manifest_keys, key=ring.signer.current_private_key)
 
     def start(self) -> None:
         """Migrate the database, then connect to the broker and start refreshing."""
         self.settings.media_dir.mkdir(parents=True, exist_ok=True)
         upgrade_database(self.engine)
-        self.media.start()
+        self.media.start(resume=False)  # the elected process resumes (role media-resume)
         self.speech.start()
         self.telemetry.start()
         self.receiver.start()
         self.bridge.start()
-        if self.dynsec is not None and self.broker_sync is not None:
-            self.broker_sync.start()
-            self.dynsec.start()  # connects in the background, like the bridge
+        self.brokers.start_accounts()  # connect in the background, like the bridges
         self.refresher.start()
-        self.rollouts.start()
+        self.elector.start()
         log.info("control center started (key id %s, media %s)", self.signer.key_id,
                  self.settings.media_dir)
 
     def stop(self) -> None:
         self._acks.shutdown(wait=True)
-        self.rollouts.stop()
+        self.elector.stop()  # stops the roles it runs (rollouts, broker accounts)
         self.refresher.stop()
-        if self.dynsec is not None and self.broker_sync is not None:
-            self.broker_sync.stop()
-            self.dynsec.stop()
+        self.brokers.stop_accounts()
         self.bridge.stop()
         self.receiver.stop()
         self.telemetry.stop()
@@ -194,6 +249,7 @@ class Center:
         self.media.stop()
         if self.ingest_engine is not self.engine:
             self.ingest_engine.dispose()
+        self.locks.close()
         self.engine.dispose()
         log.info("control center stopped")
 
@@ -227,11 +283,6 @@ class Center:
                     accepted=ack.outcome == CommandOutcome.ACCEPTED, now=self.clock())
         except Exception:  # the broker or database failed: the device keeps its old password
             log.exception("credential rotation of %s not completed", ack.device_id)
-
-    def _accounts_connected(self) -> None:
-        # Runs in the accounts client's MQTT loop thread: only wake the reconciler.
-        if self.broker_sync is not None:
-            self.broker_sync.nudge()
 
     def _on_connected(self, session_present: bool) -> None:
         # Runs in the MQTT loop thread: never publish from here, hand over to the refresher.
