@@ -33,6 +33,9 @@ class UnitUpdate(InputModel):
     parent_id: int | None = Field(default=None, description=(
         "move below this unit (of your subtree, not the unit itself or one below it); null "
         "(system token only) makes it a root; leave it out to keep the parent"))
+    broker: str | None = Field(default=None, max_length=32, description=(
+        "the broker of the devices below (a name of GET /api/v1/brokers); null inherits the "
+        "parent's; devices already registered move at their next enrolment"))
 
 
 class UnitPublic(OutputModel):
@@ -43,6 +46,8 @@ class UnitPublic(OutputModel):
     parent_id: int | None
     created_at: datetime
     retired_at: datetime | None = Field(description="null while in service")
+    broker: str | None = Field(default=None, description=(
+        "the broker named for the devices below; null inherits the parent's (none: main)"))
 
 
 class DeviceCreate(InputModel):
@@ -72,6 +77,7 @@ class DevicePublic(OutputModel):
     state_reason: str = ""
     enrolled_at: datetime | None = None
     credential_rotated_at: datetime | None = None
+    broker: str = Field(default="main", description="the broker its account is on")
 
 
 class DeviceCreated(DevicePublic):

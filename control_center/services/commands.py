@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from control_center.broker.routing import Publisher
 from control_center.errors import Conflict, InvalidInput
 from control_center.models import Bulletin, MediaAsset
-from control_center.mqtt_bridge import MqttBridge
 from control_center.services.manifests import bulletin_content
 from protocol.base import Priority
 from protocol.manifest import Command, CommandAction, ItemContent, PlayItem, PlayNow
@@ -80,7 +80,7 @@ def new_command(*, device_id: str, action: CommandAction, now: datetime,
                    expires_at=now + ttl, action=action)
 
 
-def publish_command(command: Command, *, signer: Signer, bridge: MqttBridge,
+def publish_command(command: Command, *, signer: Signer, bridge: Publisher,
                     timeout_s: float) -> None:
     """Sign and publish (QoS 1, not retained); raises BrokerUnavailable without a PUBACK."""
     bridge.publish_and_wait(device_topic(command.device_id, Channel.CMD), signer.seal(command),

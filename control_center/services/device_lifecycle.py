@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from control_center.broker.accounts import BrokerAccounts
+from control_center.broker.routing import Publisher
 from control_center.core import audit
 from control_center.core.actor import Actor
 from control_center.core.changes import manifests_changed
@@ -39,7 +40,6 @@ from control_center.models import (
     DeviceStatusChange,
     PresenceCause,
 )
-from control_center.mqtt_bridge import MqttBridge
 from control_center.security import generate_password, mosquitto_hash
 from control_center.services import commands, enrolment, fleet
 from protocol.errors import TopicError
@@ -166,7 +166,7 @@ def revoke(session: Session, accounts: BrokerAccounts, *, device_id: str, reason
 
 
 def rotate_credential(
-    session: Session, *, signer: Signer, bridge: MqttBridge, pending: PendingPasswords,
+    session: Session, *, signer: Signer, bridge: Publisher, pending: PendingPasswords,
     device_id: str, actor: Actor, now: datetime, timeout_s: float,
 ) -> DeviceCommand:
     """Send the device a new broker password in a signed command (the broker takes it when the

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from control_center.broker.routing import Publisher
 from control_center.core import audit
 from control_center.core.actor import Actor
 from control_center.core.permissions import Permission
@@ -49,7 +50,6 @@ from control_center.models import (
     EmergencyTarget,
     EmergencyUnit,
 )
-from control_center.mqtt_bridge import MqttBridge
 from control_center.schemas.content import BulletinCreate
 from control_center.services import bulletins, media_store
 from control_center.services.broadcasts import (
@@ -101,7 +101,7 @@ class EmergencyDesk:
     the media intake (for typed text and recordings) and three settings."""
 
     signer: Signer
-    bridge: MqttBridge
+    bridge: Publisher
     intake: MediaIntake
     public_base_url: str
     timezone: str

@@ -23,9 +23,11 @@ from sqlalchemy.orm import Session
 from control_center.broker.accounts import BrokerAccounts
 from control_center.core import audit
 from control_center.core.actor import Actor
+from control_center.core.changes import manifests_changed
 from control_center.errors import Conflict, InvalidInput, NotFound
 from control_center.models import Device, DeviceState, EnrolmentCode
 from control_center.security import generate_password, mosquitto_hash
+from control_center.services import brokers
 
 # 20 symbols of an alphabet without look-alikes (no 0/O, 1/I/L): ~100 bits, typed in groups
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -49,6 +51,7 @@ class Enrolled:
 
     device: Device
     password: str
+    moved_from: str | None = None  # the broker its account was on, when it moved at enrolment
 
 
 def new_code() -> str:
@@ -133,6 +136,7 @@ def enrol(
     if device is None or device.state != DeviceState.ACTIVE:
         raise Conflict("thiết bị đã ngừng / the device of this code was retired or revoked")
     password = generate_password()
+    moved_from = _follow_unit_broker(session, device)
     accounts.create(device.id, password)  # confirmed by the broker before the code is spent
     row.used_at, row.used_from = now, source_ip[:100]
     device.mqtt_password_hash = mosquitto_hash(password)
@@ -142,4 +146,17 @@ def enrol(
                  action="enrol", object_type="device", object_id=device.id,
                  detail={"code_id": row.id}, at=now)
     session.commit()
-    return Enrolled(device, password)
+    return Enrolled(device, password, moved_from)
+
+
+def _follow_unit_broker(session: Session, device: Device) -> str | None:
+    """Put the device on its unit's broker (docs/devices.md, "Several brokers"); the broker it
+    leaves, or None. The flush tells the center's router before the account is created; the
+    new broker holds none of its messages yet, so its manifest is published again."""
+    broker = brokers.broker_for_unit(session, unit_id=device.unit_id)
+    if broker == device.broker:
+        return None
+    moved_from, device.broker = device.broker, broker
+    manifests_changed(session, [device.id])
+    session.flush()
+    return moved_from

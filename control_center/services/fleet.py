@@ -15,6 +15,7 @@ from control_center.core.targets import descendant_unit_ids
 from control_center.errors import Conflict, InvalidInput, NotFound, UnknownReference
 from control_center.models import AdminUnit, Device, DeviceGroup, DeviceGroupMember, DeviceState
 from control_center.security import generate_password, mosquitto_hash
+from control_center.services import brokers
 from protocol.errors import TopicError
 from protocol.events import DeviceKind
 from protocol.topics import DEVICE_ID_RE, validate_device_id
@@ -86,6 +87,7 @@ def add_device(
         id=device_id, name=name, kind=kind, unit_id=unit_id, lat=lat, lon=lon,
         mqtt_password_hash=mosquitto_hash(password or generate_password()), online=False,
         agent_version="", created_at=now, state=DeviceState.ACTIVE, state_reason="",
+        broker=brokers.broker_for_unit(session, unit_id=unit_id),
     )
     session.add(device)
     audit.record(session, actor=actor, action="create", object_type="device", object_id=device_id,

@@ -11,6 +11,10 @@ Runs after every (re)connection of the accounts client and every ``interval_s``:
   without the password; a new enrolment code gives the device a new one).
 
 Every outcome is counted; an error is counted and logged, and the next run tries again.
+
+With several brokers there is one reconciler per broker, and it sees only the devices recorded
+on its broker (``devices.broker``): the account a device left behind when it moved to another
+broker is "unknown" here, and disabled like any stray one.
 """
 
 from __future__ import annotations
@@ -50,8 +54,9 @@ class BrokerSync:
     """One background thread; ``nudge`` asks for a run soon, ``run_once`` runs one now."""
 
     def __init__(self, *, accounts: ListedAccounts, sessions: sessionmaker[Session],
-                 interval_s: float, center_username: str) -> None:
+                 interval_s: float, center_username: str, broker: str = "main") -> None:
         self._accounts = accounts
+        self._broker = broker
         self._sessions = sessions
         self._interval = interval_s
         self._center = center_username
@@ -66,7 +71,8 @@ class BrokerSync:
 
     def start(self) -> None:
         self._stop.clear()  # startable again after stop (an elected role)
-        self._thread = threading.Thread(target=self._loop, name="broker-sync", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"broker-sync-{self._broker}",
+                                        daemon=True)
         self._thread.start()
 
     def nudge(self) -> None:
@@ -110,14 +116,16 @@ class BrokerSync:
         accounts = self._accounts.list_clients()
         with self._sessions() as session:
             devices = {row.id: (row.state, row.enrolled_at is not None) for row in session.execute(
-                select(Device.id, Device.state, Device.enrolled_at))}
+                select(Device.id, Device.state, Device.enrolled_at)
+                .where(Device.broker == self._broker))}
         done: Counter[str] = Counter()
         unknown = {name for name, enabled in accounts.items()
                    if enabled and name != self._center and name not in devices
                    and device_like(name)}
         suspects, self._suspects = self._suspects, unknown
         for name in sorted(unknown & suspects):
-            log.warning("broker account %r belongs to no device: disabling it", name)
+            log.warning("account %r on broker %s belongs to no device of that broker: "
+                        "disabling it", name, self._broker)
             self._accounts.disable(name)
             self._suspects.discard(name)
             done["disabled_unknown"] += 1

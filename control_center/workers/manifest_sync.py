@@ -12,8 +12,8 @@ import dataclasses
 import hashlib
 import logging
 import threading
-from contextlib import AbstractContextManager
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,6 +21,7 @@ from paho.mqtt.client import MQTTMessageInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from control_center.broker.routing import Publisher
 from control_center.core.targets import schedule_devices
 from control_center.feedback.manifest import KioskExtras, kiosk_extras
 from control_center.models import (
@@ -31,7 +32,6 @@ from control_center.models import (
     MediaAsset,
     Schedule,
 )
-from control_center.mqtt_bridge import MqttBridge
 from control_center.services import manifests as mf
 from control_center.services.expansion import GRACE
 from control_center.services.plays import record_manifest
@@ -81,7 +81,7 @@ class _Context:
 
 class ManifestSync:
     def __init__(
-        self, *, sessions: sessionmaker[Session], signer: Signer, bridge: MqttBridge,
+        self, *, sessions: sessionmaker[Session], signer: Signer, bridge: Publisher,
         public_base_url: str, horizon: timedelta, publish_timeout_s: float,
         clock: Callable[[], datetime],
         trusted_keys: Callable[[], tuple[str, ...]] = tuple,

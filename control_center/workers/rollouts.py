@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from control_center.broker.routing import Publisher
 from control_center.core import audit
 from control_center.core.actor import Actor
 from control_center.errors import BrokerUnavailable
@@ -27,7 +28,6 @@ from control_center.models import (
     RolloutDevice,
 )
 from control_center.models import RolloutDeviceState as Rd
-from control_center.mqtt_bridge import MqttBridge
 from control_center.services import commands, releases, rollouts
 from protocol.manifest import Command, UpdateAgent
 from protocol.signing import Signer
@@ -42,7 +42,7 @@ COMMAND_ACTION = "command"
 
 
 class RolloutWorker:
-    def __init__(self, *, sessions: sessionmaker[Session], signer: Signer, bridge: MqttBridge,
+    def __init__(self, *, sessions: sessionmaker[Session], signer: Signer, bridge: Publisher,
                  public_base_url: str, clock: Callable[[], datetime], publish_timeout_s: float,
                  interval_s: float = 5.0,
                  download_allowance: timedelta = DOWNLOAD_ALLOWANCE) -> None:

@@ -131,7 +131,8 @@ class Center:
             letters=DeadLetters(sessions=self.ingest_sessions,
                                 spool_path=local_dir / SPOOL_NAME, clock=clock),
             count=self.ingestor.count, replay_s=settings.dead_letter_replay_s)
-        self.brokers = build_brokers(settings, sessions=self.sessions, client_id=client_id,
+        self.brokers = build_brokers(settings, sessions=self.sessions,
+                                     read_sessions=self.read_sessions, client_id=client_id,
                                      subscriptions=self._subscriptions(),
                                      on_message=self.receiver.handle,
                                      on_connected=self._on_connected)
