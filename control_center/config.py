@@ -148,8 +148,18 @@ def get_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         broker_accounts=_broker_accounts(environ),
         broker_account_timeout_s=_float(environ, "TT_BROKER_ACCOUNT_TIMEOUT", 10.0),
         broker_sync_s=_float(environ, "TT_BROKER_SYNC_SECONDS", 600.0),
+        ingest_seats=_seats(environ),
+        cluster_check_s=_float(environ, "TT_CLUSTER_CHECK_SECONDS", 2.0),
         brokers_file=_path(environ, "TT_BROKERS_FILE"),
     )
+
+
+def _seats(environ: Mapping[str, str]) -> int:
+    seats = _int(environ, "TT_INGEST_SEATS", 1)
+    if seats > 64:
+        raise ConfigError(f"TT_INGEST_SEATS={seats}: give the number of center processes "
+                          "(1 to 64)")
+    return seats
 
 
 BROKER_ACCOUNTS = ("dynsec", "unmanaged")
