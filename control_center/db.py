@@ -16,19 +16,39 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# PostgreSQL: the API's thread pool, the ingest and the workers share one pool per process;
+# a server's max_connections must cover pool_size + max_overflow for every center process.
+PG_POOL_SIZE = 10
+PG_MAX_OVERFLOW = 20
+PG_CONNECT_TIMEOUT_S = 10
+_PG_DRIVER = "postgresql+psycopg"
+
+
+def normalized_url(url: str) -> str:
+    """``url`` with a bare ``postgresql://`` (or ``postgres://``) given the psycopg 3 driver,
+    the one the center ships with; any other URL unchanged."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return _PG_DRIVER + "://" + url[len(scheme):]
+    return url
 
 
 def create_db_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and BEGIN IMMEDIATE transactions.
+    """An engine for ``url``; SQLite gets WAL, foreign keys and BEGIN IMMEDIATE transactions,
+    PostgreSQL (psycopg 3; ``postgresql://`` means it) a pool checked before each use.
 
     BEGIN IMMEDIATE makes concurrent writers (API threads, the MQTT ingest thread, the
     refresher) queue on the busy timeout instead of failing when a read turns into a write.
     ``busy_timeout_ms`` is how long one statement waits for SQLite's write lock (the MQTT
     ingest uses a short one: it retries, then keeps the message as a dead letter).
     """
-    parsed = make_url(url)
+    parsed = make_url(normalized_url(url))
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(parsed, pool_pre_ping=True, pool_size=PG_POOL_SIZE,
+                             max_overflow=PG_MAX_OVERFLOW,
+                             connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S})
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False,

@@ -9,6 +9,7 @@ import pytest
 
 from firmware_sim.broker import MosquittoBroker, MosquittoNotInstalledError, find_executable
 from tests.support.center import CenterHandle, running_center
+from tests.support.databases import BACKENDS, Backend, Databases, activate
 from tests.support.mqtt import MqttClients
 from tests.support.worker_gate import WorkerGate
 
@@ -23,6 +24,27 @@ LONG_MODULES = (
     "tests/console/test_crawl.py",
 )
 GATE = pytest.StashKey[WorkerGate]()
+
+# What runs on PostgreSQL as well as on SQLite (a folder or a module, as in a test id): every
+# test under it that uses the center or a database gets ``[sqlite]`` and ``[postgresql]``
+# variants (the ``db_backend`` fixture), except those marked ``sqlite_only`` (about SQLite
+# itself: its file, its locks, its pragmas). The rest of the suite runs on SQLite.
+BOTH_DATABASES = (
+    "tests/center/",
+)
+
+
+def _on_both_databases(definition: pytest.Function) -> bool:
+    path = definition.nodeid.partition("::")[0]
+    return (definition.get_closest_marker("sqlite_only") is None
+            and any(path == entry or path.startswith(entry) for entry in BOTH_DATABASES))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run the :data:`BOTH_DATABASES` tests once per backend, module by module (a module's
+    shared broker and center are made once per backend, not once per test)."""
+    if "db_backend" in metafunc.fixturenames and _on_both_databases(metafunc.definition):
+        metafunc.parametrize("db_backend", BACKENDS, indirect=True, scope="module")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -64,6 +86,27 @@ def mosquitto_installed() -> None:
         find_executable("mosquitto_passwd")
     except MosquittoNotInstalledError as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    """This worker's databases; its PostgreSQL starts when a test first asks for it."""
+    found = Databases(tmp_path_factory.getbasetemp() / "databases")
+    activate(found)
+    try:
+        yield found
+    finally:
+        activate(None)
+        found.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def db_backend(request: pytest.FixtureRequest, databases: Databases) -> Iterator[Backend]:
+    """The database of this module's centers and engines: SQLite unless the module is in
+    :data:`BOTH_DATABASES`, where it is parametrized over both."""
+    backend: Backend = getattr(request, "param", "sqlite")
+    with databases.selected(backend):
+        yield backend
 
 
 @pytest.fixture

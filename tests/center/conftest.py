@@ -13,11 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from control_center.db import create_db_engine, session_factory, upgrade_database
 from firmware_sim.broker import MosquittoBroker, find_executable
 from tests.support.center import CenterHandle, running_center
+from tests.support.databases import Backend, Databases
 
 
 @pytest.fixture(scope="module")
-def module_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
-    """A real Mosquitto (project dev config: passwords, %u ACL, persistence) for one module."""
+def module_broker(tmp_path_factory: pytest.TempPathFactory,
+                  db_backend: Backend) -> Iterator[MosquittoBroker]:
+    """A real Mosquitto (project dev config: passwords, %u ACL, persistence) for one module
+    and database backend (so one backend's retained manifests never meet the other's)."""
     find_executable("mosquitto")
     with MosquittoBroker(tmp_path_factory.mktemp("broker")) as broker:
         yield broker
@@ -25,7 +28,7 @@ def module_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitt
 
 @pytest.fixture(scope="module")
 def center(
-    tmp_path_factory: pytest.TempPathFactory, module_broker: MosquittoBroker
+    tmp_path_factory: pytest.TempPathFactory, module_broker: MosquittoBroker, db_backend: Backend
 ) -> Iterator[CenterHandle]:
     """A real center (uvicorn + MQTT bridge) with a 1 MB upload cap, shared by one module."""
     with running_center(
@@ -37,9 +40,9 @@ def center(
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    """A migrated SQLite database private to one test."""
-    eng = create_db_engine(f"sqlite:///{tmp_path / 'center.db'}")
+def engine(tmp_path: Path, databases: Databases, db_backend: Backend) -> Iterator[Engine]:
+    """A migrated database private to one test, on the module's backend."""
+    eng = create_db_engine(databases.url_for(tmp_path, db_backend))
     upgrade_database(eng)
     yield eng
     eng.dispose()

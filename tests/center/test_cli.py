@@ -16,13 +16,18 @@ from control_center.security import verify_mosquitto_hash
 from control_center.services import fleet
 from protocol.events import DeviceKind
 from protocol.signing import Signer, load_private_key, public_key_b64
+from tests.support.databases import Backend, Databases
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, databases: Databases,
+        db_backend: Backend) -> Path:
+    """TT_DATA_DIR; TT_DATABASE_URL only when the module runs on PostgreSQL."""
     for name in ("TT_ENV", "TT_API_TOKEN", "TT_DATABASE_URL", "TT_SIGNING_KEY_PATH"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TT_DATA_DIR", str(tmp_path))
+    if db_backend != "sqlite":
+        monkeypatch.setenv("TT_DATABASE_URL", databases.url_for(tmp_path, db_backend))
     return tmp_path
 
 
@@ -37,7 +42,7 @@ def test_pubkey_creates_then_reuses_the_key(env: Path, capsys: pytest.CaptureFix
 
 
 def test_broker_passwd(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = get_settings({"TT_DATA_DIR": str(env)})
+    settings = get_settings()  # the environment the command line sees
     engine = create_db_engine(settings.database_url)
     upgrade_database(engine)
     now = datetime.now(UTC)
@@ -77,7 +82,7 @@ def test_create_user_takes_the_password_from_the_environment_and_refuses_weak_on
     from control_center.accounts.passwords import verify_password
     from control_center.models import User
 
-    settings = get_settings({"TT_DATA_DIR": str(env)})
+    settings = get_settings()  # the environment the command line sees
     engine = create_db_engine(settings.database_url)
     upgrade_database(engine)
     with session_factory(engine)() as session:

@@ -19,6 +19,8 @@ from control_center.models import IngestDeadLetter
 from control_center.workers.dead_letters import GIVE_UP_AFTER, SPOOL_NAME, DeadLetters
 from control_center.workers.receiver import Receiver
 
+pytestmark = pytest.mark.sqlite_only  # the database is made busy by SQLite's file lock
+
 
 @pytest.fixture
 def quick_engine(tmp_path: Path) -> Iterator[Engine]:

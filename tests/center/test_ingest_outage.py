@@ -23,7 +23,8 @@ from tests.center.helpers import device, ok, unit
 from tests.support.center import CenterHandle, running_center
 from tests.support.mqtt import MqttTestClient, connect_client
 
-pytestmark = pytest.mark.integration
+# A SQLite write lock held by another process; PostgreSQL has no such whole-database lock.
+pytestmark = [pytest.mark.integration, pytest.mark.sqlite_only]
 
 RECEIVE_MAXIMUM = 100  # the center's MQTT session (MqttOptions.receive_maximum)
 BURST = RECEIVE_MAXIMUM + 50

@@ -29,6 +29,7 @@ from control_center.services import fleet
 from control_center.workers.runtime import Center, load_signer
 from firmware_sim.broker import find_executable, free_port
 from protocol.events import DeviceKind
+from tests.support.databases import Backend, Databases
 from tests.support.mqtt import ConnectRefusedError, connect_client
 from tests.support.waiting import wait_until
 
@@ -76,9 +77,10 @@ def test_real_mosquitto_accepts_the_hash(tmp_path: Path) -> None:
         proc.wait(timeout=10)
 
 
-def _center_with_a_device(data_dir: Path) -> Settings:
+def _center_with_a_device(data_dir: Path, database_url: str | None) -> Settings:
     """The database of a center that already provisioned one device (and no key file)."""
-    settings = get_settings({"TT_DATA_DIR": str(data_dir)})
+    settings = get_settings({"TT_DATA_DIR": str(data_dir),
+                             **({"TT_DATABASE_URL": database_url} if database_url else {})})
     engine = create_db_engine(settings.database_url)
     upgrade_database(engine)
     now = datetime.now(UTC)
@@ -94,8 +96,10 @@ def _center_with_a_device(data_dir: Path) -> Settings:
 
 def test_a_center_with_devices_refuses_to_start_without_its_signing_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    databases: Databases, db_backend: Backend,
 ) -> None:
-    settings = _center_with_a_device(tmp_path)
+    database_url = databases.url_for(tmp_path, db_backend) if db_backend != "sqlite" else None
+    settings = _center_with_a_device(tmp_path, database_url)
     key = settings.signing_key_path
     with pytest.raises(ConfigError) as refused:
         Center(settings)
@@ -106,6 +110,8 @@ def test_a_center_with_devices_refuses_to_start_without_its_signing_key(
                  "TT_NEW_SIGNING_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TT_DATA_DIR", str(tmp_path))
+    if database_url:
+        monkeypatch.setenv("TT_DATABASE_URL", database_url)
     assert main(["pubkey"]) == 2
     assert f"Restore {key} from your backup" in capsys.readouterr().err
     assert not key.exists()

@@ -30,6 +30,7 @@ from fastapi import FastAPI
 from control_center.config import Settings, get_settings
 from control_center.main import create_app
 from control_center.workers.runtime import Center
+from tests.support.databases import default_url
 from tests.support.waiting import wait_until
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,11 @@ def running_center(
     (a refused login fails at once). ``clock`` replaces the center's UTC clock.
     ``extra_hosts``: more local addresses (a test's veth address) the server also listens on,
     same port; ``public_host``: the host in the public base URL (media URLs in manifests).
+    Without a ``database_url`` the center gets the session's selected database for
+    ``tmp_path`` (:mod:`tests.support.databases`: SQLite, or a PostgreSQL database).
     """
+    if "database_url" not in settings_overrides and (url := default_url(tmp_path)):
+        settings_overrides["database_url"] = url
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port or 0))
