@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from control_center.api.deps import route_access
 from control_center.api.routes import (
     auth,
+    brokers,
     bulletins,
     device_lifecycle,
     devices,
@@ -40,7 +41,7 @@ ROUTERS = (
     enrol.router, users.router, units.router, device_lifecycle.router, devices.router,
     groups.router, media.router, bulletins.router,
     schedules.router, distributions.router, emergency.router, records.router, monitoring.router,
-    feedback.router, training.router, forum.router, signing_keys.router,
+    feedback.router, training.router, forum.router, signing_keys.router, brokers.router,
 )
 
 

@@ -130,6 +130,8 @@ ROUTES: dict[str, Access] = {
     f"GET {API}/signing-keys": center_wide(P.MANAGE_FLEET),
     f"POST {API}/signing-keys/rotate": center_wide(P.MANAGE_FLEET),
     f"POST {API}/signing-keys/activate": center_wide(P.MANAGE_FLEET),
+    # the brokers (configuration, their devices and connection state)
+    f"GET {API}/brokers": center_wide(P.MANAGE_FLEET),
     # a device trades its one-time code for its credential (the code is the credential)
     f"POST {API}/enrol": PUBLIC,
     # media and bulletins

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,10 +22,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from control_center.broker.accounts import BrokerAccounts
+from control_center.broker.registry import MAIN
 from control_center.core import audit
 from control_center.core.actor import Actor
 from control_center.core.changes import manifests_changed
-from control_center.errors import Conflict, InvalidInput, NotFound
+from control_center.errors import BrokerUnavailable, Conflict, InvalidInput, NotFound
 from control_center.models import Device, DeviceState, EnrolmentCode
 from control_center.security import generate_password, mosquitto_hash
 from control_center.services import brokers
@@ -117,8 +119,10 @@ def add_code(session: Session, *, device_id: str, actor: Actor, now: datetime,
 
 def enrol(
     session: Session, accounts: BrokerAccounts, *, code: str, now: datetime, source_ip: str,
+    brokers: Collection[str] = (MAIN,),
 ) -> Enrolled:
-    """Trade a code for a fresh broker credential; refused when unknown, used or expired."""
+    """Trade a code for a fresh broker credential on the broker of the device's unit (one of
+    ``brokers``, the configured names); refused when unknown, used or expired."""
     row = session.scalar(select(EnrolmentCode).where(EnrolmentCode.code_hash == code_hash(code)))
     if row is None:
         raise NotFound("mã ghi danh không đúng / unknown enrolment code: check it with the "
@@ -136,7 +140,7 @@ def enrol(
     if device is None or device.state != DeviceState.ACTIVE:
         raise Conflict("thiết bị đã ngừng / the device of this code was retired or revoked")
     password = generate_password()
-    moved_from = _follow_unit_broker(session, device)
+    moved_from = _follow_unit_broker(session, device, known=brokers)
     accounts.create(device.id, password)  # confirmed by the broker before the code is spent
     row.used_at, row.used_from = now, source_ip[:100]
     device.mqtt_password_hash = mosquitto_hash(password)
@@ -149,11 +153,16 @@ def enrol(
     return Enrolled(device, password, moved_from)
 
 
-def _follow_unit_broker(session: Session, device: Device) -> str | None:
+def _follow_unit_broker(session: Session, device: Device, *,
+                        known: Collection[str]) -> str | None:
     """Put the device on its unit's broker (docs/devices.md, "Several brokers"); the broker it
     leaves, or None. The flush tells the center's router before the account is created; the
     new broker holds none of its messages yet, so its manifest is published again."""
     broker = brokers.broker_for_unit(session, unit_id=device.unit_id)
+    if broker not in known:
+        raise BrokerUnavailable(f"the unit of device {device.id!r} names the broker {broker!r}, "
+                                "which is not configured (TT_BROKERS_FILE): configure it, or "
+                                "assign the unit another broker")
     if broker == device.broker:
         return None
     moved_from, device.broker = device.broker, broker

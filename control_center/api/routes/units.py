@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from control_center.api.deps import ActorDep, NowDep, SessionDep
+from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
+from control_center.errors import FieldError
 from control_center.schemas.common import ItemList
 from control_center.schemas.fleet import DevicePublic, UnitCreate, UnitPublic, UnitUpdate
-from control_center.services import fleet, units
+from control_center.services import brokers, fleet, units
 
 router = APIRouter(prefix="/units", tags=["units"])
 
@@ -37,12 +38,23 @@ def get_unit(unit_id: int, session: SessionDep, actor: ActorDep) -> UnitPublic:
 
 @router.patch("/{unit_id}", response_model=UnitPublic)
 def update_unit(
-    unit_id: int, data: UnitUpdate, session: SessionDep, actor: ActorDep, now: NowDep
+    unit_id: int, data: UnitUpdate, session: SessionDep, actor: ActorDep, now: NowDep,
+    center: CenterDep,
 ) -> UnitPublic:
-    """Rename, recode or move a unit of your subtree (fields left out are kept)."""
-    parent = units.NewParent(data.parent_id) if "parent_id" in data.model_fields_set else None
+    """Rename, recode or move a unit of your subtree, or name the broker of the devices below
+    it (fields left out are kept; a broker not configured is refused, 422 naming the known)."""
+    fields = data.model_fields_set
+    known = center.brokers.registry.names
+    if "broker" in fields and data.broker is not None and data.broker not in known:
+        units.visible_unit(session, unit_id=unit_id, actor=actor)  # 404 first
+        raise FieldError("broker", f"unknown broker {data.broker!r}; known: "
+                         f"{', '.join(known)} (configured by TT_BROKERS_FILE)")
+    parent = units.NewParent(data.parent_id) if "parent_id" in fields else None
     unit = units.update_unit(session, unit_id=unit_id, name=data.name, code=data.code,
                              parent=parent, actor=actor, now=now)
+    if "broker" in fields:
+        unit = brokers.assign_unit(session, unit=unit, broker=data.broker, known=known,
+                                   actor=actor, now=now)
     return UnitPublic.model_validate(unit)
 
 
