@@ -64,6 +64,15 @@ class MqttHealth(BaseModel):
                          "and spooled ones waiting for a replay)")
     held: int = Field(description="dead letters whose handling kept failing: kept in "
                       "ingest_dead_letters for a person, no longer replayed")
+    brokers: list[BrokerHealth] = Field(default_factory=list, description=(
+        "each broker's connection; the fields above sum them up (connected: every one)"))
+
+
+class BrokerHealth(BaseModel):
+    name: str = Field(description='"main" or a broker of TT_BROKERS_FILE')
+    connected: bool
+    state: str
+    last_error: str
 
 
 class HealthPublic(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from control_center.api.deps import CenterDep, NowDep
-from control_center.schemas.records import HealthPublic, MqttHealth, TimePublic
+from control_center.schemas.records import BrokerHealth, HealthPublic, MqttHealth, TimePublic
 
 router = APIRouter(tags=["system"])
 health_router = APIRouter(tags=["system"])
@@ -24,10 +24,12 @@ def healthz(center: CenterDep) -> HealthPublic:
     bridge = center.bridge
     letters = center.receiver.letters
     return HealthPublic(
-        status="ok" if bridge.connected and not letters.backlog else "degraded",
+        status="ok" if bridge.all_connected and not letters.backlog else "degraded",
         mqtt=MqttHealth(
-            connected=bridge.connected, state=bridge.state, last_error=bridge.last_error,
+            connected=bridge.all_connected, state=bridge.state, last_error=bridge.last_error,
             ingest=dict(center.ingestor.snapshot()), backlog=letters.backlog,
             held=letters.held,
+            brokers=[BrokerHealth(name=b.name, connected=b.connected, state=b.state,
+                                  last_error=b.last_error) for b in bridge.statuses()],
         ),
     )
