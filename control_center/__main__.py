@@ -21,18 +21,34 @@ log = logging.getLogger(__name__)
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from control_center.db import create_db_engine
+    from control_center.db import create_db_engine, upgrade_database
     from control_center.main import create_app
     from control_center.workers.runtime import load_signer
 
     if args.new_signing_key:
         settings = dataclasses.replace(settings, new_signing_key=True)
     engine = create_db_engine(settings.database_url)
+    if args.workers > 1 and engine.dialect.name == "sqlite":
+        engine.dispose()
+        raise ConfigError("serve --workers N needs PostgreSQL (TT_DATABASE_URL): the "
+                          "processes share one database; on SQLite run one worker")
     try:
         load_signer(settings, engine)  # refuse here, with a clear message, not in the lifespan
+        if args.workers > 1:  # once, before the workers start (each would wait for the other)
+            upgrade_database(engine)
     finally:
         engine.dispose()
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port,
+                    log_level=args.log_level)
+        return 0
+    # Each worker process builds the app from the environment (uvicorn imports it by name)
+    # and takes an ingest seat of its own: at least one seat per worker.
+    os.environ["TT_INGEST_SEATS"] = str(max(settings.ingest_seats, args.workers))
+    if settings.new_signing_key:
+        os.environ.pop("TT_NEW_SIGNING_KEY", None)  # made above; the workers load it
+    uvicorn.run("control_center.main:app_from_environment", factory=True, host=args.host,
+                port=args.port, workers=args.workers, log_level=args.log_level)
     return 0
 
 
@@ -166,6 +182,16 @@ def _sign_in_link(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"{value}: give 1 to 64")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m control_center",
                                      description="Control center (settings from TT_* variables)")
@@ -178,6 +204,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--new-signing-key", action="store_true",
                        help="create a new signing key when the key file is missing although "
                        "devices exist (every device must then be re-provisioned)")
+    serve.add_argument("--workers", type=_positive, default=1,
+                       help="API worker processes behind the one address (PostgreSQL only; "
+                       "each also takes an ingest seat: docs/scaling.md)")
     serve.set_defaults(func=_serve)
     pub = sub.add_parser("pubkey", help="print the manifest signing public key (base64)")
     pub.set_defaults(func=_pubkey)

@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from control_center.api.errors import describe_errors, install_error_handlers
 from control_center.api.router import api_route_keys, api_router, route_keys
 from control_center.api.routes.system import health_router
-from control_center.config import Settings
+from control_center.config import Settings, get_settings
 from control_center.core.access import API, unlisted
 from control_center.web.access import page_access
 from control_center.web.console.routes import console_routers
@@ -67,6 +67,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         app.include_router(router, dependencies=[Depends(page_access)])
     _check_access_table(api_route_keys() | route_keys([health_router, *pages], ""))
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app with settings from TT_* variables: what each API worker process of
+    ``serve --workers N`` builds (uvicorn imports it by name)."""
+    return create_app(get_settings())
 
 
 def _check_access_table(routes: set[str]) -> None:

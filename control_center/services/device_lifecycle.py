@@ -76,6 +76,11 @@ class PendingPasswords:
         with self._lock:
             return self._by_command.pop(command_id, None)
 
+    def waiting(self) -> dict[str, str]:
+        """Command id -> device id of every rotation not acknowledged yet."""
+        with self._lock:
+            return {command: device for command, (device, _) in self._by_command.items()}
+
 
 def _visible(session: Session, actor: Actor, device_id: str) -> Device:
     device = session.get(Device, device_id)

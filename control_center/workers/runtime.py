@@ -25,7 +25,7 @@ from control_center.cluster.seats import (
 from control_center.config import Settings
 from control_center.db import create_db_engine, session_factory, upgrade_database
 from control_center.errors import ConfigError
-from control_center.models import Device
+from control_center.models import Device, DeviceEventRecord
 from control_center.security import load_signing_key
 from control_center.services import signing_keys
 from control_center.services.device_lifecycle import PendingPasswords, credential_acknowledged
@@ -46,6 +46,7 @@ from control_center.workers.republish import Republisher
 from control_center.workers.rollouts import RolloutWorker
 from control_center.workers.speech_jobs import SpeechJobs
 from media import config_from_env
+from protocol import codec
 from protocol.base import utc_now
 from protocol.events import CommandAck, CommandOutcome
 from protocol.signing import Signer, public_key_b64
@@ -208,7 +209,21 @@ class Center:
                 self.receiver.handle)
         return Elector(locks=self.locks, roles=roles, interval_s=self.settings.cluster_check_s,
                        seats=self.settings.ingest_seats, my_seat=self.seat, drain=drain,
-                       on_tick=[self._reload_keys])
+                       on_tick=[self._reload_keys, self._rotations_acknowledged])
+
+    def _rotations_acknowledged(self) -> None:
+        """Complete the credential rotations this process started whose acknowledgement
+        another process of the center stored (the password is only in this one's memory)."""
+        if not self.locks.shared or not (waiting := self.pending_passwords.waiting()):
+            return
+        with self.read_sessions() as session:
+            payloads = session.scalars(select(DeviceEventRecord.payload).where(
+                DeviceEventRecord.type == "command_ack",
+                DeviceEventRecord.device_id.in_(sorted(set(waiting.values())))))
+            acks = [codec.decode_event(p.encode()) for p in payloads]
+        for ack in acks:
+            if isinstance(ack, CommandAck) and ack.command_id in waiting:
+                self._credential_ack(ack)
 
     def _reload_keys(self) -> None:
         """Adopt a signing-key rotation another process of the center made."""
