@@ -19,6 +19,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from edge_agent import AGENT_VERSION
+from edge_agent.broker_move import adopt_broker, moved_config
 from edge_agent.clock import Clock, CorrectedClock, SystemClock
 from edge_agent.config import AgentConfig
 from edge_agent.credentials import BrokerPasswords, TrustedKeys
@@ -51,6 +52,7 @@ from protocol.events import CommandOutcome, Status
 from protocol.manifest import (
     AudioContent,
     Manifest,
+    MoveBroker,
     PlayNow,
     RotateCredential,
     SetVolume,
@@ -95,6 +97,7 @@ class Agent:
         self.trusted_keys = TrustedKeys(config.data_dir / "trusted_keys.json",
                                         config.center_public_keys)
         self._verifier = Verifier([public_key_from_b64(k) for k in self.trusted_keys.keys])
+        self._data_dir = config.data_dir
         self.passwords = BrokerPasswords(config.data_dir / "credentials.json",
                                          config.mqtt.password)
         self._store = LocalStore(config.data_dir / "agent.sqlite3")
@@ -124,7 +127,8 @@ class Agent:
             make_room=self._make_room,
         )
         self.link = MqttLink(
-            device_id=self.device_id, config=config.mqtt, birth=self._birth,
+            device_id=self.device_id, config=moved_config(config.data_dir, config.mqtt),
+            birth=self._birth,
             will=encode(Status(device_id=self.device_id, online=False, at=self._clock.now(),
                                agent_version=AGENT_VERSION)),
             on_message=self._on_message,
@@ -384,6 +388,11 @@ class Agent:
             return
         if isinstance(action, UpdateAgent):
             self.updates.take(cmd, action)  # acknowledged there (accepted or why not)
+            return
+        if isinstance(action, MoveBroker):  # the ack goes out through the new broker
+            adopt_broker(self._data_dir, self.passwords, action.url, action.password)
+            self._emit(self._events.command_ack(cmd.id, CommandOutcome.ACCEPTED))
+            self.request_restart(f"moved to the broker at {action.url}")
             return
         if isinstance(action, RotateCredential):
             self.passwords.propose(action.password)  # stored before the acknowledgement

@@ -60,6 +60,13 @@ class BrokerPasswords:
             self.next = password
             self._save()
 
+    def replace(self, password: str) -> None:
+        """Use ``password`` alone from the next connection on (a move to another broker,
+        where the old one means nothing)."""
+        with self._lock:
+            self.current, self.next = password, None
+            self._save()
+
     def worked(self, password: str) -> None:
         """A login succeeded with ``password``: promote it, or forget a ``next`` that failed."""
         with self._lock:

@@ -82,7 +82,7 @@ def enrol(center: str, code: str, *, config_path: Path, data_dir: Path, force: b
         raise EnrolError(f"the center's answer is not a usable configuration: {exc}") from exc
     write_secret_file(config_path, (json.dumps(config, indent=2) + "\n").encode())
     data_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("credentials.json", "trusted_keys.json"):  # from an earlier enrolment
+    for stale in ("credentials.json", "trusted_keys.json", "broker.json"):  # earlier ones
         (data_dir / stale).unlink(missing_ok=True)
     return config
 

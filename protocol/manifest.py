@@ -98,6 +98,16 @@ class RotateCredential(FrozenModel):
     password: str = Field(min_length=16, max_length=200)
 
 
+class MoveBroker(FrozenModel):
+    """Connect to this broker with this password from now on: stored, acknowledged, then the
+    agent restarts onto it. The center created the account there first. Sent only on the
+    device's own command topic."""
+
+    type: Literal["move_broker"] = "move_broker"
+    url: str = Field(max_length=300, pattern=r"^mqtts?://[^/:\s]+(:[0-9]{1,5})?$")
+    password: str = Field(min_length=16, max_length=200)
+
+
 class ReleaseRef(FrozenModel):
     """Where an agent release's signed release manifest is, and its SHA-256."""
 
@@ -117,7 +127,7 @@ class UpdateAgent(FrozenModel):
 
 
 CommandAction = Annotated[
-    PlayNow | StopPlayback | SetVolume | RotateCredential | UpdateAgent,
+    PlayNow | StopPlayback | SetVolume | RotateCredential | UpdateAgent | MoveBroker,
     Field(discriminator="type"),
 ]
 

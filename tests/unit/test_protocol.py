@@ -53,6 +53,10 @@ ALL_MESSAGES = [
     manifest.Command(
         id="c3", device_id="loa-01", issued_at=T0, expires_at=T0, action=manifest.StopPlayback()
     ),
+    manifest.Command(
+        id="c4", device_id="loa-01", issued_at=T0, expires_at=T0,
+        action=manifest.MoveBroker(url="mqtts://b2.example.vn:8883", password="p" * 24),
+    ),
     events.Status(device_id="loa-01", online=True, at=T0, agent_version="0.1", manifest_version=3),
     events.ManifestAccepted(event_id="e" * 32, device_id="loa-01", at=T0, version=3),
     events.MessageRejected(event_id="e" * 32, device_id="d", at=T0, channel="manifest", reason="x"),
