@@ -30,6 +30,7 @@ from control_center.models.feedback import (
 )
 from control_center.models.fleet import (
     AdminUnit,
+    BrokerMove,
     Device,
     DeviceGroup,
     DeviceGroupMember,
@@ -84,6 +85,7 @@ from control_center.models.training import (
 )
 
 __all__ = [
+    "BrokerMove",
     "SignInFailure",
     "SignInLink",
     "CommandKind",

@@ -22,6 +22,7 @@ class CommandKind(StrEnum):
     SET_VOLUME = "set_volume"
     ROTATE_CREDENTIAL = "rotate_credential"
     UPDATE = "update"
+    MOVE_BROKER = "move_broker"
 
 
 class CommandResult(StrEnum):

@@ -73,6 +73,22 @@ class Device(Base):
                                         index=True)
 
 
+class BrokerMove(Base):
+    """A device on its way to another broker: its account there exists and a signed
+    ``move_broker`` command is out; its acknowledgement completes the move (any process)."""
+
+    __tablename__ = "broker_moves"
+
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    command_id: Mapped[str] = mapped_column(String(100), unique=True)
+    from_broker: Mapped[str] = mapped_column(String(32))
+    to_broker: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(200))  # of the account on to_broker
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class EnrolmentCode(Base):
     """A one-time code a technician types (or scans) on a device to enrol it."""
 
