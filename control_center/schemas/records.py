@@ -68,6 +68,13 @@ class MqttHealth(BaseModel):
         "each broker's connection; the fields above sum them up (connected: every one)"))
 
 
+class ClusterHealth(BaseModel):
+    seat: int | None = Field(description="this process's ingest seat (null: a lone center)")
+    roles: list[str] = Field(description="the singleton roles this process runs")
+    drained: dict[str, int] = Field(description="per seat: messages this process took from "
+                                    "the session of a center process that died")
+
+
 class BrokerHealth(BaseModel):
     name: str = Field(description='"main" or a broker of TT_BROKERS_FILE')
     connected: bool
@@ -78,3 +85,4 @@ class BrokerHealth(BaseModel):
 class HealthPublic(BaseModel):
     status: str
     mqtt: MqttHealth
+    cluster: ClusterHealth

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -25,7 +27,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from firmware_sim.broker import MosquittoBroker, free_port
-from firmware_sim.center_process import CenterProcess
+from firmware_sim.center_process import REPO, CenterProcess
 from firmware_sim.postgres import PostgresServer
 from protocol import codec
 from protocol.base import Priority
@@ -36,6 +38,7 @@ from tests.support.waiting import wait_until
 
 DEVICES = 20
 ITEMS = 40  # per device; each item sends a start and a completion: 1,600 events in all
+STARTUP_S = 120.0  # a loaded 2-core machine imports the app slowly; ready is an event
 ROLES = ["broker-accounts", "manifests", "media-resume", "monitor", "rollouts"]
 
 
@@ -81,10 +84,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                   "extra_env": env}
         first = _Process(data, "center-1.log", port=free_port(), **common)
         second = _Process(data, "center-2.log", port=free_port(), **common)
-        first.start()
+        first.start(timeout=STARTUP_S)
         wait_until(lambda: _health(first)["cluster"]["roles"] == ROLES, 20,
                    "the first process to run every role")
-        second.start()
+        second.start(timeout=STARTUP_S)
         try:
             yield Cluster(broker, url, first, second)
         finally:
@@ -174,10 +177,54 @@ def test_killing_a_process_mid_burst_loses_and_duplicates_nothing(cluster: Clust
                 "GROUP BY status"), {"ids": ids}).all()
         assert dict(plays) == {"completed": DEVICES * ITEMS}
 
-        first.start()  # its supervisor starts it again: the drained seat is free
+        first.start(timeout=STARTUP_S)  # its supervisor starts it again: the drained seat is free
         assert _health(first)["cluster"] == {"seat": 0, "roles": [], "drained": {}}
         assert _stored(engine, ids) == (total, total)
     finally:
         for client in clients:
             client.close()
         engine.dispose()
+
+
+class _Workers(CenterProcess):
+    """``serve --workers N``: one address, N API worker processes."""
+
+    def __init__(self, data_dir: Path, workers: int, **kwargs: Any) -> None:
+        super().__init__(data_dir, **kwargs)
+        self.workers = workers
+
+    def _launch(self) -> Any:
+        return self._spawn([sys.executable, "-m", "control_center", "serve", "--host",
+                            self.host, "--port", str(self.port), "--workers",
+                            str(self.workers)], env=self.env, cwd=REPO, detached=False)
+
+
+def test_serve_with_workers_answers_from_every_seat(
+        cluster: Cluster, tmp_path: Path) -> None:
+    postgres_url = cluster.database_url.rsplit("/", 1)[0]
+    admin = create_engine(f"{postgres_url}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE workers"))
+    admin.dispose()
+    env = {"TT_DATABASE_URL": f"{postgres_url}/workers", "TT_MQTT_CLIENT_ID": "workers"}
+    server = _Workers(tmp_path / "center", 2, port=free_port(),
+                      mqtt_port=cluster.broker.center_port,
+                      mqtt_password=cluster.broker.center_password, extra_env=env)
+    server.start(timeout=STARTUP_S)
+    try:
+        seen: set[int] = set()
+
+        def both_seats() -> bool:
+            seen.add(_health(server)["cluster"]["seat"])
+            return seen == {0, 1}
+
+        wait_until(both_seats, 30, "both workers to answer /healthz")
+    finally:
+        server.stop()
+
+    sqlite = subprocess.run(
+        [sys.executable, "-m", "control_center", "serve", "--workers", "2"],
+        env={**server.env, "TT_DATABASE_URL": f"sqlite:///{tmp_path / 'center.db'}"},
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert sqlite.returncode != 0
+    assert "needs PostgreSQL" in sqlite.stderr, sqlite.stderr[-500:]

@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from control_center.api.deps import CenterDep, NowDep
-from control_center.schemas.records import BrokerHealth, HealthPublic, MqttHealth, TimePublic
+from control_center.schemas.records import (
+    BrokerHealth,
+    ClusterHealth,
+    HealthPublic,
+    MqttHealth,
+    TimePublic,
+)
 
 router = APIRouter(tags=["system"])
 health_router = APIRouter(tags=["system"])
@@ -32,4 +38,6 @@ def healthz(center: CenterDep) -> HealthPublic:
             brokers=[BrokerHealth(name=b.name, connected=b.connected, state=b.state,
                                   last_error=b.last_error) for b in bridge.statuses()],
         ),
+        cluster=ClusterHealth(seat=center.seat, roles=sorted(center.elector.running()),
+                              drained={str(k): v for k, v in center.elector.drained.items()}),
     )
