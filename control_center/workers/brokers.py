@@ -4,8 +4,10 @@ accounts client and one reconciler each behind the ``AccountsRouter``."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,8 +23,12 @@ from control_center.broker.routing import (
 )
 from control_center.config import Settings
 from control_center.mqtt_bridge import MessageHandler
+from control_center.services.broker_moves import complete_move
 from control_center.services.brokers import broker_map, note_flushed_devices
 from control_center.workers.broker_sync import BrokerSync
+from protocol.events import CommandAck, CommandOutcome
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -54,6 +60,16 @@ class Brokers:
     def stop_syncs(self) -> None:
         for sync in self.syncs.values():
             sync.stop()
+
+    def move_acknowledged(self, ack: CommandAck, sessions: sessionmaker[Session],
+                          now: datetime) -> None:
+        """A command acknowledgement: completes a ``move_broker`` if it answers one."""
+        try:
+            with sessions() as session:
+                complete_move(session, self.accounts, command_id=ack.command_id,
+                              accepted=ack.outcome == CommandOutcome.ACCEPTED, now=now)
+        except Exception:  # the database or a broker failed: the device stays where it is
+            log.exception("broker move of %s not completed", ack.device_id)
 
 
 def build_brokers(

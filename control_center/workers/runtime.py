@@ -287,9 +287,10 @@ class Center:
         return self.keyring.device_keys()
 
     def _on_ack(self, ack: CommandAck) -> None:
-        """Runs in the MQTT loop thread: hand a rotation's acknowledgement to a worker, which
-        waits for the broker to take the new password."""
+        """Runs in the MQTT loop thread: hand a rotation's (or a broker move's) acknowledgement
+        to a worker, which waits for the broker to take the new password."""
         self._acks.submit(self._credential_ack, ack)
+        self._acks.submit(self.brokers.move_acknowledged, ack, self.sessions, self.clock())
 
     def _credential_ack(self, ack: CommandAck) -> None:
         try:

@@ -8,7 +8,7 @@ from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.errors import FieldError
 from control_center.schemas.common import ItemList
 from control_center.schemas.fleet import DevicePublic, UnitCreate, UnitPublic, UnitUpdate
-from control_center.services import brokers, fleet, units
+from control_center.services import broker_moves, brokers, fleet, units
 
 router = APIRouter(prefix="/units", tags=["units"])
 
@@ -42,7 +42,8 @@ def update_unit(
     center: CenterDep,
 ) -> UnitPublic:
     """Rename, recode or move a unit of your subtree, or name the broker of the devices below
-    it (fields left out are kept; a broker not configured is refused, 422 naming the known)."""
+    it (fields left out are kept; a broker not configured is refused, 422 naming the known):
+    its enrolled devices on another broker are sent a signed ``move_broker`` command."""
     fields = data.model_fields_set
     known = center.brokers.registry.names
     if "broker" in fields and data.broker is not None and data.broker not in known:
@@ -52,9 +53,14 @@ def update_unit(
     parent = units.NewParent(data.parent_id) if "parent_id" in fields else None
     unit = units.update_unit(session, unit_id=unit_id, name=data.name, code=data.code,
                              parent=parent, actor=actor, now=now)
-    if "broker" in fields:
+    if "broker" in fields:  # assigning the same broker again retries the waiting moves
         unit = brokers.assign_unit(session, unit=unit, broker=data.broker, known=known,
                                    actor=actor, now=now)
+        broker_moves.move_devices(
+            session, unit_id=unit.id, accounts=center.brokers.accounts, signer=center.signer,
+            device_urls={b.name: b.device_url for b in center.brokers.registry},
+            bridge=center.bridge, actor=actor, now=now,
+            timeout_s=center.settings.publish_timeout_s)
     return UnitPublic.model_validate(unit)
 
 
