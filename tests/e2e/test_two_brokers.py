@@ -3,7 +3,8 @@
 Devices land on their unit's broker (their accounts exist only there, their enrolment answer
 names it), a schedule to the province plays on both brokers' devices and their play events are
 ingested from both; a device of B cannot log in to the main broker; revoking it disconnects it
-from b2. A device whose unit moves to b2 moves at its next enrolment and keeps playing.
+from b2. When a unit moves to b2, its enrolled device is moved by a signed command (it restarts
+onto b2 and keeps playing), and a device registered but not enrolled moves at its enrolment.
 """
 
 from __future__ import annotations
@@ -143,31 +144,50 @@ def test_devices_live_on_their_units_broker_and_play_from_both(province: Provinc
     assert devices["loa-a1"].agent.link.connected_event.is_set()
 
 
-def test_a_device_moves_with_its_unit_at_its_next_enrolment(province: Province) -> None:
+def test_an_enrolled_device_moves_with_its_unit_and_keeps_playing(province: Province) -> None:
     api, main, b2 = province.center.api, province.main, province.b2
     district = add_unit(api, "huyen-c", "district", province.units["top"])
     assert add_device(api, "loa-c1", district)["broker"] == "main"
-    province.run(province.enrol("loa-c1"))
+    answer = province.enrol("loa-c1")
+    device = province.run(answer)
+    poll(lambda: device.agent.manifest, lambda m: m is not None, 15, "manifest held from main")
+
     moved = api.patch(f"/api/v1/units/{district['id']}", json={"broker": "b2"})
     assert moved.status_code == 200, moved.text
-    assert province.brokers()["main"]["waiting"] == 1  # recorded on main, its unit names b2
-
-    answer = province.enrol("loa-c1")
-    assert answer["mqtt"]["url"] == b2.url
-    assert api.get("/api/v1/devices/loa-c1").json()["broker"] == "b2"
-    assert "loa-c1" in b2.users()
+    assert "loa-c1" in b2.users()  # its account there before the command went out
+    assert device.agent.restart_needed.wait(10), "the agent did not take the move command"
+    assert b2.url in device.agent.restart_reason
+    device = province.run(answer)  # as the launcher would start it again: onto b2
+    poll(lambda: api.get("/api/v1/devices/loa-c1").json()["broker"], lambda b: b == "b2", 10,
+         "the move acknowledged and recorded")
     poll(lambda: main.users(), lambda users: "loa-c1" not in users, 10,
-         "the account left on main removed")
+         "the account on main removed")
     assert probe_login(main.host, main.port, "loa-c1", answer["mqtt"]["password"]) in REFUSED
-    device = province.run(answer)
-    poll(lambda: device.agent.manifest, lambda m: m is not None, 15, "manifest held from b2")
+    history = api.get("/api/v1/devices/loa-c1/commands").json()["items"]
+    assert history[0]["kind"] == "move_broker" and history[0]["result"] == "sent"
 
     bulletin = province.stack.audio_bulletin(0.4, title="Sau khi chuyển")
     instant = _schedule(province, bulletin, 4)
     assert device.sink.wait_for(lambda r: any(x.completed and abs(x.started_at - instant) < 0.3
                                               for x in r), 20), "no play after the move"
-    listed = province.brokers()
-    assert listed["main"]["waiting"] == 0 and listed["b2"]["waiting"] == 0
+    poll(lambda: province.stack.plays(bulletin_id=bulletin["id"], device_id="loa-c1"),
+         lambda p: [x["status"] for x in p] == ["completed"], 15, "its play ingested from b2")
+    assert province.brokers()["main"]["waiting"] == 0
+
+
+def test_a_registered_device_moves_at_its_enrolment(province: Province) -> None:
+    api, main, b2 = province.center.api, province.main, province.b2
+    district = add_unit(api, "huyen-d", "district", province.units["top"])
+    assert add_device(api, "loa-d1", district)["broker"] == "main"  # account on main, unused
+    moved = api.patch(f"/api/v1/units/{district['id']}", json={"broker": "b2"})
+    assert moved.status_code == 200, moved.text
+    assert province.brokers()["main"]["waiting"] == 1  # not enrolled: nothing to command
+
+    answer = province.enrol("loa-d1")
+    assert answer["mqtt"]["url"] == b2.url
+    assert api.get("/api/v1/devices/loa-d1").json()["broker"] == "b2"
+    assert "loa-d1" in b2.users() and "loa-d1" not in main.users()
+    assert province.brokers()["main"]["waiting"] == 0
 
 
 def test_the_brokers_file_names_what_the_healthz_shows(province: Province) -> None:
