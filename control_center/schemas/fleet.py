@@ -35,7 +35,8 @@ class UnitUpdate(InputModel):
         "(system token only) makes it a root; leave it out to keep the parent"))
     broker: str | None = Field(default=None, max_length=32, description=(
         "the broker of the devices below (a name of GET /api/v1/brokers); null inherits the "
-        "parent's; devices already registered move at their next enrolment"))
+        "parent's; enrolled devices on another broker are moved by a signed command, the "
+        "others at their enrolment; the same name again retries the waiting moves"))
 
 
 class UnitPublic(OutputModel):

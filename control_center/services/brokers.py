@@ -3,9 +3,9 @@
 A unit may name a broker (``admin_units.broker``); a device's broker is the nearest name up its
 unit's ancestors, else ``main``. It is recorded on the device (``devices.broker``) when the
 device is registered and again when it is enrolled: its account is created on that broker and
-its enrolment answer carries that broker's address. Changing a unit's broker (or moving the
-unit) therefore applies to the devices below it from their next enrolment on; until then they
-are counted as ``waiting`` in ``GET /api/v1/brokers``.
+its enrolment answer carries that broker's address. A device whose recorded broker is not its
+unit's is counted as ``waiting`` in ``GET /api/v1/brokers`` until it moves (by a
+``move_broker`` command, ``services.broker_moves``, or at its enrolment).
 """
 
 from __future__ import annotations
