@@ -78,20 +78,26 @@ class DrainOptions:
     password: str | None
     group: str  # the shared-subscription group, also the base of the seats' client ids
     filters: tuple[str, ...]  # the fleet filters, without the share prefix
+    client_suffix: str = ""  # after the seat's client id (the center's id on other brokers)
     timeout_s: float = 30.0
 
 
 class SeatDrain:
-    """Empties one orphaned seat's session through ``handle`` (the ingest's handler)."""
+    """Empties one orphaned seat's sessions, on every broker, through ``handle`` (the
+    ingest's handler)."""
 
-    def __init__(self, options: DrainOptions, handle: Callable[[str, bytes], bool]) -> None:
-        self._opts = options
+    def __init__(self, brokers: Sequence[DrainOptions],
+                 handle: Callable[[str, bytes], bool]) -> None:
+        self._brokers = tuple(brokers)
         self._handle = handle
 
     def drain(self, seat: int) -> int:
-        """Take every message waiting for ``seat``; end its session. Returns how many were
-        handled; raises ``TimeoutError`` if the broker did not finish in time."""
-        opts = self._opts
+        """Take every message waiting for ``seat`` on every broker; end its sessions.
+        Returns how many were handled; raises ``TimeoutError`` or ``ConnectionError`` when
+        a broker did not let it finish (the elector tries again on its next tick)."""
+        return sum(self._drain_on(opts, seat) for opts in self._brokers)
+
+    def _drain_on(self, opts: DrainOptions, seat: int) -> int:
         marker = f"{DRAIN_TOPIC}/{seat}"
         token = uuid.uuid4().hex.encode()
         done = threading.Event()
@@ -99,7 +105,7 @@ class SeatDrain:
         handled = 0
 
         client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2,
-                             client_id=seat_client_id(opts.group, seat),
+                             client_id=seat_client_id(opts.group, seat) + opts.client_suffix,
                              protocol=paho.MQTTv5, manual_ack=True)
         client.username_pw_set(opts.username, opts.password)
 
@@ -152,5 +158,6 @@ class SeatDrain:
             end.SessionExpiryInterval = 0  # the seat's session ends with this connection
             client.disconnect(properties=end)
             client.loop_stop()
-        log.info("cluster: drained seat %d (%d message(s))", seat, handled)
+        log.info("cluster: drained seat %d on %s:%s (%d message(s))", seat, opts.host,
+                 opts.port, handled)
         return handled

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, inspect, select
 from control_center.broker.accounts import BrokerAccounts
 from control_center.broker.dynsec import DynsecAccounts
 from control_center.broker.registry import MAIN
+from control_center.broker.routing import client_id_on
 from control_center.cluster.elector import Elector, Role
 from control_center.cluster.locks import Section, locks_for
 from control_center.cluster.seats import (
@@ -201,11 +202,12 @@ class Center:
                               stop=self.brokers.stop_syncs))
         drain = None
         if self.seat is not None:
-            s = self.settings
-            drain = SeatDrain(DrainOptions(
-                host=s.mqtt_host, port=s.mqtt_port, username=s.mqtt_username,
-                password=s.mqtt_password, group=s.mqtt_client_id,
-                filters=tuple(fleet_subscription(c) for c in FLEET_CHANNELS)),
+            group = self.settings.mqtt_client_id
+            filters = tuple(fleet_subscription(c) for c in FLEET_CHANNELS)
+            drain = SeatDrain([DrainOptions(
+                host=b.host, port=b.port, username=b.username, password=b.password,
+                group=group, filters=filters,
+                client_suffix=client_id_on(b.name, "")) for b in self.brokers.registry],
                 self.receiver.handle)
         return Elector(locks=self.locks, roles=roles, interval_s=self.settings.cluster_check_s,
                        seats=self.settings.ingest_seats, my_seat=self.seat, drain=drain,

@@ -26,7 +26,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from firmware_sim.broker import MosquittoBroker, free_port
+from firmware_sim.broker import MosquittoBroker
+from firmware_sim.local_server import free_port
 from firmware_sim.center_process import REPO, CenterProcess
 from firmware_sim.postgres import PostgresServer
 from protocol import codec
@@ -46,8 +47,8 @@ ROLES = ["broker-accounts", "manifests", "media-resume", "monitor", "rollouts"]
 class Cluster:
     broker: MosquittoBroker
     database_url: str
-    first: CenterProcess
-    second: CenterProcess
+    first: _Process
+    second: _Process
 
 
 class _Process(CenterProcess):
