@@ -27,8 +27,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from firmware_sim.broker import MosquittoBroker
-from firmware_sim.local_server import free_port
 from firmware_sim.center_process import REPO, CenterProcess
+from firmware_sim.local_server import free_port
 from firmware_sim.postgres import PostgresServer
 from protocol import codec
 from protocol.base import Priority
