@@ -307,4 +307,7 @@ class Center:
         # Runs in the MQTT loop thread: never publish from here, hand over to the refresher.
         if not session_present:  # the broker holds nothing of ours: maybe no manifests
             self.republisher.everything()
-        self.refresher.kick()
+        if self.seat is None or self.elector.leads("manifests"):
+            self.refresher.kick()  # a full rebuild: what was built while we were away
+        else:
+            self.refresher.nudge()  # the elected process rebuilds; this one publishes
