@@ -8,7 +8,8 @@ device's current broker, and a ``broker_moves`` row waits for the acknowledgemen
 (``complete_move``, in whichever center process stored the ack) the device is recorded on the
 new broker, its manifest is published there, and its account on the old broker is removed. A
 refusal, or a command that expired, removes the new account instead: the device stays where it
-was and is still counted as waiting (assigning the same broker again retries).
+was and is still counted as waiting (assigning the same broker again retries). A device moves
+once at a time: while its command is valid, another assignment waits for it to complete.
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ def move_devices(
     for device in devices:
         target = assigned.get(device.unit_id, MAIN)
         pending = session.get(BrokerMove, device.id)
-        if target == device.broker or (pending is not None and pending.to_broker == target):
+        if pending is not None and pending.expires_at > now:
+            if pending.to_broker != target:  # one move at a time: the next one after it
+                report.failed[device.id] = f"still moving to broker {pending.to_broker!r}"
+            continue
+        if target == device.broker:
             continue
         if target not in device_urls:
             report.failed[device.id] = f"broker {target!r} is not configured"
@@ -97,8 +102,8 @@ def move_devices(
         return report
     acked = bridge.wait_many(bridge.send_many(messages, qos=1, retain=False), timeout=timeout_s)
     for (device, target, password, command_id), ok in zip(outgoing, acked, strict=True):
-        if (pending := session.get(BrokerMove, device.id)) is not None:
-            session.delete(pending)
+        if (expired := session.get(BrokerMove, device.id)) is not None:
+            session.delete(expired)  # its command can no longer be acknowledged as accepted
             session.flush()
         session.add(BrokerMove(device_id=device.id, command_id=command_id,
                                from_broker=device.broker, to_broker=target,
