@@ -295,6 +295,7 @@ ROUTES: dict[str, Access] = {
     "POST /console/units/{unit_id}/rename": tree(P.MANAGE_FLEET),
     "POST /console/units/{unit_id}/move": tree(P.MANAGE_FLEET),
     "POST /console/units/{unit_id}/retire": tree(P.MANAGE_FLEET),
+    "POST /console/units/{unit_id}/broker": tree(P.MANAGE_FLEET),
     "GET /console/versions": tree(P.VIEW),
     "POST /console/versions/rollouts": tree(P.RELEASES),
     "GET /console/versions/rollouts/{rollout_id}": tree(P.VIEW),

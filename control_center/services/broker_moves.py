@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from control_center.broker.accounts import BrokerAccounts
-from control_center.broker.registry import MAIN
+from control_center.broker.registry import MAIN, BrokerRegistry
 from control_center.broker.routing import Publisher
 from control_center.core import audit
 from control_center.core.actor import Actor
@@ -32,6 +32,7 @@ from control_center.core.changes import manifests_changed
 from control_center.core.targets import descendant_unit_ids
 from control_center.errors import CenterError
 from control_center.models import (
+    AdminUnit,
     BrokerMove,
     CommandKind,
     CommandResult,
@@ -41,7 +42,7 @@ from control_center.models import (
 )
 from control_center.security import generate_password, mosquitto_hash
 from control_center.services import commands
-from control_center.services.brokers import unit_brokers
+from control_center.services.brokers import assign_unit, unit_brokers
 from protocol.manifest import MoveBroker
 from protocol.signing import Signer
 
@@ -59,6 +60,19 @@ class AccountsOn(Protocol):
 class MoveReport:
     sent: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # device -> why it was not moved
+
+
+def assign_and_move(
+    session: Session, *, unit: AdminUnit, broker: str | None, registry: BrokerRegistry,
+    accounts: AccountsOn, signer: Signer, bridge: Publisher, actor: Actor, now: datetime,
+    timeout_s: float,
+) -> MoveReport:
+    """Name the unit's broker (``services.brokers.assign_unit``), then start moving its
+    enrolled devices on another broker (again for those still waiting)."""
+    assign_unit(session, unit=unit, broker=broker, known=registry.names, actor=actor, now=now)
+    return move_devices(session, unit_id=unit.id, accounts=accounts, signer=signer,
+                        device_urls={b.name: b.device_url for b in registry}, bridge=bridge,
+                        actor=actor, now=now, timeout_s=timeout_s)
 
 
 def move_devices(

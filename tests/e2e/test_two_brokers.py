@@ -9,11 +9,13 @@ onto b2 and keeps playing), and a device registered but not enrolled moves at it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from edge_agent.config import AgentConfig, CacheConfig, MqttConfig
@@ -25,7 +27,8 @@ from tests.support.tree import add_device, add_unit
 from tests.support.waiting import poll
 
 REFUSED = (4, 5)  # CONNACK codes of MQTT 3.1.1 for a refused login
-ACCEPTED = 0
+PASSWORD = "mat-khau-tinh-2026"
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @dataclass
@@ -188,6 +191,29 @@ def test_a_registered_device_moves_at_its_enrolment(province: Province) -> None:
     assert api.get("/api/v1/devices/loa-d1").json()["broker"] == "b2"
     assert "loa-d1" in b2.users() and "loa-d1" not in main.users()
     assert province.brokers()["main"]["waiting"] == 0
+
+
+def test_an_administrator_names_a_units_broker_on_its_console_page(province: Province) -> None:
+    api, top = province.center.api, province.units["top"]
+    district = add_unit(api, "huyen-e", "district", top)
+    created = api.post("/api/v1/users", json={"username": "admin_tinh", "password": PASSWORD,
+                                              "role": "admin", "unit_id": top["id"]})
+    assert created.status_code == 201, created.text
+    with httpx.Client(base_url=province.center.base_url, timeout=30) as browser:
+        signed = browser.post("/console/login", data={"username": "admin_tinh",
+                                                      "password": PASSWORD})
+        assert signed.status_code == 303, signed.text[:300]
+        page = browser.get(f"/console/units/{district['id']}").text
+        assert 'id="broker-form"' in page and "<strong>main</strong>" in page
+        csrf = CSRF.search(page)
+        assert csrf is not None
+        path = f"/console/units/{district['id']}/broker"
+        refused = browser.post(path, data={"csrf": csrf.group(1), "broker": "b9"})
+        assert refused.status_code == 422 and "main, b2" in refused.text
+        saved = browser.post(path, data={"csrf": csrf.group(1), "broker": "b2"})
+        assert saved.status_code == 303, saved.text[:300]
+        assert "<strong>b2</strong>" in browser.get(saved.headers["location"]).text
+    assert api.get(f"/api/v1/units/{district['id']}").json()["broker"] == "b2"
 
 
 def test_the_brokers_file_names_what_the_healthz_shows(province: Province) -> None:

@@ -8,7 +8,7 @@ from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.errors import FieldError
 from control_center.schemas.common import ItemList
 from control_center.schemas.fleet import DevicePublic, UnitCreate, UnitPublic, UnitUpdate
-from control_center.services import broker_moves, brokers, fleet, units
+from control_center.services import broker_moves, fleet, units
 
 router = APIRouter(prefix="/units", tags=["units"])
 
@@ -54,13 +54,10 @@ def update_unit(
     unit = units.update_unit(session, unit_id=unit_id, name=data.name, code=data.code,
                              parent=parent, actor=actor, now=now)
     if "broker" in fields:  # assigning the same broker again retries the waiting moves
-        unit = brokers.assign_unit(session, unit=unit, broker=data.broker, known=known,
-                                   actor=actor, now=now)
-        broker_moves.move_devices(
-            session, unit_id=unit.id, accounts=center.brokers.accounts, signer=center.signer,
-            device_urls={b.name: b.device_url for b in center.brokers.registry},
-            bridge=center.bridge, actor=actor, now=now,
-            timeout_s=center.settings.publish_timeout_s)
+        broker_moves.assign_and_move(
+            session, unit=unit, broker=data.broker, registry=center.brokers.registry,
+            accounts=center.brokers.accounts, signer=center.signer, bridge=center.bridge,
+            actor=actor, now=now, timeout_s=center.settings.publish_timeout_s)
     return UnitPublic.model_validate(unit)
 
 

@@ -1,6 +1,6 @@
 """Console pages of the administrative tree (``/console/units``): the user's subtree with
 indentation by depth; administrators create a unit below one they cover, rename, move and
-retire (after a confirmation) one of their subtree."""
+retire (after a confirmation) one of their subtree, and with several brokers name its broker."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
+from control_center.broker.registry import MAIN
 from control_center.core.permissions import Permission
 from control_center.core.targets import descendant_unit_ids
 from control_center.errors import CenterError, Conflict
 from control_center.models import AdminUnit
-from control_center.services import units
+from control_center.services import broker_moves, brokers, units
 from control_center.services.calendar import subtree_units
 from control_center.web.console.common import (
     PREFIX,
@@ -29,7 +30,9 @@ from control_center.web.labels import UNIT_LEVELS
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 FormText = Annotated[str, Form()]
 FLASHES = {"created": "Đã tạo đơn vị / unit created", "renamed": "Đã đổi tên / renamed",
-           "moved": "Đã chuyển đơn vị / unit moved", "retired": "Đã ngừng đơn vị / unit retired"}
+           "moved": "Đã chuyển đơn vị / unit moved", "retired": "Đã ngừng đơn vị / unit retired",
+           "broker": "Đã đổi máy chủ MQTT; thiết bị đã ghi danh được chuyển bằng lệnh ký số / "
+                     "broker assigned; enrolled devices are moved by a signed command"}
 
 
 def _tree_page(ctx: ConsoleContext, form: FormState, *, status_code: int = 200,
@@ -87,14 +90,21 @@ def _unit_page(ctx: ConsoleContext, unit_id: int, *, forms: dict[str, FormState]
         devices = units.device_counts(session, unit_ids={unit.id}).get(unit.id, 0)
         children = [u for u, _ in subtree_units(session, actor=ctx.actor)
                     if u.parent_id == unit.id]
+        inherited = brokers.broker_for_unit(session, unit_id=unit.parent_id) if (
+            unit.parent_id) else MAIN
     shown = {"rename": FormState(values={"name": unit.name, "code": unit.code}),
              "move": FormState(values={"parent_id": str(unit.parent_id or "")}),
-             "retire": FormState()}
+             "retire": FormState(), "broker": FormState(values={"broker": unit.broker or ""})}
+    names = ctx.center.brokers.registry.names
+    broker_options = [("", f"Theo đơn vị cấp trên / inherited: {inherited}")] + [
+        (name, name) for name in names]
     shown.update(forms or {})
     return render(ctx, "console_unit.html", status_code=status_code, unit=unit, parent=parent,
                   parent_options=parents, devices=devices, children=children, flash=flash,
                   open_children=sum(1 for c in children if c.retired_at is None),
-                  own=unit.id == ctx.actor.unit_id, levels=UNIT_LEVELS, **shown)
+                  own=unit.id == ctx.actor.unit_id, levels=UNIT_LEVELS,
+                  broker_options=broker_options if len(names) > 1 else [],
+                  broker_shown=unit.broker or inherited, **shown)
 
 
 @router.get("/units/{unit_id}")
@@ -149,6 +159,34 @@ def move_unit(ctx: ConsoleDep, unit_id: int, csrf: FormText = "",
             form.error("parent_id", explain(exc))
             return _unit_page(ctx, unit_id, forms={"move": form}, status_code=exc.status_code)
     return redirect(f"{PREFIX}/units/{unit_id}?done=moved")
+
+
+@router.post("/units/{unit_id}/broker")
+def assign_broker(ctx: ConsoleDep, unit_id: int, csrf: FormText = "",
+                  broker: FormText = "") -> Response:
+    """Name the broker of the devices below (empty: the parent's); enrolled devices on
+    another broker are sent a signed move command (``services.broker_moves``)."""
+    ctx.check_csrf(csrf)
+    with ctx.center.read_sessions() as session:
+        units.visible_unit(session, unit_id=unit_id, actor=ctx.actor)
+    form = FormState(values={"broker": broker})
+    names = ctx.center.brokers.registry.names
+    chosen = broker.strip() or None
+    if chosen is not None and chosen not in names:
+        form.error("broker", f"Chọn một máy chủ MQTT đã cấu hình / choose a configured broker: "
+                             f"{', '.join(names)}")
+        return _refused(ctx, unit_id, "broker", form)
+    center, now = ctx.center, ctx.center.clock()
+    with center.sessions() as session:
+        try:
+            broker_moves.assign_and_move(
+                session, unit=units.visible_unit(session, unit_id=unit_id, actor=ctx.actor),
+                broker=chosen, registry=center.brokers.registry,
+                accounts=center.brokers.accounts, signer=center.signer, bridge=center.bridge,
+                actor=ctx.actor, now=now, timeout_s=center.settings.publish_timeout_s)
+        except CenterError as exc:
+            return _refused(ctx, unit_id, "broker", form, exc)
+    return redirect(f"{PREFIX}/units/{unit_id}?done=broker")
 
 
 @router.post("/units/{unit_id}/retire")
