@@ -91,8 +91,9 @@ def _db_revision(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _broker_passwd(settings: Settings, args: argparse.Namespace) -> int:
-    """Write the device listener's mosquitto password file (every device's stored hash) and,
-    with ``--center-out``, the center listener's (the center user only)."""
+    """Write the device listener's mosquitto password file (every device's stored hash, or
+    with ``--broker`` those of the devices on that broker) and, with ``--center-out``, the
+    center listener's (the center user only)."""
     from control_center.db import create_db_engine, session_factory, upgrade_database
     from control_center.models import Device
     from control_center.security import mosquitto_hash
@@ -101,7 +102,10 @@ def _broker_passwd(settings: Settings, args: argparse.Namespace) -> int:
     engine = create_db_engine(settings.database_url)
     upgrade_database(engine)
     with session_factory(engine)() as session:
-        rows = session.execute(select(Device.id, Device.mqtt_password_hash).order_by(Device.id))
+        query = select(Device.id, Device.mqtt_password_hash).order_by(Device.id)
+        if args.broker:
+            query = query.where(Device.broker == args.broker)
+        rows = session.execute(query)
         lines = [f"{device_id}:{pw_hash}" for device_id, pw_hash in rows]
     engine.dispose()
     out = Path(args.out)
@@ -219,6 +223,8 @@ def _parser() -> argparse.ArgumentParser:
     pw.add_argument("--out", required=True,
                     help="the device listener's password_file (mode 0600)")
     pw.add_argument("--center-out", help="the center listener's password_file (mode 0600)")
+    pw.add_argument("--broker", help="only the devices on this broker (docs/devices.md, "
+                    "'Several brokers'); default: every device")
     pw.set_defaults(func=_broker_passwd)
     user = sub.add_parser("create-user", help="create a console user (password from "
                           "TT_NEW_USER_PASSWORD or a prompt)")

@@ -64,6 +64,9 @@ def test_broker_passwd(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert set(center_lines) == {"center"}
     assert verify_mosquitto_hash("center-secret", center_lines["center"])
     assert out.stat().st_mode & 0o077 == 0 and center_out.stat().st_mode & 0o077 == 0
+    for broker, expected in (("main", {"loa-9"}), ("north", set())):  # one file per broker
+        assert main(["broker-passwd", "--out", str(out), "--broker", broker]) == 0
+        assert {line.split(":", 1)[0] for line in out.read_text().splitlines()} == expected
 
 
 def test_production_without_token_is_a_clear_error(
