@@ -26,6 +26,7 @@ from control_center.errors import Conflict, FieldError
 from control_center.models import AdminUnit, Device, DeviceState
 
 _NOTED = "tt.brokers_noted"
+_UNIT_BROKERS = "tt.unit_brokers"  # (transaction, every unit's broker) for broker_for_unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +64,14 @@ def unit_brokers(session: Session) -> dict[int, str]:
 
 
 def broker_for_unit(session: Session, *, unit_id: int) -> str:
-    """The broker of devices placed in ``unit_id`` (the nearest assignment up its ancestors)."""
-    current: int | None = unit_id
-    seen: set[int] = set()
-    while current is not None and current not in seen:
-        seen.add(current)
-        row = session.execute(select(AdminUnit.parent_id, AdminUnit.broker)
-                              .where(AdminUnit.id == current)).one_or_none()
-        if row is None:
-            break
-        if row.broker is not None:
-            return str(row.broker)
-        current = row.parent_id
-    return MAIN
+    """The broker of devices placed in ``unit_id`` (the nearest assignment up its ancestors).
+    Every unit's is read once per transaction (a CSV import registers thousands of devices)."""
+    transaction = session.get_transaction()
+    cached = session.info.get(_UNIT_BROKERS)
+    if cached is None or cached[0] is not transaction or unit_id not in cached[1]:
+        cached = (transaction, unit_brokers(session))
+        session.info[_UNIT_BROKERS] = cached
+    return cached[1].get(unit_id, MAIN)
 
 
 def assign_unit(session: Session, *, unit: AdminUnit, broker: str | None,
@@ -90,6 +86,7 @@ def assign_unit(session: Session, *, unit: AdminUnit, broker: str | None,
     if unit.broker == broker:
         return unit
     before, unit.broker = unit.broker, broker
+    session.info.pop(_UNIT_BROKERS, None)
     audit.record(session, actor=actor, action="assign_broker", object_type="unit",
                  object_id=unit.id, detail={"from": before, "to": broker}, at=now)
     session.commit()
