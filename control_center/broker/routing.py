@@ -94,21 +94,30 @@ class DeviceBrokers:
                 self._known.pop(device_id, None)
 
     def brokers_of(self, device_ids: Collection[str]) -> dict[str, str]:
+        """Never raises: while the database fails, the map it last loaded is used."""
         with self._lock:
             now = self._clock()
             if self._loaded_at is None or now - self._loaded_at > self._max_age:
-                self._known = dict(self._load(None))
                 self._loaded_at = now
                 self._noted = {d: n for d, n in self._noted.items()
                                if now - n[1] <= self._max_age}
-                self._known.update({d: broker for d, (broker, _) in self._noted.items()})
+                self._known = {**self._safe_load(None, self._known),
+                               **{d: broker for d, (broker, _) in self._noted.items()}}
             found = {d: self._known[d] for d in device_ids if d in self._known}
             missing = [d for d in device_ids if d not in found]
             if missing:  # registered by another process since the last load
-                loaded = self._load(missing)
+                loaded = self._safe_load(missing, {})
                 self._known.update(loaded)
                 found.update({d: loaded.get(d, MAIN) for d in missing})
             return found
+
+    def _safe_load(self, device_ids: Collection[str] | None,
+                   otherwise: Mapping[str, str]) -> Mapping[str, str]:
+        try:
+            return self._load(device_ids)
+        except Exception:
+            log.exception("devices' brokers not loaded: routing by the last known map")
+            return otherwise
 
 
 @dataclass(frozen=True, slots=True)
