@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, insert, select, update
@@ -18,6 +19,15 @@ _TERMINAL = {PlayStatus.COMPLETED, PlayStatus.INTERRUPTED, PlayStatus.FAILED}
 _CHUNK = 400
 
 
+@dataclass(frozen=True, slots=True)
+class ManifestPlays:
+    """One device's newly built manifest, as far as its play rows are concerned."""
+
+    device_id: str
+    items: Sequence[PlayItem]
+    truncated_after: datetime | None = None
+
+
 def record_manifest(
     session: Session, *, device_id: str, items: Sequence[PlayItem], cutoff: datetime,
     now: datetime, truncated_after: datetime | None = None,
@@ -25,23 +35,42 @@ def record_manifest(
     """Add ``scheduled`` rows for new items; cancel still-scheduled rows no longer listed.
 
     Rows older than ``cutoff`` left the manifest because of age, not a change: untouched.
-    With a truncated manifest, rows after its last item are left alone too. Bulk statements:
-    a province-wide schedule touches thousands of devices.
+    With a truncated manifest, rows after its last item are left alone too.
     """
-    wanted = {item.item_id: item for item in items}
-    existing: dict[str, tuple[int, PlayStatus, Priority, int | None]] = {}
-    ids = list(wanted)
-    for start in range(0, len(ids), _CHUNK):
+    record_manifests(session, manifests=[ManifestPlays(device_id, items, truncated_after)],
+                     cutoff=cutoff, now=now)
+
+
+def record_manifests(
+    session: Session, *, manifests: Sequence[ManifestPlays], cutoff: datetime, now: datetime,
+) -> None:
+    """:func:`record_manifest` for many devices at once: a few bulk statements per
+    ``_CHUNK`` devices instead of several per device (a province-wide schedule touches
+    thousands)."""
+    for start in range(0, len(manifests), _CHUNK):
+        _record_chunk(session, manifests[start:start + _CHUNK], cutoff=cutoff, now=now)
+
+
+def _record_chunk(
+    session: Session, manifests: Sequence[ManifestPlays], *, cutoff: datetime, now: datetime,
+) -> None:
+    by_device = {m.device_id: m for m in manifests}
+    wanted = {(m.device_id, item.item_id): item for m in manifests for item in m.items}
+    existing: dict[tuple[str, str], tuple[int, PlayStatus, Priority, int | None]] = {}
+    item_ids = sorted({iid for _, iid in wanted})
+    for start in range(0, len(item_ids), _CHUNK):
         rows = session.execute(
-            select(PlayLog.item_id, PlayLog.id, PlayLog.status, PlayLog.priority,
-                   PlayLog.bulletin_id)
-            .where(PlayLog.device_id == device_id, PlayLog.item_id.in_(ids[start:start + _CHUNK]))
+            select(PlayLog.device_id, PlayLog.item_id, PlayLog.id, PlayLog.status,
+                   PlayLog.priority, PlayLog.bulletin_id)
+            .where(PlayLog.device_id.in_(list(by_device)),
+                   PlayLog.item_id.in_(item_ids[start:start + _CHUNK]))
         )
-        existing.update({iid: (pid, st, prio, bid) for iid, pid, st, prio, bid in rows})
+        existing.update({(d, iid): (pid, st, prio, bid) for d, iid, pid, st, prio, bid in rows
+                         if (d, iid) in wanted})
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
-    for iid, item in wanted.items():
-        row = existing.get(iid)
+    for (device_id, iid), item in wanted.items():
+        row = existing.get((device_id, iid))
         if row is None:
             inserts.append({
                 "device_id": device_id, "item_id": iid, "schedule_id": schedule_id_of(iid),
@@ -62,14 +91,16 @@ def record_manifest(
         session.execute(insert(PlayLog), inserts)
     if updates:
         session.execute(update(PlayLog), updates)
-    stale = select(PlayLog.id, PlayLog.item_id).where(
-        PlayLog.device_id == device_id,
+    stale = select(PlayLog.id, PlayLog.device_id, PlayLog.item_id, PlayLog.scheduled_at).where(
+        PlayLog.device_id.in_(list(by_device)),
         PlayLog.status == PlayStatus.SCHEDULED,
         PlayLog.scheduled_at >= cutoff,
     )
-    if truncated_after is not None:
-        stale = stale.where(PlayLog.scheduled_at <= truncated_after)
-    gone = [pid for pid, iid in session.execute(stale) if iid not in wanted]
+    gone = []
+    for pid, device_id, iid, scheduled_at in session.execute(stale):
+        limit = by_device[device_id].truncated_after
+        if (device_id, iid) not in wanted and (limit is None or scheduled_at <= limit):
+            gone.append(pid)
     for start in range(0, len(gone), _CHUNK):
         session.execute(
             update(PlayLog)

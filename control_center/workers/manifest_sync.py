@@ -34,14 +34,15 @@ from control_center.models import (
 )
 from control_center.services import manifests as mf
 from control_center.services.expansion import GRACE
-from control_center.services.plays import record_manifest
+from control_center.services.plays import ManifestPlays, record_manifests
 from control_center.training.kiosk import kiosk_bundles
 from protocol.manifest import ItemContent, PlayItem
 from protocol.signing import Signer
 from protocol.topics import Channel, device_topic
 
 log = logging.getLogger(__name__)
-CHUNK = 25  # devices rebuilt and committed before their manifests go to the broker
+CHUNK = 200  # devices rebuilt and committed (one transaction) before their manifests go out
+STATE_QUERY_CHUNK = 500  # device ids per IN (...) when loading some devices' manifests
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,16 +157,11 @@ class ManifestSync:
         """Yield (devices considered, changed ids, outgoing) per committed chunk."""
         with self._sessions() as session:
             with session.begin():
-                devices = set(session.scalars(select(Device.id)))
-                if wanted is not None:
-                    devices &= wanted
+                devices = self._existing(session, wanted)
                 if not devices:
                     return
                 ctx = self._load(session)
-                states = {
-                    s.device_id: s for s in session.scalars(select(ManifestState))
-                    if s.device_id in devices
-                }
+                states = self._states(session, devices, everyone=wanted is None)
             ordered = sorted(devices)
             for start in range(0, len(ordered), CHUNK):
                 chunk = ordered[start:start + CHUNK]
@@ -183,6 +179,32 @@ class ManifestSync:
                         elif state is not None and state.published_at is None:
                             outgoing.append(_Outgoing(device_id, state.version, state.body))
                 yield len(chunk), changed, outgoing
+
+    @staticmethod
+    def _existing(session: Session, wanted: set[str] | None) -> set[str]:
+        """The devices to rebuild: all, or those of ``wanted`` that exist (one query per
+        ``STATE_QUERY_CHUNK``, never the whole fleet for a few devices)."""
+        if wanted is None:
+            return set(session.scalars(select(Device.id)))
+        ordered = sorted(wanted)
+        found: set[str] = set()
+        for start in range(0, len(ordered), STATE_QUERY_CHUNK):
+            found.update(session.scalars(select(Device.id).where(
+                Device.id.in_(ordered[start:start + STATE_QUERY_CHUNK]))))
+        return found
+
+    @staticmethod
+    def _states(session: Session, devices: set[str], *, everyone: bool
+                ) -> dict[str, ManifestState]:
+        """The stored manifests of ``devices``: one query for the whole fleet, else by chunks."""
+        if everyone:
+            return {s.device_id: s for s in session.scalars(select(ManifestState))}
+        ordered = sorted(devices)
+        states: dict[str, ManifestState] = {}
+        for start in range(0, len(ordered), STATE_QUERY_CHUNK):
+            states.update((s.device_id, s) for s in session.scalars(select(ManifestState).where(
+                ManifestState.device_id.in_(ordered[start:start + STATE_QUERY_CHUNK]))))
+        return states
 
     def _load(self, session: Session) -> _Context:
         now = self._clock()
@@ -257,12 +279,9 @@ class ManifestSync:
             return
         now = self._clock()
         with self._sessions.begin() as session:
-            for o in built:
-                assert o.items is not None
-                record_manifest(
-                    session, device_id=o.device_id, items=list(o.items), cutoff=now - GRACE,
-                    now=now, truncated_after=o.truncated_after,
-                )
+            record_manifests(session, manifests=[
+                ManifestPlays(o.device_id, o.items or (), o.truncated_after) for o in built
+            ], cutoff=now - GRACE, now=now)
 
     # -- publishing -------------------------------------------------------------------------
 
