@@ -76,7 +76,7 @@ def build_brokers(
     settings: Settings, *, sessions: sessionmaker[Session],
     read_sessions: sessionmaker[Session], client_id: str,
     subscriptions: Sequence[str], on_message: MessageHandler,
-    on_connected: Callable[[bool], None],
+    on_connected: Callable[[str, bool], None],
 ) -> Brokers:
     """Everything for the brokers of ``settings`` (TT_MQTT_* and TT_BROKERS_FILE), not started.
     ``client_id``: the center's on ``main`` (``<client_id>-<name>`` on the others).
@@ -88,7 +88,7 @@ def build_brokers(
     router = connect_brokers(registry, devices=devices, client_id=client_id,
                              session_expiry_s=settings.mqtt_session_expiry_s,
                              subscriptions=subscriptions, on_message=on_message,
-                             on_connected=lambda _name, present: on_connected(present))
+                             on_connected=on_connected)
     if settings.broker_accounts != "dynsec":
         unmanaged: dict[str, BrokerAccounts] = {b.name: UnmanagedAccounts() for b in registry}
         return Brokers(registry, devices, router, AccountsRouter(unmanaged, devices))

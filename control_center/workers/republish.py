@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from control_center.workers.manifest_sync import ManifestSync
 
@@ -22,9 +22,14 @@ log = logging.getLogger(__name__)
 
 
 class Republisher:
-    def __init__(self, *, interval_s: float, wake: Callable[[], None]) -> None:
+    def __init__(self, *, interval_s: float, wake: Callable[[], None],
+                 devices_on: Callable[[str], Iterable[str]] | None = None) -> None:
+        """``devices_on(broker)``: the devices of one broker (with several brokers, one that
+        lost its store costs a republish of its own devices only)."""
         self._interval = interval_s
         self._wake = wake
+        self._devices_on = devices_on
+        self._brokers: set[str] = set()
         self._lock = threading.Lock()
         self._everything = False
         self._devices: set[str] = set()
@@ -32,10 +37,14 @@ class Republisher:
         self.counters: Counter[str] = Counter()
         """'all' (broker without our session), 'device' (a device behind), 'throttled'."""
 
-    def everything(self) -> None:
-        """Every stored manifest goes out again (the broker may have lost them all)."""
+    def everything(self, broker: str | None = None) -> None:
+        """Every stored manifest (of ``broker``'s devices, if given) goes out again: the
+        broker may have lost them all."""
         with self._lock:
-            self._everything = True
+            if broker is None or self._devices_on is None:
+                self._everything = True
+            else:
+                self._brokers.add(broker)
             self.counters["all"] += 1
         self._wake()
 
@@ -59,16 +68,20 @@ class Republisher:
         with self._lock:
             everything, self._everything = self._everything, False
             devices, self._devices = self._devices, set()
-        if not everything and not devices:
+            brokers, self._brokers = self._brokers, set()
+        if not everything and not devices and not brokers:
             return 0
         try:
+            if brokers and not everything and self._devices_on is not None:
+                devices |= {d for b in sorted(brokers) for d in self._devices_on(b)}
             marked = sync.mark_unpublished(None if everything else devices)
         except Exception:
             with self._lock:  # asked again on the next run
                 self._everything |= everything
                 self._devices |= devices
+                self._brokers |= brokers
             raise
         log.info("manifests: %d marked for publishing again (%s)", marked,
                  "all: the broker had no session for the center" if everything
-                 else f"{len(devices)} device(s) behind")
+                 else f"{len(devices)} device(s): behind, or on a broker without our session")
         return marked

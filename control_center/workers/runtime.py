@@ -116,7 +116,8 @@ class Center:
         local_dir = settings.data_dir if self.seat is None else (
             settings.data_dir / f"seat-{self.seat}")
         self.republisher = Republisher(interval_s=settings.republish_interval_s,
-                                       wake=lambda: self.refresher.nudge())
+                                       wake=lambda: self.refresher.nudge(),
+                                       devices_on=self._devices_on)
         self.pending_passwords = PendingPasswords()
         self._acks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="acks")
         self.ingestor = Ingestor(sessions=self.ingest_sessions, clock=clock,
@@ -303,10 +304,14 @@ class Center:
         except Exception:  # the broker or database failed: the device keeps its old password
             log.exception("credential rotation of %s not completed", ack.device_id)
 
-    def _on_connected(self, session_present: bool) -> None:
+    def _devices_on(self, broker: str) -> list[str]:
+        with self.read_sessions() as session:
+            return list(session.scalars(select(Device.id).where(Device.broker == broker)))
+
+    def _on_connected(self, broker: str, session_present: bool) -> None:
         # Runs in the MQTT loop thread: never publish from here, hand over to the refresher.
         if not session_present:  # the broker holds nothing of ours: maybe no manifests
-            self.republisher.everything()
+            self.republisher.everything(broker if len(self.brokers.registry) > 1 else None)
         if self.seat is None or self.elector.leads("manifests"):
             self.refresher.kick()  # a full rebuild: what was built while we were away
         else:
