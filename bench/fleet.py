@@ -120,7 +120,7 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
 
         # -- 1 and 2: one schedule to the whole province ---------------------------------
         probe.phase = "1-2 schedule"
-        lead = args.lead or max(20.0, n / 250 + 15)
+        lead = args.lead or max(30.0, n / 150 + 20)
         start_at = (datetime.now(UTC) + timedelta(seconds=lead)).replace(microsecond=0)
         profiler = Profiler(center_pid, args.profile / f"phase1-{n}.txt") if args.profile else None
         t_call = time.time()
@@ -224,14 +224,15 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         versions = {d: v for d, (v, _, _) in province.manifests().items()}
         t_stop = time.time()
         province.broker.stop()
+        t_launch = time.time()  # from here: the devices are already retrying, as raw's are
         province.broker.start()
         t_ready = time.time()
-        fleet.wait_until(lambda: len({m.device for m in fleet.manifests if m.received > t_ready
+        fleet.wait_until(lambda: len({m.device for m in fleet.manifests if m.received > t_launch
                                       and m.version >= versions[m.device]}) >= n, 300,
                          "every device holding its manifest again",
-                         lambda: f"{len({d for d, t in fleet.connects if t > t_ready})} back")
-        back = [m.received for m in fleet.manifests if m.received > t_ready]
-        restart_s = max(back) - t_ready
+                         lambda: f"{len({d for d, t in fleet.connects if t > t_launch})} back")
+        back = [m.received for m in fleet.manifests if m.received > t_launch]
+        restart_s = max(back) - t_launch
         probe.stop()
         fleet.stop()
         fleet = None
@@ -240,16 +241,17 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
                                   "devices": [list(d) for d in province.devices[i::args_workers(
                                       args, n)]]}, work, f"reconnect-{i}")
                 for i in range(args_workers(args, n))]
-        province.broker.start()
-        t_raw_ready = time.time()
         for r in raws:
-            r.go()
-        raw_restart_s = max(r.result()["done"] for r in raws) - t_raw_ready
-        fig["restart"] = {"broker_down_ms": round((t_ready - t_stop) * 1000),
+            r.go()  # they retry every 50 ms until the broker listens
+        t_raw_launch = time.time()
+        province.broker.start()
+        raw_restart_s = max(r.result()["done"] for r in raws) - t_raw_launch
+        fig["restart"] = {"broker_stop_ms": round((t_launch - t_stop) * 1000),
+                          "broker_start_ms": round((t_ready - t_launch) * 1000),
                           "devices_hold_ms": round(restart_s * 1000),
                           "raw_ms": round(raw_restart_s * 1000),
                           "ratio": round(restart_s / raw_restart_s, 2)}
-        line("  3. broker restart: ready -> every device holds its manifest", restart_s,
+        line("  3. broker restart: launch -> every device holds its manifest", restart_s,
              raw_restart_s, "goal <= 1.5x")
 
         # -- 5: API latency while the phases ran ------------------------------------------

@@ -142,8 +142,9 @@ class Province:
         except ImportError as exc:
             raise SystemExit(f"--database postgresql needs firmware_sim/postgres.py ({exc}); "
                              "use --database sqlite") from None
-        self._pg = PostgresServer(self.work / "postgres")
-        self._pg.__enter__()
+        # durable: fsync and synchronous commit on, as production runs it
+        self._pg = PostgresServer(self.work / "postgres", durable=True)
+        self._pg.start()
         url: str = self._pg.create_database("center")
         return url
 
@@ -156,7 +157,7 @@ class Province:
             self.engine.dispose()
         self.broker.stop()
         if self._pg is not None:
-            self._pg.__exit__(None, None, None)
+            self._pg.stop()
 
     # -- the province ------------------------------------------------------------------------
     def _post(self, path: str, **kwargs: Any) -> Any:
@@ -279,8 +280,9 @@ class Profiler:
     def __init__(self, pid: int, out: Path) -> None:
         self.out = out
         self._proc = subprocess.Popen(
-            ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
-             "--rate", "100", "--nonblocking", "--output", str(out)],
+            [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid),
+             "--subprocesses", "--format", "raw", "--rate", "100", "--nonblocking",
+             "--output", str(out)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)  # py-spy attaches before the phase starts
 

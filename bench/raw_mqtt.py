@@ -77,15 +77,16 @@ async def reconnect(spec: dict[str, Any]) -> None:
                     await conn.subscribe([(device_topic(device, Channel.MANIFEST), 1)])
                 conns.append(conn)
                 return
-            except OSError:
+            except (OSError, TimeoutError):  # the broker is not listening yet
                 await asyncio.sleep(0.05)
 
     say("ready")
     await go_signal()
     started = time.time()
     await asyncio.gather(*(one(d, p) for d, p in devices))
+    connected = time.time()
     await asyncio.wait_for(all_in.wait(), 120)
-    say("result", started=started, done=last, devices=len(devices))
+    say("result", started=started, connected=connected, done=last, devices=len(devices))
     for conn in conns:
         conn.disconnect()
 
