@@ -17,7 +17,8 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 # Values the compose file requires (${VAR:?...}); a user puts them in .env.
-REQUIRED_ENV = {"TT_MQTT_PASSWORD": "compose-test-password"}
+REQUIRED_ENV = {"TT_MQTT_PASSWORD": "compose-test-password",
+                "TT_DB_PASSWORD": "compose-test-database-password"}
 
 
 def compose_binary() -> Path:
@@ -76,11 +77,12 @@ def test_compose_file_is_valid() -> None:
     assert result.stderr == ""
 
 
-def test_compose_file_refuses_to_run_without_center_password() -> None:
-    result = compose_config(COMPOSE_FILE, {})
+@pytest.mark.parametrize("missing", sorted(REQUIRED_ENV))
+def test_compose_file_refuses_to_run_without_a_password(missing: str) -> None:
+    result = compose_config(COMPOSE_FILE, {k: v for k, v in REQUIRED_ENV.items() if k != missing})
 
     assert result.returncode != 0
-    assert "TT_MQTT_PASSWORD" in result.stderr
+    assert missing in result.stderr
 
 
 BREAKAGES = {
