@@ -9,7 +9,7 @@ import pytest
 
 from firmware_sim.broker import MosquittoBroker, MosquittoNotInstalledError, find_executable
 from tests.support.center import CenterHandle, running_center
-from tests.support.databases import BACKENDS, Backend, Databases, activate
+from tests.support.databases import BACKENDS, Backend, Databases, activate, default_backend
 from tests.support.mqtt import MqttClients
 from tests.support.worker_gate import WorkerGate
 
@@ -28,9 +28,18 @@ GATE = pytest.StashKey[WorkerGate]()
 # What runs on PostgreSQL as well as on SQLite (a folder or a module, as in a test id): every
 # test under it that uses the center or a database gets ``[sqlite]`` and ``[postgresql]``
 # variants (the ``db_backend`` fixture), except those marked ``sqlite_only`` (about SQLite
-# itself: its file, its locks, its pragmas). The rest of the suite runs on SQLite.
+# itself: its file, its locks, its pragmas). The rest of the suite runs on SQLite (all of it
+# passed on PostgreSQL too: TT_TEST_DATABASE=postgresql): doubling the console, feedback and
+# training suites would add ~8 minutes, so only their modules whose SQL differs are here.
 BOTH_DATABASES = (
-    "tests/center/",
+    "tests/center/",  # the API, ingest, manifests, rollouts (JSON), releases (aggregates), CLI
+    "tests/console/test_calendar_week.py",  # dates across time zones, schedule instants
+    "tests/console/test_audit.py",  # date-range filters, DISTINCT, ordering and paging
+    "tests/console/test_distribution_api.py",  # GROUP BY counts per unit and play status
+    "tests/console/test_monitor_scope.py",  # max(updated_at) per device, presence
+    "tests/feedback/test_rate_limits.py",  # counts in a time window, flagged rows ordered
+    "tests/training/test_quiz_api.py",  # attempt counts, max(number), unit reports
+    "tests/training/test_xapi.py",  # statements since an instant, ordered
 )
 
 
@@ -42,9 +51,15 @@ def _on_both_databases(definition: pytest.Function) -> bool:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run the :data:`BOTH_DATABASES` tests once per backend, module by module (a module's
-    shared broker and center are made once per backend, not once per test)."""
-    if "db_backend" in metafunc.fixturenames and _on_both_databases(metafunc.definition):
+    shared broker and center are made once per backend, not once per test); ``sqlite_only``
+    tests on SQLite whatever ``TT_TEST_DATABASE`` says."""
+    if "db_backend" not in metafunc.fixturenames:
+        return
+    if _on_both_databases(metafunc.definition):
         metafunc.parametrize("db_backend", BACKENDS, indirect=True, scope="module")
+    elif (metafunc.definition.get_closest_marker("sqlite_only") is not None
+          and default_backend() != "sqlite"):
+        metafunc.parametrize("db_backend", ("sqlite",), indirect=True, scope="module")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -102,9 +117,9 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
 
 @pytest.fixture(scope="module", autouse=True)
 def db_backend(request: pytest.FixtureRequest, databases: Databases) -> Iterator[Backend]:
-    """The database of this module's centers and engines: SQLite unless the module is in
-    :data:`BOTH_DATABASES`, where it is parametrized over both."""
-    backend: Backend = getattr(request, "param", "sqlite")
+    """The database of this module's centers and engines: SQLite (or ``TT_TEST_DATABASE``)
+    unless the module is in :data:`BOTH_DATABASES`, where it is parametrized over both."""
+    backend: Backend = getattr(request, "param", None) or default_backend()
     with databases.selected(backend):
         yield backend
 

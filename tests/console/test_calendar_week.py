@@ -33,6 +33,7 @@ from control_center.services.calendar import (
 from control_center.web.console.calendar_view import build_grid
 from protocol.base import Priority
 from protocol.events import DeviceKind
+from tests.support.databases import Backend, Databases
 
 TZ = "Asia/Ho_Chi_Minh"
 MONDAY = date(2026, 3, 2)
@@ -40,8 +41,8 @@ LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Session]:
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'center.db'}")
+def db(tmp_path: Path, databases: Databases, db_backend: Backend) -> Iterator[Session]:
+    engine = create_db_engine(databases.url_for(tmp_path, db_backend))
     upgrade_database(engine)
     with session_factory(engine)() as session:
         yield session

@@ -250,9 +250,10 @@ def test_a_one_time_link_signs_in_once_expires_and_replaces_token_in_the_url(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     center, clock = clocked
-    for name in ("TT_ENV", "TT_API_TOKEN", "TT_DATABASE_URL", "TT_SIGNING_KEY_PATH"):
+    for name in ("TT_ENV", "TT_API_TOKEN", "TT_SIGNING_KEY_PATH"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TT_DATA_DIR", str(center.data_dir))
+    monkeypatch.setenv("TT_DATABASE_URL", center.settings.database_url)  # SQLite or PostgreSQL
     monkeypatch.setenv("TT_PUBLIC_BASE_URL", center.base_url)
 
     def printed_link(*args: str) -> str:

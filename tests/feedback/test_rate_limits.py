@@ -18,6 +18,7 @@ from edge_agent.outbox import Outbox
 from edge_agent.store import LocalStore
 from protocol.events import DeviceKind
 from protocol.feedback import FeedbackChannel, FeedbackSubmitted
+from tests.support.databases import Backend, Databases
 
 T0 = datetime(2026, 9, 2, 8, 0, tzinfo=UTC)
 
@@ -54,8 +55,10 @@ def test_kiosk_refuses_beyond_its_hourly_limit_and_keeps_audio_only_with_consent
     store.close()
 
 
-def test_center_flags_submissions_beyond_the_kiosk_rate_limit(tmp_path: Path) -> None:
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'center.sqlite3'}")
+def test_center_flags_submissions_beyond_the_kiosk_rate_limit(
+    tmp_path: Path, databases: Databases, db_backend: Backend
+) -> None:
+    engine = create_db_engine(databases.url_for(tmp_path, db_backend))
     upgrade_database(engine)
     sessions = session_factory(engine)
     with sessions.begin() as s:

@@ -14,8 +14,9 @@ Tests that exercise the migrations themselves ask for an empty database (``migra
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
@@ -26,6 +27,9 @@ from firmware_sim.postgres import PostgresServer
 Backend = Literal["sqlite", "postgresql"]
 BACKENDS: tuple[Backend, ...] = ("sqlite", "postgresql")
 SQLITE_FILE = "center.db"  # what control_center.config uses inside the data directory
+# The backend of every test outside the both-databases list: sqlite, or postgresql to run the
+# whole suite on PostgreSQL once in a while (TT_TEST_DATABASE=postgresql ./run.sh test).
+DEFAULT_ENV = "TT_TEST_DATABASE"
 _TEMPLATE = "tt_migrated"
 
 
@@ -41,12 +45,19 @@ class Databases:
 
     @contextmanager
     def selected(self, backend: Backend) -> Iterator[Backend]:
-        """Make ``backend`` the default for the duration (one module's tests, say)."""
+        """Make ``backend`` the default for the duration (one module's tests, say); the
+        PostgreSQL databases made meanwhile are dropped at the end (the cluster stays small)."""
         before, self.backend = self.backend, backend
+        existing = set(self._created)
         try:
             yield backend
         finally:
             self.backend = before
+            with self._lock:
+                for name in sorted(self._created - existing - {_TEMPLATE}):
+                    assert self._server is not None
+                    self._server.drop_database(name)
+                    self._created.discard(name)
 
     def url_for(self, data_dir: Path, backend: Backend | None = None, *,
                 migrated: bool = True) -> str:
@@ -87,6 +98,15 @@ class Databases:
                 engine.dispose()  # a template must have no connections when it is copied
             self._created.add(_TEMPLATE)
         return _TEMPLATE
+
+
+def default_backend(environ: Mapping[str, str] = os.environ) -> Backend:
+    """The backend named by ``TT_TEST_DATABASE`` (default sqlite); a typo is an error."""
+    name = environ.get(DEFAULT_ENV, "sqlite").strip().lower() or "sqlite"
+    for backend in BACKENDS:
+        if name == backend:
+            return backend
+    raise ValueError(f"{DEFAULT_ENV}={name!r}: use one of {', '.join(BACKENDS)}")
 
 
 _active: Databases | None = None

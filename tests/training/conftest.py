@@ -12,13 +12,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from control_center.db import create_db_engine, session_factory, upgrade_database
 from tests.support.browser import run_in_browser
+from tests.support.databases import Backend, Databases
 
 SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "sample_course"
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = create_db_engine(f"sqlite:///{tmp_path / 'center.db'}")
+def engine(tmp_path: Path, databases: Databases, db_backend: Backend) -> Iterator[Engine]:
+    """A migrated database private to one test, on the module's backend."""
+    eng = create_db_engine(databases.url_for(tmp_path, db_backend))
     upgrade_database(eng)
     yield eng
     eng.dispose()
