@@ -92,5 +92,48 @@ def spec_of(schedule: Schedule) -> TargetSpec:
 
 
 def schedule_devices(session: Session, *, schedules: Sequence[Schedule]) -> dict[int, set[str]]:
-    """For each schedule, the devices it currently reaches."""
-    return {s.id: resolve_targets(session, spec=spec_of(s), check=False) for s in schedules}
+    """For each schedule, the devices it currently reaches: three queries for all of them
+    (the unit subtrees, their devices, the groups' members), not two or three per schedule
+    (every manifest sync resolves every active schedule)."""
+    specs = {s.id: spec_of(s) for s in schedules}
+    below = _descendants_by_root(session, roots={u for sp in specs.values() for u in sp.unit_ids})
+    units = set().union(*below.values()) if below else set()
+    by_unit: dict[int, set[str]] = {}
+    ordered = sorted(units)
+    for start in range(0, len(ordered), _IN_CHUNK):
+        for device_id, unit_id in session.execute(select(Device.id, Device.unit_id).where(
+                Device.unit_id.in_(ordered[start:start + _IN_CHUNK]))):
+            by_unit.setdefault(unit_id, set()).add(device_id)
+    groups = sorted({g for sp in specs.values() for g in sp.group_ids})
+    by_group: dict[int, set[str]] = {}
+    if groups:
+        for group_id, device_id in session.execute(
+                select(DeviceGroupMember.group_id, DeviceGroupMember.device_id)
+                .where(DeviceGroupMember.group_id.in_(groups))):
+            by_group.setdefault(group_id, set()).add(device_id)
+    reach: dict[int, set[str]] = {}
+    for schedule_id, spec in specs.items():
+        devices = set(spec.device_ids)
+        for root in spec.unit_ids:
+            for unit in below.get(root, ()):
+                devices |= by_unit.get(unit, set())
+        for group in spec.group_ids:
+            devices |= by_group.get(group, set())
+        reach[schedule_id] = devices
+    return reach
+
+
+_IN_CHUNK = 500
+
+
+def _descendants_by_root(session: Session, *, roots: set[int]) -> dict[int, set[int]]:
+    """Each root unit -> itself and every unit below it, in one recursive query."""
+    if not roots:
+        return {}
+    tree = (select(AdminUnit.id.label("root"), AdminUnit.id.label("id"))
+            .where(AdminUnit.id.in_(sorted(roots))).cte("tree", recursive=True))
+    tree = tree.union(select(tree.c.root, AdminUnit.id).where(AdminUnit.parent_id == tree.c.id))
+    below: dict[int, set[int]] = {}
+    for root, unit in session.execute(select(tree.c.root, tree.c.id)):
+        below.setdefault(root, set()).add(unit)
+    return below

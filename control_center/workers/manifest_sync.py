@@ -78,6 +78,12 @@ class _Context:
     orders: dict[int, int] = field(default_factory=dict)  # schedule id -> commune's rank
     inactive: set[str] = field(default_factory=set)  # retired or revoked: empty manifests
     trusted_keys: tuple[str, ...] = ()  # during and after a key rotation
+    by_device: dict[str, list[Schedule]] = field(default_factory=dict)  # reach, inverted
+
+    def __post_init__(self) -> None:
+        for schedule in self.schedules:  # in the schedules' order, as each device lists them
+            for device_id in self.reach.get(schedule.id, ()):
+                self.by_device.setdefault(device_id, []).append(schedule)
 
 
 class ManifestSync:
@@ -238,8 +244,7 @@ class ManifestSync:
         self, session: Session, ctx: _Context, device_id: str, state: ManifestState | None
     ) -> _Outgoing | None:
         retired = device_id in ctx.inactive
-        mine = [] if retired else [s for s in ctx.schedules
-                                   if device_id in ctx.reach.get(s.id, ())]
+        mine = [] if retired else ctx.by_device.get(device_id, [])
         for schedule in mine:
             if schedule.id not in ctx.instants:
                 ctx.instants[schedule.id] = mf.schedule_instants(
