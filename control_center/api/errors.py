@@ -57,14 +57,26 @@ async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_STRING_TOO_LONG = "22001"  # PostgreSQL's SQLSTATE string_data_right_truncation
+
+
 async def _out_of_range(_request: Request, exc: Exception) -> JSONResponse:
     """A value the database cannot hold (say an id beyond 64 bits in a body): the input's fault."""
+    return await database_value_error(exc)
+
+
+async def database_value_error(exc: Exception) -> JSONResponse:
+    """The 422 answer for a value the database refused: too long, a NUL, a huge integer."""
     log.info("value out of range: %s", exc)
-    return JSONResponse(
-        {"detail": "a value in the request is out of range for the database (integers are at "
-                   f"most {2**63 - 1})", "error": "InvalidInput"},
-        status_code=422,
-    )
+    cause = getattr(exc, "orig", exc)
+    if getattr(cause, "sqlstate", None) == _STRING_TOO_LONG:
+        detail = "a text in the request is longer than the database keeps; shorten it"
+    elif "NUL" in str(cause):  # psycopg refuses it before sending
+        detail = "a text in the request contains the NUL character (\\u0000); remove it"
+    else:
+        detail = ("a value in the request is out of range for the database (integers are at "
+                  f"most {2**63 - 1})")
+    return JSONResponse({"detail": detail, "error": "InvalidInput"}, status_code=422)
 
 
 class ErrorItem(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 T = TypeVar("T")
 
@@ -13,9 +13,18 @@ Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class InputModel(BaseModel):
-    """Request bodies refuse unknown fields so typos are reported, not ignored."""
+    """Request bodies refuse unknown fields so typos are reported, not ignored, and text with a
+    NUL character (PostgreSQL cannot store one; SQLite would: the same answer on both)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul_character(cls, value: object) -> object:
+        texts = value if isinstance(value, list | tuple) else (value,)
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("must not contain the NUL character (\\u0000)")
+        return value
 
 
 class OutputModel(BaseModel):

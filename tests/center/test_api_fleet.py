@@ -64,6 +64,9 @@ def test_unit_refusals(center: CenterHandle) -> None:
     r = api.post("/api/v1/units", json={"code": uid("x"), "name": "X", "level": "  "})
     assert r.status_code == 422
     assert "level" in r.json()["detail"]
+    # PostgreSQL refuses a NUL in text, SQLite would keep it: the API refuses it on both
+    r = api.post("/api/v1/units", json={"code": uid("x"), "name": "X\u0000Y", "level": "commune"})
+    assert r.status_code == 422 and "NUL" in r.json()["detail"], r.text
     code = uid("dup")
     unit(api, code=code)
     r = api.post("/api/v1/units", json={"code": code, "name": "X", "level": "commune"})

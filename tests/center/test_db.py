@@ -3,8 +3,9 @@ SQLite runs with WAL and foreign keys."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
+from control_center.api.errors import database_value_error
 from control_center.db import alembic_config, create_db_engine, normalized_url, upgrade_database
 from control_center.models import AdminUnit, Base
 from tests.support.databases import Backend, Databases
@@ -64,8 +66,6 @@ def test_sqlite_pragmas(engine: Engine) -> None:
 
 
 def test_foreign_keys_are_enforced(sessions: sessionmaker[Session]) -> None:
-    from datetime import UTC
-
     with pytest.raises(IntegrityError), sessions.begin() as s:
         s.add(AdminUnit(code="x", name="x", level="commune", parent_id=999,
                         created_at=datetime.now(UTC)))
@@ -74,3 +74,18 @@ def test_foreign_keys_are_enforced(sessions: sessionmaker[Session]) -> None:
 def test_naive_datetimes_are_not_stored(sessions: sessionmaker[Session]) -> None:
     with pytest.raises(StatementError, match="naive datetime"), sessions.begin() as s:
         s.add(AdminUnit(code="y", name="y", level="commune", created_at=datetime(2026, 1, 1)))
+
+
+def test_text_longer_than_its_column_is_the_requests_fault(
+    sessions: sessionmaker[Session], db_backend: Backend
+) -> None:
+    """PostgreSQL enforces VARCHAR(n) (SQLite does not): the API answers 422 saying so."""
+    unit = AdminUnit(code="c" * 65, name="x", level="commune", created_at=datetime.now(UTC))
+    if db_backend == "sqlite":
+        with sessions.begin() as s:
+            s.add(unit)
+        return
+    with pytest.raises(DataError) as refused, sessions.begin() as s:
+        s.add(unit)
+    answer = asyncio.run(database_value_error(refused.value))
+    assert answer.status_code == 422 and b"longer than the database keeps" in answer.body
