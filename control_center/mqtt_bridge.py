@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[str, bytes], bool]
 """Called with (topic, payload); return False to leave a QoS 1 message unacknowledged."""
+BatchHandler = Callable[[list[tuple[str, bytes]]], list[bool]]
+"""Called with the messages waiting, in arrival order; one ``MessageHandler`` answer each."""
+INGEST_BATCH = 100  # messages handed over at once at most (the receive maximum's default)
 ConnectedHook = Callable[[bool], None]
 """Called in the loop thread after each successful connect with CONNACK's session-present
 flag (see ``MqttBridge._handle_connect``); must not publish or wait."""
@@ -70,10 +73,14 @@ class MqttBridge:
         subscriptions: Sequence[str],
         on_message: MessageHandler,
         on_connected: ConnectedHook | None = None,
+        on_messages: BatchHandler | None = None,
     ) -> None:
+        """``on_messages``: when given, every message already waiting is handed over in one
+        call (a burst of events is then stored in few transactions)."""
         self.options = options
         self._subscriptions = tuple(subscriptions)
         self._handler = on_message
+        self._batch_handler = on_messages
         self._inbox: queue.Queue[paho.MQTTMessage | None] = queue.Queue()
         self._ingest_thread: threading.Thread | None = None
         self._on_connected = on_connected
@@ -288,7 +295,31 @@ class MqttBridge:
             msg = self._inbox.get()
             if msg is None:
                 return
-            self._ingest_one(self._client, msg)
+            if self._batch_handler is None:
+                self._ingest_one(self._client, msg)
+                continue
+            batch = [msg]
+            while len(batch) < INGEST_BATCH:
+                try:
+                    more = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._ingest_batch(self._client, batch)
+                    return
+                batch.append(more)
+            self._ingest_batch(self._client, batch)
+
+    def _ingest_batch(self, client: paho.Client, batch: list[paho.MQTTMessage]) -> None:
+        assert self._batch_handler is not None
+        try:
+            acks = self._batch_handler([(m.topic, bytes(m.payload)) for m in batch])
+        except Exception:
+            log.exception("MQTT: handler failed on %d message(s)", len(batch))
+            acks = [True] * len(batch)
+        for msg, ack in zip(batch, acks, strict=True):
+            if ack and msg.qos > 0:
+                client.ack(msg.mid, msg.qos)
 
     def _ingest_one(self, client: paho.Client, msg: paho.MQTTMessage) -> None:
         ack = True

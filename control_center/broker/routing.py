@@ -23,6 +23,7 @@ import paho.mqtt.client as paho
 from control_center.broker.accounts import BrokerAccounts, BrokerUnavailable
 from control_center.broker.registry import MAIN, BrokerConfig, BrokerRegistry
 from control_center.mqtt_bridge import (
+    BatchHandler,
     BridgeState,
     ConnectedHook,
     MessageHandler,
@@ -281,13 +282,14 @@ def connect_brokers(
     registry: BrokerRegistry, *, devices: DeviceBrokers, client_id: str,
     session_expiry_s: int, subscriptions: Sequence[str], on_message: MessageHandler,
     on_connected: Callable[[str, bool], None] | None = None,
+    on_messages: BatchHandler | None = None,
 ) -> BrokerRouter:
     """One bridge per broker (not started): client id ``client_id`` on ``main``,
     ``<client_id>-<name>`` on the others; every bridge feeds ``on_message``, and
     ``on_connected`` is called with the broker's name and CONNACK's session-present flag."""
     bridges = {broker.name: MqttBridge(
         options=bridge_options(broker, client_id=client_id, session_expiry_s=session_expiry_s),
-        subscriptions=subscriptions, on_message=on_message,
+        subscriptions=subscriptions, on_message=on_message, on_messages=on_messages,
         on_connected=_hook(on_connected, broker.name)) for broker in registry}
     return BrokerRouter(bridges, devices)
 

@@ -109,13 +109,36 @@ def _record_chunk(
         )
 
 
-def apply_play_event(session: Session, *, event: PlayEvent, now: datetime) -> PlayLog:
-    """Move the play row of ``event`` forward; create it for items the center never listed."""
-    row = session.scalar(
-        select(PlayLog).where(
-            PlayLog.device_id == event.device_id, PlayLog.item_id == event.item_id
+def play_rows(session: Session, *, keys: set[tuple[str, str]]) -> dict[tuple[str, str], PlayLog]:
+    """The play rows of these (device id, item id) pairs, by pair (a few queries for many)."""
+    rows: dict[tuple[str, str], PlayLog] = {}
+    devices = sorted({d for d, _ in keys})
+    items = sorted({i for _, i in keys})
+    for start in range(0, len(devices), _CHUNK):
+        for first in range(0, len(items), _CHUNK):
+            for row in session.scalars(select(PlayLog).where(
+                    PlayLog.device_id.in_(devices[start:start + _CHUNK]),
+                    PlayLog.item_id.in_(items[first:first + _CHUNK]))):
+                if (row.device_id, row.item_id) in keys:
+                    rows[(row.device_id, row.item_id)] = row
+    return rows
+
+
+def apply_play_event(session: Session, *, event: PlayEvent, now: datetime,
+                     rows: dict[tuple[str, str], PlayLog] | None = None) -> PlayLog:
+    """Move the play row of ``event`` forward; create it for items the center never listed.
+
+    ``rows``: the rows already read (:func:`play_rows`) for a batch of events; a row created
+    here is added to it."""
+    key = (event.device_id, event.item_id)
+    if rows is not None:
+        row = rows.get(key)
+    else:
+        row = session.scalar(
+            select(PlayLog).where(
+                PlayLog.device_id == event.device_id, PlayLog.item_id == event.item_id
+            )
         )
-    )
     if row is None:
         row = PlayLog(
             device_id=event.device_id, item_id=event.item_id,
@@ -124,6 +147,8 @@ def apply_play_event(session: Session, *, event: PlayEvent, now: datetime) -> Pl
             status=PlayStatus.SCHEDULED, updated_at=now,
         )
         session.add(row)
+        if rows is not None:
+            rows[key] = row
     if isinstance(event, PlayStarted):
         if row.status not in _TERMINAL:
             row.status = PlayStatus.STARTED

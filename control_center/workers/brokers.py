@@ -22,7 +22,7 @@ from control_center.broker.routing import (
     connect_brokers,
 )
 from control_center.config import Settings
-from control_center.mqtt_bridge import MessageHandler
+from control_center.mqtt_bridge import BatchHandler, MessageHandler
 from control_center.services.broker_moves import complete_move
 from control_center.services.brokers import broker_map, note_flushed_devices
 from control_center.workers.broker_sync import BrokerSync
@@ -76,7 +76,7 @@ def build_brokers(
     settings: Settings, *, sessions: sessionmaker[Session],
     read_sessions: sessionmaker[Session], client_id: str,
     subscriptions: Sequence[str], on_message: MessageHandler,
-    on_connected: Callable[[str, bool], None],
+    on_connected: Callable[[str, bool], None], on_messages: BatchHandler | None = None,
 ) -> Brokers:
     """Everything for the brokers of ``settings`` (TT_MQTT_* and TT_BROKERS_FILE), not started.
     ``client_id``: the center's on ``main`` (``<client_id>-<name>`` on the others).
@@ -88,7 +88,7 @@ def build_brokers(
     router = connect_brokers(registry, devices=devices, client_id=client_id,
                              session_expiry_s=settings.mqtt_session_expiry_s,
                              subscriptions=subscriptions, on_message=on_message,
-                             on_connected=on_connected)
+                             on_messages=on_messages, on_connected=on_connected)
     if settings.broker_accounts != "dynsec":
         unmanaged: dict[str, BrokerAccounts] = {b.name: UnmanagedAccounts() for b in registry}
         return Brokers(registry, devices, router, AccountsRouter(unmanaged, devices))

@@ -12,18 +12,19 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from control_center.feedback.service import record_submission
-from control_center.models import Device, DeviceEventRecord, DeviceState
+from control_center.models import Device, DeviceEventRecord, DeviceState, PlayLog
 from control_center.services import broadcasts, rollout_events
 from control_center.services.manifest_lag import devices_behind
-from control_center.services.plays import apply_play_event
+from control_center.services.plays import apply_play_event, play_rows
 from control_center.telemetry.monitor import record_status_change
 from control_center.training.kiosk import UnscorableAttempt, record_kiosk_attempt
 from protocol import codec
@@ -97,6 +98,88 @@ class Ingestor:
                         payload[:_LOG_PAYLOAD_CHARS])
         self.count(outcome)
         return True
+
+    def handle_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Process messages in arrival order: each run of births and wills, manifest
+        acknowledgements and play events in one transaction (a play instant or a broker
+        restart on thousands of devices is thousands of them), anything else one by one as
+        :meth:`handle` does.
+
+        Raises ``OperationalError`` as :meth:`handle` does; a batch's transaction stores all of
+        its events or none, so the caller may then hand every message to :meth:`handle`
+        (a message stored before the failure is found again by its event id)."""
+        batch: list[tuple[DeviceEvent | Status, bytes]] = []
+        for topic, payload in messages:
+            event = self._batchable(topic, payload)
+            if event is None:
+                self._store_batch(batch)
+                self.handle(topic, payload)
+            else:
+                batch.append((event, payload))
+        self._store_batch(batch)
+
+    @staticmethod
+    def _batchable(topic: str, payload: bytes) -> DeviceEvent | Status | None:
+        """The status or event, when it is one the batch path stores (anything refused or of
+        another kind goes the single path, which counts and logs it)."""
+        try:
+            parsed = parse_topic(topic)
+            message: DeviceEvent | Status
+            if parsed.channel == Channel.STATUS and payload:
+                message = codec.decode_status(payload)
+            elif parsed.channel == Channel.EVENT:
+                message = codec.decode_event(payload)
+                if not isinstance(message, _BATCHED):
+                    return None
+            else:
+                return None
+        except (TopicError, MalformedMessage, UnsupportedVersion):
+            return None
+        return message if message.device_id == parsed.device_id else None
+
+    def _store_batch(self, batch: list[tuple[DeviceEvent | Status, bytes]]) -> None:
+        if not batch:
+            return
+        outcomes, behind = self._retrying(lambda s: self._store_events(s, batch))
+        batch.clear()
+        for outcome in outcomes:
+            if outcome.startswith("refused:"):
+                log.warning("ingest: refused a message (%s)", outcome)
+            self.count(outcome)
+        if self._on_behind is not None:
+            for device_id in behind:
+                self._on_behind(device_id)
+
+    def _store_events(self, session: Session, batch: list[tuple[DeviceEvent | Status, bytes]]
+                      ) -> tuple[list[str], list[str]]:
+        """Store a batch of births, wills, acknowledgements and play events in arrival order:
+        the devices, the events already stored and the play rows read with one query each.
+        Returns each message's outcome and the devices whose birth showed an old manifest."""
+        ids = sorted({message.device_id for message, _ in batch})
+        devices = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(ids)))}
+        events = [e for e, _ in batch if not isinstance(e, Status)]
+        seen = set(session.scalars(select(DeviceEventRecord.event_id).where(
+            DeviceEventRecord.event_id.in_([e.event_id for e in events]))))
+        plays = play_rows(session, keys={(e.device_id, e.item_id) for e in events
+                                         if isinstance(e, _PLAYS)})
+        now = self._clock()
+        outcomes: list[str] = []
+        behind: list[str] = []
+        for event, raw in batch:
+            device = devices.get(event.device_id)
+            if device is None:
+                outcomes.append("refused:unknown_device")
+            elif isinstance(event, Status):
+                if self._store_status(session, event):
+                    behind.append(event.device_id)
+                outcomes.append("status")
+            elif event.event_id in seen:
+                outcomes.append("duplicate")  # a redelivery: already stored once
+            else:
+                seen.add(event.event_id)
+                self._record(session, device, event, raw, now, plays=plays)
+                outcomes.append("event")
+        return outcomes, behind
 
     def snapshot(self) -> Counter[str]:
         """A consistent copy of the counters."""
@@ -211,17 +294,8 @@ class Ingestor:
         if session.get(DeviceEventRecord, event.event_id) is not None:
             return False, None  # a redelivery: already stored once
         now = self._clock()
-        session.add(DeviceEventRecord(
-            event_id=event.event_id, device_id=event.device_id, type=event.type,
-            at=event.at, received_at=now, payload=_json_text(raw),
-        ))
-        device.last_seen_at = now
-        if isinstance(event, ManifestAccepted):
-            device.manifest_version_acked = max(device.manifest_version_acked or 0, event.version)
-        elif isinstance(event, PlayStarted | PlayCompleted | PlayInterrupted | PlayFailed):
-            apply_play_event(session, event=event, now=now)
-            broadcasts.apply_play(session, event=event)
-        elif isinstance(event, CommandAck):
+        self._record(session, device, event, raw, now)
+        if isinstance(event, CommandAck):
             broadcasts.apply_ack(session, ack=event)
             rollout_events.apply_ack(session, ack=event, now=now)
         elif isinstance(event, UpdateReport):
@@ -236,6 +310,26 @@ class Ingestor:
             if recorded.mismatch:
                 return True, "kiosk_score_corrected"
         return True, None
+
+    @staticmethod
+    def _record(session: Session, device: Device, event: DeviceEvent, raw: bytes,
+                now: datetime, *, plays: dict[tuple[str, str], PlayLog] | None = None) -> None:
+        """The event's row, the device heard, and what an acknowledgement or a play changes
+        (the rest of :meth:`_store_event`'s kinds are applied there)."""
+        session.add(DeviceEventRecord(
+            event_id=event.event_id, device_id=event.device_id, type=event.type,
+            at=event.at, received_at=now, payload=_json_text(raw),
+        ))
+        device.last_seen_at = now
+        if isinstance(event, ManifestAccepted):
+            device.manifest_version_acked = max(device.manifest_version_acked or 0, event.version)
+        elif isinstance(event, _PLAYS):
+            apply_play_event(session, event=event, now=now, rows=plays)
+            broadcasts.apply_play(session, event=event)
+
+
+_PLAYS = (PlayStarted, PlayCompleted, PlayInterrupted, PlayFailed)
+_BATCHED = (ManifestAccepted, *_PLAYS)
 
 
 def _json_text(raw: bytes) -> str:

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], bool]
 """(topic, payload) -> False to leave the message unacknowledged (telemetry back-pressure)."""
+ManyHandler = Callable[[list[tuple[str, bytes]]], None]
+"""Status and events in arrival order, stored in few transactions (``Ingestor.handle_many``);
+raises as ``Handler`` does, having stored all or none of a transaction's messages."""
 REPLAY_BATCH = 200
 _TELEMETRY_SUFFIX = "/" + Channel.TELEMETRY.value
 
@@ -37,8 +40,10 @@ class Receiver:
     """Dispatches, keeps what fails, replays it; ``count`` receives each outcome's name."""
 
     def __init__(self, *, ingest: Handler, telemetry: Handler, letters: DeadLetters,
-                 count: Callable[[str], None], replay_s: float) -> None:
+                 count: Callable[[str], None], replay_s: float,
+                 ingest_many: ManyHandler | None = None) -> None:
         self._ingest = ingest
+        self._ingest_many = ingest_many
         self._telemetry = telemetry
         self.letters = letters
         self._count = count
@@ -81,6 +86,37 @@ class Receiver:
                 log.exception("ingest: handler failed on %s (%d bytes)", topic[:120],
                               len(payload))
                 return self._keep(topic, payload, f"{type(exc).__name__}: {exc}", failed=True)
+
+    def handle_many(self, messages: list[tuple[str, bytes]]) -> list[bool]:
+        """The bridge's batch handler: :meth:`handle`'s answer for each message, in order.
+        Runs of status and events go to ``ingest_many`` at once; when it fails, each message
+        of the run goes through :meth:`handle` (stored once by event id, or kept)."""
+        answers: list[bool] = []
+        run: list[tuple[str, bytes]] = []
+        with self._lock:
+            for topic, payload in messages:
+                ordered = not topic.endswith(_TELEMETRY_SUFFIX)
+                if ordered and self._ingest_many is not None and not self.letters.backlog:
+                    run.append((topic, payload))
+                    continue
+                answers += self._ingest_run(run)
+                answers.append(self.handle(topic, payload))
+            answers += self._ingest_run(run)
+        return answers
+
+    def _ingest_run(self, run: list[tuple[str, bytes]]) -> list[bool]:
+        if not run:
+            return []
+        messages = run[:]
+        run.clear()
+        assert self._ingest_many is not None
+        try:
+            self._ingest_many(messages)
+            return [True] * len(messages)
+        except Exception as exc:
+            log.warning("ingest: a batch of %d message(s) failed (%s); one by one",
+                        len(messages), _short(exc))
+            return [self.handle(topic, payload) for topic, payload in messages]
 
     def _keep(self, topic: str, payload: bytes, error: str, *, failed: bool) -> bool:
         try:

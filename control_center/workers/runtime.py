@@ -133,11 +133,13 @@ class Center:
             ingest=self._ingest, telemetry=self.telemetry.handle_report,
             letters=DeadLetters(sessions=self.ingest_sessions,
                                 spool_path=local_dir / SPOOL_NAME, clock=clock),
-            count=self.ingestor.count, replay_s=settings.dead_letter_replay_s)
+            count=self.ingestor.count, replay_s=settings.dead_letter_replay_s,
+            ingest_many=self._ingest_many)
         self.brokers = build_brokers(settings, sessions=self.sessions,
                                      read_sessions=self.read_sessions, client_id=client_id,
                                      subscriptions=self._subscriptions(),
                                      on_message=self.receiver.handle,
+                                     on_messages=self.receiver.handle_many,
                                      on_connected=self._on_connected)
         self.bridge = self.brokers.router
         self.accounts: BrokerAccounts = self.brokers.accounts
@@ -279,6 +281,13 @@ class Center:
         if ok and topic.endswith("/" + Channel.EVENT.value):
             self.telemetry.observe_event(topic, payload)
         return ok
+
+    def _ingest_many(self, messages: list[tuple[str, bytes]]) -> None:
+        """:meth:`_ingest` for a run of messages (``Ingestor.handle_many``)."""
+        self.ingestor.handle_many(messages)
+        for topic, payload in messages:
+            if topic.endswith("/" + Channel.EVENT.value):
+                self.telemetry.observe_event(topic, payload)
 
     @property
     def public_key_b64(self) -> str:

@@ -172,3 +172,45 @@ def test_bad_messages_are_counted_and_dropped(
     events = ok(center.api.get("/api/v1/events", params={"device_id": device_id,
                                                          "type": "manifest_accepted"}))
     assert events["count"] == 1
+
+
+def test_a_burst_is_stored_in_one_batch_once_and_in_order(
+    center: CenterHandle, speaker: tuple[dict[str, Any], MqttTestClient]
+) -> None:
+    """``Ingestor.handle_many`` (what the bridge calls with every message waiting): births,
+    acknowledgements and plays of a burst in one transaction, each event once, in arrival
+    order; anything else, or refused, through the single path, counted as before."""
+    created, _client = speaker
+    device_id = created["id"]
+    now = datetime.now(UTC).replace(microsecond=0)
+    events, status = device_topic(device_id, Channel.EVENT), device_topic(device_id,
+                                                                          Channel.STATUS)
+    common = {"device_id": device_id, "item_id": "c-burst-1", "bulletin_id": 1,
+              "priority": Priority.NORMAL, "scheduled_at": now}
+    started = PlayStarted(event_id=_eid(), at=now, started_at=now, **common)
+    done = PlayCompleted(event_id=_eid(), at=now, started_at=now, ended_at=now, **common)
+    stranger = ManifestAccepted(event_id=_eid(), device_id="nobody-here", at=now, version=1)
+    base = _counts(center)
+    center.center.ingestor.handle_many([
+        (status, codec.encode(Status(device_id=device_id, online=True, at=now,
+                                     manifest_version=3))),
+        (events, codec.encode(ManifestAccepted(event_id=_eid(), device_id=device_id, at=now,
+                                               version=3))),
+        (events, codec.encode(started)), (events, codec.encode(started)),  # a redelivery
+        (events, b"{not json"),  # the single path, between two batches
+        (events, codec.encode(done)),
+        (device_topic("nobody-here", Channel.EVENT), codec.encode(stranger)),
+    ])
+    after = center.center.ingestor.snapshot()
+    assert {k: after[k] - base[k] for k in ("status", "event", "duplicate", "refused:malformed",
+                                            "refused:unknown_device")} == {
+        "status": 1, "event": 3, "duplicate": 1, "refused:malformed": 1,
+        "refused:unknown_device": 1}
+    (play,) = [p for p in ok(center.api.get("/api/v1/plays", params={"device_id": device_id}))[
+        "items"] if p["item_id"] == "c-burst-1"]
+    assert play["status"] == "completed"  # started, then completed: in arrival order
+    shown = ok(center.api.get(f"/api/v1/devices/{device_id}"))
+    assert shown["online"] is True and shown["manifest_version_acked"] == 3
+    stored = ok(center.api.get("/api/v1/events", params={"device_id": device_id}))["items"]
+    assert sorted(e["type"] for e in stored) == ["manifest_accepted", "play_completed",
+                                                 "play_started"]
