@@ -114,13 +114,20 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         print(f"  fleet: {n} devices in {fleet.worker_count} processes connected in "
               f"{ready['connect_s']:.1f} s; simulator RSS {fig['fleet']['rss_mb']} MB "
               f"(stores {fig['fleet']['stores_rss_mb']} MB)", flush=True)
+        started = time.time()
         settle(province, n)
-        probe = ApiProbe(province)
+        settle_s = time.time() - started
+        fig["first_acks_stored_s"] = round(settle_s, 1)
+        print(f"  the center stored every device's first acknowledgement {settle_s:.1f} s after "
+              "the fleet connected", flush=True)
+        probe = ApiProbe(province, period_s=args.probe_period)
         probe.start()
 
         # -- 1 and 2: one schedule to the whole province ---------------------------------
         probe.phase = "1-2 schedule"
-        lead = args.lead or max(30.0, n / 150 + 20)
+        # the play instant must come after phase 1, its raw side and the center storing
+        # every device's acknowledgement (as slow as the first ones were)
+        lead = args.lead or max(30.0, 1.5 * settle_s + n / 300 + 20)
         start_at = (datetime.now(UTC) + timedelta(seconds=lead)).replace(microsecond=0)
         profiler = Profiler(center_pid, args.profile / f"phase1-{n}.txt") if args.profile else None
         t_call = time.time()
@@ -174,12 +181,17 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
               f"{statistics.mean(cpu) * 1000:.3f} ms, p99 {pct(cpu, 0.99) * 1000:.3f} ms",
               flush=True)
 
+        acks_stored = wait_events(province, 2 * n, 600, types=("manifest_accepted",))
+        fig["schedule"]["acks_stored_ms"] = round((acks_stored - t_call) * 1000)
+        print(f"     API call -> the center stored every device's acknowledgement: "
+              f"{(acks_stored - t_call) * 1000:.0f} ms", flush=True)
+
         # -- 4: one play instant on every device ----------------------------------------
         probe.phase = "4 play"
         wait = start_at.timestamp() - time.time()
         if wait < 1:
             raise RuntimeError(f"--lead {lead:.0f} s was too short: the play instant passed "
-                               "before phase 1 finished")
+                               "before the acknowledgements of phase 1 were stored")
         time.sleep(wait - 0.6)
         profiler = Profiler(center_pid, args.profile / f"phase4-{n}.txt") if args.profile else None
         instant = start_at.timestamp()
@@ -332,6 +344,8 @@ def main() -> int:
                          "that disk)")
     ap.add_argument("--profile", type=Path, default=None,
                     help="record the center with py-spy during phases 1 and 4 into this folder")
+    ap.add_argument("--probe-period", type=float, default=1.0,
+                    help="seconds between the API probe's GET /devices + POST /schedules pairs")
     ap.add_argument("--keep", action="store_true", help="keep the work folders (logs)")
     ap.add_argument("--json", type=Path, default=None, help="append one JSON line per size")
     args = ap.parse_args()
