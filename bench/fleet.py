@@ -46,7 +46,11 @@ from bench.fleet_setup import (  # noqa: E402
     serve_has_workers,
     summarise_profile,
 )
-from firmware_sim.fleetsim.coordinator import Fleet  # noqa: E402
+from firmware_sim.fleetsim.coordinator import (  # noqa: E402
+    Fleet,
+    connects_per_process,
+    default_workers,
+)
 
 PLAY_TYPES = ("play_started", "play_completed")
 
@@ -249,10 +253,12 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         fleet.stop()
         fleet = None
         province.broker.stop()
+        processes = args_workers(args, n)
         raws = [Raw("reconnect", {"host": province.broker.host, "port": province.broker.port,
-                                  "devices": [list(d) for d in province.devices[i::args_workers(
-                                      args, n)]]}, work, f"reconnect-{i}")
-                for i in range(args_workers(args, n))]
+                                  "devices": [list(d) for d in province.devices[i::processes]],
+                                  "connects_in_flight": connects_per_process(processes)},
+                    work, f"reconnect-{i}")
+                for i in range(processes)]
         for r in raws:
             r.go()  # they retry every 50 ms until the broker listens
         t_raw_launch = time.time()
@@ -300,7 +306,6 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def args_workers(args: argparse.Namespace, n: int) -> int:
-    from firmware_sim.fleetsim.coordinator import default_workers
     return int(args.workers or default_workers(n))
 
 

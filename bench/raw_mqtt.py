@@ -54,7 +54,7 @@ async def publish(spec: dict[str, Any]) -> None:
 
 async def reconnect(spec: dict[str, Any]) -> None:
     devices: list[list[str]] = spec["devices"]
-    gate = asyncio.Semaphore(int(spec.get("connects_in_flight", 128)))
+    gate = asyncio.Semaphore(int(spec.get("connects_in_flight", 48)))
     remaining = len(devices)
     last = 0.0
     all_in = asyncio.Event()

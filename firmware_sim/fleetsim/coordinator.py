@@ -21,6 +21,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 FDS_PER_DEVICE = 4  # the socket, the store's database, -wal and -shm files
 FD_BUDGET = 16000  # of the 20,000 a process may open here
+CONNECTS_IN_FLIGHT = 96  # all processes together: under Mosquitto's listen backlog (100),
+# past which SYNs are dropped and each waits for TCP's 1 s retransmission
+
+
+def connects_per_process(processes: int) -> int:
+    return max(8, CONNECTS_IN_FLIGHT // processes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,7 @@ class Fleet:
             spec.write_text(json.dumps({
                 "host": host, "port": port, "public_keys": list(public_keys),
                 "store_dir": str(store_dir), "devices": [list(d) for d in devices[index::count]],
+                "connects_in_flight": connects_per_process(count),
             }), encoding="utf-8")
             self._workers.append(_Worker(spec, work_dir / f"fleet-worker-{index}.log",
                                          self._take))

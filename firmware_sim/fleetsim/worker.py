@@ -23,7 +23,7 @@ from firmware_sim.fleetsim.node import LinkSettings, SimNode
 from firmware_sim.fleetsim.report import Reporter
 from protocol.signing import Verifier, public_key_from_b64
 
-CONNECTS_IN_FLIGHT = 128
+CONNECTS_IN_FLIGHT = 48  # the coordinator gives each worker its share of 96
 PING_EVERY_S = 120.0
 
 
