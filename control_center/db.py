@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +22,9 @@ PG_POOL_SIZE = 10
 PG_MAX_OVERFLOW = 20
 PG_CONNECT_TIMEOUT_S = 10
 _PG_DRIVER = "postgresql+psycopg"
+# The PostgreSQL advisory lock held while migrating: "tt-migr" in ASCII (the cluster's role
+# locks, control_center.cluster.locks, use 64-bit hashes of their names)
+MIGRATION_LOCK_KEY = 0x74742D6D696772
 
 
 def normalized_url(url: str) -> str:
@@ -106,16 +109,23 @@ def upgrade_database(engine: Engine) -> None:
 
     On SQLite, foreign keys are off while migrating (SQLite's procedure for schema changes:
     recreating a table to drop a column would otherwise cascade into, or be refused by, the
-    tables referencing it) and checked before the commit.
+    tables referencing it) and checked before the commit; its write lock (BEGIN IMMEDIATE)
+    makes a second process wait. On PostgreSQL (transactional DDL) a transaction-scoped
+    advisory lock does the same: of several center processes starting at once, one migrates
+    and the others then find the schema at the newest revision.
     """
     cfg = alembic_config(engine)
     sqlite = engine.dialect.name == "sqlite"
+    postgresql = engine.dialect.name == "postgresql"
     with engine.connect() as connection:
         if sqlite:  # a PRAGMA that only works outside a transaction
             connection.connection.dbapi_connection.execute(  # type: ignore[union-attr]
                 "PRAGMA foreign_keys=OFF")
         try:
             with connection.begin():
+                if postgresql:
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                       {"key": MIGRATION_LOCK_KEY})
                 cfg.attributes["connection"] = connection
                 command.upgrade(cfg, "head")
                 if sqlite and (broken := connection.exec_driver_sql(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,6 +43,24 @@ def test_the_migrations_from_empty_give_the_models_schema(empty_engine: Engine) 
     with empty_engine.begin() as connection:  # what `alembic check` says, through env.py
         cfg.attributes["connection"] = connection
         command.check(cfg)
+
+
+def test_processes_starting_at_once_migrate_once(empty_engine: Engine) -> None:
+    """Two center processes on one empty database (two engines and threads here; the lock is
+    taken before Alembic starts): one migrates, the other waits, then finds the newest
+    revision. On PostgreSQL, without the advisory lock, both would create the tables."""
+    second = create_db_engine(empty_engine.url.render_as_string(hide_password=False))
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            started = [pool.submit(upgrade_database, eng) for eng in (empty_engine, second)]
+            for each in started:
+                each.result(timeout=120)
+    finally:
+        second.dispose()
+    head = ScriptDirectory.from_config(alembic_config(empty_engine)).get_current_head()
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("select version_num from alembic_version")).scalars().all() \
+            == [head]
 
 
 def test_a_bare_postgresql_url_gets_the_psycopg_driver() -> None:
