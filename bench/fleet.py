@@ -227,8 +227,9 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         print(f"     instant -> all stored {drain_s * 1000:.0f} ms; "
               f"{fig['play']['events_per_s']} events/s (raw {fig['play']['raw_events_per_s']})",
               flush=True)
-        if stored != 2 * n:
-            raise RuntimeError(f"{stored} play events stored, expected exactly {2 * n}")
+        if stored != 2 * n or rows.get("completed") != n:
+            raise RuntimeError(f"{stored} play events stored, expected exactly {2 * n}; play "
+                               f"rows {dict(rows)}, expected {n} completed")
 
         # -- 6: the center's memory ------------------------------------------------------
         fig["center_rss_mb"] = round(rss_kb(center_pid) / 1024)

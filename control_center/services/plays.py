@@ -110,7 +110,9 @@ def _record_chunk(
 
 
 def play_rows(session: Session, *, keys: set[tuple[str, str]]) -> dict[tuple[str, str], PlayLog]:
-    """The play rows of these (device id, item id) pairs, by pair (a few queries for many)."""
+    """The play rows of these (device id, item id) pairs, by pair (a few queries for many),
+    locked until the transaction ends (see :func:`apply_play_event`), in the order of their
+    ids so that two batches never wait on each other in a circle."""
     rows: dict[tuple[str, str], PlayLog] = {}
     devices = sorted({d for d, _ in keys})
     items = sorted({i for _, i in keys})
@@ -118,7 +120,8 @@ def play_rows(session: Session, *, keys: set[tuple[str, str]]) -> dict[tuple[str
         for first in range(0, len(items), _CHUNK):
             for row in session.scalars(select(PlayLog).where(
                     PlayLog.device_id.in_(devices[start:start + _CHUNK]),
-                    PlayLog.item_id.in_(items[first:first + _CHUNK]))):
+                    PlayLog.item_id.in_(items[first:first + _CHUNK]))
+                    .order_by(PlayLog.id).with_for_update()):
                 if (row.device_id, row.item_id) in keys:
                     rows[(row.device_id, row.item_id)] = row
     return rows
@@ -129,7 +132,9 @@ def apply_play_event(session: Session, *, event: PlayEvent, now: datetime,
     """Move the play row of ``event`` forward; create it for items the center never listed.
 
     ``rows``: the rows already read (:func:`play_rows`) for a batch of events; a row created
-    here is added to it."""
+    here is added to it. The row is read for update: with several center processes a play's
+    start and end may be stored at once by two of them, and without the lock the later commit
+    would undo the other's change (PostgreSQL; SQLite has one writer at a time anyway)."""
     key = (event.device_id, event.item_id)
     if rows is not None:
         row = rows.get(key)
@@ -137,7 +142,7 @@ def apply_play_event(session: Session, *, event: PlayEvent, now: datetime,
         row = session.scalar(
             select(PlayLog).where(
                 PlayLog.device_id == event.device_id, PlayLog.item_id == event.item_id
-            )
+            ).with_for_update()
         )
     if row is None:
         row = PlayLog(
