@@ -112,13 +112,22 @@ def create_device(
 
 
 def list_devices(
-    session: Session, *, unit_id: int | None = None, recursive: bool = False
+    session: Session, *, unit_id: int | None = None, recursive: bool = False,
+    scope: frozenset[int] | None = None, after: str | None = None, limit: int | None = None,
 ) -> list[Device]:
+    """Devices by id; only those of ``scope``'s units (None: all); with ``after`` and
+    ``limit``, one page of them (keyset: the ids after ``after``)."""
     query = select(Device).order_by(Device.id)
     if unit_id is not None:
         get_unit(session, unit_id=unit_id)
         units = descendant_unit_ids(session, unit_ids=[unit_id]) if recursive else {unit_id}
         query = query.where(Device.unit_id.in_(units))
+    if scope is not None:
+        query = query.where(Device.unit_id.in_(sorted(scope)))
+    if after is not None:
+        query = query.where(Device.id > after)
+    if limit is not None:
+        query = query.limit(limit)
     return list(session.scalars(query))
 
 

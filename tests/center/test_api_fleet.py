@@ -56,6 +56,24 @@ def test_units_any_depth_and_recursive_device_listing(center: CenterHandle) -> N
     assert listed["count"] == 2
 
 
+def test_devices_page_by_id(center: CenterHandle) -> None:
+    api = center.api
+    commune = unit(api, "commune")
+    made = sorted(device(api, commune)["id"] for _ in range(5))
+    where = {"unit_id": commune["id"]}
+    pages, after = [], None
+    while True:
+        page = ok(api.get("/api/v1/devices", params={**where, "limit": 2,
+                                                      **({"after": after} if after else {})}))
+        pages.append([d["id"] for d in page["items"]])
+        if page["count"] < 2:
+            break
+        after = pages[-1][-1]
+    assert pages == [made[0:2], made[2:4], made[4:5]]
+    assert api.get("/api/v1/devices", params={"limit": 0}).status_code == 422
+    assert api.get("/api/v1/devices", params={"limit": 1001}).status_code == 422
+
+
 def test_unit_refusals(center: CenterHandle) -> None:
     api = center.api
     r = api.post("/api/v1/units", json={"code": uid("x"), "name": "X", "level": "commune",

@@ -26,6 +26,8 @@ from control_center.workers.publisher import last_sync
 from protocol.codec import decode_manifest
 from protocol.signing import Verifier
 
+MAX_PAGE = 1000  # devices in one page of GET /devices
+
 router = APIRouter(prefix="/devices", tags=["devices"])
 
 
@@ -47,14 +49,18 @@ def create_device(
 
 @router.get("", response_model=ItemList[DevicePublic])
 def list_devices(
-    session: SessionDep, actor: ActorDep, unit_id: int | None = None, recursive: bool = False
+    session: SessionDep, actor: ActorDep, unit_id: int | None = None, recursive: bool = False,
+    after: Annotated[str | None, Query(max_length=64, description=(
+        "a page: the devices whose id comes after this one"))] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE, description=(
+        "a page of at most this many devices (all when left out)"))] = None,
 ) -> ItemList[DevicePublic]:
-    """Devices inside your subtree (all of them with the system token)."""
+    """Devices inside your subtree (all of them with the system token), by id."""
     if unit_id is not None:
         actor.require_unit(unit_id, what=f"unit {unit_id}")
-    devices = fleet.list_devices(session, unit_id=unit_id, recursive=recursive)
-    return ItemList.of([DevicePublic.model_validate(d) for d in devices
-                        if actor.covers(d.unit_id)])
+    devices = fleet.list_devices(session, unit_id=unit_id, recursive=recursive,
+                                 scope=actor.scope, after=after, limit=limit)
+    return ItemList.of([DevicePublic.model_validate(d) for d in devices])
 
 
 def _visible_device(session: SessionDep, actor: ActorDep, device_id: str) -> Device:
