@@ -62,7 +62,20 @@ def _load_json(raw: bytes) -> dict[str, object]:
     version = data.get("v")
     if version != PROTOCOL_VERSION:
         raise UnsupportedVersion(f"schema version {version!r} is not supported (want 1)")
+    if b"\\u0000" in raw and _has_nul(data):  # the cheap test first: JSON escapes a NUL
+        raise MalformedMessage("a text holds a NUL character (U+0000), which PostgreSQL "
+                               "cannot store")
     return data
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _validate(model: type[M], raw: bytes) -> M:

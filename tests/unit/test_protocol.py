@@ -149,11 +149,22 @@ def test_instants_are_normalised_to_utc_and_naive_ones_refused() -> None:
         (b"[1,2]", MalformedMessage, "not a JSON object"),
         (b'{"v": 2, "type": "manifest"}', UnsupportedVersion, "schema version 2"),
         (b'{"v": 1, "type": "manifest"}', MalformedMessage, "device_id"),
+        (b'{"v": 1, "type": "manifest", "device_id": "loa\\u0000"}', MalformedMessage, "NUL"),
     ],
 )
 def test_bad_payloads_are_refused_with_a_reason(raw: bytes, error: type, text: str) -> None:
     with pytest.raises(error, match=text):
         codec.decode_manifest(raw)
+
+
+def test_a_nul_deep_in_an_event_is_refused_but_an_escaped_backslash_is_text() -> None:
+    data = json.loads(codec.encode(events.MessageRejected(
+        event_id="e" * 32, device_id="d", at=T0, channel="manifest", reason="x")))
+    data["reason"] = "x\x00y"
+    with pytest.raises(MalformedMessage, match="NUL"):
+        codec.decode_event(json.dumps(data).encode())
+    data["reason"] = "a\\u0000 b"  # a backslash, then 'u0000': ordinary text
+    assert codec.decode_event(json.dumps(data).encode()).reason == "a\\u0000 b"
 
 
 def test_unknown_event_type_is_refused() -> None:
