@@ -232,10 +232,13 @@ class Province:
         return Counter({str(s): int(c) for s, c in rows})
 
 
+PAGE = 500  # devices per GET /api/v1/devices page the probe asks for
+
+
 class ApiProbe(threading.Thread):
     """Times the two routes back to back, one pair every ``period_s`` (an operator or two at
-    work, not a load test: the whole list of devices is a large answer at 10,000), labelled
-    by the current phase."""
+    work, not a load test), labelled by the current phase. The list is asked a page at a time,
+    as a console would (the whole list of 10,000 devices costs ~0.5 s of the center's CPU)."""
 
     def __init__(self, province: Province, period_s: float = 1.0) -> None:
         super().__init__(daemon=True)
@@ -253,8 +256,8 @@ class ApiProbe(threading.Thread):
         index = 0
         while not self._halt.is_set():
             cycle = started = time.perf_counter()
-            r = self._api.get("/api/v1/devices")
-            self._note("GET /api/v1/devices", started, r)
+            r = self._api.get("/api/v1/devices", params={"limit": PAGE})
+            self._note(f"GET /api/v1/devices?limit={PAGE}", started, r)
             index += 1
             start_at = datetime.now(UTC) + timedelta(days=3, minutes=10 * index)
             started = time.perf_counter()
