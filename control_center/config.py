@@ -176,15 +176,22 @@ def _broker_accounts(environ: Mapping[str, str]) -> str:
 def _device_mqtt_url(environ: Mapping[str, str]) -> str:
     """TT_DEVICE_MQTT_URL, or the center's own broker address on the standard port."""
     default = f"mqtt://{environ.get('TT_MQTT_HOST', '127.0.0.1')}:1883"
-    url = (environ.get("TT_DEVICE_MQTT_URL") or default).strip().rstrip("/")
+    return checked_device_url(environ.get("TT_DEVICE_MQTT_URL") or default,
+                              setting="TT_DEVICE_MQTT_URL")
+
+
+def checked_device_url(raw: str, *, setting: str, who: str = "devices") -> str:
+    """``raw`` as an mqtt:// or mqtts://host:port URL (no path), else ``ConfigError`` naming
+    ``setting`` and saying what to write."""
+    url = raw.strip().rstrip("/")
     parts = urlsplit(url)
     try:
         port = parts.port
     except ValueError:
         port = -1
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or port == -1 or parts.path:
-        raise ConfigError(f"TT_DEVICE_MQTT_URL={url!r}: write mqtt://host:port or "
-                          "mqtts://host:port (what devices connect to)")
+        raise ConfigError(f"{setting}={url!r}: write mqtt://host:port or mqtts://host:port "
+                          f"(what {who} connect to)")
     return url
 
 

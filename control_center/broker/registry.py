@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from control_center.config import Settings
+from control_center.config import Settings, checked_device_url
 from control_center.errors import ConfigError
 
 MAIN = "main"
@@ -159,13 +159,6 @@ def _text(table: Mapping[str, object], key: str, where: str, default: str | None
 
 
 def _device_url(table: Mapping[str, object], where: str) -> str:
-    url = _text(table, "device_url", where).rstrip("/")
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or port == -1 or parts.path:
-        raise ConfigError(f"{where}: field 'device_url' = {url!r}: write mqtt://host:port or "
-                          "mqtts://host:port (what this broker's devices connect to)")
-    return url
+    return checked_device_url(_text(table, "device_url", where),
+                              setting=f"{where}: field 'device_url'",
+                              who="this broker's devices")

@@ -53,15 +53,27 @@ class ClusterLocks(Protocol):
     def close(self) -> None: ...
 
 
-class LocalLocks:
+class _Names:
+    """The names a lock service holds, and one thread lock per section name."""
+
+    def __init__(self) -> None:
+        self._guard = threading.RLock()
+        self._held: set[str] = set()
+        self._sections: dict[str, threading.Lock] = {}
+
+    def held(self) -> frozenset[str]:
+        with self._guard:
+            return frozenset(self._held)
+
+    def _thread_section(self, name: str) -> threading.Lock:
+        with self._guard:
+            return self._sections.setdefault(name, threading.Lock())
+
+
+class LocalLocks(_Names):
     """One process on SQLite: every lock is this process's to take."""
 
     shared = False
-
-    def __init__(self) -> None:
-        self._held: set[str] = set()
-        self._guard = threading.Lock()
-        self._sections: dict[str, threading.Lock] = {}
 
     def try_acquire(self, name: str) -> bool:
         with self._guard:
@@ -77,15 +89,9 @@ class LocalLocks:
     def alive(self) -> bool:
         return True
 
-    def held(self) -> frozenset[str]:
-        with self._guard:
-            return frozenset(self._held)
-
     @contextmanager
     def hold(self, name: str) -> Iterator[None]:
-        with self._guard:
-            section = self._sections.setdefault(name, threading.Lock())
-        with section:
+        with self._thread_section(name):
             yield
 
     def close(self) -> None:
@@ -93,17 +99,16 @@ class LocalLocks:
             self._held.clear()
 
 
-class PostgresLocks:
-    """Advisory locks of a PostgreSQL database shared by the center's processes."""
+class PostgresLocks(_Names):
+    """Advisory locks of a PostgreSQL database shared by the center's processes (one
+    dedicated connection, used by one thread at a time, holds the long-lived ones)."""
 
     shared = True
 
     def __init__(self, engine: Engine) -> None:
+        super().__init__()
         self._engine = engine
-        self._guard = threading.RLock()  # one dedicated connection, used by one thread at a time
         self._conn: Connection | None = None
-        self._held: set[str] = set()
-        self._sections: dict[str, threading.Lock] = {}
 
     def _connection(self) -> Connection:
         if self._conn is None:
@@ -147,18 +152,13 @@ class PostgresLocks:
                 return False
             return True
 
-    def held(self) -> frozenset[str]:
-        with self._guard:
-            return frozenset(self._held)
 
     @contextmanager
     def hold(self, name: str) -> Iterator[None]:
         """A blocking section across processes (and threads: each waits on its own
         connection, and threads of this process also queue on a local lock first)."""
-        with self._guard:
-            section = self._sections.setdefault(name, threading.Lock())
         key = advisory_key(name)
-        with section, self._engine.connect() as conn:
+        with self._thread_section(name), self._engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
             try:
