@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from paho.mqtt.client import MQTTMessageInfo
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from control_center.broker.routing import Publisher
@@ -173,17 +173,23 @@ class ManifestSync:
                 chunk = ordered[start:start + CHUNK]
                 changed: list[str] = []
                 outgoing: list[_Outgoing] = []
-                with session.begin():
+                new_rows: list[dict[str, object]] = []
+                changed_rows: list[dict[str, object]] = []
+                with session.begin():  # the chunk's versions in two bulk statements
                     for device_id in chunk:
                         state = states.get(device_id)
-                        if state is not None:
-                            state = session.merge(state, load=False)
-                        out = self._rebuild_one(session, ctx, device_id, state)
-                        if out is not None:
+                        built = self._rebuild_one(ctx, device_id, state)
+                        if built is not None:
+                            out, row = built
                             changed.append(device_id)
                             outgoing.append(out)
+                            (new_rows if state is None else changed_rows).append(row)
                         elif state is not None and state.published_at is None:
                             outgoing.append(_Outgoing(device_id, state.version, state.body))
+                    if new_rows:
+                        session.execute(insert(ManifestState), new_rows)
+                    if changed_rows:
+                        session.execute(update(ManifestState), changed_rows)
                 yield len(chunk), changed, outgoing
 
     @staticmethod
@@ -241,8 +247,10 @@ class ManifestSync:
                         inactive=inactive, trusted_keys=self._trusted_keys())
 
     def _rebuild_one(
-        self, session: Session, ctx: _Context, device_id: str, state: ManifestState | None
-    ) -> _Outgoing | None:
+        self, ctx: _Context, device_id: str, state: ManifestState | None
+    ) -> tuple[_Outgoing, dict[str, object]] | None:
+        """The device's new manifest and its ``manifest_states`` row, or None when what it
+        should hold has not changed."""
         retired = device_id in ctx.inactive
         mine = [] if retired else ctx.by_device.get(device_id, [])
         for schedule in mine:
@@ -270,13 +278,11 @@ class ManifestSync:
             bundles=extras.bundles if extras else (), trusted_keys=ctx.trusted_keys,
         )
         text = body.decode()
-        if state is None:
-            state = ManifestState(device_id=device_id)
-            session.add(state)
-        state.version, state.content_hash, state.body = version, digest, text
-        state.item_count, state.built_at, state.published_at = len(kept), ctx.now, None
+        row: dict[str, object] = {
+            "device_id": device_id, "version": version, "content_hash": digest, "body": text,
+            "item_count": len(kept), "built_at": ctx.now, "published_at": None}
         truncated_after = kept[-1].start_at if len(kept) < len(items) and kept else None
-        return _Outgoing(device_id, version, text, tuple(kept), truncated_after)
+        return _Outgoing(device_id, version, text, tuple(kept), truncated_after), row
 
     def _record_plays(self, outgoing: list[_Outgoing]) -> None:
         built = [o for o in outgoing if o.items is not None]
