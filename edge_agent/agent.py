@@ -97,7 +97,6 @@ class Agent:
         self.trusted_keys = TrustedKeys(config.data_dir / "trusted_keys.json",
                                         config.center_public_keys)
         self._verifier = Verifier([public_key_from_b64(k) for k in self.trusted_keys.keys])
-        self._data_dir = config.data_dir
         self.passwords = BrokerPasswords(config.data_dir / "credentials.json",
                                          config.mqtt.password)
         self._store = LocalStore(config.data_dir / "agent.sqlite3")
@@ -366,8 +365,7 @@ class Agent:
             return
         if cmd.device_id != self.device_id:
             self.refusals["cmd:wrong_device"] += 1
-            self._emit(self._events.command_ack(cmd.id, CommandOutcome.REJECTED,
-                                                f"command is for {cmd.device_id!r}"))
+            self._ack(cmd.id, CommandOutcome.REJECTED, f"command is for {cmd.device_id!r}")
             return
         if self._store.command_seen(cmd.id, cmd.expires_at.timestamp()):
             self.refusals["cmd:replay"] += 1
@@ -376,10 +374,9 @@ class Agent:
         if now > cmd.expires_at:
             self.refusals["cmd:expired"] += 1
             late = (now - cmd.expires_at).total_seconds()
-            self._emit(self._events.command_ack(
-                cmd.id, CommandOutcome.EXPIRED,
-                f"missed: arrived {late:.0f} s after its validity ended at "
-                f"{cmd.expires_at.isoformat()}"))
+            self._ack(cmd.id, CommandOutcome.EXPIRED,
+                      f"missed: arrived {late:.0f} s after its validity ended at "
+                      f"{cmd.expires_at.isoformat()}")
             return
         action = cmd.action
         if isinstance(action, PlayNow):
@@ -389,11 +386,6 @@ class Agent:
         if isinstance(action, UpdateAgent):
             self.updates.take(cmd, action)  # acknowledged there (accepted or why not)
             return
-        if isinstance(action, MoveBroker):  # the ack goes out through the new broker
-            adopt_broker(self._data_dir, self.passwords, action.url, action.password)
-            self._emit(self._events.command_ack(cmd.id, CommandOutcome.ACCEPTED))
-            self.request_restart(f"moved to the broker at {action.url}")
-            return
         if isinstance(action, RotateCredential):
             self.passwords.propose(action.password)  # stored before the acknowledgement
             self.link.use_newest_password()
@@ -401,4 +393,8 @@ class Agent:
             self.player.stop_current("stopped by command")
         elif isinstance(action, SetVolume):
             self._hw.volume.set_level(action.level)
-        self._emit(self._events.command_ack(cmd.id, CommandOutcome.ACCEPTED))
+        elif isinstance(action, MoveBroker):  # kept before the acknowledgement, like a password
+            adopt_broker(self.config.data_dir, self.passwords, action.url, action.password)
+        self._ack(cmd.id, CommandOutcome.ACCEPTED)
+        if isinstance(action, MoveBroker):  # the ack goes out from the outbox after the restart
+            self.request_restart(f"moved to the broker at {action.url}")

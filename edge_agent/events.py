@@ -23,24 +23,25 @@ class EventFactory:
         return ev.ManifestAccepted(**self._base(), version=version)
 
     def rejected(self, channel: str, reason: str, version: int | None = None) -> ev.MessageRejected:
-        return ev.MessageRejected(**self._base(), channel=channel, reason=reason[:500],
+        return ev.MessageRejected(**self._base(), channel=channel, reason=_text(reason, 500),
                                   version=version)
 
     def media_ready(self, sha256: str, size: int, resumed_from: int) -> ev.MediaReady:
         return ev.MediaReady(**self._base(), sha256=sha256, size=size, resumed_from=resumed_from)
 
     def media_failed(self, sha256: str, reason: str) -> ev.MediaFailed:
-        return ev.MediaFailed(**self._base(), sha256=sha256, reason=reason[:500])
+        return ev.MediaFailed(**self._base(), sha256=sha256, reason=_text(reason, 500))
 
     def command_ack(
         self, command_id: str, outcome: ev.CommandOutcome, reason: str = ""
     ) -> ev.CommandAck:
         return ev.CommandAck(**self._base(), command_id=command_id, outcome=outcome,
-                             reason=reason[:500])
+                             reason=_text(reason, 500))
 
     def fault(self, component: str, error: str, count: int, recovery: str) -> ev.AgentFault:
-        return ev.AgentFault(**self._base(), component=component[:40], error=error[:500],
-                             count=max(1, count), recovery=recovery[:200])
+        return ev.AgentFault(**self._base(), component=_text(component, 40),
+                             error=_text(error, 500), count=max(1, count),
+                             recovery=_text(recovery, 200))
 
     def play(self, outcome: PlayOutcome) -> ev.PlayEvent:
         item: PlayItem = outcome.item
@@ -58,5 +59,11 @@ class EventFactory:
                                     ended_at=outcome.ended_at)
         if outcome.kind is OutcomeKind.INTERRUPTED:
             return ev.PlayInterrupted(**common, started_at=outcome.started_at,
-                                      ended_at=outcome.ended_at, reason=outcome.reason[:500])
-        return ev.PlayFailed(**common, reason=outcome.reason[:500])
+                                      ended_at=outcome.ended_at, reason=_text(outcome.reason, 500))
+        return ev.PlayFailed(**common, reason=_text(outcome.reason, 500))
+
+
+def _text(value: str, limit: int) -> str:
+    """A reason for the center: at most ``limit`` characters, a NUL (which a refused payload
+    may carry into an error message) shown as U+FFFD, since the center refuses NUL text."""
+    return value.replace("\x00", "\ufffd")[:limit]
