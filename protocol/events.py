@@ -79,6 +79,8 @@ class PlayCompleted(_PlayEventBase):
     type: Literal["play_completed"] = "play_completed"
     started_at: UtcDatetime
     ended_at: UtcDatetime
+    # live items: milliseconds of the source's audio actually played (not filler, not silence)
+    heard_ms: int | None = Field(default=None, ge=0, exclude_if=lambda v: v is None)
 
 
 class PlayInterrupted(_PlayEventBase):
@@ -86,6 +88,23 @@ class PlayInterrupted(_PlayEventBase):
     started_at: UtcDatetime
     ended_at: UtcDatetime
     reason: str = Field(max_length=500)
+    heard_ms: int | None = Field(default=None, ge=0, exclude_if=lambda v: v is None)
+
+
+class LiveSourceState(StrEnum):
+    LOST = "lost"  # no segment for the item's gone_after_s: filler (or silence) plays
+    BACK = "back"  # segments come again: the source plays
+
+
+class LiveSource(_EventBase):
+    """A live item's source was lost or came back while its window is open."""
+
+    type: Literal["live_source"] = "live_source"
+    item_id: str
+    stream_id: str = Field(max_length=64)
+    state: LiveSourceState
+    at: UtcDatetime
+    reason: str = Field(default="", max_length=500)
 
 
 class PlayFailed(_PlayEventBase):
@@ -150,6 +169,7 @@ DeviceEvent = Annotated[
     | PlayCompleted
     | PlayInterrupted
     | PlayFailed
+    | LiveSource
     | CommandAck
     | AgentFault
     | UpdateReport

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from protocol.base import FrozenModel, Priority, UtcDatetime
 from protocol.feedback import FeedbackAnswer, FeedbackCategory
+from protocol.live import LiveContent
 from protocol.training import TrainingBundleRef
 
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -32,7 +33,7 @@ class TextContent(FrozenModel):
     lang: str = "vi"
 
 
-ItemContent = Annotated[AudioContent | TextContent, Field(discriminator="type")]
+ItemContent = Annotated[AudioContent | TextContent | LiveContent, Field(discriminator="type")]
 
 
 class PlayItem(FrozenModel):

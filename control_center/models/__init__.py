@@ -15,6 +15,7 @@ from control_center.models.content import (
     ScheduleTarget,
 )
 from control_center.models.dead_letters import IngestDeadLetter
+from control_center.models.live import LiveKind, LiveState, LiveStream
 from control_center.models.distribution import Distribution, DistributionState
 from control_center.models.emergency import (
     BroadcastKind,
@@ -160,4 +161,7 @@ __all__ = [
     "RolloutDevice",
     "RolloutDeviceState",
     "RolloutState",
+    "LiveKind",
+    "LiveState",
+    "LiveStream",
 ]

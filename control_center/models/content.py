@@ -25,6 +25,7 @@ from protocol.base import Priority
 class BulletinKind(StrEnum):
     AUDIO = "audio"
     TEXT = "text"
+    RELAY = "relay"  # an upstream station relayed in windows (its stream: models.live)
 
 
 class ScheduleKind(StrEnum):

@@ -58,6 +58,8 @@ class PlayLog(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # live items: milliseconds of the source heard (the device's report; filler not counted)
+    heard_ms: Mapped[int | None] = mapped_column(Integer)
 
 
 class DeviceEventRecord(Base):

@@ -1,0 +1,1 @@
+"""Live audio at the center: streams, their segmenter (ffmpeg HLS), signed segments, tokens."""
