@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
@@ -20,6 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from control_center.models.base import Base, UtcDateTime, str_enum
 from protocol.base import Priority
+
+if TYPE_CHECKING:
+    from control_center.models.live import LiveStream
 
 
 class BulletinKind(StrEnum):
@@ -151,6 +155,26 @@ class Bulletin(Base):
     review_note: Mapped[str] = mapped_column(Text, default="", server_default="")
     # emergency sent without approval by a role allowed to (also flagged in the audit log)
     approval_skipped: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # kind relay: its stream (source, window, filler); loaded when first read
+    live_stream: Mapped[LiveStream | None] = relationship(viewonly=True, lazy="select")
+
+    @property
+    def source_url(self) -> str | None:
+        """A relay's upstream URL (None for other kinds)."""
+        stream = self.live_stream if self.kind == BulletinKind.RELAY else None
+        return stream.source_url if stream is not None else None
+
+    @property
+    def window_minutes(self) -> int | None:
+        """How long each occurrence of a relay lasts, in minutes (None for other kinds)."""
+        stream = self.live_stream if self.kind == BulletinKind.RELAY else None
+        return (stream.window_s or 0) // 60 if stream is not None else None
+
+    @property
+    def filler_sha256(self) -> str | None:
+        """A relay's filler media, played while its source is gone (None: silence)."""
+        stream = self.live_stream if self.kind == BulletinKind.RELAY else None
+        return stream.filler_sha256 if stream is not None else None
 
 
 class Schedule(Base):

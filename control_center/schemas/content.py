@@ -16,6 +16,9 @@ from protocol.base import Priority
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Category = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+SourceUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=2000)]
+WindowMinutes = Annotated[int, Field(ge=1, le=1440)]
 
 
 class RenditionPublic(OutputModel):
@@ -99,6 +102,14 @@ class BulletinCreate(InputModel):
         default=None, description="required for kind=audio (ready media); refused for kind=text")
     text: Text | None = Field(
         default=None, description="required for kind=text; for kind=audio, its transcript")
+    source_url: SourceUrl | None = Field(
+        default=None, description="required for kind=relay: the upstream stream (Icecast/HTTP "
+        "or an HLS playlist), http:// or https://; refused for other kinds")
+    window_minutes: WindowMinutes | None = Field(
+        default=None, description="required for kind=relay: how long each occurrence relays")
+    filler_sha256: Sha256 | None = Field(
+        default=None, description="kind=relay, optional: ready media played while the source "
+        "is gone (none: silence)")
 
 
 class BulletinUpdate(InputModel):
@@ -110,6 +121,9 @@ class BulletinUpdate(InputModel):
     priority: Priority | None = None
     media_sha256: Sha256 | None = None
     text: Text | None = None
+    source_url: SourceUrl | None = Field(default=None, description="relay bulletins only")
+    window_minutes: WindowMinutes | None = Field(default=None, description="relay only")
+    filler_sha256: Sha256 | None = Field(default=None, description="relay only; null: none")
 
 
 class BulletinPublic(OutputModel):
@@ -120,6 +134,11 @@ class BulletinPublic(OutputModel):
     kind: BulletinKind
     media_sha256: str | None
     text: str | None
+    source_url: str | None = Field(default=None, description="relay: the upstream stream")
+    window_minutes: int | None = Field(default=None, description="relay: each occurrence's "
+                                       "length in minutes")
+    filler_sha256: str | None = Field(default=None, description="relay: played while the "
+                                      "source is gone")
     created_at: datetime
     updated_at: datetime
     status: BulletinStatus = Field(

@@ -18,7 +18,7 @@ from control_center.core.permissions import Permission
 from control_center.errors import InvalidInput, NotFound
 from control_center.models import Bulletin, BulletinKind, BulletinStatus
 from control_center.schemas.content import BulletinCreate, BulletinUpdate
-from control_center.services import media_store, workflow
+from control_center.services import media_store, relay_bulletins, workflow
 
 
 def get_bulletin(session: Session, *, bulletin_id: int) -> Bulletin:
@@ -45,9 +45,18 @@ def list_bulletins(
 
 
 def _check_content(
-    session: Session, *, kind: BulletinKind, media_sha256: str | None, text: str | None
+    session: Session, *, kind: BulletinKind, media_sha256: str | None, text: str | None,
+    relay: tuple[str | None, int | None, str | None] = (None, None, None),
 ) -> None:
-    """Audio: ready media (a text beside it is its transcript). Text: a text and no media."""
+    """Audio: ready media (a text beside it is its transcript). Text: a text and no media.
+    Relay: ``relay`` = (source URL, window minutes, filler), no media; only relays take those."""
+    source_url, window_minutes, filler_sha256 = relay
+    relay_bulletins.check_relay_fields(session, kind=kind, source_url=source_url,
+                                       window_minutes=window_minutes, filler_sha256=filler_sha256)
+    if kind == BulletinKind.RELAY and media_sha256:
+        raise InvalidInput("a relay bulletin plays its source_url and has no media: drop "
+                           "media_sha256 (a filler for when the source is gone is "
+                           "filler_sha256)")
     if kind == BulletinKind.AUDIO:
         if not media_sha256:
             raise InvalidInput("an audio bulletin needs media_sha256 (upload with POST /media)")
@@ -70,7 +79,8 @@ def create_bulletin(
     ``status`` None: approved for the system token, a draft for a user. Callers check the
     permission to write bulletins (routes require EDIT_BULLETINS).
     """
-    _check_content(session, kind=data.kind, media_sha256=data.media_sha256, text=data.text)
+    _check_content(session, kind=data.kind, media_sha256=data.media_sha256, text=data.text,
+                   relay=(data.source_url, data.window_minutes, data.filler_sha256))
     if status is None:
         status = BulletinStatus.APPROVED if actor.is_system else BulletinStatus.DRAFT
     bulletin = Bulletin(
@@ -80,6 +90,10 @@ def create_bulletin(
     )
     session.add(bulletin)
     session.flush()
+    if data.kind == BulletinKind.RELAY and data.source_url and data.window_minutes:
+        relay_bulletins.create_stream(
+            session, bulletin=bulletin, source_url=data.source_url,
+            window_minutes=data.window_minutes, filler_sha256=data.filler_sha256, now=now)
     audit.record(session, actor=actor, action="create", object_type="bulletin",
                  object_id=bulletin.id, detail=data.model_dump(mode="json"), at=now)
     session.commit()
@@ -108,10 +122,16 @@ def update_bulletin(
             raise InvalidInput(f"{name} cannot be null")
     _check_content(session, kind=bulletin.kind,  # checked before anything is changed
                    media_sha256=changes.get("media_sha256", bulletin.media_sha256),
-                   text=changes.get("text", bulletin.text))
+                   text=changes.get("text", bulletin.text),
+                   relay=(changes.get("source_url", bulletin.source_url),
+                          changes.get("window_minutes", bulletin.window_minutes),
+                          changes.get("filler_sha256", bulletin.filler_sha256)))
     changed = {name for name, value in changes.items() if getattr(bulletin, name) != value}
     for name, value in changes.items():
-        setattr(bulletin, name, value)
+        if name not in relay_bulletins.RELAY_FIELDS:
+            setattr(bulletin, name, value)
+    if bulletin.kind == BulletinKind.RELAY:
+        relay_bulletins.update_stream(session, bulletin=bulletin, changes=changes)
     bulletin.updated_at = now
     audit.record(session, actor=actor, action="update", object_type="bulletin",
                  object_id=bulletin.id, detail=data.model_dump(mode="json", exclude_unset=True),

@@ -15,12 +15,13 @@ from control_center.errors import NotFound
 from control_center.models import (
     AdminUnit,
     Bulletin,
+    BulletinKind,
     BulletinStatus,
     Device,
     Distribution,
     DistributionState,
 )
-from control_center.services.conflicts import timing_instants, timing_of
+from control_center.services.conflicts import bulletin_durations, timing_instants, timing_of
 from control_center.services.expansion import zone
 from control_center.services.schedules import (
     list_schedules,
@@ -41,6 +42,7 @@ class Entry:
     start: datetime  # local time
     devices: int  # devices of the shown subtree it reaches
     linked: bool = True  # False: placed by a level above; shown, but its page is not the actor's
+    end: datetime | None = None  # a relay's window end, local time (None: plays its length)
 
 
 def monday_of(day: date) -> date:
@@ -87,6 +89,8 @@ def week_entries(
     schedules = list_schedules(session, active=True, limit=100_000)
     bulletins = {b.id: b for b in session.scalars(select(Bulletin).where(
         Bulletin.id.in_({s.bulletin_id for s in schedules})))}
+    windows = bulletin_durations(session, [  # relays show as windows [start, end)
+        b for b in bulletins.values() if b.kind == BulletinKind.RELAY])
     entries: list[Entry] = []
     for schedule in schedules:
         reached = resolve_targets(session, spec=spec_of(schedule), check=False) & shown
@@ -97,9 +101,11 @@ def week_entries(
         for instant in timing_instants(timing_of(schedule), start=start,
                                        end=end - timedelta(microseconds=1)):
             if instant >= schedule.created_at:
+                window = windows.get(bulletin.id)
                 entries.append(Entry(schedule.id, bulletin.id, bulletin.title,
                                      bulletin.priority, instant.astimezone(tz), len(reached),
-                                     linked))
+                                     linked, (instant + window).astimezone(tz)
+                                     if window is not None else None))
     entries.sort(key=lambda e: (e.start, e.schedule_id))
     return entries
 

@@ -3,7 +3,8 @@
 A device plays one item at a time, so two schedules whose occurrences overlap on a device
 delay one another (or an emergency interrupts). The check looks ahead 14 days (or until
 ``valid_until``); an occurrence lasts as long as its bulletin plays: the delivery file's
-duration for audio, an estimate at 150 words per minute (at least 5 s) for text.
+duration for audio, an estimate at 150 words per minute (at least 5 s) for text, its window
+for a relay.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from control_center.core.targets import resolve_targets, spec_of
-from control_center.models import Bulletin, BulletinKind, MediaAsset, Schedule, ScheduleKind
+from control_center.models import (
+    Bulletin,
+    BulletinKind,
+    LiveStream,
+    MediaAsset,
+    Schedule,
+    ScheduleKind,
+)
 from control_center.services.expansion import Recurrence, expand_recurring, zone
 from control_center.services.schedule_timing import Timing
 
@@ -47,8 +55,12 @@ def text_duration(text: str) -> timedelta:
     return max(MIN_TEXT, timedelta(seconds=words * 60 / WORDS_PER_MINUTE))
 
 
-def play_duration(bulletin: Bulletin, asset: MediaAsset | None) -> timedelta:
-    """How long one occurrence of ``bulletin`` plays (its delivery file, or the text)."""
+def play_duration(bulletin: Bulletin, asset: MediaAsset | None,
+                  window_s: int | None = None) -> timedelta:
+    """How long one occurrence of ``bulletin`` plays (its delivery file, the text, or a
+    relay's window of ``window_s``)."""
+    if bulletin.kind == BulletinKind.RELAY:
+        return max(MIN_AUDIO, timedelta(seconds=window_s or 0))
     if bulletin.kind == BulletinKind.TEXT:
         return text_duration(bulletin.text or "")
     if asset is None:
@@ -57,12 +69,18 @@ def play_duration(bulletin: Bulletin, asset: MediaAsset | None) -> timedelta:
 
 
 def bulletin_durations(session: Session, bulletins: Iterable[Bulletin]) -> dict[int, timedelta]:
-    """``play_duration`` of each bulletin, by id (one query for the media)."""
+    """``play_duration`` of each bulletin, by id (one query for the media, one for relay
+    windows when there are relays)."""
     rows = list(bulletins)
     shas = {b.media_sha256 for b in rows if b.media_sha256}
     assets = {a.sha256: a for a in session.scalars(
         select(MediaAsset).where(MediaAsset.sha256.in_(shas)))} if shas else {}
-    return {b.id: play_duration(b, assets.get(b.media_sha256 or "")) for b in rows}
+    relay_ids = [b.id for b in rows if b.kind == BulletinKind.RELAY]
+    windows: dict[int | None, int | None] = dict(session.execute(
+        select(LiveStream.bulletin_id, LiveStream.window_s)
+        .where(LiveStream.bulletin_id.in_(relay_ids)))) if relay_ids else {}
+    return {b.id: play_duration(b, assets.get(b.media_sha256 or ""), windows.get(b.id))
+            for b in rows}
 
 
 def timing_instants(timing: Timing, *, start: datetime, end: datetime) -> list[datetime]:

@@ -36,16 +36,19 @@ def media_url(public_base_url: str, sha256: str) -> str:
     return f"{public_base_url}/api/v1/media/{sha256}"
 
 
-def schedule_instants(schedule: Schedule, *, now: datetime, horizon: timedelta) -> list[datetime]:
-    """The instants of a schedule that belong in manifests built at ``now``."""
+def schedule_instants(
+    schedule: Schedule, *, now: datetime, horizon: timedelta, keep: timedelta = GRACE
+) -> list[datetime]:
+    """The instants of a schedule that belong in manifests built at ``now``: those that
+    started at most ``keep`` ago (a relay's window: a device that boots mid-window joins it)."""
     if schedule.kind == ScheduleKind.ONE_OFF:
         start = schedule.start_at
-        return [start] if start is not None and start >= now - GRACE else []
+        return [start] if start is not None and start >= now - keep else []
     if schedule.rrule is None or schedule.valid_from is None:
         return []
     rec = Recurrence(schedule.rrule, schedule.valid_from, schedule.valid_until, schedule.timezone)
     try:
-        return expand_recurring(rec, window_start=now - GRACE, window_end=now + horizon)
+        return expand_recurring(rec, window_start=now - keep, window_end=now + horizon)
     except InvalidInput as exc:  # stored rules were validated; a tz database change could do it
         log.error("schedule %s cannot be expanded any more: %s", schedule.id, exc)
         return []
@@ -54,7 +57,10 @@ def schedule_instants(schedule: Schedule, *, now: datetime, horizon: timedelta) 
 def bulletin_content(
     bulletin: Bulletin, *, media: Mapping[str, MediaAsset], public_base_url: str
 ) -> ItemContent | None:
-    """What a device plays for a bulletin, or None when its content is missing."""
+    """What a device plays for a bulletin, or None when its content is missing (a relay's
+    live content is built from its stream: ``live.relays.live_content_for``)."""
+    if bulletin.kind == BulletinKind.RELAY:
+        return None
     if bulletin.kind == BulletinKind.TEXT and bulletin.text:
         return TextContent(text=bulletin.text)
     asset = media.get(bulletin.media_sha256 or "")

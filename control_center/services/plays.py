@@ -161,9 +161,11 @@ def apply_play_event(session: Session, *, event: PlayEvent, now: datetime,
     elif isinstance(event, PlayCompleted):
         row.status = PlayStatus.COMPLETED
         row.started_at, row.ended_at, row.reason = event.started_at, event.ended_at, None
+        row.heard_ms = event.heard_ms  # live items: the source's audio played
     elif isinstance(event, PlayInterrupted):
         row.status = PlayStatus.INTERRUPTED
         row.started_at, row.ended_at, row.reason = event.started_at, event.ended_at, event.reason
+        row.heard_ms = event.heard_ms
     elif isinstance(event, PlayFailed):
         row.status = PlayStatus.FAILED
         row.reason = event.reason

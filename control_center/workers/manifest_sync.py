@@ -24,8 +24,10 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from control_center.broker.routing import Publisher
 from control_center.core.targets import schedule_devices
 from control_center.feedback.manifest import KioskExtras, kiosk_extras
+from control_center.live import relays
 from control_center.models import (
     Bulletin,
+    BulletinKind,
     Device,
     DeviceState,
     ManifestState,
@@ -79,6 +81,7 @@ class _Context:
     inactive: set[str] = field(default_factory=set)  # retired or revoked: empty manifests
     trusted_keys: tuple[str, ...] = ()  # during and after a key rotation
     by_device: dict[str, list[Schedule]] = field(default_factory=dict)  # reach, inverted
+    relays: dict[int, relays.RelayPlacement] = field(default_factory=dict)  # by bulletin id
 
     def __post_init__(self) -> None:
         for schedule in self.schedules:  # in the schedules' order, as each device lists them
@@ -228,13 +231,20 @@ class ManifestSync:
         bulletins = {
             b.id: b for b in session.scalars(select(Bulletin).where(Bulletin.id.in_(bulletin_ids)))
         }
+        streams = relays.relay_streams(session, bulletin_ids=[
+            b.id for b in bulletins.values() if b.kind == BulletinKind.RELAY])
         shas = {b.media_sha256 for b in bulletins.values() if b.media_sha256}
+        shas |= {s.filler_sha256 for s in streams.values() if s.filler_sha256}
         assets = session.scalars(select(MediaAsset).where(MediaAsset.sha256.in_(shas)))
         media = {m.sha256: m for m in assets}
-        contents = {
+        contents: dict[int, ItemContent | None] = {
             bid: mf.bulletin_content(b, media=media, public_base_url=self._base_url)
             for bid, b in bulletins.items()
         }
+        for bid, stream in streams.items():
+            contents[bid] = relays.live_content_for(
+                stream, public_base_url=self._base_url,
+                filler=media.get(stream.filler_sha256 or ""))
         reach = schedule_devices(session, schedules=schedules)
         extras = kiosk_extras(session, now=now)
         for device_id, bundles in kiosk_bundles(session, public_base_url=self._base_url).items():
@@ -244,7 +254,8 @@ class ManifestSync:
         inactive = set(session.scalars(select(Device.id).where(
             Device.state != DeviceState.ACTIVE)))
         return _Context(now, reach, schedules, bulletins, contents, extras=extras, orders=orders,
-                        inactive=inactive, trusted_keys=self._trusted_keys())
+                        inactive=inactive, trusted_keys=self._trusted_keys(),
+                        relays={bid: relays.placement_of(s) for bid, s in streams.items()})
 
     def _rebuild_one(
         self, ctx: _Context, device_id: str, state: ManifestState | None
@@ -255,13 +266,17 @@ class ManifestSync:
         mine = [] if retired else ctx.by_device.get(device_id, [])
         for schedule in mine:
             if schedule.id not in ctx.instants:
+                relay = ctx.relays.get(schedule.bulletin_id)
                 ctx.instants[schedule.id] = mf.schedule_instants(
-                    schedule, now=ctx.now, horizon=self._horizon
+                    schedule, now=ctx.now, horizon=self._horizon,
+                    keep=relay.keep if relay is not None else GRACE,
                 )
         items = mf.build_items(
             schedules=mine, instants=ctx.instants, bulletins=ctx.bulletins, contents=ctx.contents,
             orders=ctx.orders,
         )
+        if ctx.relays:  # live items: each occurrence's end and this device's token
+            items = relays.for_device(items, placements=ctx.relays, device_id=device_id)
         digest = mf.content_hash(items)
         extras = None if retired else ctx.extras.get(device_id)
         if extras is not None:
