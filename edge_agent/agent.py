@@ -36,6 +36,7 @@ from edge_agent.health import (
     TrackedVolume,
 )
 from edge_agent.housekeeper import DAY_S, Housekeeper
+from edge_agent.live.runner import LiveRunner
 from edge_agent.media_cache import Fetched, MediaCache
 from edge_agent.mqtt_link import MqttLink
 from edge_agent.outbox import Ledger, Outbox
@@ -48,11 +49,12 @@ from edge_agent.update.trial import HealthChecks, player_stalled
 from edge_agent.watchdog import Watchdog
 from protocol.codec import encode
 from protocol.errors import ProtocolError
-from protocol.events import CommandOutcome, Status
+from protocol.events import CommandOutcome, LiveSourceState, Status
 from protocol.manifest import (
     AudioContent,
     Manifest,
     MoveBroker,
+    PlayItem,
     PlayNow,
     RotateCredential,
     SetVolume,
@@ -92,7 +94,8 @@ class Agent:
         self.restart_reason = ""
         self._amp = TrackedAmplifier(hardware.amplifier)
         self._volume = TrackedVolume(hardware.volume)
-        hardware = Hardware(sink=hardware.sink, amplifier=self._amp, volume=self._volume)
+        hardware = Hardware(sink=hardware.sink, amplifier=self._amp, volume=self._volume,
+                            live=hardware.live)
         self._hw = hardware
         self.trusted_keys = TrustedKeys(config.data_dir / "trusted_keys.json",
                                         config.center_public_keys)
@@ -114,11 +117,15 @@ class Agent:
                                               on_reference=self._on_clock_reference)
                              if config.health.time_url else None)
         created_at = self._store.created_at
+        self.live = None if hardware.live is None else LiveRunner(
+            device_id=self.device_id, verifier=self._verifier, sink=hardware.live,
+            clock=self._clock, cache=self.cache, on_source=self._on_live_source)
         self.player = Player(
             hardware=hardware, cache=self.cache, store=self._store, clock=self._clock,
             config=config.player, report=self._on_play, heartbeats=self.heartbeats,
             on_fault=self._fault,
             skip_before=datetime.fromtimestamp(created_at, UTC) if created_at else None,
+            live=self.live,
         )
         self.downloader = Downloader(
             cache=self.cache, config=config.cache, on_ready=self._on_media_ready,
@@ -281,6 +288,9 @@ class Agent:
     def _on_play(self, outcome: PlayOutcome) -> None:
         self.play_now.played(outcome)  # its acknowledgement goes before the play event
         self._emit(self._events.play(outcome))
+
+    def _on_live_source(self, item: PlayItem, state: LiveSourceState, reason: str) -> None:
+        self._emit(self._events.live_source(item, state, reason))
 
     def _on_media_ready(self, fetched: Fetched) -> None:
         self._emit(self._events.media_ready(fetched.sha256, fetched.size, fetched.resumed_from))

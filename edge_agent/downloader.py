@@ -13,10 +13,21 @@ from edge_agent.config import CacheConfig
 from edge_agent.errors import DownloadError
 from edge_agent.media_cache import Fetched, MediaCache
 from edge_agent.supervision import FaultSink, Heartbeats, supervise
+from protocol.live import LiveContent
 from protocol.manifest import AudioContent, PlayItem
 
 log = logging.getLogger(__name__)
 FETCH_MARGIN_S = 20.0  # media due within this is fetched at once
+
+
+def media_of(item: PlayItem) -> AudioContent | None:
+    """The file an item needs in the cache: its audio, or a live item's filler."""
+    if isinstance(item.content, AudioContent):
+        return item.content
+    if isinstance(item.content, LiveContent) and item.content.filler is not None:
+        f = item.content.filler
+        return AudioContent(sha256=f.sha256, url=f.url, size=f.size, duration_ms=f.duration_ms)
+    return None
 
 
 class Downloader:
@@ -66,11 +77,12 @@ class Downloader:
         not_before: dict[str, float] = {}
         now = time.time()
         for item in ordered:
-            if isinstance(item.content, AudioContent) and item.content.sha256 not in wanted:
-                wanted[item.content.sha256] = item.content
+            media = media_of(item)
+            if media is not None and media.sha256 not in wanted:
+                wanted[media.sha256] = media
                 slack = item.start_at.timestamp() - now - FETCH_MARGIN_S
                 jitter = min(self._config.fetch_jitter_s, max(0.0, slack / 4))
-                not_before[item.content.sha256] = now + self._random.uniform(0, jitter)
+                not_before[media.sha256] = now + self._random.uniform(0, jitter)
         with self._cond:
             self._wanted = list(wanted.values())
             self._not_before = not_before
@@ -78,10 +90,11 @@ class Downloader:
 
     def add(self, item: PlayItem) -> None:
         """Fetch one more item's media ahead of the rest (a play-now command)."""
-        if isinstance(item.content, AudioContent):
+        media = media_of(item)
+        if media is not None:
             with self._cond:
-                self._wanted.insert(0, item.content)
-                self._not_before.pop(item.content.sha256, None)
+                self._wanted.insert(0, media)
+                self._not_before.pop(media.sha256, None)
                 self._cond.notify_all()
 
     def _next(self) -> tuple[AudioContent | None, float]:

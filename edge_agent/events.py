@@ -38,6 +38,12 @@ class EventFactory:
         return ev.CommandAck(**self._base(), command_id=command_id, outcome=outcome,
                              reason=_text(reason, 500))
 
+    def live_source(self, item: PlayItem, state: ev.LiveSourceState,
+                    reason: str) -> ev.LiveSource:
+        stream_id = getattr(item.content, "stream_id", "")
+        return ev.LiveSource(**self._base(), item_id=item.item_id, stream_id=stream_id,
+                             state=state, at=self._clock.now(), reason=_text(reason, 500))
+
     def fault(self, component: str, error: str, count: int, recovery: str) -> ev.AgentFault:
         return ev.AgentFault(**self._base(), component=_text(component, 40),
                              error=_text(error, 500), count=max(1, count),
@@ -56,10 +62,11 @@ class EventFactory:
             return ev.PlayStarted(**common, started_at=outcome.started_at)
         if outcome.kind is OutcomeKind.COMPLETED:
             return ev.PlayCompleted(**common, started_at=outcome.started_at,
-                                    ended_at=outcome.ended_at)
+                                    ended_at=outcome.ended_at, heard_ms=outcome.heard_ms)
         if outcome.kind is OutcomeKind.INTERRUPTED:
             return ev.PlayInterrupted(**common, started_at=outcome.started_at,
-                                      ended_at=outcome.ended_at, reason=_text(outcome.reason, 500))
+                                      ended_at=outcome.ended_at, reason=_text(outcome.reason, 500),
+                                      heard_ms=outcome.heard_ms)
         return ev.PlayFailed(**common, reason=_text(outcome.reason, 500))
 
 

@@ -37,6 +37,20 @@ class AudioSink(Protocol):
         ...
 
 
+class PcmSink(Protocol):
+    """The output of live audio: 48 kHz mono signed 16-bit samples, each at its instant."""
+
+    def write(self, pcm: bytes, *, at: datetime, cancel: threading.Event) -> datetime | None:
+        """Play ``pcm`` from the center-time instant ``at`` (continuing the previous write
+        without a seam when ``at`` is where it ended); block until the samples are handed to
+        the output. Return the instant the first sample left, None if ``cancel`` was set."""
+        ...
+
+    def close(self) -> None:
+        """The live play ended: let the buffered samples out and release the output."""
+        ...
+
+
 class Amplifier(Protocol):
     def set_power(self, on: bool) -> None:
         """Switch the amplifier relay."""
@@ -54,3 +68,4 @@ class Hardware:
     sink: AudioSink
     amplifier: Amplifier
     volume: VolumeControl
+    live: PcmSink | None = None  # None: this device cannot play live audio

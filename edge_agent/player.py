@@ -9,6 +9,7 @@ commune's ranking) decides, then the instants.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 import threading
@@ -25,6 +26,7 @@ from edge_agent.media_cache import MediaCache
 from edge_agent.store import LocalStore
 from edge_agent.supervision import FaultSink, Heartbeats, supervise
 from protocol.base import Priority
+from protocol.live import LiveContent
 from protocol.manifest import AudioContent, PlayItem
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,11 @@ class PlayOutcome:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     reason: str = ""
+    heard_ms: int | None = None  # live items: milliseconds of the source played
+
+
+LiveRun = Callable[[PlayItem, threading.Event, Callable[[datetime], None]], PlayOutcome]
+"""Plays a live item until its window ends or the event is set (``edge_agent.live.runner``)."""
 
 
 @dataclass(slots=True)
@@ -78,8 +85,10 @@ class Player:
         heartbeats: Heartbeats | None = None,
         on_fault: FaultSink | None = None,
         skip_before: datetime | None = None,
+        live: LiveRun | None = None,
     ) -> None:
         self._hw = hardware
+        self._live = live
         self._heartbeats = heartbeats or Heartbeats()
         self._on_fault: FaultSink = on_fault or (lambda component, exc, recovery: None)
         # Scheduled items due before this instant are not played late: the store was created
@@ -217,6 +226,8 @@ class Player:
                 self._done.add(item.item_id)
                 continue
             until = self._adhoc_until.get(item.item_id, item.start_at + lateness)
+            if isinstance(item.content, LiveContent):
+                until = item.content.ends_at  # a live window is joined until it closes
             if item.start_at > now:
                 deadlines.append(item.start_at)
                 deadlines.append(item.start_at - preroll)
@@ -246,7 +257,9 @@ class Player:
             current.reason = f"interrupted by {ready[0].priority.value} item {ready[0].item_id}"
             current.cancel.set()
         for item in due:
-            if not isinstance(item.content, AudioContent):
+            if isinstance(item.content, LiveContent) and self._live is None:
+                self._fail(item, "this device has no live audio output")
+            elif not isinstance(item.content, AudioContent | LiveContent):
                 self._fail(item, "text items cannot be played on this device yet")
         playing = self._current.item.item_id if self._current is not None else None
         # a play-now item stays known while it plays, or the next wake-up would see it orphaned
@@ -259,9 +272,13 @@ class Player:
         return max(0.0, min(MAX_SLEEP_S, (min(future) - now).total_seconds()))
 
     def _ready(self, item: PlayItem) -> bool:
+        if isinstance(item.content, LiveContent):
+            return self._live is not None
         return isinstance(item.content, AudioContent) and self._cache.has(item.content.sha256)
 
     def _miss_reason(self, item: PlayItem) -> str:
+        if isinstance(item.content, LiveContent):
+            return "missed: device was busy or down for the whole live window"
         if isinstance(item.content, AudioContent) and not self._cache.has(item.content.sha256):
             return "missed: media was not in the cache before the lateness limit"
         return "missed: device was busy or down past the lateness limit"
@@ -297,8 +314,11 @@ class Player:
         started: list[datetime] = []
         reporters: list[threading.Timer] = []
 
+        live = isinstance(item.content, LiveContent)
+
         def report_started(at: datetime) -> None:
-            self._journal(item.item_id, OutcomeKind.STARTED)
+            if not live:  # a live window is rejoined after a restart: only its end is kept
+                self._journal(item.item_id, OutcomeKind.STARTED)
             self._report(PlayOutcome(item, OutcomeKind.STARTED, started_at=at))
 
         def on_started(at: datetime) -> None:
@@ -335,6 +355,9 @@ class Player:
     def _play_through(self, play: _Play, reporters: list[threading.Timer],
                       on_started: Callable[[datetime], None], started: list[datetime]) -> None:
         item = play.item
+        if isinstance(item.content, LiveContent):
+            self._play_live(play, reporters, on_started)
+            return
         assert isinstance(item.content, AudioContent)
         sha = item.content.sha256
         self._hw.amplifier.set_power(True)
@@ -370,3 +393,25 @@ class Player:
             self._cache.touch(sha)
         except sqlite3.Error as exc:
             log.warning("cache index update failed for %s: %s", sha[:12], exc)
+
+    def _play_live(self, play: _Play, reporters: list[threading.Timer],
+                   on_started: Callable[[datetime], None]) -> None:
+        """A live window: played until it closes; interrupted while it is still open (by an
+        emergency), it goes back in the queue and resumes afterwards."""
+        item = play.item
+        assert self._live is not None and isinstance(item.content, LiveContent)
+        self._hw.amplifier.set_power(True)
+        outcome = self._live(item, play.cancel, on_started)
+        for timer in reporters:
+            timer.join()
+        if outcome.kind is OutcomeKind.INTERRUPTED and not play.reason:
+            outcome = dataclasses.replace(outcome, reason="stopped")
+        elif outcome.kind is OutcomeKind.INTERRUPTED:
+            outcome = dataclasses.replace(outcome, reason=play.reason)
+        self._report(outcome)
+        if outcome.kind is OutcomeKind.INTERRUPTED and self._clock.now() < item.content.ends_at \
+                and not self._stopping and item.item_id in self._scheduled:
+            with self._cond:
+                self._done.discard(item.item_id)
+        else:
+            self._journal(item.item_id, outcome.kind)

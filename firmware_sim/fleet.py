@@ -10,6 +10,7 @@ from edge_agent.agent import Agent
 from edge_agent.config import AgentConfig
 from firmware_sim.hardware import SimAudioSink, sim_hardware
 from firmware_sim.ledger import LedgerFile
+from firmware_sim.live_sink import SimPcmSink
 from firmware_sim.sensors import SimSensors
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ class Fleet:
             hardware, sink = sim_hardware(config.device_id, log_path, time_scale)
             agent = Agent(config, hardware, probe=SimSensors(config.device_id),
                           ledger=self.ledger)
+            if isinstance(hardware.live, SimPcmSink):
+                hardware.live.clock = lambda a=agent: a.clock.now().timestamp()  # type: ignore[misc]
             self.devices[config.device_id] = SimDevice(agent, sink)
 
     def start(self) -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from edge_agent.hardware import Hardware, PlayResult
+from firmware_sim.live_sink import SimPcmSink
 from protocol.manifest import AudioContent, PlayItem
 
 
@@ -122,4 +123,5 @@ def sim_hardware(
 ) -> tuple[Hardware, SimAudioSink]:
     """A full set of simulated hardware for one device."""
     sink = SimAudioSink(device_id, log_path, time_scale)
-    return Hardware(sink=sink, amplifier=SimAmplifier(), volume=SimVolume()), sink
+    live = SimPcmSink(device_id, log_path.with_suffix(".live") if log_path else None)
+    return Hardware(sink=sink, amplifier=SimAmplifier(), volume=SimVolume(), live=live), sink

@@ -53,8 +53,8 @@ class LiveSegment(FrozenModel):
 
     ``run`` counts the segmenter's starts for this stream (a restart begins a new run, whose
     first segment needs the decoder restarted); ``seq`` counts segments within a run.
-    ``init_sha256`` names the run's initialisation segment, fetched by hash. ``ended`` marks
-    the last segment of a stream that was stopped.
+    ``init_sha256`` names the run's initialisation segment, fetched by hash. The end of a
+    stream is not a segment: the center answers 410 once a stopped stream has no more.
     """
 
     type: Literal["live_segment"] = "live_segment"
@@ -66,4 +66,3 @@ class LiveSegment(FrozenModel):
     duration_ms: int = Field(ge=0, le=60_000)
     sha256: _Sha256
     init_sha256: _Sha256
-    ended: bool = False

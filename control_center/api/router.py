@@ -21,6 +21,7 @@ from control_center.api.routes import (
     feedback,
     forum,
     groups,
+    live_devices,
     media,
     monitoring,
     open311,
@@ -42,6 +43,7 @@ ROUTERS = (
     groups.router, media.router, bulletins.router,
     schedules.router, distributions.router, emergency.router, records.router, monitoring.router,
     feedback.router, training.router, forum.router, signing_keys.router, brokers.router,
+    live_devices.router,
 )
 
 

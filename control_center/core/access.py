@@ -77,6 +77,9 @@ ROUTES: dict[str, Access] = {
     f"GET {API}/auth/me": SIGNED_IN,
     # what devices download (content-addressed; a hash is its own capability)
     f"GET {API}/media/{{sha256}}": PUBLIC,
+    # live segments: a device's own token for the stream is checked by the route
+    f"GET {API}/live/{{stream_id}}/next": PUBLIC,
+    f"GET {API}/live/{{stream_id}}/init/{{sha256}}": PUBLIC,
     f"HEAD {API}/media/{{sha256}}": PUBLIC,
     f"GET {API}/media/{{sha256}}/waveform.png": PUBLIC,
     # agent releases devices download (the signature and the SHA-256s are the authority)

@@ -26,6 +26,7 @@ from control_center.cluster.seats import (
 from control_center.config import Settings
 from control_center.db import create_db_engine, session_factory, upgrade_database
 from control_center.errors import ConfigError
+from control_center.live.desk import LiveDesk
 from control_center.models import Device, DeviceEventRecord
 from control_center.security import load_signing_key
 from control_center.services import signing_keys
@@ -38,6 +39,7 @@ from control_center.workers.broker_sync import BrokerSync
 from control_center.workers.brokers import build_brokers
 from control_center.workers.dead_letters import SPOOL_NAME, DeadLetters
 from control_center.workers.ingest import Ingestor
+from control_center.workers.live_relays import RelayRunner
 from control_center.workers.manifest_sync import ManifestSync
 from control_center.workers.media_worker import MediaWorker
 from control_center.workers.publisher import ManifestPublisher
@@ -173,6 +175,9 @@ class Center:
                                        public_base_url=settings.public_base_url,
                                        timezone=settings.timezone,
                                        publish_timeout_s=settings.publish_timeout_s)
+        self.live = LiveDesk(root=settings.data_dir / "live", signer=self.signer,
+                             sessions=self.sessions, clock=clock)
+        self.relays = RelayRunner(desk=self.live, sessions=self.sessions, clock=clock)
         self.elector = self._elector()
 
     def _claim_seat(self) -> int | None:
@@ -199,6 +204,7 @@ class Center:
             Role("monitor", start=lambda: None, stop=lambda: None),
             Role("rollouts", start=self.rollouts.start, stop=self.rollouts.stop),
             Role("media-resume", start=self.media.resume, stop=lambda: None),
+            Role("live-relays", start=self.relays.start, stop=self.relays.stop),
         ]
         if self.broker_sync is not None:
             roles.append(Role("broker-accounts", start=self.brokers.start_syncs,
@@ -260,7 +266,8 @@ class Center:
 
     def stop(self) -> None:
         self._acks.shutdown(wait=True)
-        self.elector.stop()  # stops the roles it runs (rollouts, broker accounts)
+        self.elector.stop()  # stops the roles it runs (rollouts, broker accounts, relays)
+        self.live.stop_all()
         self.refresher.stop()
         self.brokers.stop_accounts()
         self.bridge.stop()

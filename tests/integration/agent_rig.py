@@ -23,6 +23,7 @@ from edge_agent.config import AgentConfig, CacheConfig, HealthConfig, MqttConfig
 from edge_agent.hardware import Hardware
 from firmware_sim.broker import MosquittoBroker
 from firmware_sim.hardware import SimAudioSink, sim_hardware
+from firmware_sim.live_sink import SimPcmSink
 from protocol.base import Priority
 from protocol.codec import decode_event
 from protocol.manifest import AudioContent, Manifest, PlayItem
@@ -130,6 +131,8 @@ def agent_rig(tmp_path: Path, broker: MosquittoBroker, mqtt_clients: MqttClients
         )
         agent = Agent(config, hardware or sim, clock=clock)
         sink.clock = lambda: agent.clock.now().timestamp()
+        if isinstance((hardware or sim).live, SimPcmSink):
+            (hardware or sim).live.clock = sink.clock  # type: ignore[union-attr]
         agent.start()
         assert agent.link.connected_event.wait(10), "agent did not connect to the broker"
         try:

@@ -1,0 +1,1 @@
+"""Live audio on the device: pull signed segments, decode, play each sample at its instant."""

@@ -1,0 +1,196 @@
+"""One live item played for its window: fetch, verify, decode, and play by the clock.
+
+Every sample is played at the center-time instant its segment's ``EXT-X-PROGRAM-DATE-TIME``
+gives plus the item's fixed delay, through the agent's measured clock: speakers that share a
+stream play the same sample at the same instant, whenever each joined. When no segment comes
+for ``gone_after_s`` the source is reported lost and the filler (or silence) plays until
+segments come again; a dropped link is retried with backoff until the window ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from edge_agent.clock import Clock
+from edge_agent.hardware import PcmSink
+from edge_agent.live.decoder import BYTES_PER_SAMPLE, SAMPLE_RATE, Decoder
+from edge_agent.live.fetcher import LiveRefused, SegmentFetcher, StreamEnded
+from protocol.events import LiveSourceState
+from protocol.live import LiveContent
+
+log = logging.getLogger(__name__)
+
+WAIT_S = 5.0
+"""The longest one request waits for the next segment."""
+LATE_S = 0.05
+"""PCM due longer ago than this is dropped (the speakers stay in step; it is not played late)."""
+BACKOFF_S = (0.5, 1.0, 2.0, 4.0)
+FILLER_CHUNK_S = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class LiveResult:
+    started_at: datetime | None
+    ended_at: datetime
+    completed: bool  # the window ended, or the center ended the stream
+    heard_ms: int
+
+
+class LivePlay:
+    def __init__(self, *, content: LiveContent, fetcher: SegmentFetcher, sink: PcmSink,
+                 clock: Clock, cancel: threading.Event,
+                 on_started: Callable[[datetime], None],
+                 on_source: Callable[[LiveSourceState, str], None],
+                 filler: Path | None = None, ffmpeg: str = "ffmpeg",
+                 wait_s: float = WAIT_S) -> None:
+        self._content = content
+        self._fetcher = fetcher
+        self._sink = sink
+        self._clock = clock
+        self._cancel = cancel
+        self._on_started = on_started
+        self._on_source = on_source
+        self._filler = filler
+        self._ffmpeg = ffmpeg
+        self._wait_s = wait_s
+        self._delay = timedelta(milliseconds=content.delay_ms)
+        self._write_lock = threading.Lock()
+        self._started: datetime | None = None
+        self._heard_samples = 0
+        self._filler_stop: threading.Event | None = None
+        self._filler_thread: threading.Thread | None = None
+        self.refused = 0
+
+    def run(self) -> LiveResult:
+        decoder: Decoder | None = None
+        position: tuple[int, int] | None = None
+        last_heard = time.monotonic()
+        lost = False
+        failures = 0
+        completed = True
+        try:
+            while not self._cancel.is_set():
+                left = (self._content.ends_at - self._clock.now()).total_seconds()
+                if left <= 0:
+                    break
+                try:
+                    segment = self._fetcher.next(position, min(self._wait_s, max(0.5, left)))
+                    failures = 0
+                except StreamEnded:
+                    break
+                except (httpx.HTTPError, LiveRefused) as exc:
+                    if isinstance(exc, LiveRefused):
+                        self.refused += 1
+                    log.warning("live %s: %s", self._content.stream_id[:8], exc)
+                    segment = None
+                    self._cancel.wait(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
+                    failures += 1
+                if segment is None:
+                    if not lost and time.monotonic() - last_heard >= self._content.gone_after_s:
+                        lost = True
+                        self._on_source(LiveSourceState.LOST, "no audio from the center for "
+                                        f"{self._content.gone_after_s} s")
+                        self._start_filler()
+                    continue
+                last_heard = time.monotonic()
+                if lost:
+                    lost = False
+                    self._stop_filler()
+                    self._on_source(LiveSourceState.BACK, "")
+                d = segment.descriptor
+                if decoder is None or position is None or (d.run, d.seq) != (
+                        position[0], position[1] + 1):
+                    if decoder is not None:
+                        decoder.close()
+                    decoder = self._decoder(d.init_sha256, d.pdt + self._delay)
+                    if decoder is None:
+                        continue
+                decoder.write(segment.data)
+                position = (d.run, d.seq)
+            completed = not self._cancel.is_set()
+        finally:
+            if decoder is not None:
+                decoder.close()
+            self._stop_filler()
+            self._sink.close()
+        return LiveResult(self._started, self._clock.now(), completed,
+                          self._heard_samples * 1000 // SAMPLE_RATE)
+
+    def _decoder(self, init_sha256: str, base: datetime) -> Decoder | None:
+        try:
+            init = self._fetcher.init(init_sha256)
+        except (httpx.HTTPError, LiveRefused) as exc:
+            log.warning("live %s: %s", self._content.stream_id[:8], exc)
+            return None
+        holder: list[Decoder] = []
+
+        def on_pcm(index: int, pcm: bytes) -> None:
+            skip = holder[0].pre_skip if holder else 0
+            at = base + timedelta(seconds=(index + skip) / SAMPLE_RATE)
+            if self._write(pcm, at):
+                self._heard_samples += len(pcm) // BYTES_PER_SAMPLE
+
+        decoder = Decoder(init=init, on_pcm=on_pcm, ffmpeg=self._ffmpeg)
+        holder.append(decoder)
+        return decoder
+
+    def _write(self, pcm: bytes, at: datetime) -> bool:
+        """Hand samples due at ``at`` to the sink; False when dropped (late or cancelled)."""
+        if self._cancel.is_set():
+            return False
+        span = timedelta(seconds=len(pcm) / BYTES_PER_SAMPLE / SAMPLE_RATE)
+        if at + span < self._clock.now() - timedelta(seconds=LATE_S):
+            return False
+        with self._write_lock:
+            started = self._sink.write(pcm, at=at, cancel=self._cancel)
+        if started is None:
+            return False
+        if self._started is None:
+            self._started = started
+            self._on_started(started)
+        return True
+
+    # filler ----------------------------------------------------------------------------
+    def _start_filler(self) -> None:
+        stop = threading.Event()
+        self._filler_stop = stop
+        if self._filler is None:
+            return  # silence
+        self._filler_thread = threading.Thread(target=self._play_filler, args=(stop,),
+                                               name="live-filler", daemon=True)
+        self._filler_thread.start()
+
+    def _stop_filler(self) -> None:
+        if self._filler_stop is not None:
+            self._filler_stop.set()
+        if self._filler_thread is not None:
+            self._filler_thread.join(timeout=2)
+        self._filler_stop = self._filler_thread = None
+
+    def _play_filler(self, stop: threading.Event) -> None:
+        assert self._filler is not None
+        pcm = subprocess.run(
+            [self._ffmpeg, "-hide_banner", "-loglevel", "error", "-i", str(self._filler),
+             "-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "pipe:1"],
+            capture_output=True, check=False).stdout
+        step = int(FILLER_CHUNK_S * SAMPLE_RATE) * BYTES_PER_SAMPLE
+        if not pcm:
+            return
+        at = self._clock.now() + timedelta(seconds=FILLER_CHUNK_S)
+        offset = 0
+        while not stop.is_set() and not self._cancel.is_set():
+            chunk = pcm[offset:offset + step]
+            offset = (offset + step) % len(pcm)
+            with self._write_lock:
+                if self._sink.write(chunk, at=at, cancel=stop) is None:
+                    return
+            at += timedelta(seconds=len(chunk) / BYTES_PER_SAMPLE / SAMPLE_RATE)
