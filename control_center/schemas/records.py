@@ -23,6 +23,8 @@ class PlayPublic(OutputModel):
     started_at: datetime | None
     ended_at: datetime | None
     reason: str | None
+    heard_ms: int | None = Field(default=None, description="live items: milliseconds of the "
+                                 "source the device played (filler and silence not counted)")
 
 
 class EventPublic(BaseModel):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from control_center.broker.routing import Publisher
 from control_center.errors import Conflict, InvalidInput
-from control_center.models import Bulletin, MediaAsset
+from control_center.models import Bulletin, BulletinKind, MediaAsset
 from control_center.services.manifests import bulletin_content
 from protocol.base import Priority
 from protocol.manifest import Command, CommandAction, ItemContent, PlayItem, PlayNow
@@ -38,6 +38,9 @@ def play_now_for_bulletin(
         asset = session.get(MediaAsset, bulletin.media_sha256)
         media = {asset.sha256: asset} if asset is not None else {}
     content = bulletin_content(bulletin, media=media, public_base_url=public_base_url)
+    if bulletin.kind == BulletinKind.RELAY:
+        raise InvalidInput(f"bulletin {bulletin.id} is a relay: it plays in the windows of its "
+                           "schedules, not on command (schedule it instead)")
     if content is None:
         raise InvalidInput(f"bulletin {bulletin.id} has no playable content")
     return play_now(bulletin=bulletin, content=content, now=now)

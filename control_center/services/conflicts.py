@@ -76,9 +76,9 @@ def bulletin_durations(session: Session, bulletins: Iterable[Bulletin]) -> dict[
     assets = {a.sha256: a for a in session.scalars(
         select(MediaAsset).where(MediaAsset.sha256.in_(shas)))} if shas else {}
     relay_ids = [b.id for b in rows if b.kind == BulletinKind.RELAY]
-    windows: dict[int | None, int | None] = dict(session.execute(
+    windows = {bid: window for bid, window in session.execute(
         select(LiveStream.bulletin_id, LiveStream.window_s)
-        .where(LiveStream.bulletin_id.in_(relay_ids)))) if relay_ids else {}
+        .where(LiveStream.bulletin_id.in_(relay_ids)))} if relay_ids else {}
     return {b.id: play_duration(b, assets.get(b.media_sha256 or ""), windows.get(b.id))
             for b in rows}
 

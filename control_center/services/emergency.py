@@ -38,6 +38,7 @@ from control_center.errors import (
     CenterError,
     Conflict,
     FieldError,
+    InvalidInput,
 )
 from control_center.models import (
     BroadcastKind,
@@ -282,6 +283,10 @@ def _approve(
 def _content(session: Session, *, desk: EmergencyDesk, bulletin: Bulletin, actor: Actor,
              now: datetime) -> AudioContent:
     """What devices play: the bulletin's audio, or its text spoken by the center."""
+    if bulletin.kind == BulletinKind.RELAY:
+        raise InvalidInput(f"bulletin {bulletin.id} relays a station in scheduled windows and "
+                           "cannot be sent as an emergency: send a recording or a text, or "
+                           "schedule the relay at emergency priority")
     if bulletin.kind == BulletinKind.TEXT:
         asset = speech_media(session, intake=desk.intake, text=bulletin.text or "", actor=actor,
                              now=now)

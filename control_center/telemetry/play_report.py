@@ -90,7 +90,9 @@ def play_report(session: Session, *, unit_id: int, start: datetime,
                 target.failed += 1
             else:
                 target.pending += 1
-            if play.started_at and play.ended_at and play.status in (
+            if play.heard_ms is not None:  # a live item: the source's minutes heard
+                target.minutes += play.heard_ms / 60_000.0
+            elif play.started_at and play.ended_at and play.status in (
                     PlayStatus.COMPLETED, PlayStatus.INTERRUPTED):
                 target.minutes += (play.ended_at - play.started_at).total_seconds() / 60.0
         targeted[key].add(play.device_id)

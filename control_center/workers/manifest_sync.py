@@ -81,7 +81,7 @@ class _Context:
     inactive: set[str] = field(default_factory=set)  # retired or revoked: empty manifests
     trusted_keys: tuple[str, ...] = ()  # during and after a key rotation
     by_device: dict[str, list[Schedule]] = field(default_factory=dict)  # reach, inverted
-    relays: dict[int, relays.RelayPlacement] = field(default_factory=dict)  # by bulletin id
+    placements: dict[int, relays.RelayPlacement] = field(default_factory=dict)  # relays
 
     def __post_init__(self) -> None:
         for schedule in self.schedules:  # in the schedules' order, as each device lists them
@@ -255,7 +255,7 @@ class ManifestSync:
             Device.state != DeviceState.ACTIVE)))
         return _Context(now, reach, schedules, bulletins, contents, extras=extras, orders=orders,
                         inactive=inactive, trusted_keys=self._trusted_keys(),
-                        relays={bid: relays.placement_of(s) for bid, s in streams.items()})
+                        placements={b: relays.placement_of(s) for b, s in streams.items()})
 
     def _rebuild_one(
         self, ctx: _Context, device_id: str, state: ManifestState | None
@@ -266,7 +266,7 @@ class ManifestSync:
         mine = [] if retired else ctx.by_device.get(device_id, [])
         for schedule in mine:
             if schedule.id not in ctx.instants:
-                relay = ctx.relays.get(schedule.bulletin_id)
+                relay = ctx.placements.get(schedule.bulletin_id)
                 ctx.instants[schedule.id] = mf.schedule_instants(
                     schedule, now=ctx.now, horizon=self._horizon,
                     keep=relay.keep if relay is not None else GRACE,
@@ -275,8 +275,8 @@ class ManifestSync:
             schedules=mine, instants=ctx.instants, bulletins=ctx.bulletins, contents=ctx.contents,
             orders=ctx.orders,
         )
-        if ctx.relays:  # live items: each occurrence's end and this device's token
-            items = relays.for_device(items, placements=ctx.relays, device_id=device_id)
+        if ctx.placements:  # live items: each occurrence's end and this device's token
+            items = relays.for_device(items, placements=ctx.placements, device_id=device_id)
         digest = mf.content_hash(items)
         extras = None if retired else ctx.extras.get(device_id)
         if extras is not None:

@@ -15,6 +15,7 @@ from control_center.core.targets import descendant_unit_ids
 from control_center.errors import CenterError, InvalidInput
 from control_center.models import AdminUnit, BulletinKind, MediaState
 from control_center.schemas.distribution import Slot
+from control_center.services.relay_bulletins import MAX_WINDOW_MINUTES, check_source_url
 from control_center.web.console.common import ConsoleContext, FormState
 from protocol.base import Priority
 
@@ -23,7 +24,8 @@ PRIORITY_LABELS: dict[str, str] = {
     Priority.EMERGENCY.value: "Khẩn cấp",
 }
 KIND_LABELS: dict[str, str] = {BulletinKind.AUDIO.value: "Ghi âm (tải tệp lên)",
-                               BulletinKind.TEXT.value: "Văn bản"}
+                               BulletinKind.TEXT.value: "Văn bản",
+                               BulletinKind.RELAY.value: "Tiếp sóng (relay)"}
 PROCESS_WAIT_S = 60.0
 """How long a form post waits for its recording to be processed (about 1 s per minute)."""
 _CHUNK = 1024 * 1024
@@ -51,7 +53,26 @@ def bulletin_form(values: dict[str, str], *, has_file: bool, needs_file: bool) -
         form.error("text", "Nội dung tối đa 20000 ký tự / at most 20000 characters")
     if kind == BulletinKind.AUDIO.value and needs_file and not has_file:
         form.error("audio", "Chọn tệp ghi âm / choose the audio file to upload")
+    if kind == BulletinKind.RELAY.value:
+        _relay_fields(form)
     return form
+
+
+def _relay_fields(form: FormState) -> None:
+    """A relay's source URL (http or https) and window (whole minutes, 1–1440)."""
+    url = form.values.get("source_url", "").strip()
+    if not url:
+        form.error("source_url", "Nhập địa chỉ nguồn phát (http:// hoặc https://) / enter the "
+                   "upstream stream's address")
+    else:
+        try:
+            check_source_url(url)
+        except CenterError as exc:
+            form.error("source_url", f"Địa chỉ nguồn không dùng được / {exc}")
+    raw = form.values.get("window_minutes", "").strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_WINDOW_MINUTES:
+        form.error("window_minutes", f"Nhập số phút từ 1 đến {MAX_WINDOW_MINUTES} / enter "
+                   f"whole minutes from 1 to {MAX_WINDOW_MINUTES}")
 
 
 def store_recording(ctx: ConsoleContext, upload: UploadFile, *, now: datetime) -> str:

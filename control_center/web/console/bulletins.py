@@ -91,24 +91,36 @@ def _has_file(audio: UploadFile | str | None) -> bool:
 def create_bulletin(
     ctx: ConsoleDep, csrf: FormText = "", title: FormText = "", category: FormText = "",
     priority: FormText = "normal", kind: FormText = "audio", text: FormText = "",
+    source_url: FormText = "", window_minutes: FormText = "",
     audio: Annotated[UploadFile | str | None, File()] = None,
+    filler: Annotated[UploadFile | str | None, File()] = None,
 ) -> Response:
     """Validate everything, then store the recording, then the draft: all or nothing."""
     ctx.check_csrf(csrf)
     values = {"title": title, "category": category, "priority": priority, "kind": kind,
-              "text": text}
+              "text": text, "source_url": source_url, "window_minutes": window_minutes}
     form = bulletin_form(values, has_file=_has_file(audio), needs_file=True)
     now = ctx.center.clock()
-    sha = None
+    sha = filler_sha = None
     if form.ok and kind == BulletinKind.AUDIO.value and isinstance(audio, StarletteUpload):
         try:
             sha = store_recording(ctx, audio, now=now)
         except CenterError as exc:
             form.error("audio", upload_error(exc))
+    relay = kind == BulletinKind.RELAY.value
+    if form.ok and relay and _has_file(filler):
+        assert isinstance(filler, StarletteUpload)
+        try:
+            filler_sha = store_recording(ctx, filler, now=now)
+        except CenterError as exc:
+            form.error("filler", upload_error(exc))
     if not form.ok:
         return _form_page(ctx, form, bulletin=None, status_code=422)
-    data = BulletinCreate(title=title, category=category, priority=Priority(priority),
-                          kind=BulletinKind(kind), media_sha256=sha, text=text.strip() or None)
+    data = BulletinCreate(
+        title=title, category=category, priority=Priority(priority), kind=BulletinKind(kind),
+        media_sha256=sha, text=None if relay else text.strip() or None,
+        source_url=source_url.strip() if relay else None,
+        window_minutes=int(window_minutes) if relay else None, filler_sha256=filler_sha)
     with ctx.center.sessions() as session:
         try:
             created = bulletins.create_bulletin(session, data=data, actor=ctx.actor, now=now)
@@ -125,7 +137,9 @@ def edit_bulletin(ctx: ConsoleDep, bulletin_id: int) -> Response:
         workflow.require_owner(ctx.actor, bulletin, doing=("sửa", "edit"))
     form = FormState(values={"title": bulletin.title, "category": bulletin.category,
                              "priority": bulletin.priority.value, "kind": bulletin.kind.value,
-                             "text": bulletin.text or ""})
+                             "text": bulletin.text or "",
+                             "source_url": bulletin.source_url or "",
+                             "window_minutes": str(bulletin.window_minutes or "")})
     return _form_page(ctx, form, bulletin=bulletin)
 
 
@@ -133,26 +147,40 @@ def edit_bulletin(ctx: ConsoleDep, bulletin_id: int) -> Response:
 def update_bulletin(
     ctx: ConsoleDep, bulletin_id: int, csrf: FormText = "", title: FormText = "",
     category: FormText = "", priority: FormText = "normal", text: FormText = "",
+    source_url: FormText = "", window_minutes: FormText = "", drop_filler: FormText = "",
     audio: Annotated[UploadFile | str | None, File()] = None,
+    filler: Annotated[UploadFile | str | None, File()] = None,
 ) -> Response:
     """Save changes; an approved or scheduled bulletin goes back to draft (and off the air)."""
     ctx.check_csrf(csrf)
     with ctx.center.read_sessions() as session:
         bulletin = workflow.get_visible(session, bulletin_id=bulletin_id, actor=ctx.actor)
         workflow.require_owner(ctx.actor, bulletin, doing=("sửa", "edit"))
+        relay = bulletin.kind == BulletinKind.RELAY
+        filler_now = bulletin.filler_sha256
     values = {"title": title, "category": category, "priority": priority,
-              "kind": bulletin.kind.value, "text": text}
+              "kind": bulletin.kind.value, "text": text, "source_url": source_url,
+              "window_minutes": window_minutes}
     form = bulletin_form(values, has_file=_has_file(audio), needs_file=False)
     now = ctx.center.clock()
     changes: dict[str, object] = {"title": title, "category": category,
                                   "priority": Priority(priority) if form.ok else None,
                                   "text": text.strip() or None}
+    if relay and form.ok:
+        changes.update(source_url=source_url.strip(), window_minutes=int(window_minutes),
+                       filler_sha256=None if drop_filler else filler_now)
     if form.ok and bulletin.kind == BulletinKind.AUDIO and _has_file(audio):
         assert isinstance(audio, StarletteUpload)
         try:
             changes["media_sha256"] = store_recording(ctx, audio, now=now)
         except CenterError as exc:
             form.error("audio", upload_error(exc))
+    if form.ok and relay and _has_file(filler):
+        assert isinstance(filler, StarletteUpload)
+        try:
+            changes["filler_sha256"] = store_recording(ctx, filler, now=now)
+        except CenterError as exc:
+            form.error("filler", upload_error(exc))
     if not form.ok:
         return _form_page(ctx, form, bulletin=bulletin, status_code=422)
     with ctx.center.sessions() as session:
@@ -182,6 +210,10 @@ def _detail(ctx: ConsoleDep, bulletin_id: int, *, forms: dict[str, FormState] | 
         bulletin = workflow.get_visible(session, bulletin_id=bulletin_id, actor=ctx.actor)
         asset = (session.get(MediaAsset, bulletin.media_sha256)
                  if bulletin.media_sha256 else None)
+        relay = ({"source_url": bulletin.source_url, "window_minutes": bulletin.window_minutes,
+                  "filler": session.get(MediaAsset, bulletin.filler_sha256)
+                  if bulletin.filler_sha256 else None}
+                 if bulletin.kind == BulletinKind.RELAY else None)
         owner = session.get(AdminUnit, bulletin.unit_id) if bulletin.unit_id else None
         allowed = workflow.allowed_actions(bulletin, ctx.actor)
         units = (subtree_units(session, unit_id=ctx.actor.unit_id)
@@ -191,7 +223,8 @@ def _detail(ctx: ConsoleDep, bulletin_id: int, *, forms: dict[str, FormState] | 
                                                     bulletin_id=bulletin.id, limit=1))
     forms = forms or {}
     return render(ctx, "console_bulletin.html", status_code=status_code, bulletin=bulletin,
-                  asset=asset, owner=owner, allowed=allowed, units=units, history=entries,
+                  asset=asset, relay=relay, owner=owner, allowed=allowed, units=units,
+                  history=entries,
                   notes={e.id: _note(e.detail) for e in entries},
                   sent=sent,
                   review=forms.get("review", FormState()),
