@@ -22,6 +22,7 @@ from control_center.api.routes import (
     forum,
     groups,
     live_devices,
+    live_sessions,
     media,
     monitoring,
     open311,
@@ -43,7 +44,7 @@ ROUTERS = (
     groups.router, media.router, bulletins.router,
     schedules.router, distributions.router, emergency.router, records.router, monitoring.router,
     feedback.router, training.router, forum.router, signing_keys.router, brokers.router,
-    live_devices.router,
+    live_sessions.router, live_devices.router,
 )
 
 

@@ -171,6 +171,13 @@ ROUTES: dict[str, Access] = {
     f"POST {API}/emergency/{{broadcast_id}}/send": tree(P.APPROVE),  # and EMERGENCY
     f"GET {API}/emergency": tree(P.EMERGENCY),
     f"GET {API}/emergency/{{broadcast_id}}/status": tree(P.EMERGENCY),
+    # live microphone sessions (an emergency-priority one needs EMERGENCY as well)
+    f"POST {API}/live/sessions": tree(P.LIVE),
+    f"GET {API}/live/sessions": tree(P.LIVE),
+    f"GET {API}/live/sessions/{{session_id}}": tree(P.LIVE),
+    f"POST {API}/live/sessions/{{session_id}}/start": tree(P.LIVE),
+    f"POST {API}/live/sessions/{{session_id}}/audio": tree(P.LIVE),
+    f"POST {API}/live/sessions/{{session_id}}/stop": tree(P.LIVE),
     # records
     f"GET {API}/plays": tree(P.VIEW),
     f"GET {API}/events": tree(P.VIEW),
@@ -282,6 +289,11 @@ ROUTES: dict[str, Access] = {
     "POST /console/emergency/send": tree(P.EMERGENCY),
     "GET /console/emergency/{broadcast_id}": tree(P.EMERGENCY),
     "POST /console/emergency/{broadcast_id}/send": tree(P.APPROVE),  # and EMERGENCY
+    "GET /console/live": tree(P.LIVE),
+    "POST /console/live": tree(P.LIVE),
+    "GET /console/live/{session_id}": tree(P.LIVE),
+    "POST /console/live/{session_id}/start": tree(P.LIVE),
+    "POST /console/live/{session_id}/stop": tree(P.LIVE),
     "GET /console/devices": tree(P.VIEW),
     "GET /console/devices/new": tree(P.ENROL),
     "POST /console/devices/new": tree(P.ENROL),

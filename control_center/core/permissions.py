@@ -16,6 +16,8 @@ class Permission(StrEnum):
     APPROVE = "approve"
     SCHEDULE = "schedule"                    # schedules, inbox decisions, publishing down
     EMERGENCY = "emergency"                  # send an emergency broadcast (approved content)
+    LIVE = "live"                            # speak live from the console (an emergency-
+                                             # priority session needs EMERGENCY as well)
     ALERTS = "alerts"
     FEEDBACK = "feedback"
     AUDIT = "audit"
@@ -28,7 +30,7 @@ class Permission(StrEnum):
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.OPERATOR: frozenset({Permission.VIEW, Permission.EDIT_BULLETINS, Permission.SCHEDULE,
-                              Permission.EMERGENCY}),
+                              Permission.EMERGENCY, Permission.LIVE}),
     Role.APPROVER: frozenset({Permission.VIEW, Permission.APPROVE, Permission.EMERGENCY,
                               Permission.AUDIT, Permission.TRAINING_ADMIN}),
     Role.TECHNICIAN: frozenset({Permission.VIEW, Permission.ALERTS, Permission.ENROL}),
@@ -55,6 +57,7 @@ PERMISSION_LABELS: dict[Permission, tuple[str, str]] = {
     Permission.APPROVE: ("duyệt tin", "approve"),
     Permission.SCHEDULE: ("lập lịch phát", "schedule"),
     Permission.EMERGENCY: ("phát khẩn cấp", "send emergency broadcasts"),
+    Permission.LIVE: ("phát trực tiếp", "speak live"),
     Permission.ALERTS: ("xử lý cảnh báo thiết bị", "handle device alerts"),
     Permission.FEEDBACK: ("xử lý phản ánh", "handle citizen feedback"),
     Permission.AUDIT: ("xem nhật ký thao tác", "read the audit log"),

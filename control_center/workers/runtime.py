@@ -27,6 +27,7 @@ from control_center.config import Settings
 from control_center.db import create_db_engine, session_factory, upgrade_database
 from control_center.errors import ConfigError
 from control_center.live.desk import LiveDesk
+from control_center.live.mic_input import MicrophoneInputs
 from control_center.models import Device, DeviceEventRecord
 from control_center.security import load_signing_key
 from control_center.services import signing_keys
@@ -178,6 +179,7 @@ class Center:
         self.live = LiveDesk(root=settings.data_dir / "live", signer=self.signer,
                              sessions=self.sessions, clock=clock)
         self.relays = RelayRunner(desk=self.live, sessions=self.sessions, clock=clock)
+        self.microphones = MicrophoneInputs(self.live)
         self.elector = self._elector()
 
     def _claim_seat(self) -> int | None:

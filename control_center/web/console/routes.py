@@ -12,6 +12,7 @@ from control_center.web.console import (
     devices,
     emergency,
     inbox,
+    live,
     schedules,
     signin,
     units,
@@ -23,5 +24,6 @@ from control_center.web.console import (
 def console_routers() -> list[APIRouter]:
     # device_intake's /devices/new before device_admin's /devices/{device_id}
     return [signin.router, bulletins.router, inbox.router, schedules.router, emergency.router,
+            live.router,
             devices.router, device_intake.router, device_admin.router, units.router,
             audit.router, users.router, versions.router]
