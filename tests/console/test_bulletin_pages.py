@@ -287,3 +287,41 @@ def test_publish_inbox_decisions_and_distribution_status_in_the_browser(tree: Tr
     items = ok(tree.center.api.get("/api/v1/devices/loa-a1/manifest"))["manifest"]["items"]
     assert {i["bulletin_id"]: i.get("order", 0) for i in items if i["bulletin_id"] == urgent} \
         == {urgent: 3}
+
+
+def test_relay_bulletin_form_refuses_a_bad_source_then_shows_the_window(tree: Tree) -> None:
+    base = tree.center.base_url
+    source = "https://radio.example.vn/vov1/playlist.m3u8"
+
+    def scenario(browser: Browser) -> None:
+        page = sign_in(browser, base, "op_a")
+        page.goto(f"{base}/console/bulletins/new")
+        page.select_option("#f-kind", "relay")
+        page.fill("#f-title", "Tiếp sóng VOV1 buổi sáng")
+        page.fill("#f-source_url", "rtsp://radio.example.vn/vov1")
+        page.fill("#f-window_minutes", "0")
+        assert post_form(page, "#save", "/console/bulletins/new") == 422
+        assert "http:// or https://" in page.inner_text(".field:has(#f-source_url)")
+        assert "từ 1 đến 1440" in page.inner_text(".field:has(#f-window_minutes)")
+        assert page.input_value("#f-source_url") == "rtsp://radio.example.vn/vov1"
+        assert page.input_value("#f-kind") == "relay"
+        page.fill("#f-source_url", source)
+        page.fill("#f-window_minutes", "45")
+        assert post_form(page, "#save", "/console/bulletins/new") == 303
+        assert page.inner_text("#relay-source") == source
+        assert "45 phút" in page.inner_text("#relay-window")
+        assert "Im lặng" in page.inner_text("#relay-filler")
+        screenshot(page, "console-bulletin-relay")
+        page.click("#edit")
+        assert page.input_value("#f-window_minutes") == "45"
+        assert page.locator("#f-text").count() == 0  # a relay has no text to read
+        page.fill("#f-window_minutes", "60")
+        assert post_form(page, "#save", "/edit") == 303
+        assert "60 phút" in page.inner_text("#relay-window")
+        page.context.close()
+
+    run_in_browser(scenario)
+    found = [b for b in ok(tree.api_as("op_a").get("/api/v1/bulletins"))["items"]
+             if b["kind"] == "relay"]
+    assert [(b["source_url"], b["window_minutes"], b["status"]) for b in found] == [
+        (source, 60, "draft")]

@@ -135,11 +135,11 @@ def edit_bulletin(ctx: ConsoleDep, bulletin_id: int) -> Response:
     with ctx.center.read_sessions() as session:
         bulletin = workflow.get_visible(session, bulletin_id=bulletin_id, actor=ctx.actor)
         workflow.require_owner(ctx.actor, bulletin, doing=("sửa", "edit"))
-    form = FormState(values={"title": bulletin.title, "category": bulletin.category,
-                             "priority": bulletin.priority.value, "kind": bulletin.kind.value,
-                             "text": bulletin.text or "",
-                             "source_url": bulletin.source_url or "",
-                             "window_minutes": str(bulletin.window_minutes or "")})
+        form = FormState(values={"title": bulletin.title, "category": bulletin.category,
+                                 "priority": bulletin.priority.value,
+                                 "kind": bulletin.kind.value, "text": bulletin.text or "",
+                                 "source_url": bulletin.source_url or "",  # loads its stream
+                                 "window_minutes": str(bulletin.window_minutes or "")})
     return _form_page(ctx, form, bulletin=bulletin)
 
 
