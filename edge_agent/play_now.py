@@ -3,7 +3,9 @@
 A ``play_now`` is refused at once (with the reason) when the player cannot take it; otherwise
 it is stored (it survives a restart until it has played), queued with the command's expiry as
 its deadline, and acknowledged ``accepted`` only once its media is in the cache, or
-``rejected`` with the play's failure if it never could start.
+``rejected`` with the play's failure if it never could start. A live item (a microphone
+session from the console) has nothing to download: it is accepted at once and plays until its
+``ends_at`` or the stream's end.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from edge_agent.store import LocalStore
 from edge_agent.supervision import FaultSink
 from protocol.errors import ProtocolError
 from protocol.events import CommandOutcome
+from protocol.live import LiveContent
 from protocol.manifest import AudioContent, Command, PlayItem, PlayNow
 from protocol.signing import Verifier
 
@@ -51,7 +54,7 @@ class PlayNowCommands:
     def take(self, cmd: Command, item: PlayItem, raw: bytes) -> bool:
         """Queue a play-now item, or refuse it with the reason; False if refused."""
         refusal = self._player.refusal(self._stall_after_s)
-        if refusal is None and not isinstance(item.content, AudioContent):
+        if refusal is None and not isinstance(item.content, AudioContent | LiveContent):
             refusal = "only audio can be played now on this device"
         if refusal is not None:
             self._ack(cmd.id, CommandOutcome.REJECTED, refusal)
@@ -97,6 +100,10 @@ class PlayNowCommands:
                 log.error("could not clear play-now %s: %s", item_id, exc)
 
     def _queue(self, cmd: Command, item: PlayItem) -> None:
+        if isinstance(item.content, LiveContent):  # nothing to download: it plays at once
+            self._player.play_now(item, until=cmd.expires_at)
+            self._ack(cmd.id, CommandOutcome.ACCEPTED, "")
+            return
         assert isinstance(item.content, AudioContent)
         self._awaiting[item.item_id] = _Awaiting(cmd.id, item.content.sha256)
         self._downloader.add(item)

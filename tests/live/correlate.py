@@ -8,6 +8,7 @@ speech was played, near 0 for silence, a tone or other speech.
 
 from __future__ import annotations
 
+import array
 import math
 import struct
 import subprocess
@@ -45,6 +46,13 @@ def loop_correlation(played: bytes, source: bytes, *, seconds: float = 6.0) -> f
         return 0.0
     return max(_pearson(window, [loop[(lag + i) % len(loop)] for i in range(len(window))])
                for lag in range(len(loop)))
+
+
+def reversed_pcm(pcm: bytes) -> bytes:
+    """The same samples played backwards (a control: same sounds, different speech)."""
+    samples = array.array("h", pcm[: len(pcm) // 2 * 2])
+    samples.reverse()
+    return samples.tobytes()
 
 
 def decode(path: Path) -> bytes:

@@ -12,13 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from firmware_sim.broker import MosquittoBroker, find_executable
 from firmware_sim.live_sink import SimPcmSink
 from tests.center.helpers import ok
 from tests.e2e.conftest import Stack
-from tests.live.correlate import decode, loop_correlation, spoken_source
+from tests.live.correlate import decode, loop_correlation, reversed_pcm, spoken_source
 from tests.support.center import running_center
 from tests.support.tree import add_device, add_unit
 from tests.support.waiting import poll, wait_until
@@ -127,8 +127,11 @@ def test_an_operator_speaks_from_chromium_to_three_speakers(
     chromium, source = browser
     commune = add_unit(stack.api, "tt-xa-c", "commune", name="Xã Trực Tiếp")
     devices = stack.fleet(stack.devices(commune, *AGENTS))
-    sinks = {d: dev.agent._hw.live for d, dev in devices.items()}
-    assert all(isinstance(s, SimPcmSink) for s in sinks.values())
+    sinks: dict[str, SimPcmSink] = {}
+    for d, dev in devices.items():
+        sink = dev.agent._hw.live
+        assert isinstance(sink, SimPcmSink)
+        sinks[d] = sink
     ok(stack.api.post("/api/v1/users", json={"username": "ph-c", "password": PASSWORD,
                                               "role": "operator", "unit_id": commune["id"]}))
     base = str(stack.api.base_url).rstrip("/")
@@ -148,11 +151,10 @@ def test_an_operator_speaks_from_chromium_to_three_speakers(
     page.click("#go-live")
     page.wait_for_selector("#on-air[data-recording='1']", timeout=10_000)
     # the page's count shows every speaker playing
-    page.wait_for_function("document.getElementById('playing').textContent === '3'",
-                           timeout=20_000)
+    expect(page.locator("#playing")).to_have_text("3", timeout=20_000)
 
     def heard_enough() -> bool:
-        return all(sum(len(p) for _, p in s.samples()) >= 48_000 * 2 * 7  # type: ignore[union-attr]
+        return all(sum(len(p) for _, p in s.samples()) >= 48_000 * 2 * 7
                    for s in sinks.values())
     wait_until(heard_enough, 30, "seven seconds of live audio on every speaker")
     page.click("#stop")
@@ -163,10 +165,13 @@ def test_an_operator_speaks_from_chromium_to_three_speakers(
                  lambda ps: len(ps) == 3, 20, "every speaker completed the live item")
     assert {p["device_id"] for p in plays} == set(AGENTS)
     clip = decode(source)
+    backwards = reversed_pcm(clip)
     for d, sink in sinks.items():
-        played = max(sink.samples(), key=lambda b: len(b[1]))[1]  # type: ignore[union-attr]
+        played = max(sink.samples(), key=lambda b: len(b[1]))[1]
         score = loop_correlation(played, clip)
         assert score >= MATCH, (d, score)
+        other = loop_correlation(played, backwards)  # the same sounds, not the same speech
+        assert other < MATCH <= score, (d, other, score)
     state = ok(stack.api.get(f"{SESSIONS}/{session_id}"), 200)
     assert (state["state"], state["started"], state["playing"]) == ("ended", 3, 0)
     sha = state["recording_sha256"]
@@ -181,3 +186,4 @@ def test_an_operator_speaks_from_chromium_to_three_speakers(
     assert (detail["spoken_by"], detail["target_unit_name"], detail["recording_sha256"]) == (
         "ph-c", "Xã Trực Tiếp", sha)
     assert detail["duration_s"] >= 7
+
