@@ -175,7 +175,8 @@ def test_an_operator_speaks_from_chromium_to_three_speakers(
     state = ok(stack.api.get(f"{SESSIONS}/{session_id}"), 200)
     assert (state["state"], state["started"], state["playing"]) == ("ended", 3, 0)
     sha = state["recording_sha256"]
-    assert sha and page.locator(f"#recording a[href='/api/v1/media/{sha}']").count() == 1
+    assert sha
+    expect(page.locator(f"#recording a[href='/api/v1/media/{sha}']")).to_have_count(1)
     recording = stack.tmp / "recording.ogg"
     recording.write_bytes(stack.api.get(f"/api/v1/media/{sha}").content)
     assert loop_correlation(decode(recording), clip) >= MATCH

@@ -103,6 +103,10 @@ def _seed_objects(center: CenterHandle, a: dict[str, Any], b: dict[str, Any],
             "unit_ids": [units[key]["id"]], "bulletin_id": int(bulletins[key == "b"]),
             "confirm": CONFIRM_WORD}))["id"])
 
+    def live_session(key: str) -> str:
+        return str(ok(ops[key].post("/api/v1/live/sessions", json={
+            "title": f"Trực tiếp {key}{mark[key]}", "target_unit_id": units[key]["id"]}))["id"])
+
     def group(key: str) -> int:
         return int(ok(api.post("/api/v1/groups", json={
             "name": f"Nhóm {key}{mark[key]}", "device_ids": [f"quet-loa-{key}"]}))["id"])
@@ -169,6 +173,8 @@ def _seed_objects(center: CenterHandle, a: dict[str, Any], b: dict[str, Any],
         "schedule_id": _pair(schedule),
         "distribution_id": _pair(distribution),
         "broadcast_id": _pair(emergency),
+        "session_id": (sessions := _pair(live_session)),
+        "stream_id": sessions,  # a live session's stream: devices pull it (public routes)
         "group_id": _pair(group),
         "client_id": _pair(client),
         "feedback_id": _pair(feedback),
@@ -231,6 +237,7 @@ def build_world(center: CenterHandle, broker: MosquittoBroker) -> Objects:
         "POST /api/v1/distributions/{distribution_id}/decline": {"note": "không phù hợp"},
         "POST /api/v1/distributions/{distribution_id}/rank": {"rank": 1},
         "POST /api/v1/emergency/{broadcast_id}/send": {"confirm": CONFIRM_WORD},
+        "POST /api/v1/live/sessions": {"title": "Trực tiếp", "target_unit_id": a["id"]},
         "POST /api/v1/feedback/{feedback_id}/triage": {"category": "quet-nuoc",
                                                        "unit_id": a["id"]},
         "POST /api/v1/feedback/{feedback_id}/assign": {"assignee": "Cán bộ A"},

@@ -10,15 +10,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
-from control_center.errors import Conflict, PayloadTooLarge
+from control_center.core.actor import Actor
+from control_center.errors import Conflict, FieldError, PayloadTooLarge
 from control_center.live import microphone
 from control_center.live.mic_input import Fed
 from control_center.models import LiveState, LiveStream
 from control_center.schemas.common import InputModel, ItemList
+from control_center.workers.runtime import Center
 from protocol.base import Priority
 
 router = APIRouter(prefix="/live/sessions", tags=["live"])
@@ -115,21 +119,38 @@ def start_session(session_id: SessionPath, session: SessionDep, center: CenterDe
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/octet-stream": {"schema": {"type": "string",
                                                          "format": "binary"}}}}})
-def session_audio(
-    session_id: SessionPath, session: SessionDep, center: CenterDep, actor: ActorDep,
-    seq: Annotated[int, Query(ge=0, le=10_000_000,
-                              description="the chunk's number, from 0, per recorder")],
-    data: Annotated[bytes, Body(media_type="application/octet-stream")],
+async def session_audio(
+    session_id: SessionPath, request: Request, session: SessionDep, center: CenterDep,
+    actor: ActorDep,
+    seq: Annotated[int | None, Query(ge=0, le=10_000_000,
+                                     description="the chunk's number, from 0, per recorder "
+                                                 "(required)")] = None,
     recorder: Annotated[str, Query(pattern=r"^[0-9A-Za-z_-]{1,64}$",
                                    description="the recorder's own id; a new one starts "
                                                "again at seq=0")] = "console",
 ) -> AudioAnswer:
-    """One MediaRecorder chunk (audio/webm;codecs=opus, or Ogg/Opus), in order. A chunk sent
-    twice is ignored; 409: a gap, or a session that is not live; 413: over 1 MB."""
-    if len(data) > CHUNK_MAX:
-        raise PayloadTooLarge(f"an audio chunk is at most {CHUNK_MAX // 1024} KB: send "
-                              "MediaRecorder chunks of a fraction of a second")
+    """One MediaRecorder chunk (audio/webm;codecs=opus, or Ogg/Opus) as the raw body, in
+    order. A chunk sent twice is ignored; 409: a gap, or a session that is not live;
+    413: over 1 MB; 422: no seq, an empty body, or audio ffmpeg cannot read."""
+    data = bytearray()
+    async for part in request.stream():
+        data += part
+        if len(data) > CHUNK_MAX:
+            raise PayloadTooLarge(f"an audio chunk is at most {CHUNK_MAX // 1024} KB: send "
+                                  "MediaRecorder chunks of a fraction of a second")
+    return await run_in_threadpool(_feed, session, center, actor, session_id, seq, recorder,
+                                   bytes(data))
+
+
+def _feed(session: Session, center: Center, actor: Actor, session_id: str, seq: int | None,
+          recorder: str, data: bytes) -> AudioAnswer:
     row = microphone.get_session(session, actor=actor, stream_id=session_id)
+    if seq is None:
+        raise FieldError("seq", "give the chunk's number in the query: ?seq=0 for a "
+                                "recorder's first chunk, then 1, 2, ...")
+    if not data:
+        raise FieldError("body", "the body is empty: send the bytes of one MediaRecorder "
+                                 "chunk (Content-Type: application/octet-stream)")
     if row.state != LiveState.LIVE:
         center.microphones.close(row.id)
         raise Conflict(f"live session {session_id} is {row.state.value}: audio is taken only "

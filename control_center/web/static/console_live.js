@@ -8,6 +8,7 @@
   var audioUrl = box.dataset.audioUrl, statusUrl = box.dataset.statusUrl, csrf = box.dataset.csrf;
   var recorderId = "r" + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
   var seq = 0, sentChunks = 0, chain = Promise.resolve(), failed = false, recorder = null;
+  var stopping = false;
   var stopForm = document.getElementById("stop-form");
 
   function set(id, text) { var el = document.getElementById(id); if (el) el.textContent = text; }
@@ -77,7 +78,8 @@
         if (s) {
           set("playing", String(s.playing));
           set("targeted", String(s.targeted));
-          if (s.state === "ended") { window.location.reload(); return; }
+          // stopped elsewhere (another tab or user): show the summary
+          if (s.state === "ended" && !stopping) { window.location.reload(); return; }
         }
         setTimeout(poll, 1000);
       }, function () { setTimeout(poll, 3000); });
@@ -85,6 +87,7 @@
 
   stopForm.addEventListener("submit", function (e) {
     e.preventDefault();
+    stopping = true;
     set("mic-state", "Đang dừng… / stopping…");
     document.getElementById("stop").disabled = true;
     var done = function () { chain.then(function () { stopForm.submit(); }); };
