@@ -9,7 +9,8 @@ APT_PACKAGES=(python3 python3-venv mosquitto mosquitto-clients ffmpeg espeak-ng 
               iproute2   # iproute2: the fault suite's network namespaces
               alsa-utils   # alsa-utils: aplay and amixer, the agent's real audio path (tests/pi)
               systemd      # systemd: systemd-analyze verifies the Pi's unit (tests/pi)
-              postgresql-15)  # the production database; the center suite runs on it too
+              postgresql-15   # the production database; the center suite runs on it too
+              icecast2 snapserver snapclient)  # bench/live_engines.py: live-audio candidates
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -29,8 +30,23 @@ if ((${#need[@]})); then
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
+    # The live-audio candidates' services must not run: the bench starts its own servers on free
+    # ports. Masked before install (never started at boot) and, unless the machine has its own
+    # policy-rc.d, refused to their postinst by a temporary one.
+    for svc in icecast2 snapserver snapclient; do
+        if [[ " ${need[*]} " == *" $svc "* ]]; then
+            mkdir -p /etc/systemd/system && ln -sfn /dev/null "/etc/systemd/system/$svc.service"
+        fi
+    done
+    policy=/usr/sbin/policy-rc.d
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\ncase " $* " in *icecast2*|*snapserver*|*snapclient*) exit 101;; esac\nexit 0\n' >"$policy"
+        chmod 755 "$policy"
+        trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}"
+    if [[ $(trap -p EXIT) ]]; then rm -f "$policy"; trap - EXIT; fi
 fi
 # Debian starts system-wide mosquitto (1883), influxd (8086) and PostgreSQL (5432) services on
 # install; the project runs its own on free ports and leaves those alone. (postgresql-15 also
