@@ -42,7 +42,7 @@ class EventFactory:
                     reason: str) -> ev.LiveSource:
         stream_id = getattr(item.content, "stream_id", "")
         return ev.LiveSource(**self._base(), item_id=item.item_id, stream_id=stream_id,
-                             state=state, at=self._clock.now(), reason=_text(reason, 500))
+                             state=state, reason=_text(reason, 500))
 
     def fault(self, component: str, error: str, count: int, recovery: str) -> ev.AgentFault:
         return ev.AgentFault(**self._base(), component=_text(component, 40),

@@ -48,11 +48,7 @@ class SimPcmSink:
     def write(self, pcm: bytes, *, at: datetime, cancel: threading.Event) -> datetime | None:
         target = at.timestamp()
         if self._next is not None and abs(target - self._next) <= SEAM_S:
-            block = self.blocks[-1]
-            start = self._next
-            ahead = start - self.clock() - AHEAD_S
-            if ahead > 0 and cancel.wait(ahead):
-                return None
+            block, start = self.blocks[-1], self._next
         else:
             wait = target - self.clock()
             if wait > 0 and cancel.wait(wait):
@@ -62,11 +58,24 @@ class SimPcmSink:
             with self.changed:
                 self.blocks.append(block)
             self._log_block(block)
+        kept = len(block.pcm)
         with self.changed:
             block.pcm.extend(pcm)
             self.changed.notify_all()
-        self._log_pcm(len(self.blocks) - 1, pcm)
         self._next = start + len(pcm) / BYTES_PER_SAMPLE / SAMPLE_RATE
+        # a blocking write with a short buffer: it returns when the chunk has nearly left;
+        # stopped before, what had not left yet is dropped (as snd_pcm_drop does)
+        hold = self._next - AHEAD_S - self.clock()
+        if hold > 0 and cancel.wait(hold):
+            played = max(0.0, self.clock() - start)
+            cut = kept + int(played * SAMPLE_RATE) * BYTES_PER_SAMPLE
+            with self.changed:
+                del block.pcm[min(cut, len(block.pcm)):]
+                self.changed.notify_all()
+            self._next = None
+            self._log_pcm(len(self.blocks) - 1, bytes(block.pcm[kept:]))
+            return datetime.fromtimestamp(start, UTC) if played > 0 else None
+        self._log_pcm(len(self.blocks) - 1, pcm)
         return datetime.fromtimestamp(start, UTC)
 
     def close(self) -> None:

@@ -97,13 +97,12 @@ class LiveSourceState(StrEnum):
 
 
 class LiveSource(_EventBase):
-    """A live item's source was lost or came back while its window is open."""
+    """A live item's source was lost or came back (at ``at``) while its window is open."""
 
     type: Literal["live_source"] = "live_source"
     item_id: str
     stream_id: str = Field(max_length=64)
     state: LiveSourceState
-    at: UtcDatetime
     reason: str = Field(default="", max_length=500)
 
 

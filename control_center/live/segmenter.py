@@ -110,6 +110,7 @@ class Segmenter:
         self._signed: set[int] = set()
         self._init_sha: str | None = None
         self._feed_lock = threading.Lock()
+        self._error: str | None = None
         self.segments = 0
         self.bytes_out = 0
 
@@ -146,12 +147,15 @@ class Segmenter:
     def error(self) -> str:
         """ffmpeg's complaint once it has exited (empty while it runs)."""
         proc = self._proc
-        if proc is None or proc.poll() is None or proc.stderr is None:
+        if proc is None or proc.poll() is None:
             return ""
-        try:
-            return proc.stderr.read().decode(errors="replace").strip()[-300:]
-        except (OSError, ValueError):
-            return ""
+        if self._error is None:
+            self._error = ""
+            if proc.stderr is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    self._error = proc.stderr.read().decode(errors="replace").strip()[-300:]
+                proc.stderr.close()
+        return self._error
 
     def stop(self, timeout: float = 5.0) -> None:
         """End the run: ffmpeg finishes its last segment, the watcher signs it, both exit."""
@@ -171,6 +175,7 @@ class Segmenter:
                 proc.wait()
         if self._watcher is not None:
             self._watcher.join(timeout=timeout)
+        self.error()  # read and close its error pipe
 
     # the watcher -----------------------------------------------------------------------
     def _watch(self) -> None:

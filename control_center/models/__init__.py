@@ -15,7 +15,6 @@ from control_center.models.content import (
     ScheduleTarget,
 )
 from control_center.models.dead_letters import IngestDeadLetter
-from control_center.models.live import LiveKind, LiveState, LiveStream
 from control_center.models.distribution import Distribution, DistributionState
 from control_center.models.emergency import (
     BroadcastKind,
@@ -40,6 +39,7 @@ from control_center.models.fleet import (
     SigningKey,
     SigningKeyState,
 )
+from control_center.models.live import LiveKind, LiveState, LiveStream
 from control_center.models.monitoring import (
     Alert,
     AlertKind,

@@ -158,14 +158,22 @@ def apply_play_event(session: Session, *, event: PlayEvent, now: datetime,
         if row.status not in _TERMINAL:
             row.status = PlayStatus.STARTED
             row.started_at = event.started_at
+    elif isinstance(event, PlayCompleted | PlayInterrupted) and event.heard_ms is not None:
+        # a live window: each stretch played (before and after an emergency, or a restart)
+        # adds what it heard; the row keeps the window's first start. Events are applied once
+        # each (by event_id), so the sum is exact.
+        completed = isinstance(event, PlayCompleted)
+        row.status = PlayStatus.COMPLETED if completed else PlayStatus.INTERRUPTED
+        row.started_at = min(filter(None, (row.started_at, event.started_at)))
+        row.ended_at = max(filter(None, (row.ended_at, event.ended_at)))
+        row.reason = None if completed else event.reason  # type: ignore[union-attr]
+        row.heard_ms = (row.heard_ms or 0) + event.heard_ms
     elif isinstance(event, PlayCompleted):
         row.status = PlayStatus.COMPLETED
         row.started_at, row.ended_at, row.reason = event.started_at, event.ended_at, None
-        row.heard_ms = event.heard_ms  # live items: the source's audio played
     elif isinstance(event, PlayInterrupted):
         row.status = PlayStatus.INTERRUPTED
         row.started_at, row.ended_at, row.reason = event.started_at, event.ended_at, event.reason
-        row.heard_ms = event.heard_ms
     elif isinstance(event, PlayFailed):
         row.status = PlayStatus.FAILED
         row.reason = event.reason

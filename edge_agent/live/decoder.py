@@ -87,3 +87,5 @@ class Decoder:
             self._proc.kill()
             self._proc.wait()
         self._reader.join(timeout=2)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()

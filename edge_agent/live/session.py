@@ -29,8 +29,9 @@ from protocol.live import LiveContent
 
 log = logging.getLogger(__name__)
 
-WAIT_S = 5.0
-"""The longest one request waits for the next segment."""
+WAIT_S = 2.0
+"""The longest one request waits for the next segment (segments come every half second while
+the source plays; this bounds how long a stop waits for the request in flight)."""
 LATE_S = 0.05
 """PCM due longer ago than this is dropped (the speakers stay in step; it is not played late)."""
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0)
@@ -97,15 +98,15 @@ class LivePlay:
                 if segment is None:
                     if not lost and time.monotonic() - last_heard >= self._content.gone_after_s:
                         lost = True
-                        self._on_source(LiveSourceState.LOST, "no audio from the center for "
-                                        f"{self._content.gone_after_s} s")
+                        self._source(LiveSourceState.LOST, "no audio from the center for "
+                                     f"{self._content.gone_after_s} s")
                         self._start_filler()
                     continue
                 last_heard = time.monotonic()
                 if lost:
                     lost = False
                     self._stop_filler()
-                    self._on_source(LiveSourceState.BACK, "")
+                    self._source(LiveSourceState.BACK, "")
                 d = segment.descriptor
                 if decoder is None or position is None or (d.run, d.seq) != (
                         position[0], position[1] + 1):
@@ -124,6 +125,13 @@ class LivePlay:
             self._sink.close()
         return LiveResult(self._started, self._clock.now(), completed,
                           self._heard_samples * 1000 // SAMPLE_RATE)
+
+    def _source(self, state: LiveSourceState, reason: str) -> None:
+        try:
+            self._on_source(state, reason)
+        except Exception:  # a report that fails must not stop the audio
+            log.exception("live %s: source %s not reported", self._content.stream_id[:8],
+                          state.value)
 
     def _decoder(self, init_sha256: str, base: datetime) -> Decoder | None:
         try:
@@ -147,6 +155,10 @@ class LivePlay:
         """Hand samples due at ``at`` to the sink; False when dropped (late or cancelled)."""
         if self._cancel.is_set():
             return False
+        room = (self._content.ends_at - at).total_seconds()  # the window's end stops it
+        if room <= 0:
+            return False
+        pcm = pcm[:int(room * SAMPLE_RATE) * BYTES_PER_SAMPLE]
         span = timedelta(seconds=len(pcm) / BYTES_PER_SAMPLE / SAMPLE_RATE)
         if at + span < self._clock.now() - timedelta(seconds=LATE_S):
             return False
