@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from protocol.live import LiveSegment
@@ -111,6 +111,8 @@ class Segmenter:
         self._init_sha: str | None = None
         self._feed_lock = threading.Lock()
         self._error: str | None = None
+        self._fed_at: float | None = None  # when the first source bytes came (fed runs)
+        self._first_pdt: datetime | None = None
         self.segments = 0
         self.bytes_out = 0
 
@@ -133,6 +135,8 @@ class Segmenter:
         if proc is None or proc.stdin is None or proc.poll() is not None:
             return False
         with self._feed_lock:
+            if self._fed_at is None:
+                self._fed_at = time.time()
             try:
                 proc.stdin.write(data)
                 proc.stdin.flush()
@@ -208,6 +212,16 @@ class Segmenter:
                 _write_atomic(self.directory / "init.sha256", self._init_sha.encode())
         return self._init_sha
 
+    def _pdt(self, entry: PlaylistEntry) -> datetime:
+        """The segment's instant. ffmpeg stamps a run from the wall clock when its muxer
+        starts, after probing its input: about a second after the first audio came. A fed run
+        is stamped from when its first bytes came instead (the sample clock still counts)."""
+        if self._first_pdt is None:  # the run's first segment (seq 0) begins the sample clock
+            self._first_pdt = entry.pdt - timedelta(seconds=entry.seq * self._segment_s)
+        if self._fed_at is None:
+            return entry.pdt
+        return datetime.fromtimestamp(self._fed_at, UTC) + (entry.pdt - self._first_pdt)
+
     def _sign_new(self, text: str) -> None:
         init_sha = self._init_sha256()
         if init_sha is None:
@@ -217,7 +231,7 @@ class Segmenter:
                 continue
             data = (self.directory / segment_name(entry.seq)).read_bytes()
             descriptor = LiveSegment(
-                stream_id=self.stream_id, run=self.run, seq=entry.seq, pdt=entry.pdt,
+                stream_id=self.stream_id, run=self.run, seq=entry.seq, pdt=self._pdt(entry),
                 duration_ms=entry.duration_ms, sha256=hashlib.sha256(data).hexdigest(),
                 init_sha256=init_sha)
             _write_atomic(self.directory / descriptor_name(entry.seq),
