@@ -8,7 +8,7 @@ from pydantic import Field
 
 from protocol.base import FrozenModel, Priority, UtcDatetime
 from protocol.feedback import FeedbackAnswer, FeedbackCategory
-from protocol.live import LiveContent
+from protocol.live import LiveContent, StreamId
 from protocol.training import TrainingBundleRef
 
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -127,8 +127,21 @@ class UpdateAgent(FrozenModel):
     confirm_within_s: int = Field(default=300, ge=30, le=3600)
 
 
+class LiveCapture(FrozenModel):
+    """Be the source of a live session: capture the device's microphone, encode it to
+    Ogg/Opus and POST it chunk by chunk to ``{url}/source`` with ``token`` until ``until``,
+    a ``stop`` command, or the center refusing it (the session ended)."""
+
+    type: Literal["live_capture"] = "live_capture"
+    stream_id: StreamId
+    url: str = Field(min_length=1, max_length=2000)
+    token: str = Field(min_length=16, max_length=128, pattern=r"^[0-9A-Za-z_-]+$")
+    until: UtcDatetime
+
+
 CommandAction = Annotated[
-    PlayNow | StopPlayback | SetVolume | RotateCredential | UpdateAgent | MoveBroker,
+    PlayNow | StopPlayback | SetVolume | RotateCredential | UpdateAgent | MoveBroker
+    | LiveCapture,
     Field(discriminator="type"),
 ]
 

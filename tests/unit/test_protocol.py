@@ -57,6 +57,11 @@ ALL_MESSAGES = [
         id="c4", device_id="loa-01", issued_at=T0, expires_at=T0,
         action=manifest.MoveBroker(url="mqtts://b2.example.vn:8883", password="p" * 24),
     ),
+    manifest.Command(
+        id="c5", device_id="loa-01", issued_at=T0, expires_at=T0 + timedelta(hours=2),
+        action=manifest.LiveCapture(stream_id="ab" * 16, url="https://tt.example.vn/api/v1/live/"
+                                    + "ab" * 16, token="t" * 32, until=T0 + timedelta(hours=2)),
+    ),
     events.Status(device_id="loa-01", online=True, at=T0, agent_version="0.1", manifest_version=3),
     events.ManifestAccepted(event_id="e" * 32, device_id="loa-01", at=T0, version=3),
     events.MessageRejected(event_id="e" * 32, device_id="d", at=T0, channel="manifest", reason="x"),
