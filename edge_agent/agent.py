@@ -36,6 +36,7 @@ from edge_agent.health import (
     TrackedVolume,
 )
 from edge_agent.housekeeper import DAY_S, Housekeeper
+from edge_agent.live.capture import LiveCaptures
 from edge_agent.live.runner import LiveRunner
 from edge_agent.media_cache import Fetched, MediaCache
 from edge_agent.mqtt_link import MqttLink
@@ -52,6 +53,7 @@ from protocol.errors import ProtocolError
 from protocol.events import CommandOutcome, LiveSourceState, Status
 from protocol.manifest import (
     AudioContent,
+    LiveCapture,
     Manifest,
     MoveBroker,
     PlayItem,
@@ -95,7 +97,7 @@ class Agent:
         self._amp = TrackedAmplifier(hardware.amplifier)
         self._volume = TrackedVolume(hardware.volume)
         hardware = Hardware(sink=hardware.sink, amplifier=self._amp, volume=self._volume,
-                            live=hardware.live)
+                            live=hardware.live, microphone=hardware.microphone)
         self._hw = hardware
         self.trusted_keys = TrustedKeys(config.data_dir / "trusted_keys.json",
                                         config.center_public_keys)
@@ -174,6 +176,8 @@ class Agent:
             store=self._store, player=self.player, downloader=self.downloader,
             cache=self.cache, verifier=self._verifier, ack=self._ack, on_fault=self._fault,
             stall_after_s=config.player.stall_after_s)
+        self.captures = LiveCaptures(device_id=self.device_id, microphone=hardware.microphone,
+                                     clock=self._clock, ack=self._ack, on_fault=self._fault)
         self.manifest_verified = threading.Event()  # one came from the broker since start
         self.updates = AgentUpdates(
             config=config, running_version=AGENT_VERSION, verifier=self._verifier,
@@ -207,6 +211,7 @@ class Agent:
         self._shutdown()
 
     def _shutdown(self) -> None:
+        self.captures.stop()
         self.updates.stop()
         self.watchdog.stop()
         self.housekeeper.stop()
@@ -396,11 +401,15 @@ class Agent:
         if isinstance(action, UpdateAgent):
             self.updates.take(cmd, action)  # acknowledged there (accepted or why not)
             return
+        if isinstance(action, LiveCapture):
+            self.captures.take(cmd, action)  # acknowledged there (accepted or why not)
+            return
         if isinstance(action, RotateCredential):
             self.passwords.propose(action.password)  # stored before the acknowledgement
             self.link.use_newest_password()
         elif isinstance(action, StopPlayback):
             self.player.stop_current("stopped by command")
+            self.captures.stop()
         elif isinstance(action, SetVolume):
             self._hw.volume.set_level(action.level)
         elif isinstance(action, MoveBroker):  # kept before the acknowledgement, like a password

@@ -1,4 +1,5 @@
-"""The real audio backend on a Pi: aplay (WAV) or ffplay (any codec) to ALSA; GPIO relay.
+"""The real audio backend on a Pi: aplay (WAV) or ffplay (any codec) to ALSA; GPIO relay;
+the microphone through ``arecord`` (a live session's source).
 
 A WAV goes to ``aplay``: the samples reach ALSA unchanged, on the chosen device, and aplay
 starts faster than ffplay. Anything else (Opus, MP3) goes to ``ffplay`` through SDL's ALSA
@@ -14,11 +15,11 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from edge_agent.errors import SinkError
+from edge_agent.errors import MicrophoneError, SinkError
 from edge_agent.hardware import Hardware, PlayResult
 from protocol.manifest import PlayItem
 
@@ -160,10 +161,43 @@ class AmixerVolume:
             self._control = control  # found once, kept
 
 
+class AlsaMicrophone:
+    """Capture through ``arecord`` (alsa-utils): raw S16_LE mono at ``sample_rate``."""
+
+    def __init__(self, device: str = "default", sample_rate: int = 48_000) -> None:
+        self.device = device
+        self.sample_rate = sample_rate
+
+    def chunks(self, stop: threading.Event, chunk_ms: int = 100) -> Iterator[bytes]:
+        exe = shutil.which("arecord")
+        if exe is None:
+            raise MicrophoneError("arecord not found: apt-get install alsa-utils")
+        size = self.sample_rate * 2 * chunk_ms // 1000
+        proc = subprocess.Popen(
+            [exe, "-q", "-D", self.device, "-t", "raw", "-f", "S16_LE", "-r",
+             str(self.sample_rate), "-c", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            while not stop.is_set():
+                data = proc.stdout.read(size)
+                if not data:
+                    proc.wait(timeout=2)
+                    raise MicrophoneError(f"arecord ended ({proc.returncode}): "
+                                          + _last_line(proc.stderr.read().decode(errors="replace")))
+                yield data
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 def _last_line(text: str) -> str:
     lines = text.strip().splitlines()
     return lines[-1][-200:] if lines else "no error output"
 
 
 def alsa_hardware(relay_gpio_value: Path | None = None) -> Hardware:
-    return Hardware(sink=AlsaSink(), amplifier=SysfsRelay(relay_gpio_value), volume=AmixerVolume())
+    return Hardware(sink=AlsaSink(), amplifier=SysfsRelay(relay_gpio_value), volume=AmixerVolume(),
+                    microphone=AlsaMicrophone())

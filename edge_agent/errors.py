@@ -15,3 +15,7 @@ class DownloadError(AgentError):
 
 class SinkError(AgentError):
     """The audio output failed to play a file."""
+
+
+class MicrophoneError(AgentError):
+    """The microphone could not be opened or stopped delivering."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +51,17 @@ class PcmSink(Protocol):
         ...
 
 
+class Microphone(Protocol):
+    """The device's microphone: 16-bit little-endian mono PCM at ``sample_rate`` Hz."""
+
+    sample_rate: int
+
+    def chunks(self, stop: threading.Event, chunk_ms: int = 100) -> Iterator[bytes]:
+        """Samples as they are captured, ``chunk_ms`` at a time, until ``stop`` is set or the
+        input ends. Raise MicrophoneError when it cannot be opened."""
+        ...
+
+
 class Amplifier(Protocol):
     def set_power(self, on: bool) -> None:
         """Switch the amplifier relay."""
@@ -69,3 +80,4 @@ class Hardware:
     amplifier: Amplifier
     volume: VolumeControl
     live: PcmSink | None = None  # None: this device cannot play live audio
+    microphone: Microphone | None = None  # None: this device cannot be a live source

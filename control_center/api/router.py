@@ -23,6 +23,7 @@ from control_center.api.routes import (
     groups,
     live_devices,
     live_sessions,
+    live_source,
     media,
     monitoring,
     open311,
@@ -44,7 +45,7 @@ ROUTERS = (
     groups.router, media.router, bulletins.router,
     schedules.router, distributions.router, emergency.router, records.router, monitoring.router,
     feedback.router, training.router, forum.router, signing_keys.router, brokers.router,
-    live_sessions.router, live_devices.router,
+    live_sessions.router, live_devices.router, live_source.router,
 )
 
 

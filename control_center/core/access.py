@@ -80,6 +80,8 @@ ROUTES: dict[str, Access] = {
     # live segments: a device's own token for the stream is checked by the route
     f"GET {API}/live/{{stream_id}}/next": PUBLIC,
     f"GET {API}/live/{{stream_id}}/init/{{sha256}}": PUBLIC,
+    # a source device's microphone audio: its source token for the stream is checked by the route
+    f"POST {API}/live/{{stream_id}}/source": PUBLIC,
     f"HEAD {API}/media/{{sha256}}": PUBLIC,
     f"GET {API}/media/{{sha256}}/waveform.png": PUBLIC,
     # agent releases devices download (the signature and the SHA-256s are the authority)

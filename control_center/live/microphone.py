@@ -6,7 +6,8 @@ target a signed ``play_now`` command whose item (``live-<id>``) carries the stre
 device's own token, at the session's priority (an emergency one interrupts whatever plays).
 Audio then comes chunk by chunk (``mic_input``); stopping ends the stream (devices get 410 and
 complete the item) and keeps its recording as media, with an audit entry naming who spoke,
-to which unit, when, for how long, and the recording's hash.
+to which unit, when, for how long, and the recording's hash. The audio comes from the console
+or, when the session names a source device, from that Pi's microphone (``live.source``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from control_center.live.desk import LiveDesk
 from control_center.live.mic_input import MicrophoneInputs
 from control_center.live.recording import make_recording
 from control_center.live.relays import stream_url
+from control_center.live.source import capture_messages, source_device
 from control_center.live.tokens import device_token, new_secret, new_stream_id
 from control_center.models import (
     AdminUnit,
@@ -80,9 +82,11 @@ def _require_priority(actor: Actor, priority: Priority) -> None:
 
 def create_session(
     session: Session, *, actor: Actor, title: str, priority: Priority, target_unit_id: int,
-    now: datetime, delay_ms: int = DEFAULT_DELAY_MS,
+    now: datetime, delay_ms: int = DEFAULT_DELAY_MS, source_device_id: str | None = None,
 ) -> LiveStream:
-    """Step 1: a prepared session aimed at ``target_unit_id`` (inside the actor's subtree)."""
+    """Step 1: a prepared session aimed at ``target_unit_id`` (inside the actor's subtree),
+    spoken from the console or from the microphone of ``source_device_id`` (an active device
+    inside the actor's subtree)."""
     _require_priority(actor, priority)
     title = " ".join(title.split())
     if not title:
@@ -93,15 +97,20 @@ def create_session(
     if session.get(AdminUnit, target_unit_id) is None or not actor.covers(target_unit_id):
         raise FieldError("target_unit_id", f"đơn vị {target_unit_id} không tồn tại / unit "
                                            f"{target_unit_id} does not exist", status_code=404)
+    if source_device_id is not None:
+        source_device(session, actor=actor, device_id=source_device_id)
     row = LiveStream(
         id=new_stream_id(), kind=LiveKind.MICROPHONE, title=title, priority=priority,
         state=LiveState.PREPARED, secret=new_secret(), target_unit_id=target_unit_id,
-        unit_id=actor.unit_id, created_by=actor.name[:100], delay_ms=delay_ms, created_at=now)
+        unit_id=actor.unit_id, created_by=actor.name[:100], delay_ms=delay_ms, created_at=now,
+        source_device_id=source_device_id)
     session.add(row)
     audit.record(session, actor=actor, action=CREATE_ACTION, object_type=OBJECT_TYPE,
                  object_id=row.id, at=now,
                  detail={"title": title, "priority": priority.value,
-                         "target_unit_id": target_unit_id, "source": "console"})
+                         "target_unit_id": target_unit_id,
+                         "source": "device" if source_device_id else "console",
+                         "source_device_id": source_device_id})
     session.commit()
     return row
 
@@ -123,10 +132,12 @@ def list_sessions(session: Session, *, actor: Actor, limit: int = 50) -> list[Li
 
 
 def target_devices(session: Session, *, row: LiveStream) -> list[str]:
-    """The active devices under the session's target unit, by id."""
+    """The active devices under the session's target unit, by id (never its source device:
+    its loudspeaker would feed back into the microphone beside it)."""
     subtree = descendant_unit_ids(session, unit_ids=[row.target_unit_id or 0])
-    return list(session.scalars(select(Device.id).where(
-        Device.unit_id.in_(subtree), Device.state == DeviceState.ACTIVE).order_by(Device.id)))
+    return [d for d in session.scalars(select(Device.id).where(
+        Device.unit_id.in_(subtree), Device.state == DeviceState.ACTIVE).order_by(Device.id))
+        if d != row.source_device_id]
 
 
 def target_unit_name(session: Session, *, row: LiveStream) -> str:
@@ -147,6 +158,8 @@ def start_session(
     if not devices:
         raise FieldError("target_unit_id", "Đơn vị này chưa có thiết bị hoạt động / the "
                                            "target unit has no active device to speak to")
+    if row.source_device_id is not None:
+        source_device(session, actor=actor, device_id=row.source_device_id)  # still active
     require_link(desk)
     ends_at = now + MAX_SESSION
     command_id = uuid.uuid4().hex
@@ -156,6 +169,7 @@ def start_session(
                  detail={"title": row.title, "priority": row.priority.value,
                          "target_unit_id": row.target_unit_id, "device_ids": devices,
                          "device_count": len(devices), "command_id": command_id,
+                         "source_device_id": row.source_device_id,
                          "ends_at": ends_at.isoformat()})
     session.commit()
     url = stream_url(desk.public_base_url, row.id)
@@ -168,9 +182,14 @@ def start_session(
                                        priority=row.priority, start_at=now, content=content))
         messages += command_messages(desk.signer, command_id=command_id, device_ids=[device_id],
                                      action=action, now=now, expires_at=ends_at)
+    messages += capture_messages(desk.signer, row=row, command_id=command_id, url=url, now=now,
+                                 until=ends_at)
     acked = desk.bridge.wait_many(desk.bridge.send_many(messages, qos=1, retain=False),
                                   timeout=desk.publish_timeout_s)
-    published = sum(1 for ok in acked if ok)
+    published = sum(1 for ok in acked[:len(devices)] if ok)
+    if row.source_device_id is not None and not acked[-1]:
+        log.warning("live session %s: the broker did not take the live_capture command of "
+                    "source device %s", row.id, row.source_device_id)
     log.info("live session %s started by %s: %d of %d devices told", row.id, actor.name,
              published, len(devices))
     return row, len(devices), published

@@ -38,8 +38,13 @@ class LiveSessionCreate(InputModel):
     priority: Priority = Field(default=Priority.PRIORITY, description="normal | priority | "
                                "emergency (interrupts whatever plays; needs the emergency "
                                "permission too)")
-    source: str = Field(default="console", pattern=r"^console$",
-                        description="where the audio comes from: console (the browser)")
+    source: str = Field(default="console", pattern=r"^(console|device)$",
+                        description="where the audio comes from: console (the browser) or "
+                                    "device (the microphone of source_device_id)")
+    source_device_id: str | None = Field(
+        default=None, min_length=1, max_length=63,
+        description="with source=device: the active device (in your subtree) whose microphone "
+                    "speaks; it is not sent the session's audio itself")
     delay_ms: int = Field(default=microphone.DEFAULT_DELAY_MS, ge=200, le=10_000,
                           description="playout delay: every speaker plays each sample this "
                                       "long after it was cut")
@@ -62,6 +67,9 @@ class LiveSessionPublic(BaseModel):
     recording_sha256: str | None = Field(description="the recording kept as media (GET "
                                                      "/api/v1/media/{sha256}) once ended")
     audio_url: str
+    source: str = Field(description="console | device")
+    source_device_id: str | None = Field(description="the device whose microphone speaks "
+                                                     "(source=device)")
 
 
 class AudioAnswer(BaseModel):
@@ -77,17 +85,24 @@ def _public(session: SessionDep, row: LiveStream) -> LiveSessionPublic:
         started_at=row.started_at, ended_at=row.ended_at, delay_ms=row.delay_ms,
         targeted=counts.targeted, playing=counts.playing, started=counts.started,
         recording_sha256=row.recording_sha256,
-        audio_url=f"/api/v1/live/sessions/{row.id}/audio")
+        audio_url=f"/api/v1/live/sessions/{row.id}/audio",
+        source="device" if row.source_device_id else "console",
+        source_device_id=row.source_device_id)
 
 
 @router.post("", response_model=LiveSessionPublic, status_code=201)
 def create_session(data: LiveSessionCreate, session: SessionDep, actor: ActorDep,
                    now: NowDep) -> LiveSessionPublic:
     """Step 1: a prepared session (nothing reaches a device yet); ``targeted`` says how many
-    devices starting it would reach. 404: a unit outside your subtree."""
+    devices starting it would reach. 404: a unit or source device outside your subtree;
+    422: a source device that is not active, or source and source_device_id not matching."""
+    if (data.source == "device") != (data.source_device_id is not None):
+        raise FieldError("source_device_id", "give source_device_id with source=device (and "
+                                             "only then)")
     row = microphone.create_session(session, actor=actor, title=data.title,
                                     priority=data.priority, target_unit_id=data.target_unit_id,
-                                    delay_ms=data.delay_ms, now=now)
+                                    delay_ms=data.delay_ms, now=now,
+                                    source_device_id=data.source_device_id)
     return _public(session, row)
 
 
@@ -109,7 +124,8 @@ def get_session(session_id: SessionPath, session: SessionDep,
 def start_session(session_id: SessionPath, session: SessionDep, center: CenterDep,
                   actor: ActorDep, now: NowDep) -> LiveSessionPublic:
     """Step 2, on air: every active device under the target gets a signed play_now of the
-    stream. 409: not prepared; 422: no active device; 503: the broker is unreachable."""
+    stream (the source device, if any, its live_capture instead). 409: not prepared; 422: no
+    active device, or a source device no longer active; 503: the broker is unreachable."""
     row, _, _ = microphone.start_session(session, desk=center.emergency, actor=actor,
                                          stream_id=session_id, now=now)
     return _public(session, row)

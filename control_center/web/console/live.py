@@ -3,7 +3,8 @@
 Step 1 names the session (title, unit, priority) and saves it as prepared; step 2 shows how
 many devices it will reach and asks to confirm. On air, a small script
 (``/static/console_live.js``) takes the microphone, sends each MediaRecorder chunk to the
-session's audio route, shows the count of devices playing, and stops it.
+session's audio route, shows the count of devices playing, and stops it. A session may speak
+from a device's microphone instead (a commune office's Pi): the page then only counts and stops.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi.responses import Response
 
 from control_center.core.permissions import Permission
 from control_center.errors import CenterError, Forbidden
-from control_center.live import microphone
+from control_center.live import microphone, source
 from control_center.models import LiveState
 from control_center.telemetry.fleet_overview import fleet_overview
 from control_center.web.console.common import (
@@ -48,11 +49,15 @@ def _step1(ctx: ConsoleContext, form: FormState, status_code: int = 200) -> Resp
     with ctx.center.read_sessions() as session:
         overview = fleet_overview(session, unit_id=ctx.actor.unit_id)
         sessions = microphone.list_sessions(session, actor=ctx.actor, limit=20)
+        devices = source.source_options(session, actor=ctx.actor)
     priorities = {k: v for k, v in PRIORITIES.items()
                   if k != Priority.EMERGENCY.value or ctx.may(Permission.EMERGENCY)}
     return render(ctx, "console_live.html", status_code=status_code, form=form,
                   units=[("", "— Chọn đơn vị / pick a unit —"), *unit_options(overview.units)],
-                  priorities=list(priorities.items()), sessions=sessions)
+                  priorities=list(priorities.items()), sessions=sessions,
+                  sources=[("", "Micrô của máy này (trình duyệt) / this computer's microphone"),
+                           *((d.device_id, f"Micrô của thiết bị {d.label} / the microphone of "
+                              f"device {d.device_id}") for d in devices)])
 
 
 @router.get("/live")
@@ -64,12 +69,12 @@ def live_form(ctx: ConsoleDep) -> Response:
 
 @router.post("/live")
 def live_create(ctx: ConsoleDep, csrf: Str = "", title: Str = "", target_unit_id: Str = "",
-                priority: Str = Priority.PRIORITY.value) -> Response:
+                priority: Str = Priority.PRIORITY.value, source_device_id: Str = "") -> Response:
     """Save the prepared session and show step 2 (or step 1 again with the errors)."""
     ctx.check_csrf(csrf)
     _allowed(ctx)
     form = FormState(values={"title": title, "target_unit_id": target_unit_id,
-                             "priority": priority})
+                             "priority": priority, "source_device_id": source_device_id})
     if not target_unit_id.strip().isdigit():
         form.error("target_unit_id", "Chọn đơn vị nhận / pick the unit to speak to")
     if priority not in PRIORITIES:
@@ -79,7 +84,8 @@ def live_create(ctx: ConsoleDep, csrf: Str = "", title: Str = "", target_unit_id
             try:
                 row = microphone.create_session(
                     session, actor=ctx.actor, title=title, priority=Priority(priority),
-                    target_unit_id=int(target_unit_id), now=ctx.center.clock())
+                    target_unit_id=int(target_unit_id), now=ctx.center.clock(),
+                    source_device_id=source_device_id.strip() or None)
                 return redirect(f"{PREFIX}/live/{row.id}")
             except CenterError as exc:
                 session.rollback()

@@ -100,6 +100,10 @@
     }
   });
 
-  start();
+  if (box.dataset.source === "device") {  // the device's microphone speaks: count and stop
+    set("mic-state", "Đang phát từ micrô của thiết bị / on air from the device's microphone");
+  } else {
+    start();
+  }
   poll();
 })();
