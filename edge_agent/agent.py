@@ -42,7 +42,8 @@ from edge_agent.media_cache import Fetched, MediaCache
 from edge_agent.mqtt_link import MqttLink
 from edge_agent.outbox import Ledger, Outbox
 from edge_agent.play_now import PlayNowCommands
-from edge_agent.player import Player, PlayOutcome
+from edge_agent.play_outcome import PlayOutcome
+from edge_agent.player import Player
 from edge_agent.store import CORRUPT_ERRORS, LocalStore
 from edge_agent.supervision import Heartbeats
 from edge_agent.update.service import AgentUpdates

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from edge_agent.clock import Clock
-from edge_agent.player import OutcomeKind, PlayOutcome
+from edge_agent.play_outcome import OutcomeKind, PlayOutcome
 from protocol import events as ev
 from protocol.manifest import PlayItem
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from edge_agent.downloader import Downloader
 from edge_agent.media_cache import MediaCache
-from edge_agent.player import OutcomeKind, Player, PlayOutcome
+from edge_agent.play_outcome import OutcomeKind, PlayOutcome
+from edge_agent.player import Player
 from edge_agent.store import LocalStore
 from edge_agent.supervision import FaultSink
 from protocol.errors import ProtocolError

@@ -16,13 +16,13 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from edge_agent.clock import Clock
 from edge_agent.config import PlayerConfig
 from edge_agent.errors import SinkError
 from edge_agent.hardware import Hardware, PlayResult
 from edge_agent.media_cache import MediaCache
+from edge_agent.play_outcome import LiveRun, OutcomeKind, PlayOutcome
 from edge_agent.store import LocalStore
 from edge_agent.supervision import FaultSink, Heartbeats, supervise
 from protocol.base import Priority
@@ -38,31 +38,6 @@ def ready_order(item: PlayItem) -> tuple[int, int, datetime, str]:
     """Sort key of the due items: higher priority first, then the commune's ``order``, then
     the earlier instant (the item id breaks ties)."""
     return (-item.priority.rank, item.order, item.start_at, item.item_id)
-
-
-class OutcomeKind(StrEnum):
-    """What became of a play; the values are also written to the local play journal."""
-
-    STARTED = "started"
-    COMPLETED = "completed"
-    INTERRUPTED = "interrupted"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class PlayOutcome:
-    """What the player tells the agent; the agent turns it into protocol events."""
-
-    item: PlayItem
-    kind: OutcomeKind
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    reason: str = ""
-    heard_ms: int | None = None  # live items: milliseconds of the source played
-
-
-LiveRun = Callable[[PlayItem, threading.Event, Callable[[datetime], None]], PlayOutcome]
-"""Plays a live item until its window ends or the event is set (``edge_agent.live.runner``)."""
 
 
 @dataclass(slots=True)

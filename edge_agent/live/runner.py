@@ -13,7 +13,7 @@ from edge_agent.hardware import PcmSink
 from edge_agent.live.fetcher import SegmentFetcher
 from edge_agent.live.session import LivePlay
 from edge_agent.media_cache import MediaCache
-from edge_agent.player import OutcomeKind, PlayOutcome
+from edge_agent.play_outcome import OutcomeKind, PlayOutcome
 from protocol.events import LiveSourceState
 from protocol.live import LiveContent
 from protocol.manifest import PlayItem

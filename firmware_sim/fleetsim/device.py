@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from edge_agent import AGENT_VERSION
 from edge_agent.clock import Clock, SystemClock
 from edge_agent.events import EventFactory
-from edge_agent.player import OutcomeKind, PlayOutcome
+from edge_agent.play_outcome import OutcomeKind, PlayOutcome
 from edge_agent.store import LocalStore
 from protocol.codec import encode
 from protocol.errors import ProtocolError

@@ -17,7 +17,8 @@ import pytest
 from edge_agent.clock import SystemClock
 from edge_agent.config import CacheConfig, PlayerConfig
 from edge_agent.media_cache import MediaCache
-from edge_agent.player import Player, PlayOutcome, ready_order
+from edge_agent.play_outcome import PlayOutcome
+from edge_agent.player import Player, ready_order
 from edge_agent.store import LocalStore
 from firmware_sim.hardware import SimAudioSink, sim_hardware
 from protocol.base import Priority

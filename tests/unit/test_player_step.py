@@ -24,7 +24,8 @@ import edge_agent.player as player_module
 from edge_agent.config import CacheConfig, PlayerConfig
 from edge_agent.hardware import Hardware, PlayResult
 from edge_agent.media_cache import MediaCache
-from edge_agent.player import MAX_SLEEP_S, Player, PlayOutcome
+from edge_agent.play_outcome import PlayOutcome
+from edge_agent.player import MAX_SLEEP_S, Player
 from edge_agent.store import LocalStore
 from protocol.base import Priority
 from protocol.manifest import AudioContent, PlayItem, TextContent
