@@ -91,8 +91,9 @@ class _Capture:
         finally:
             self.stop.set()
             proc.kill()
-            proc.wait()
             feeder.join(timeout=5)
+            with proc:  # closes its pipes and waits for it
+                pass
             log.info("live capture of %s ended after %d chunks", self.action.stream_id, self.sent)
 
     def _feed(self, proc: subprocess.Popen[bytes]) -> None:
