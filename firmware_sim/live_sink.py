@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 SAMPLE_RATE = 48_000
 BYTES_PER_SAMPLE = 2
@@ -44,6 +45,7 @@ class SimPcmSink:
         self.clock: Callable[[], float] = time.time
         """The agent's clock in epoch seconds (``Agent.clock`` once the agent exists)."""
         self._next: float | None = None
+        self._file: BinaryIO | None = None
 
     def write(self, pcm: bytes, *, at: datetime, cancel: threading.Event) -> datetime | None:
         target = at.timestamp()
@@ -80,6 +82,9 @@ class SimPcmSink:
 
     def close(self) -> None:
         self._next = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def samples(self) -> list[tuple[float, bytes]]:
         with self.changed:
@@ -98,9 +103,15 @@ class SimPcmSink:
                      + "\n")
 
     def _log_pcm(self, n: int, pcm: bytes) -> None:
-        if self.log_path is not None:
-            with Path(f"{self.log_path}.{n}.pcm").open("ab") as fh:
-                fh.write(pcm)
+        if self.log_path is None:
+            return
+        name = f"{self.log_path}.{n}.pcm"
+        if self._file is None or self._file.name != name:
+            if self._file is not None:
+                self._file.close()
+            self._file = Path(name).open("ab")  # noqa: SIM115 - kept open across writes
+        self._file.write(pcm)
+        self._file.flush()
 
 
 def read_live_log(log_path: Path) -> list[tuple[float, bytes]]:

@@ -128,6 +128,17 @@ class LiveDesk:
         self._facts[stream_id] = (now, facts)
         return facts
 
+    def admitted(self, stream_id: str, *, device_id: str, token: str) -> StreamFacts | None:
+        """``admit`` from what this process remembers, without the database (None: ask
+        ``admit``); the usual case, twice a second per listening device."""
+        now = time.monotonic()
+        cached = self._facts.get(stream_id)
+        if (cached is None or now - cached[0] >= GRANT_TTL_S / 5
+                or now - self._grants.get((stream_id, device_id), -GRANT_TTL_S) >= GRANT_TTL_S
+                or not token or not token_matches(cached[1].secret, device_id, token)):
+            return None
+        return cached[1]
+
     def admit(self, stream_id: str, *, device_id: str, token: str) -> StreamFacts:
         """The stream's facts if ``device_id`` holds a valid token and is an active device;
         raise NotAuthenticated or Forbidden otherwise."""

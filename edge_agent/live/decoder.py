@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 48_000
 BYTES_PER_SAMPLE = 2  # s16le, mono
 DEFAULT_PRE_SKIP = 312
+CHUNK_BYTES = SAMPLE_RATE // 10 * BYTES_PER_SAMPLE
+"""Output is handed on in blocks of 100 ms (the playout delay is far longer): a speaker wakes
+ten times a second for live audio, not fifty."""
 
 
 def opus_pre_skip(init: bytes) -> int:
@@ -61,20 +64,22 @@ class Decoder:
         stdout = self._proc.stdout
         assert stdout is not None
         index = 0
-        carry = b""
+        pending = bytearray()
         while True:
             chunk = os.read(stdout.fileno(), 65536)
-            if not chunk:
-                return
-            chunk = carry + chunk
-            usable = len(chunk) - len(chunk) % BYTES_PER_SAMPLE
-            chunk, carry = chunk[:usable], chunk[usable:]
             if chunk:
+                pending.extend(chunk)
+            usable = len(pending) - len(pending) % BYTES_PER_SAMPLE
+            if usable and (usable >= CHUNK_BYTES or not chunk):
+                block = bytes(pending[:usable])
+                del pending[:usable]
                 try:
-                    self._on_pcm(index, chunk)
+                    self._on_pcm(index, block)
                 except Exception:  # a consumer's failure must not stop the decoding
                     log.exception("live PCM consumer failed")
-                index += len(chunk) // BYTES_PER_SAMPLE
+                index += len(block) // BYTES_PER_SAMPLE
+            if not chunk:
+                return
 
     def close(self) -> None:
         """Stop decoding at once (what is not played yet is dropped)."""
