@@ -8,6 +8,7 @@ path sound); its validity is judged by the center's time (``CorrectedClock``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 import threading
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 from edge_agent import AGENT_VERSION
 from edge_agent.broker_move import adopt_broker, moved_config
 from edge_agent.clock import Clock, CorrectedClock, SystemClock
+from edge_agent.command_gate import CommandGate
 from edge_agent.config import AgentConfig
 from edge_agent.credentials import BrokerPasswords, TrustedKeys
 from edge_agent.downloader import Downloader
@@ -51,13 +53,12 @@ from edge_agent.update.trial import HealthChecks, player_stalled
 from edge_agent.watchdog import Watchdog
 from protocol.codec import encode
 from protocol.errors import ProtocolError
-from protocol.events import CommandOutcome, LiveSourceState, Status
+from protocol.events import CommandOutcome, Status
 from protocol.manifest import (
     AudioContent,
     LiveCapture,
     Manifest,
     MoveBroker,
-    PlayItem,
     PlayNow,
     RotateCredential,
     SetVolume,
@@ -97,9 +98,8 @@ class Agent:
         self.restart_reason = ""
         self._amp = TrackedAmplifier(hardware.amplifier)
         self._volume = TrackedVolume(hardware.volume)
-        hardware = Hardware(sink=hardware.sink, amplifier=self._amp, volume=self._volume,
-                            live=hardware.live, microphone=hardware.microphone)
-        self._hw = hardware
+        self._hw = hardware = dataclasses.replace(hardware, amplifier=self._amp,
+                                                  volume=self._volume)
         self.trusted_keys = TrustedKeys(config.data_dir / "trusted_keys.json",
                                         config.center_public_keys)
         self._verifier = Verifier([public_key_from_b64(k) for k in self.trusted_keys.keys])
@@ -111,6 +111,9 @@ class Agent:
                              max_rows=config.outbox.max_rows, ledger=ledger,
                              on_fault=self._fault)
         self._events = EventFactory(self.device_id, self._clock)
+        self._gate = CommandGate(device_id=self.device_id, verifier=self._verifier,
+                                 store=self._store, clock=self._clock, refusals=self.refusals,
+                                 events=self._events, emit=self._emit, ack=self._ack)
         self._event_topic = device_topic(self.device_id, Channel.EVENT)
         self._manifest_lock = threading.Lock()
         self.manifest: Manifest | None = None
@@ -122,7 +125,9 @@ class Agent:
         created_at = self._store.created_at
         self.live = None if hardware.live is None else LiveRunner(
             device_id=self.device_id, verifier=self._verifier, sink=hardware.live,
-            clock=self._clock, cache=self.cache, on_source=self._on_live_source)
+            clock=self._clock, cache=self.cache,
+            on_source=lambda item, state, why: self._emit(self._events.live_source(item, state,
+                                                                                  why)))
         self.player = Player(
             hardware=hardware, cache=self.cache, store=self._store, clock=self._clock,
             config=config.player, report=self._on_play, heartbeats=self.heartbeats,
@@ -295,9 +300,6 @@ class Agent:
         self.play_now.played(outcome)  # its acknowledgement goes before the play event
         self._emit(self._events.play(outcome))
 
-    def _on_live_source(self, item: PlayItem, state: LiveSourceState, reason: str) -> None:
-        self._emit(self._events.live_source(item, state, reason))
-
     def _on_media_ready(self, fetched: Fetched) -> None:
         self._emit(self._events.media_ready(fetched.sha256, fetched.size, fetched.resumed_from))
         self.cache.evict(self.player.next_need())
@@ -372,27 +374,8 @@ class Agent:
             self.manifest_changed.notify_all()
 
     def _handle_command(self, raw: bytes) -> None:
-        try:
-            cmd = self._verifier.open_command(raw)
-        except ProtocolError as exc:
-            log.warning("command refused: %s", exc)
-            self.refusals[f"cmd:{type(exc).__name__}"] += 1
-            self._emit(self._events.rejected("cmd", f"{type(exc).__name__}: {exc}"))
-            return
-        if cmd.device_id != self.device_id:
-            self.refusals["cmd:wrong_device"] += 1
-            self._ack(cmd.id, CommandOutcome.REJECTED, f"command is for {cmd.device_id!r}")
-            return
-        if self._store.command_seen(cmd.id, cmd.expires_at.timestamp()):
-            self.refusals["cmd:replay"] += 1
-            return  # a redelivery of a command already handled
-        now = self._clock.now()
-        if now > cmd.expires_at:
-            self.refusals["cmd:expired"] += 1
-            late = (now - cmd.expires_at).total_seconds()
-            self._ack(cmd.id, CommandOutcome.EXPIRED,
-                      f"missed: arrived {late:.0f} s after its validity ended at "
-                      f"{cmd.expires_at.isoformat()}")
+        cmd = self._gate.admit(raw)
+        if cmd is None:
             return
         action = cmd.action
         if isinstance(action, PlayNow):
