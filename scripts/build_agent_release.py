@@ -42,7 +42,7 @@ AGENT_RUNTIME = (
     "httpx", "httpcore", "h11", "anyio", "idna", "certifi",
     "starlette", "uvicorn", "click", "jinja2", "markupsafe", "python-multipart",
     "vosk", "requests", "urllib3", "charset-normalizer", "tqdm", "srt", "websockets",
-    "installer",
+    "installer", "av",
 )
 BUILT_FROM_SOURCE = ("srt",)  # published as a source archive only: setup.sh builds its wheel
 BROKEN_MAIN = '''"""A release broken on purpose (scripts/build_agent_release.py --break exit)."""

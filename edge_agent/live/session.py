@@ -10,6 +10,7 @@ segments come again; a dropped link is retried with backoff until the window end
 from __future__ import annotations
 
 import logging
+import queue
 import subprocess
 import threading
 import time
@@ -22,10 +23,15 @@ import httpx
 
 from edge_agent.clock import Clock
 from edge_agent.hardware import PcmSink
-from edge_agent.live.decoder import BYTES_PER_SAMPLE, SAMPLE_RATE, Decoder
+from edge_agent.live.decoder import (
+    BYTES_PER_SAMPLE,
+    SAMPLE_RATE,
+    Decoder,
+    UndecodableSegment,
+)
 from edge_agent.live.fetcher import LiveRefused, SegmentFetcher, StreamEnded
 from protocol.events import LiveSourceState
-from protocol.live import LiveContent
+from protocol.live import LiveContent, LiveSegment
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +73,19 @@ class LivePlay:
         self._write_lock = threading.Lock()
         self._started: datetime | None = None
         self._heard_samples = 0
+        self._queue: queue.Queue[tuple[datetime, bytes] | None] = queue.Queue()
         self._filler_stop: threading.Event | None = None
         self._filler_thread: threading.Thread | None = None
         self.refused = 0
 
     def run(self) -> LiveResult:
-        decoder: Decoder | None = None
+        decoders: dict[str, Decoder] = {}  # by run (its init segment's hash)
         position: tuple[int, int] | None = None
         last_heard = time.monotonic()
         lost = False
         failures = 0
-        completed = True
+        playout = threading.Thread(target=self._playout, name="live-playout", daemon=True)
+        playout.start()
         try:
             while not self._cancel.is_set():
                 left = (self._content.ends_at - self._clock.now()).total_seconds()
@@ -108,22 +116,14 @@ class LivePlay:
                     self._stop_filler()
                     self._source(LiveSourceState.BACK, "")
                 d = segment.descriptor
-                if decoder is None or position is None or (d.run, d.seq) != (
-                        position[0], position[1] + 1):
-                    if decoder is not None:
-                        decoder.close()
-                    decoder = self._decoder(d.init_sha256, d.pdt + self._delay)
-                    if decoder is None:
-                        continue
-                decoder.write(segment.data)
                 position = (d.run, d.seq)
-            completed = not self._cancel.is_set()
+                self._decode(decoders, d, segment.data)
         finally:
-            if decoder is not None:
-                decoder.close()
+            self._queue.put(None)
+            playout.join(timeout=self._delay.total_seconds() + 5)
             self._stop_filler()
             self._sink.close()
-        return LiveResult(self._started, self._clock.now(), completed,
+        return LiveResult(self._started, self._clock.now(), not self._cancel.is_set(),
                           self._heard_samples * 1000 // SAMPLE_RATE)
 
     def _source(self, state: LiveSourceState, reason: str) -> None:
@@ -133,23 +133,27 @@ class LivePlay:
             log.exception("live %s: source %s not reported", self._content.stream_id[:8],
                           state.value)
 
-    def _decoder(self, init_sha256: str, base: datetime) -> Decoder | None:
+    def _decode(self, decoders: dict[str, Decoder], d: LiveSegment, data: bytes) -> None:
+        """Decode a verified segment and queue its samples at their instant."""
         try:
-            init = self._fetcher.init(init_sha256)
-        except (httpx.HTTPError, LiveRefused) as exc:
-            log.warning("live %s: %s", self._content.stream_id[:8], exc)
-            return None
-        holder: list[Decoder] = []
+            decoder = decoders.get(d.init_sha256)
+            if decoder is None:
+                decoders.clear()  # a new run: the old run's decoder is done
+                decoder = decoders[d.init_sha256] = Decoder(self._fetcher.init(d.init_sha256))
+            block = decoder.decode(data)
+        except (httpx.HTTPError, LiveRefused, UndecodableSegment) as exc:
+            log.warning("live %s: segment %s:%s not played: %s", self._content.stream_id[:8],
+                        d.run, d.seq, exc)
+            return
+        if block is not None:
+            at = d.pdt + self._delay + timedelta(seconds=block.offset / SAMPLE_RATE)
+            self._queue.put((at, block.pcm))
 
-        def on_pcm(index: int, pcm: bytes) -> None:
-            skip = holder[0].pre_skip if holder else 0
-            at = base + timedelta(seconds=(index + skip) / SAMPLE_RATE)
-            if self._write(pcm, at):
-                self._heard_samples += len(pcm) // BYTES_PER_SAMPLE
-
-        decoder = Decoder(init=init, on_pcm=on_pcm, ffmpeg=self._ffmpeg)
-        holder.append(decoder)
-        return decoder
+    def _playout(self) -> None:
+        """Hands the queued samples to the sink, each at its instant (until the sentinel)."""
+        while (entry := self._queue.get()) is not None:
+            if self._write(entry[1], entry[0]):
+                self._heard_samples += len(entry[1]) // BYTES_PER_SAMPLE
 
     def _write(self, pcm: bytes, at: datetime) -> bool:
         """Hand samples due at ``at`` to the sink; False when dropped (late or cancelled)."""
