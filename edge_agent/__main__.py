@@ -13,6 +13,7 @@ from pathlib import Path
 from edge_agent import enrol
 from edge_agent.agent import Agent
 from edge_agent.alsa import alsa_hardware
+from edge_agent.alsa_live import AlsaPcmSink
 from edge_agent.config import load_config
 from edge_agent.errors import ConfigError
 from edge_agent.update.launch import EXIT_RESTART  # the launcher starts the agent again
@@ -32,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         parser.error(str(exc))
-    agent = Agent(config, alsa_hardware(args.relay_gpio))
+    hardware = alsa_hardware(args.relay_gpio)
+    agent = Agent(config, hardware)
+    if isinstance(hardware.live, AlsaPcmSink):  # live samples are placed by the agent's clock
+        hardware.live.clock = lambda: agent.clock.now().timestamp()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from edge_agent.alsa_live import AlsaPcmSink
 from edge_agent.errors import MicrophoneError, SinkError
 from edge_agent.hardware import Hardware, PlayResult
 from protocol.manifest import PlayItem
@@ -200,4 +201,4 @@ def _last_line(text: str) -> str:
 
 def alsa_hardware(relay_gpio_value: Path | None = None) -> Hardware:
     return Hardware(sink=AlsaSink(), amplifier=SysfsRelay(relay_gpio_value), volume=AmixerVolume(),
-                    microphone=AlsaMicrophone())
+                    microphone=AlsaMicrophone(), live=AlsaPcmSink())

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from edge_agent.clock import Clock
+from edge_agent.errors import SinkError
 from edge_agent.hardware import PcmSink
 from edge_agent.live.decoder import (
     BYTES_PER_SAMPLE,
@@ -77,6 +78,7 @@ class LivePlay:
         self._filler_stop: threading.Event | None = None
         self._filler_thread: threading.Thread | None = None
         self.refused = 0
+        self.output_errors = 0
 
     def run(self) -> LiveResult:
         decoders: dict[str, Decoder] = {}  # by run (its init segment's hash)
@@ -152,8 +154,12 @@ class LivePlay:
     def _playout(self) -> None:
         """Hands the queued samples to the sink, each at its instant (until the sentinel)."""
         while (entry := self._queue.get()) is not None:
-            if self._write(entry[1], entry[0]):
-                self._heard_samples += len(entry[1]) // BYTES_PER_SAMPLE
+            try:
+                if self._write(entry[1], entry[0]):
+                    self._heard_samples += len(entry[1]) // BYTES_PER_SAMPLE
+            except SinkError as exc:  # the next block opens the output again
+                log.error("live %s: audio output failed: %s", self._content.stream_id[:8], exc)
+                self.output_errors += 1
 
     def _write(self, pcm: bytes, at: datetime) -> bool:
         """Hand samples due at ``at`` to the sink; False when dropped (late or cancelled)."""
