@@ -15,12 +15,11 @@ import threading
 from pathlib import Path
 
 from edge_agent.agent import Agent
-from edge_agent.alsa import alsa_hardware
+from edge_agent.alsa import AlsaMicrophone, alsa_hardware
 from edge_agent.config import load_config
 from edge_agent.errors import ConfigError
 from edge_agent.kiosk.config import kiosk_config_from_dict
 from edge_agent.kiosk.server import Kiosk
-from edge_agent.speech.audio import ArecordMicrophone
 from edge_agent.speech.config import speech_config_from_dict
 
 
@@ -39,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     agent = Agent(config, alsa_hardware(None))
     kiosk = Kiosk(agent, kiosk_cfg, speech_cfg,
-                  ArecordMicrophone(args.mic, speech_cfg.sample_rate))
+                  AlsaMicrophone(args.mic, speech_cfg.sample_rate))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

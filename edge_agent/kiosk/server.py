@@ -29,6 +29,7 @@ from starlette.templating import Jinja2Templates
 
 from edge_agent.agent import Agent
 from edge_agent.clock import Clock, SystemClock
+from edge_agent.hardware import Microphone
 from edge_agent.housekeeper import DAY_S
 from edge_agent.kiosk.config import KioskConfig
 from edge_agent.kiosk.desk import FeedbackDesk, RateLimited
@@ -36,7 +37,6 @@ from edge_agent.kiosk.lesson_html import clean_lesson_html
 from edge_agent.kiosk.training import TrainingShelf
 from edge_agent.kiosk.voice import VoiceInput
 from edge_agent.kiosk.web_guard import WebGuard, allowed_names
-from edge_agent.speech.audio import Microphone
 from edge_agent.speech.config import SpeechConfig
 from edge_agent.speech.errors import OutOfVocabulary
 from edge_agent.speech.model import Grammar, SpeechModel

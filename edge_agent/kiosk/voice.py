@@ -6,8 +6,8 @@ import logging
 import threading
 from dataclasses import dataclass, replace
 
+from edge_agent.hardware import Microphone
 from edge_agent.speech import Grammar, SpeechError, SpeechModel, listen, load_model
-from edge_agent.speech.audio import Microphone
 from edge_agent.speech.config import SpeechConfig
 
 log = logging.getLogger(__name__)
