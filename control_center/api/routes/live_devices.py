@@ -29,7 +29,8 @@ SEGMENT_HEADER = "X-Live-Segment"
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _token(authorization: str) -> str:
+def bearer_token(authorization: str) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header (empty otherwise)."""
     scheme, _, token = authorization.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
 
@@ -50,7 +51,7 @@ async def next_segment(
 
     A segment too old to be played within the stream's delay is skipped for the newest.
     """
-    token = _token(authorization)
+    token = bearer_token(authorization)
     facts = center.live.admitted(stream_id, device_id=x_device_id, token=token)
     if facts is None:
         facts = await run_in_threadpool(center.live.admit, stream_id, device_id=x_device_id,
@@ -76,7 +77,7 @@ async def init_segment(stream_id: StreamPath, sha256: ShaPath, center: CenterDep
                        ) -> Response:
     """A run's initialisation segment, named by the hash its signed descriptors give."""
     await run_in_threadpool(center.live.admit, stream_id, device_id=x_device_id,
-                            token=_token(authorization))
+                            token=bearer_token(authorization))
     data = await run_in_threadpool(center.live.store.init_segment, stream_id, sha256)
     if data is None:
         raise NotFound(f"stream {stream_id} has no initialisation segment {sha256}")

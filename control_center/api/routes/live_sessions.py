@@ -10,14 +10,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from control_center.api.audio_chunks import (
+    OPENAPI_BODY,
+    AudioAnswer,
+    RecorderId,
+    SeqQuery,
+    checked_chunk,
+    read_chunk,
+)
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.core.actor import Actor
-from control_center.errors import Conflict, FieldError, PayloadTooLarge
+from control_center.errors import Conflict, FieldError
 from control_center.live import microphone
 from control_center.live.mic_input import Fed
 from control_center.models import LiveState, LiveStream
@@ -29,7 +37,6 @@ router = APIRouter(prefix="/live/sessions", tags=["live"])
 
 SessionPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16,64}$",
                                   description="a live session's id (its stream id)")]
-CHUNK_MAX = 1024 * 1024
 
 
 class LiveSessionCreate(InputModel):
@@ -70,11 +77,6 @@ class LiveSessionPublic(BaseModel):
     source: str = Field(description="console | device")
     source_device_id: str | None = Field(description="the device whose microphone speaks "
                                                      "(source=device)")
-
-
-class AudioAnswer(BaseModel):
-    seq: int
-    accepted: bool = Field(description="false: this chunk had already been received")
 
 
 def _public(session: SessionDep, row: LiveStream) -> LiveSessionPublic:
@@ -131,48 +133,29 @@ def start_session(session_id: SessionPath, session: SessionDep, center: CenterDe
     return _public(session, row)
 
 
-@router.post("/{session_id}/audio", response_model=AudioAnswer,
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/octet-stream": {"schema": {"type": "string",
-                                                         "format": "binary"}}}}})
+@router.post("/{session_id}/audio", response_model=AudioAnswer, openapi_extra=OPENAPI_BODY)
 async def session_audio(
     session_id: SessionPath, request: Request, session: SessionDep, center: CenterDep,
-    actor: ActorDep,
-    seq: Annotated[int | None, Query(ge=0, le=10_000_000,
-                                     description="the chunk's number, from 0, per recorder "
-                                                 "(required)")] = None,
-    recorder: Annotated[str, Query(pattern=r"^[0-9A-Za-z_-]{1,64}$",
-                                   description="the recorder's own id; a new one starts "
-                                               "again at seq=0")] = "console",
+    actor: ActorDep, seq: SeqQuery = None, recorder: RecorderId = "console",
 ) -> AudioAnswer:
     """One MediaRecorder chunk (audio/webm;codecs=opus, or Ogg/Opus) as the raw body, in
     order. A chunk sent twice is ignored; 409: a gap, or a session that is not live;
     413: over 1 MB; 422: no seq, an empty body, or audio ffmpeg cannot read."""
-    data = bytearray()
-    async for part in request.stream():
-        data += part
-        if len(data) > CHUNK_MAX:
-            raise PayloadTooLarge(f"an audio chunk is at most {CHUNK_MAX // 1024} KB: send "
-                                  "MediaRecorder chunks of a fraction of a second")
+    data = await read_chunk(request, what="MediaRecorder chunks")
     return await run_in_threadpool(_feed, session, center, actor, session_id, seq, recorder,
-                                   bytes(data))
+                                   data)
 
 
 def _feed(session: Session, center: Center, actor: Actor, session_id: str, seq: int | None,
           recorder: str, data: bytes) -> AudioAnswer:
     row = microphone.get_session(session, actor=actor, stream_id=session_id)
-    if seq is None:
-        raise FieldError("seq", "give the chunk's number in the query: ?seq=0 for a "
-                                "recorder's first chunk, then 1, 2, ...")
-    if not data:
-        raise FieldError("body", "the body is empty: send the bytes of one MediaRecorder "
-                                 "chunk (Content-Type: application/octet-stream)")
+    number = checked_chunk(seq, data, what="MediaRecorder chunk")
     if row.state != LiveState.LIVE:
         center.microphones.close(row.id)
         raise Conflict(f"live session {session_id} is {row.state.value}: audio is taken only "
                        "while it is live (start it first)")
-    fed = center.microphones.feed(row.id, recorder=recorder, seq=seq, data=data)
-    return AudioAnswer(seq=seq, accepted=fed == Fed.FED)
+    fed = center.microphones.feed(row.id, recorder=recorder, seq=number, data=data)
+    return AudioAnswer(seq=number, accepted=fed == Fed.FED)
 
 
 @router.post("/{session_id}/stop", response_model=LiveSessionPublic)
