@@ -81,13 +81,15 @@ class LiveDesk:
         self._watches: dict[str, _Watch] = {}
 
     # segmenters (run by the process that owns the stream) ------------------------------
-    def start_run(self, stream_id: str, *, source_url: str | None) -> Segmenter:
-        """Start a new run of ``stream_id`` (stopping one this process already runs)."""
+    def start_run(self, stream_id: str, *, source_url: str | None,
+                  segment_s: float | None = None) -> Segmenter:
+        """Start a new run of ``stream_id`` (stopping one this process already runs);
+        ``segment_s`` None: the desk's (0.5 s, for microphones)."""
         self.stop_run(stream_id)
         with self._lock:
             run = self.store.next_run(stream_id)
             seg = Segmenter(stream_id=stream_id, run=run, root=self._root, signer=self._signer,
-                            source_url=source_url, segment_s=self._segment_s,
+                            source_url=source_url, segment_s=segment_s or self._segment_s,
                             bitrate=self._bitrate)
             seg.start()
             self._running[stream_id] = seg

@@ -23,7 +23,9 @@ from control_center.services import media_store
 RELAY_FIELDS = ("source_url", "window_minutes", "filler_sha256")
 MAX_URL_CHARS = 2000
 MAX_WINDOW_MINUTES = 1440
-DELAY_MS = 1500
+DELAY_MS = 4000
+"""A relay's playout delay: its segments are 2 s (``workers.live_relays``), so each must be
+written and carried, over a thin link too, before its instant plus this."""
 GONE_AFTER_S = 10
 
 

@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 
 LEAD = timedelta(seconds=3)
 """A relay's segmenter starts this long before its window, so the first segment is there."""
+SEGMENT_S = 2.0
+"""A relay's segments are longer than a microphone's (0.5 s): a relay's latency to its
+upstream matters little, and a quarter of the requests and their headers halves what a
+speaker's link carries (relay streams play with a longer delay, ``RELAY_DELAY_MS``)."""
 
 
 class RelayRunner:
@@ -83,7 +87,7 @@ class RelayRunner:
                 log.warning("relay %s: segmenter ended (%s); restarting", stream_id,
                             segmenter.error() or "no message")
                 self.restarts += 1
-            self._desk.start_run(stream_id, source_url=url)
+            self._desk.start_run(stream_id, source_url=url, segment_s=SEGMENT_S)
             self._mine[stream_id] = time.monotonic()
             self._set_state(stream_id, LiveState.LIVE, started=now)
 

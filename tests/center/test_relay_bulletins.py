@@ -14,6 +14,7 @@ from sqlalchemy import select
 from control_center.live.relays import open_relay_windows
 from control_center.live.tokens import device_token
 from control_center.models import LiveStream, Schedule, ScheduleKind, ScheduleTarget
+from control_center.services.relay_bulletins import DELAY_MS
 from firmware_sim.broker import MosquittoBroker
 from protocol import codec
 from protocol.base import Priority
@@ -118,7 +119,7 @@ def test_one_off_relay_reaches_each_device_with_its_own_token(
         assert content.url == f"{center.base_url}/api/v1/live/{stream_id}"
         assert content.ends_at == start + timedelta(minutes=30)
         assert content.token == device_token(secret, dev["id"])
-        assert (content.delay_ms, content.gone_after_s, content.filler) == (1500, 10, None)
+        assert (content.delay_ms, content.gone_after_s, content.filler) == (DELAY_MS, 10, None)
         tokens.add(content.token)
     assert len(tokens) == 2, "each device has its own token"
 

@@ -19,7 +19,7 @@ from tests.support.waiting import wait_until
 
 DEVICES = ("loa-r1", "loa-r2", "loa-r3")
 SKEW_S = 0.030
-DELAY_S = 1.5
+DELAY_S = 4.0  # a relay's (2 s segments)
 
 
 def _at(base: datetime, seconds: float) -> float:
@@ -62,7 +62,7 @@ def test_three_speakers_relay_a_window_in_step_through_an_emergency_and_a_cut(
     # joined at the window's start (the segmenter runs 3 s ahead), in step
     firsts = {d: b[0][0] for d, b in blocks.items()}
     for d, first in firsts.items():
-        assert _at(t0, 0) <= first <= _at(t0, 0.5 + DELAY_S + 1.0), (d, first - t0.timestamp())
+        assert _at(t0, 0) <= first <= _at(t0, 2.0 + DELAY_S), (d, first - t0.timestamp())
     for a, b in combinations(DEVICES, 2):
         assert abs(firsts[a] - firsts[b]) <= SKEW_S, (a, b, firsts[a] - firsts[b])
     # what played is the station's tone, decoded
