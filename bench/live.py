@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -40,7 +41,8 @@ from firmware_sim.broker import MosquittoBroker  # noqa: E402
 from firmware_sim.center_process import CenterProcess  # noqa: E402
 from firmware_sim.live_sink import read_live_log  # noqa: E402
 from firmware_sim.local_server import free_port  # noqa: E402
-from tests.support.netns import isolated_namespace  # noqa: E402
+from tests.live.station import UpstreamStation  # noqa: E402
+from tests.support.netns import Namespace, isolated_namespace  # noqa: E402
 
 RATE = 48_000
 FRAME = 960  # 20 ms
@@ -224,6 +226,34 @@ def session(api: httpx.Client, unit_id: int, title: str) -> str:
     return sid
 
 
+def relay_on_thin_link(api: httpx.Client, ns: Namespace, work: Path, unit_id: int,
+                       logs: Path) -> None:
+    """A one-minute relay window to the thin speaker: its link's bytes while it plays."""
+    with UpstreamStation(freq=440) as station:
+        r = api.post("/api/v1/bulletins", json={
+            "title": "Tiếp sóng (bench)", "priority": "normal", "kind": "relay",
+            "source_url": station.url, "window_minutes": 1})
+        r.raise_for_status()
+        start = time.time() + 6
+        api.post("/api/v1/schedules", json={
+            "bulletin_id": r.json()["id"], "targets": {"unit_ids": [unit_id]},
+            "start_at": datetime.fromtimestamp(start, UTC).isoformat()}).raise_for_status()
+        time.sleep(max(0.0, start + 15 - time.time()))
+        before, t1 = link_bytes(ns.host_if), time.time()
+        time.sleep(35)
+        after, t2 = link_bytes(ns.host_if), time.time()
+        time.sleep(max(0.0, start + 62 - time.time()))
+    blocks = [b for b in read_live_log(logs / "loa-thin.plays.live") if start <= b[0]]
+    stream = r.json().get("stream_id") or ""
+    per_min = 60 / (t2 - t1)
+    media = [p for p in (work / "center" / "live").glob("*/*/seg*.m4s")
+             if p.stat().st_mtime >= start and (not stream or stream in str(p))]
+    media_bytes = sum(p.stat().st_size for p in media if t1 <= p.stat().st_mtime < t2)
+    say("relay_link_bytes_per_min", (after - before) * per_min / 1000, " kB",
+        media_bytes * per_min / 1000, "Opus media")
+    say("relay_blocks_in_window (1 = no gap)", float(len(blocks)))
+
+
 def main() -> int:  # noqa: PLR0915 - one scenario told in order
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--seconds", type=float, default=30.0, help="seconds of speech per session")
@@ -347,6 +377,7 @@ def main() -> int:  # noqa: PLR0915 - one scenario told in order
             say("thin_latency_p50", pct([h - clicks[k] for k, h in thin.items()], 0.5), " s")
             say("link_bytes_per_min", link / 1000, " kB", media / 1000, "Opus media")
             say("link_use_of_64kbit", link * 8 / 60 / 64_000 * 100, " %")
+            relay_on_thin_link(api, ns, work, communes["t"], logs)
         finally:
             for child in children:
                 child.proc.terminate()

@@ -4,7 +4,6 @@ live items only from signed messages. One center, broker and running stream for 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import threading
@@ -76,7 +75,7 @@ def test_only_an_active_targeted_device_with_its_own_token_pulls(live: tuple) ->
     own = {"X-Device-Id": PULLER, "Authorization": f"Bearer {device_token(secret, PULLER)}"}
     ok = _next(center, stream_id, own)
     assert ok.status_code == 200, ok.text
-    envelope = base64.b64decode(ok.headers["X-Live-Segment"])
+    envelope = ok.headers["X-Live-Segment"].encode()
     verifier = Verifier([public_key_from_b64(center.public_key_b64)])
     descriptor = LiveSegment.model_validate_json(verifier.open(envelope))
     assert descriptor.stream_id == stream_id and len(ok.content) > 100
@@ -119,12 +118,11 @@ class _Tamper(httpx.BaseTransport):
             if self._how == "audio":
                 body = bytes(b ^ 0x5A for b in body[:200]) + body[200:]
             else:  # the attacker's own audio under a descriptor signed with its own key
-                envelope = json.loads(base64.b64decode(headers["x-live-segment"]))
+                envelope = json.loads(headers["x-live-segment"])
                 descriptor = LiveSegment.model_validate_json(envelope["body"])
                 forged = descriptor.model_copy(update={
                     "sha256": hashlib.sha256(body[::-1]).hexdigest()})
-                headers["x-live-segment"] = base64.b64encode(
-                    self._forger.seal(forged)).decode()
+                headers["x-live-segment"] = self._forger.seal(forged).decode()
                 body = body[::-1]
         headers.pop("content-length", None)
         return httpx.Response(response.status_code, headers=headers, content=body)

@@ -6,7 +6,6 @@ device's id and its token for the stream, which only its signed manifest or comm
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
@@ -37,7 +36,7 @@ def bearer_token(authorization: str) -> str:
 
 @router.get("/{stream_id}/next", responses={
     200: {"content": {"audio/mp4": {}}, "description": "the segment; its signed descriptor "
-          "(base64 of the sealed LiveSegment) in the X-Live-Segment header"},
+          "(the sealed LiveSegment, its JSON as is) in the X-Live-Segment header"},
     204: {"description": "no segment within wait_s (the source is silent or gone)"},
     410: {"description": "the stream has ended"}})
 async def next_segment(
@@ -66,7 +65,8 @@ async def next_segment(
     if stored is None:
         status = 410 if facts.state == LiveState.ENDED else 204
         return Response(status_code=status, headers=NO_STORE)
-    headers = {SEGMENT_HEADER: base64.b64encode(stored.envelope).decode(), **NO_STORE}
+    # the envelope is ASCII JSON (hex, numbers, instants): a header value as it is
+    headers = {SEGMENT_HEADER: stored.envelope.decode("ascii"), **NO_STORE}
     return Response(stored.data, media_type="audio/mp4", headers=headers)
 
 
