@@ -73,7 +73,8 @@ def ffmpeg_command(*, source_url: str | None, directory: Path, segment_s: float,
     return [
         ffmpeg, "-hide_banner", "-loglevel", "error", "-y", *source,
         "-vn", "-ac", "1", "-ar", "48000",
-        "-c:a", "libopus", "-b:a", str(bitrate), "-frame_duration", "20",
+        # constrained VBR: a tonal source (music, a test tone) costs no more than the bitrate
+        "-c:a", "libopus", "-b:a", str(bitrate), "-vbr", "constrained", "-frame_duration", "20",
         "-application", "audio",
         "-f", "hls", "-hls_time", str(segment_s), "-hls_list_size", "20",
         "-hls_flags", "program_date_time+independent_segments+temp_file",
