@@ -252,6 +252,8 @@ def _fuzz_agent(rig: FaultRig, caught: CaughtExceptions, manifests: int, command
     bulletin = rig.bulletin(seconds=1.0)
     rig.schedule(bulletin, [datetime.now(UTC) + timedelta(hours=1)], [device.device_id])
     rig.wait_accepted(device.device_id, at_least=accepted + 1)
+    # the events of that manifest (accepted, its media fetched) reach the center too
+    rig.wait_stored([device.device_id], timeout=settle_timeout)
     report.threads_lost = lost_threads(threads)
     row = ReliabilityRow(
         "9a. Fuzzed payloads at an agent",
