@@ -69,6 +69,7 @@ def record_submission(
     category = _known_category(session, event.category)
     row = Feedback(
         ref_code=ref, event_id=event.event_id, device_id=device.id, unit_id=device.unit_id,
+        origin_unit_id=device.unit_id,
         category=category, text=event.text, lang=event.lang, channel=event.channel.value,
         phone=event.phone if event.contact_consent else None,
         contact_consent=event.contact_consent, lat=device.lat, lon=device.lon,
@@ -95,7 +96,8 @@ def create_request(
     if session.get(FeedbackCategoryRow, category) is None:
         raise InvalidInput(f"unknown service_code {category!r}")
     row = Feedback(
-        ref_code=new_ref_code(), unit_id=unit_id, category=category, text=text,
+        ref_code=new_ref_code(), unit_id=unit_id, origin_unit_id=unit_id, category=category,
+        text=text,
         channel="open311", client_id=client.id, phone=phone, contact_consent=phone is not None,
         lat=lat, lon=lon, address=address, status=FeedbackStatus.NEW, submitted_at=now,
         received_at=now, due_at=_due(session, category, now), updated_at=now,

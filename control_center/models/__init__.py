@@ -26,6 +26,7 @@ from control_center.models.feedback import (
     Feedback,
     FeedbackCategoryRow,
     FeedbackNote,
+    FeedbackPriority,
     FeedbackStatus,
 )
 from control_center.models.fleet import (
@@ -123,6 +124,7 @@ __all__ = [
     "Feedback",
     "FeedbackCategoryRow",
     "FeedbackNote",
+    "FeedbackPriority",
     "FeedbackStatus",
     "ManifestState",
     "MediaAsset",

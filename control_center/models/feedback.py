@@ -19,6 +19,14 @@ class FeedbackStatus(StrEnum):
     CLOSED = "closed"
 
 
+class FeedbackPriority(StrEnum):
+    """Set at triage; the officers' queue lists the most urgent first."""
+
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
 class FeedbackCategoryRow(Base):
     """A category kiosks offer; ``due_days`` sets the answer deadline of its submissions.
 
@@ -53,6 +61,10 @@ class Feedback(Base):
         ForeignKey("devices.id", ondelete="SET NULL"), index=True
     )
     unit_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id", ondelete="RESTRICT"))
+    """The unit handling it now (routed down or escalated up the tree)."""
+    origin_unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_units.id", ondelete="RESTRICT")
+    )  # where it was submitted: its commune's loudspeakers read the answer
     category: Mapped[str] = mapped_column(String(40))
     text: Mapped[str] = mapped_column(Text)
     lang: Mapped[str] = mapped_column(String(10), default="vi")
@@ -66,6 +78,8 @@ class Feedback(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     address: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[FeedbackStatus] = mapped_column(str_enum(FeedbackStatus), index=True)
+    priority: Mapped[FeedbackPriority] = mapped_column(str_enum(FeedbackPriority),
+                                                       default=FeedbackPriority.NORMAL)
     flagged: Mapped[str | None] = mapped_column(String(200))  # e.g. over the kiosk's rate limit
     assignee: Mapped[str | None] = mapped_column(String(100))
     answer: Mapped[str | None] = mapped_column(Text)
@@ -75,6 +89,8 @@ class Feedback(Base):
     due_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """When the overdue job passed it to the parent unit (once per submission)."""
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     notes: Mapped[list[FeedbackNote]] = relationship(
         cascade="all, delete-orphan", order_by="FeedbackNote.id"
