@@ -39,6 +39,7 @@ from control_center.telemetry.service import Telemetry
 from control_center.workers.broker_sync import BrokerSync
 from control_center.workers.brokers import build_brokers
 from control_center.workers.dead_letters import SPOOL_NAME, DeadLetters
+from control_center.workers.feedback_overdue import OverdueEscalator
 from control_center.workers.ingest import Ingestor
 from control_center.workers.live_relays import RelayRunner
 from control_center.workers.manifest_sync import ManifestSync
@@ -180,6 +181,7 @@ class Center:
                              sessions=self.sessions, clock=clock)
         self.relays = RelayRunner(desk=self.live, sessions=self.sessions, clock=clock)
         self.microphones = MicrophoneInputs(self.live)
+        self.overdue = OverdueEscalator(sessions=self.sessions, clock=clock)
         self.elector = self._elector()
 
     def _claim_seat(self) -> int | None:
@@ -207,6 +209,7 @@ class Center:
             Role("rollouts", start=self.rollouts.start, stop=self.rollouts.stop),
             Role("media-resume", start=self.media.resume, stop=lambda: None),
             Role("live-relays", start=self.relays.start, stop=self.relays.stop),
+            Role("feedback-overdue", start=self.overdue.start, stop=self.overdue.stop),
         ]
         if self.broker_sync is not None:
             roles.append(Role("broker-accounts", start=self.brokers.start_syncs,
