@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from edge_agent.errors import AgentError
 
-INSTALL_HINT = ("install one with: python -m edge_agent.speech install <model folder or .zip> "
-                "<model path>")
+INSTALL_HINT = ("install one with: python -m edge_agent.speech install <model folder, .zip or "
+                "URL> <model path> [--sha256 HEX]")
 
 
 class SpeechError(AgentError):

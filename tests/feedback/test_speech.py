@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import zipfile
@@ -113,7 +114,8 @@ def test_install_from_zip_validates_and_replaces_atomically(tmp_path: Path) -> N
     assert speech_cli(["install", str(bad), str(dest)]) == 2
     assert not dest.exists()
     # files checked, load skipped: the real load is covered by the session fixture
-    assert speech_cli(["install", str(archive), str(dest), "--no-load"]) == 0
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert speech_cli(["install", str(archive), str(dest), "--sha256", digest, "--no-load"]) == 0
     size = (source / "am" / "final.mdl").stat().st_size
     assert (dest / "am" / "final.mdl").stat().st_size == size
     assert (dest / "graph" / "HCLr.fst").is_file()
