@@ -39,10 +39,8 @@ def _move(session: Session, row: Feedback, *, to: int, text: str, action: str, a
     before = row.unit_id
     row.notes.append(FeedbackNote(at=now, author=actor.name, text=text))
     row.unit_id, row.assignee, row.updated_at = to, None, now
-    if row.status == FeedbackStatus.NEW:
-        row.status = FeedbackStatus.TRIAGED
-    elif row.status == FeedbackStatus.ASSIGNED:  # the named official was of the old unit
-        row.status = FeedbackStatus.TRIAGED
+    if row.status in (FeedbackStatus.NEW, FeedbackStatus.ASSIGNED):  # an assignee was the
+        row.status = FeedbackStatus.TRIAGED                          # old unit's official
     audit.record(session, actor=actor, action=action, object_type="feedback", object_id=row.id,
                  detail={"from_unit_id": before, "unit_id": to}, at=now)
 
