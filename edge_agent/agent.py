@@ -46,6 +46,7 @@ from edge_agent.outbox import Ledger, Outbox
 from edge_agent.play_now import PlayNowCommands
 from edge_agent.play_outcome import PlayOutcome
 from edge_agent.player import Player
+from edge_agent.speech.status import SpeechModelStatus
 from edge_agent.store import CORRUPT_ERRORS, LocalStore
 from edge_agent.supervision import Heartbeats
 from edge_agent.update.service import AgentUpdates
@@ -91,6 +92,8 @@ class Agent:
         self.heartbeats = Heartbeats()
         self.faults: Counter[str] = Counter()
         """Unexpected failures since start, per component."""
+        self.speech_model: SpeechModelStatus | None = None
+        """Set by the kiosk once it has tried its speech model; reported in health samples."""
         self.refusals: Counter[str] = Counter()
         """Inbound messages refused, per ``channel:reason`` (fuzzing, bad senders)."""
         self.restart_needed = threading.Event()
@@ -164,6 +167,7 @@ class Agent:
                 outbox_rows=self.outbox.pending, outbox_dropped=lambda: self.outbox.dropped,
                 dead_letters=self._store.dead_letter_count,
                 faults=lambda: sum(self.faults.values()),
+                speech_model=lambda: self.speech_model,
             ),
         )
         keep = config.housekeeping

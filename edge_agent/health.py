@@ -22,6 +22,7 @@ import httpx
 from edge_agent.clock import Clock
 from edge_agent.config import HealthConfig
 from edge_agent.hardware import Amplifier, VolumeControl
+from edge_agent.speech.status import SpeechModelStatus
 from edge_agent.supervision import Heartbeats
 from protocol.telemetry import HealthReport, HealthSample, NetworkType
 
@@ -207,6 +208,7 @@ class AgentFacts:
     outbox_dropped: Callable[[], int] = lambda: 0
     dead_letters: Callable[[], int] = lambda: 0
     faults: Callable[[], int] = lambda: 0
+    speech_model: Callable[[], SpeechModelStatus | None] = lambda: None
 
 
 class HealthSampler:
@@ -271,6 +273,7 @@ class HealthSampler:
             if measured is not None:
                 self._last_offset = measured
         facts = self._facts
+        speech = facts.speech_model()
         return HealthSample(
             sample_id=uuid.uuid4().hex, at=self._clock.now(),
             cpu_temp_c=readings.cpu_temp_c, load1=readings.load1,
@@ -283,6 +286,8 @@ class HealthSampler:
             heartbeats=facts.heartbeats(), outbox_rows=facts.outbox_rows(),
             outbox_dropped=facts.outbox_dropped(), dead_letters=facts.dead_letters(),
             faults=facts.faults(),
+            speech_model=speech.label if speech else None,
+            speech_model_state=speech.state if speech else None,
         )
 
     def sample_now(self) -> None:

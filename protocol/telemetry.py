@@ -29,6 +29,14 @@ class NetworkType(StrEnum):
     UNKNOWN = "unknown"
 
 
+class SpeechModelState(StrEnum):
+    """The kiosk's speech model, as the agent found it when it started voice input."""
+
+    INSTALLED = "installed"  # present and complete (on a kiosk: loaded)
+    MISSING = "missing"  # nothing at the configured speech.model_path
+    FAILED = "failed"  # present but incomplete, or Vosk could not load it
+
+
 class HealthSample(FrozenModel):
     """The state of one device at one instant; a reading the device cannot take is null."""
 
@@ -62,6 +70,11 @@ class HealthSample(FrozenModel):
     """Outbox rows the broker refused, set aside instead of retried (held on the device)."""
     faults: int = Field(default=0, ge=0)
     """``agent_fault`` events made since the agent started."""
+    speech_model: str | None = Field(default=None, max_length=80)
+    """The speech model's name (the archive it was installed from, else its folder) and the
+    first 12 hex digits of that archive's SHA-256 when the installer recorded it; null on a
+    device without voice input."""
+    speech_model_state: SpeechModelState | None = None
 
     @model_validator(mode="after")
     def _within_64_bits(self) -> HealthSample:

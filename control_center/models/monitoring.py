@@ -64,6 +64,9 @@ class DeviceHealth(Base):
     outbox_dropped: Mapped[int | None] = mapped_column(Integer)
     dead_letters: Mapped[int | None] = mapped_column(Integer)
     faults: Mapped[int | None] = mapped_column(Integer)
+    speech_model: Mapped[str | None] = mapped_column(String(80))
+    """The kiosk's speech model (name and SHA-256 prefix) and its state, as of the sample."""
+    speech_model_state: Mapped[str | None] = mapped_column(String(20))
 
 
 class AlertKind(StrEnum):

@@ -40,6 +40,7 @@ from edge_agent.kiosk.web_guard import WebGuard, allowed_names
 from edge_agent.speech.config import SpeechConfig
 from edge_agent.speech.errors import OutOfVocabulary
 from edge_agent.speech.model import Grammar, SpeechModel
+from edge_agent.speech.status import model_status
 from protocol.feedback import FeedbackCategory, FeedbackChannel
 from protocol.lesson_content import is_lesson_media
 from protocol.manifest import TextContent
@@ -77,6 +78,9 @@ class Kiosk:
             config.keep_recordings_days * DAY_S))
         self.training = TrainingShelf(agent, clock or SystemClock())
         self.voice = VoiceInput(speech, microphone, model)
+        if speech.model_path is not None:
+            failed = None if self.voice.model else self.voice.state().message
+            agent.speech_model = model_status(speech.model_path, load_error=failed)
         self.grammar_error = ""
         self.answer_grammar: Grammar | None = None
         if self.voice.model is not None:

@@ -117,11 +117,18 @@ def _discard(archive: Path, source: str) -> None:
         archive.parent.rmdir()
 
 
-def installed_hash(model: Path) -> str | None:
-    """The SHA-256 of the archive a model was installed from, when the installer recorded it."""
+def installed_from(model: Path) -> tuple[str, str] | None:
+    """The SHA-256 and source of the archive a model was installed from, if recorded."""
     try:
-        first = (model / INSTALLED_FROM).read_text(encoding="utf-8").split()
+        digest, _, source = (model / INSTALLED_FROM).read_text(encoding="utf-8").strip() \
+            .partition("  ")
     except OSError:
         return None
-    return first[0] if first else None
+    return (digest, source) if digest and source else None
+
+
+def installed_hash(model: Path) -> str | None:
+    """The SHA-256 of the archive a model was installed from, when the installer recorded it."""
+    recorded = installed_from(model)
+    return recorded[0] if recorded else None
 

@@ -17,10 +17,16 @@ from pathlib import Path
 
 import pytest
 
+from control_center.telemetry.lineproto import health_line, series_tags
+from edge_agent.clock import SystemClock
+from edge_agent.config import HealthConfig
+from edge_agent.health import AgentFacts, HealthSampler, SystemReadings
 from edge_agent.speech import ModelUnavailable, SpeechError, load_model
 from edge_agent.speech.__main__ import main as speech_cli
 from edge_agent.speech.install import KNOWN_MODELS, install_archive, installed_hash
+from edge_agent.speech.status import SpeechModelStatus, model_status
 from media.pinned import load_pins
+from protocol.telemetry import HealthReport, SpeechModelState
 from tests.feedback.conftest import ko_model_path
 
 ARCHIVE = "vosk-model-small-ko-0.22.zip"
@@ -124,3 +130,38 @@ def test_the_vietnamese_model_is_listed_and_needs_the_deployers_hash(
     assert "to be pinned by the deployer" in capsys.readouterr().err
     with pytest.raises(ModelUnavailable):
         load_model(tmp_path / "current")
+
+
+def test_the_health_report_carries_the_models_name_and_state(
+    ko_zip: tuple[Path, str], tmp_path: Path
+) -> None:
+    archive, digest = ko_zip
+    dest = tmp_path / "current"
+    install_archive(str(archive), dest, sha256=digest, try_load=False, progress=None)
+    found = model_status(dest)
+    assert found == SpeechModelStatus(f"vosk-model-small-ko-0.22 sha256:{digest[:12]}",
+                                      SpeechModelState.INSTALLED)
+    assert model_status(dest, load_error="could not be loaded").state is SpeechModelState.FAILED
+    assert model_status(tmp_path / "none").state is SpeechModelState.MISSING
+    (dest / "am" / "final.mdl").write_bytes(b"")  # damaged after installation
+    assert model_status(dest).state is SpeechModelState.FAILED
+
+    reports: list[HealthReport] = []
+    sampler = HealthSampler(
+        device_id="kiosk-1", data_dir=tmp_path, config=HealthConfig(), probe=_NoSensors(),
+        facts=AgentFacts(amp_on=lambda: False, volume=lambda: 0, cache_bytes=lambda: 0,
+                         manifest_version=lambda: None, agent_version="test",
+                         speech_model=lambda: found),
+        clock=SystemClock(), emit=reports.append)
+    sampler.sample_now()
+    sample = reports[0].samples[0]
+    assert (sample.speech_model, sample.speech_model_state) == (found.label, found.state)
+    again = HealthReport.model_validate_json(reports[0].model_dump_json()).samples[0]
+    assert again.speech_model_state is SpeechModelState.INSTALLED  # survives the wire
+    line = health_line(sample, series_tags("kiosk-1", "kiosk", 1))
+    assert f'speech_model="{found.label}"' in line and 'speech_model_state="installed"' in line
+
+
+class _NoSensors:
+    def read(self, data_dir: Path) -> SystemReadings:
+        return SystemReadings()
