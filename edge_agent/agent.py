@@ -54,7 +54,7 @@ from edge_agent.update.trial import HealthChecks, player_stalled
 from edge_agent.watchdog import Watchdog
 from protocol.codec import encode
 from protocol.errors import ProtocolError
-from protocol.events import CommandOutcome, Status
+from protocol.events import CommandOutcome, DeviceKind, Status
 from protocol.manifest import (
     AudioContent,
     LiveCapture,
@@ -136,7 +136,7 @@ class Agent:
             config=config.player, report=self._on_play, heartbeats=self.heartbeats,
             on_fault=self._fault,
             skip_before=datetime.fromtimestamp(created_at, UTC) if created_at else None,
-            live=self.live,
+            live=self.live, shows_text=config.kind is DeviceKind.KIOSK,
         )
         self.downloader = Downloader(
             cache=self.cache, config=config.cache, on_ready=self._on_media_ready,

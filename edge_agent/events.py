@@ -67,6 +67,8 @@ class EventFactory:
             return ev.PlayInterrupted(**common, started_at=outcome.started_at,
                                       ended_at=outcome.ended_at, reason=_text(outcome.reason, 500),
                                       heard_ms=outcome.heard_ms)
+        if outcome.kind is OutcomeKind.SHOWN:
+            return ev.PlayShown(**common, shown_at=outcome.started_at)
         return ev.PlayFailed(**common, reason=_text(outcome.reason, 500))
 
 

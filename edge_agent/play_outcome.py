@@ -18,6 +18,7 @@ class OutcomeKind(StrEnum):
     COMPLETED = "completed"
     INTERRUPTED = "interrupted"
     FAILED = "failed"
+    SHOWN = "shown"  # a kiosk showed a text notice (``started_at``: when it first appeared)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from edge_agent.media_cache import MediaCache
 from edge_agent.play_outcome import LiveRun, OutcomeKind, PlayOutcome
 from edge_agent.store import LocalStore
 from edge_agent.supervision import FaultSink, Heartbeats, supervise
+from edge_agent.text_items import text_outcome, window_end
 from protocol.base import Priority
 from protocol.live import LiveContent
 from protocol.manifest import AudioContent, PlayItem
@@ -61,8 +62,10 @@ class Player:
         on_fault: FaultSink | None = None,
         skip_before: datetime | None = None,
         live: LiveRun | None = None,
+        shows_text: bool = False,
     ) -> None:
         self._hw = hardware
+        self._shows_text = shows_text  # a kiosk: text items are shown (``text_items``)
         self._live = live
         self._heartbeats = heartbeats or Heartbeats()
         self._on_fault: FaultSink = on_fault or (lambda component, exc, recovery: None)
@@ -200,9 +203,7 @@ class Player:
                     and item.item_id in self._scheduled):
                 self._done.add(item.item_id)
                 continue
-            until = self._adhoc_until.get(item.item_id, item.start_at + lateness)
-            if isinstance(item.content, LiveContent):
-                until = item.content.ends_at  # a live window is joined until it closes
+            until = window_end(item, self._adhoc_until.get(item.item_id, item.start_at + lateness))
             if item.start_at > now:
                 deadlines.append(item.start_at)
                 deadlines.append(item.start_at - preroll)
@@ -235,7 +236,7 @@ class Player:
             if isinstance(item.content, LiveContent) and self._live is None:
                 self._fail(item, "this device has no live audio output")
             elif not isinstance(item.content, AudioContent | LiveContent):
-                self._fail(item, "text items cannot be played on this device yet")
+                self._finish(text_outcome(item, now=now, shows_text=self._shows_text))
         playing = self._current.item.item_id if self._current is not None else None
         # a play-now item stays known while it plays, or the next wake-up would see it orphaned
         self._adhoc = {k: v for k, v in self._adhoc.items()
@@ -259,8 +260,11 @@ class Player:
         return "missed: device was busy or down past the lateness limit"
 
     def _fail(self, item: PlayItem, reason: str) -> None:
-        self._mark_done(item, OutcomeKind.FAILED)
-        self._report(PlayOutcome(item, OutcomeKind.FAILED, reason=reason))
+        self._finish(PlayOutcome(item, OutcomeKind.FAILED, reason=reason))
+
+    def _finish(self, outcome: PlayOutcome) -> None:
+        self._mark_done(outcome.item, outcome.kind)
+        self._report(outcome)
 
     def _mark_done(self, item: PlayItem, outcome: OutcomeKind) -> None:
         self._done.add(item.item_id)

@@ -106,6 +106,13 @@ class LiveSource(_EventBase):
     reason: str = Field(default="", max_length=500)
 
 
+class PlayShown(_PlayEventBase):
+    """A kiosk showed a text notice; ``shown_at`` is the instant it first appeared."""
+
+    type: Literal["play_shown"] = "play_shown"
+    shown_at: UtcDatetime
+
+
 class PlayFailed(_PlayEventBase):
     type: Literal["play_failed"] = "play_failed"
     reason: str = Field(max_length=500)
@@ -168,6 +175,7 @@ DeviceEvent = Annotated[
     | PlayCompleted
     | PlayInterrupted
     | PlayFailed
+    | PlayShown
     | LiveSource
     | CommandAck
     | AgentFault
@@ -176,6 +184,6 @@ DeviceEvent = Annotated[
     | QuizAttemptSubmitted,
     Field(discriminator="type"),
 ]
-PlayEvent = PlayStarted | PlayCompleted | PlayInterrupted | PlayFailed
+PlayEvent = PlayStarted | PlayCompleted | PlayInterrupted | PlayFailed | PlayShown
 
 DEVICE_EVENT_ADAPTER: TypeAdapter[DeviceEvent] = TypeAdapter(DeviceEvent)

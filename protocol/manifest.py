@@ -26,11 +26,17 @@ class AudioContent(FrozenModel):
 
 
 class TextContent(FrozenModel):
-    """A text bulletin (shown on kiosks; spoken by on-device TTS in a later version)."""
+    """A text notice, for kiosks: shown from the item's ``start_at`` until ``ends_at``.
+
+    Loudspeakers never get one: the center sends them the bulletin's voice (``AudioContent``).
+    ``ends_at`` is left out of the JSON when None, so agents without it still parse the item
+    (a kiosk then shows the notice until the end of the lateness limit).
+    """
 
     type: Literal["text"] = "text"
     text: str = Field(min_length=1, max_length=20_000)
     lang: str = "vi"
+    ends_at: UtcDatetime | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 ItemContent = Annotated[AudioContent | TextContent | LiveContent, Field(discriminator="type")]

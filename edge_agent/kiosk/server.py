@@ -14,6 +14,7 @@ import re
 import socket
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -34,6 +35,7 @@ from edge_agent.housekeeper import DAY_S
 from edge_agent.kiosk.config import KioskConfig
 from edge_agent.kiosk.desk import FeedbackDesk, RateLimited
 from edge_agent.kiosk.lesson_html import clean_lesson_html
+from edge_agent.kiosk.notices import current_notices
 from edge_agent.kiosk.training import TrainingShelf
 from edge_agent.kiosk.voice import VoiceInput
 from edge_agent.kiosk.web_guard import WebGuard, allowed_names
@@ -43,7 +45,6 @@ from edge_agent.speech.model import Grammar, SpeechModel
 from edge_agent.speech.status import model_status
 from protocol.feedback import FeedbackCategory, FeedbackChannel
 from protocol.lesson_content import is_lesson_media
-from protocol.manifest import TextContent
 from protocol.training import OFFICER_CODE_PATTERN
 from protocol.web_headers import FILE_POLICY
 
@@ -77,6 +78,7 @@ class Kiosk:
         agent.housekeeper.add_chore("recordings", lambda: self.desk.prune_recordings(
             config.keep_recordings_days * DAY_S))
         self.training = TrainingShelf(agent, clock or SystemClock())
+        self._clock = clock or SystemClock()
         self.voice = VoiceInput(speech, microphone, model)
         if speech.model_path is not None:
             failed = None if self.voice.model else self.voice.state().message
@@ -159,8 +161,9 @@ class Kiosk:
     # pages ---------------------------------------------------------------------------------
     async def home(self, request: Request) -> Response:
         manifest = self.agent.manifest
-        bulletins = [i for i in manifest.items if isinstance(i.content, TextContent)] \
-            if manifest else []
+        lateness = timedelta(seconds=self.agent.config.player.max_lateness_s)
+        bulletins = current_notices(manifest.items, now=self._clock.now(),
+                                    lateness=lateness) if manifest else []
         answers = list(manifest.answers) if manifest else []
         names = {c.code: c for c in self._categories()}
         return self._page(request, "home.html", bulletins=bulletins, answers=answers,

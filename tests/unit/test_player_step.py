@@ -26,6 +26,7 @@ from edge_agent.hardware import Hardware, PlayResult
 from edge_agent.media_cache import MediaCache
 from edge_agent.play_outcome import PlayOutcome
 from edge_agent.player import MAX_SLEEP_S, Player
+from edge_agent.text_items import SPEAKER_TEXT
 from edge_agent.store import LocalStore
 from protocol.base import Priority
 from protocol.manifest import AudioContent, PlayItem, TextContent
@@ -317,14 +318,35 @@ def test_an_item_kept_waiting_by_a_long_play_is_missed_at_its_limit(rig: Rig) ->
     assert rig.output.started() == ["long"]
 
 
-def test_a_due_text_item_is_failed_with_its_reason(rig: Rig) -> None:
+def test_a_text_item_on_a_loudspeaker_fails_saying_why(rig: Rig) -> None:
     text = PlayItem(item_id="t", bulletin_id=2, title="Thông báo", start_at=at(0),
                     content=TextContent(text="Lịch cắt điện"))
     rig.player.set_items([text])
     rig.step(at(1))
-    assert [(o.kind, o.reason) for o in rig.outcomes] == [
-        ("failed", "text items cannot be played on this device yet")]
-    assert rig.threads == []
+    assert [(o.kind, o.reason) for o in rig.outcomes] == [("failed", SPEAKER_TEXT)]
+    assert "voice" in SPEAKER_TEXT and rig.threads == []
+
+
+def test_a_kiosk_shows_a_text_item_once_in_its_window(rig: Rig) -> None:
+    kiosk = Player(hardware=Hardware(sink=rig.output, amplifier=rig.output, volume=rig.output),
+                   cache=rig.cache, store=rig.store, clock=rig.clock, config=CONFIG,
+                   report=rig.outcomes.append, shows_text=True)
+    notice = PlayItem(item_id="n", bulletin_id=2, title="Thông báo", start_at=at(10),
+                      content=TextContent(text="Lịch cắt điện", ends_at=at(4000)))
+    late = PlayItem(item_id="late", bulletin_id=3, title="Cũ", start_at=at(0),
+                    content=TextContent(text="Đã qua", ends_at=at(5)))
+    kiosk.set_items([notice, late])
+    assert kiosk._step(at(9)) <= 1.0 + 1e-6  # wakes at the notice's instant
+    assert [(o.item.item_id, o.kind) for o in rig.outcomes] == [("late", "failed")]  # window
+    # over unseen: missed; the notice is not shown before it is due
+    kiosk._step(at(3000))  # still inside its window (past the lateness limit): shown now
+    assert [(o.item.item_id, o.kind, o.started_at) for o in rig.outcomes] == [
+        ("late", "failed", None), ("n", "shown", at(3000))]
+    kiosk._step(at(3500))
+    kiosk.set_items([notice, late])  # the same manifest again: not shown twice
+    kiosk._step(at(3600))
+    assert len(rig.outcomes) == 2 and rig.threads == []
+    assert rig.store.journal_items() >= {"n", "late"}
 
 
 # interruption -------------------------------------------------------------------------

@@ -110,6 +110,8 @@ ALL_MESSAGES = [
         scheduled_at=T0,
         reason="media not cached",
     ),
+    events.PlayShown(event_id="e" * 32, device_id="kiosk-1", at=T0, item_id="i", bulletin_id=1,
+                     priority=Priority.NORMAL, scheduled_at=T0, shown_at=T0),
     events.CommandAck(
         event_id="e" * 32,
         device_id="d",
@@ -118,6 +120,16 @@ ALL_MESSAGES = [
         outcome=events.CommandOutcome.EXPIRED,
     ),
 ]
+
+
+def test_a_text_notice_s_end_is_left_out_when_unset_and_kept_when_set() -> None:
+    plain = manifest.TextContent(text="Họp dân")
+    assert "ends_at" not in plain.model_dump(mode="json")  # older agents still parse it
+    shown = manifest.TextContent(text="Họp dân", ends_at=T0 + timedelta(hours=2))
+    item = manifest.PlayItem(item_id="i", bulletin_id=1, title="t", start_at=T0, content=shown)
+    back = manifest.PlayItem.model_validate_json(item.model_dump_json())
+    assert isinstance(back.content, manifest.TextContent)
+    assert back.content.ends_at == T0 + timedelta(hours=2)
 
 
 @pytest.mark.parametrize("message", ALL_MESSAGES, ids=lambda m: type(m).__name__)
