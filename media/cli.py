@@ -1,4 +1,4 @@
-"""``python -m media``: probe, process, speak, compose, waveform, normalise-text."""
+"""``python -m media``: probe, process, speak, compose, waveform, normalise-text, install-voice."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from media.ffmpeg import Progress
 from media.pipeline import ProcessResult, process
 from media.probe import probe_audio
 from media.tts import engine_from_env, normalise_vi, speak
+from media.tts.voice_install import install_voice
 from media.waveform import render_waveform
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,23 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("file", type=Path)
     c.add_argument("-o", "--out", type=Path, required=True)
     c.set_defaults(run=lambda a: print(render_waveform(a.file, a.out)) or 0)
+    c = sub.add_parser("install-voice", help="install a Piper voice (.onnx + .onnx.json) by path "
+                       "or URL, checked by SHA-256 (pinned, or --sha256) before use")
+    c.add_argument("source", help="the voice's .onnx file or its http(s) URL")
+    c.add_argument("dest", type=Path, help="the voices folder")
+    c.add_argument("--sha256", help="the .onnx file's SHA-256 (required when not pinned)")
+    c.add_argument("--config", help="its .onnx.json (default: the source + .json)")
+    c.add_argument("--config-sha256", help="the .onnx.json's SHA-256 (required when not pinned)")
+    c.set_defaults(run=_install_voice)
     return p
+
+
+def _install_voice(args: argparse.Namespace) -> int:
+    voice = install_voice(args.source, args.dest, sha256=args.sha256, config=args.config,
+                          config_sha256=args.config_sha256)
+    print(f"installed {voice.model} (sha256 {voice.sha256})")
+    print(f'speak with it: TT_TTS_COMMAND="{voice.command}"')
+    return 0
 
 
 def _probe(args: argparse.Namespace) -> int:
