@@ -63,3 +63,27 @@ def read_integer_token(token: str) -> str:
     if len(token) > 1 and token.startswith("0"):
         return read_digits(token)
     return read_number(int(token))
+
+
+_ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
+
+
+def read_roman(numeral: str) -> int | None:
+    """"XIII" → 13 (subtractive forms included); None when the letters are not a numeral."""
+    if not numeral or any(ch not in _ROMAN for ch in numeral):
+        return None
+    total = 0
+    for ch, nxt in zip(numeral, numeral[1:] + " ", strict=True):
+        value = _ROMAN[ch]
+        total += -value if nxt in _ROMAN and _ROMAN[nxt] > value else value
+    return total
+
+
+def read_ordinal(n: int) -> str:
+    """After "thứ": 1 → "nhất", 4 → "tư", otherwise the cardinal ("thứ mười", "thứ hai mươi tư")."""
+    return {1: "nhất", 4: "tư"}.get(n, read_number(n))
+
+
+def read_month(n: int) -> str:
+    """Month names: "tháng tư" for April, otherwise the cardinal."""
+    return "tư" if n == 4 else read_number(n)

@@ -41,7 +41,8 @@ def test_refusal_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
 
 def test_normalise_text_and_speak(tmp_path: Path) -> None:
     done = _cli("normalise-text", "UBND: 17h30 ngày 2/9")
-    assert done.stdout.strip() == "ủy ban nhân dân: mười bảy giờ ba mươi phút ngày hai tháng chín"
+    assert done.stdout.strip() == ("ủy ban nhân dân: mười bảy giờ ba mươi phút "
+                                   "ngày mùng hai tháng chín")
     wav = tmp_path / "tin.wav"
     done = _cli("speak", "Bà con chú ý, 6h sáng mai mất điện.", "-o", str(wav))
     assert done.returncode == 0, done.stderr

@@ -28,7 +28,8 @@ def test_speech_duration_grows_with_the_text(tmp_path: Path) -> None:
     assert 2000 < short.duration_ms < long.duration_ms
     assert long.duration_ms > 2 * short.duration_ms
     spoken_numbers = speak("17h30 ngày 2/9", tmp_path / "numbers.wav")
-    written_out = speak("mười bảy giờ ba mươi phút ngày hai tháng chín", tmp_path / "words.wav")
+    written_out = speak("mười bảy giờ ba mươi phút ngày mùng hai tháng chín",
+                        tmp_path / "words.wav")
     assert abs(spoken_numbers.duration_ms - written_out.duration_ms) < 50  # read as words
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from media.tts import normalise_vi
@@ -28,36 +30,38 @@ def test_digits_and_negative() -> None:
     assert read_number(-7) == "âm bảy"
 
 
-@pytest.mark.parametrize(("text", "spoken"), [
-    ("17h30 ngày 2/9", "mười bảy giờ ba mươi phút ngày hai tháng chín"),
-    ("UBND xã", "ủy ban nhân dân xã"),
-    ("HĐND huyện", "hội đồng nhân dân huyện"),
-    ("TP. Hà Nội", "thành phố Hà Nội"),
-    ("đạt 85%", "đạt tám mươi lăm phần trăm"),
-    ("lúc 7:05 sáng", "lúc bảy giờ năm phút sáng"),
-    ("từ 8h đến 11h", "từ tám giờ đến mười một giờ"),
-    ("ngày 15/10/2025", "ngày mười lăm tháng mười năm hai nghìn không trăm hai mươi lăm"),
-    ("1/5/2026", "ngày một tháng năm năm hai nghìn không trăm hai mươi sáu"),
-    ("tháng 4/2025", "tháng tư năm hai nghìn không trăm hai mươi lăm"),
-    ("sáng thứ 4", "sáng thứ tư"),
-    ("1/2 số hộ", "một phần hai số hộ"),
-    ("giá 1.500.000 đồng", "giá một triệu năm trăm nghìn đồng"),
-    ("mưa 120mm", "mưa một trăm hai mươi mi li mét"),
-    ("35°C", "ba mươi lăm độ xê"),
-    ("3,5 km", "ba phẩy năm ki lô mét"),
-    ("2-3 ngày", "hai đến ba ngày"),
-    ("gọi 0912345678", "gọi không chín một hai ba bốn năm sáu bảy tám"),
-    ("năm 105 tuổi", "năm một trăm linh năm tuổi"),
-])
-def test_phrases(text: str, spoken: str) -> None:
-    assert normalise_vi(text).split() == spoken.split()
+def _load_cases() -> list[pytest.ParameterSet]:
+    """The case table: ``# group: ...`` opens a group, ``input<TAB>expected`` is a case."""
+    cases: list[pytest.ParameterSet] = []
+    group = ""
+    for number, line in enumerate(CASES.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.startswith("##") or not line.strip():
+            continue
+        if line.startswith("# "):
+            group = line[2:].split(":", 1)[0]
+            continue
+        text, spoken = line.split("\t")
+        cases.append(pytest.param(text, spoken, id=f"{group}-{number}"))
+    return cases
 
 
-def test_a_bulletin_word_by_word() -> None:
-    text = ("UBND xã Tân Phú thông báo: 17h30 ngày 2/9, HĐND họp tại nhà văn hóa. "
-            "Tỷ lệ tiêm chủng đạt 95%, còn 21 hộ chưa đăng ký.")
-    expected = ("ủy ban nhân dân xã Tân Phú thông báo: mười bảy giờ ba mươi phút ngày hai "
-                "tháng chín, hội đồng nhân dân họp tại nhà văn hóa. Tỷ lệ tiêm chủng đạt chín "
-                "mươi lăm phần trăm, còn hai mươi mốt hộ chưa đăng ký.")
-    assert normalise_vi(text).split() == expected.split()
-    assert not any(ch.isdigit() for ch in normalise_vi(text))
+CASES = Path(__file__).with_name("normaliser_cases.tsv")
+TABLE = _load_cases()
+
+
+def test_the_table_covers_real_notices() -> None:
+    groups = {str(case.id).rsplit("-", 1)[0] for case in TABLE}
+    assert len(TABLE) >= 120
+    assert {"dates", "times", "phones", "documents", "abbreviations", "places", "ordinals",
+            "units", "money", "numbers", "sentences"} <= groups
+
+
+@pytest.mark.parametrize(("text", "spoken"), TABLE)
+def test_case_table(text: str, spoken: str) -> None:
+    assert normalise_vi(text) == spoken
+
+
+def test_spoken_text_has_no_digits_left() -> None:
+    for case in TABLE:
+        text = str(case.values[0])
+        assert not any(ch.isdigit() for ch in normalise_vi(text)), text
