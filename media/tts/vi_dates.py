@@ -21,10 +21,18 @@ _MONTH_RE = re.compile(r"(?<!\w)(?P<w>tháng)\s+(?P<m>\d{1,2})(?![\w/.,])", re.I
 _TIME_RE = re.compile(
     r"(?<![\w:.,/])(?P<h>\d{1,2})(?:[hg](?P<mi>\d{2})?|:(?P<mc>\d{2}))(?:'|p)?(?![\w:])")
 _FRACTION_FOLLOWS = re.compile(r"\s+số\b")
+_FRACTION_AFTER = re.compile(r"(?:khoảng|chiếm|gần|hơn|bằng)\s+$", re.IGNORECASE)
+_ADDRESS_RE = re.compile(
+    r"(?<!\w)(?P<w>số nhà|nhà số|ngõ|ngách|hẻm|kiệt|kiệt số|hẻm số)\s+(?P<a>\d+)/(?P<b>\d+)"
+    r"(?![\w/])", re.IGNORECASE)
 
 
 def spell_dates(text: str) -> str:
-    """Month/year, day/month(/year) with day ranges, "ngày 1 tháng 4", and "tháng 4"."""
+    """Addresses ("ngõ 5/12" → "ngõ năm trên mười hai"), month/year, day/month(/year) with day
+    ranges, "ngày 1 tháng 4", and "tháng 4"."""
+    text = _ADDRESS_RE.sub(
+        lambda m: f"{m.group('w')} {read_number(int(m.group('a')))} trên "
+                  f"{read_number(int(m.group('b')))}", text)
     text = _MONTH_YEAR_RE.sub(_month_year, text)
     text = _DATE_RE.sub(_date, text)
     text = _DAY_OF_MONTH_RE.sub(_day_of_month, text)
@@ -49,12 +57,15 @@ def _month_year(match: re.Match[str]) -> str:
 
 
 def _date(match: re.Match[str]) -> str:
-    """A bare "1/2" followed by "số" ("1/2 số hộ") or not a valid date is a fraction."""
+    """A bare "1/2" is a fraction when "số" follows ("1/2 số hộ"), after "khoảng", "chiếm"...,
+    or when it is not a valid date."""
     pre, first, year = match.group("pre"), match.group("d1"), match.group("y")
     day, month = int(match.group("d")), int(match.group("m"))
     valid = 1 <= day <= 31 and 1 <= month <= 12 and (first is None or 1 <= int(first) < day)
+    before = match.string[max(0, match.start() - 12):match.start()]
     if not (pre or year or first) and (
-            not valid or _FRACTION_FOLLOWS.match(match.string, match.end())):
+            not valid or _FRACTION_FOLLOWS.match(match.string, match.end())
+            or _FRACTION_AFTER.search(before)):
         return f"{read_number(day)} phần {read_number(month)}" if month else match.group(0)
     if not valid:
         return match.group(0)

@@ -35,7 +35,9 @@ _UNIT_RE = re.compile(
     + "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True)) + r")(?!\w)")
 _PER_RE = re.compile(
     r"(?<=\w)/(?P<w>" + "|".join(sorted(PER, key=len, reverse=True)) + r")(?!\w)")
-_ORDINAL_RE = re.compile(r"(?<!\w)(?P<w>thứ)\s+(?P<n>\d{1,2})(?![\w/])", re.IGNORECASE)
+_ORDINAL_RE = re.compile(
+    r"(?<!\w)(?P<w>thứ)\s+(?P<n>\d{1,2})(?:\s+đến\s+(?P<m>\d{1,2}))?(?![\w/])", re.IGNORECASE)
+_LETTER_DIGIT_RE = re.compile(r"(?<=[A-ZĐ])(?=\d)|(?<=\d)(?=[A-ZĐ])")
 _COUNTED_RE = re.compile(
     r"(?<!\w)(?P<w>quý|khóa|khoá|thứ|đợt|giai đoạn|phần|chương|thế kỷ)\s+"
     r"(?P<r>[IVXLC]+|\d{1,2}(?=/))(?:/(?P<y>\d{4}))?(?![\w/])", re.IGNORECASE)
@@ -48,6 +50,7 @@ def normalise_vi(text: str) -> str:
     """Spell out everything a speech engine would misread; other words are left as written."""
     text = spell_phones(text)
     text = spell_documents(text)
+    text = _LETTER_DIGIT_RE.sub(" ", text)
     text = spell_abbreviations(text)
     text = spell_emergency_numbers(text)
     text = spell_dates(text)
@@ -56,7 +59,7 @@ def normalise_vi(text: str) -> str:
     text = spell_times(text)
     text = _UNIT_RE.sub(lambda m: f"{_number(m.group('n'))} {UNITS[m.group('u')]}", text)
     text = _PER_RE.sub(lambda m: f" một {PER[m.group('w')]}", text)
-    text = _ORDINAL_RE.sub(lambda m: f"{m.group('w')} {read_ordinal(int(m.group('n')))}", text)
+    text = _ORDINAL_RE.sub(_ordinal, text)
     text = _SIZE_RE.sub(lambda m: f"{m.group('a')} nhân {m.group('b')}", text)
     text = _NUMBER_RE.sub(lambda m: _number(m.group(0)), text)
     return _SPACES_RE.sub(" ", text).strip()
@@ -68,6 +71,13 @@ def _number(token: str) -> str:
         return "âm " + _number(token[1:])
     whole, _, fraction = token.replace(".", "").partition(",")
     return read_decimal(whole, fraction) if fraction else read_integer_token(whole)
+
+
+def _ordinal(match: re.Match[str]) -> str:
+    """"thứ 4" → "thứ tư"; "thứ 2-6" (a range, by then "thứ 2 đến 6") → "thứ hai đến thứ sáu"."""
+    word, last = match.group("w"), match.group("m")
+    spoken = f"{word} {read_ordinal(int(match.group('n')))}"
+    return f"{spoken} đến {word} {read_ordinal(int(last))}" if last else spoken
 
 
 def _counted(match: re.Match[str]) -> str:

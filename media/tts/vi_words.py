@@ -48,6 +48,8 @@ ABBREVIATIONS: dict[str, str] = {
     "SĐT": "số điện thoại",
     "ĐT": "điện thoại",
     "TW": "trung ương",
+    "QL": "quốc lộ",
+    "QH": "quốc hội",
     "VN": "việt nam",
     "COVID-19": "cô vít mười chín",
     "TP": "thành phố",
