@@ -70,6 +70,8 @@ class DeviceSummary(OutputModel):
     outbox_dropped: int | None = None
     dead_letters: int | None = None
     faults: int | None = None
+    speech_model: str | None = None
+    speech_model_state: str | None = None  # installed | missing | failed (kiosks with voice)
 
 
 _SHOWN_HEALTH = ("sample_at", *(name for name in READINGS if name in DeviceSummary.model_fields),
