@@ -26,8 +26,8 @@ from edge_agent.hardware import Hardware, PlayResult
 from edge_agent.media_cache import MediaCache
 from edge_agent.play_outcome import PlayOutcome
 from edge_agent.player import MAX_SLEEP_S, Player
-from edge_agent.text_items import SPEAKER_TEXT
 from edge_agent.store import LocalStore
+from edge_agent.text_items import SPEAKER_TEXT
 from protocol.base import Priority
 from protocol.manifest import AudioContent, PlayItem, TextContent
 
