@@ -1,4 +1,5 @@
-"""An answer announced as a text bulletin on the kiosks of the submission's unit subtree.
+"""An answer announced as a text bulletin on the kiosks of the submission's unit subtree,
+or read on the loudspeakers of the commune it came from.
 
 The announcement follows the caller's approval rights: a caller who may approve bulletins
 (administrator, system token) puts it on the air at once; anyone else (a feedback officer)
@@ -52,32 +53,63 @@ class Announcement:
     kiosks: tuple[str, ...]
 
 
-def _kiosks(session: Session, unit_id: int) -> list[str]:
+def _devices(session: Session, unit_id: int, kind: DeviceKind) -> list[str]:
     units = descendant_unit_ids(session, unit_ids=[unit_id])
     return sorted(session.scalars(select(Device.id).where(
-        Device.kind == DeviceKind.KIOSK, Device.unit_id.in_(units))))
+        Device.kind == kind, Device.unit_id.in_(units))))
 
 
 def announce_answer(
     session: Session, *, feedback: Feedback, actor: Actor, now: datetime, default_tz: str,
 ) -> Announcement | None:
-    """Queue the answer as a text bulletin for the kiosks of the feedback's unit subtree
-    (None when there is no kiosk or no answer). Loudspeakers cannot show text."""
-    kiosks = _kiosks(session, feedback.unit_id)
+    """Queue the answer as a text bulletin for the kiosks of the submission's unit of origin
+    (None when there is no kiosk or no answer)."""
+    kiosks = _devices(session, feedback.origin_unit_id or feedback.unit_id, DeviceKind.KIOSK)
     if not kiosks or not feedback.answer:
         return None
     content = BulletinCreate(
         title=f"Trả lời ý kiến {feedback.ref_code}", category="feedback",
         kind=BulletinKind.TEXT, text=f"{feedback.text[:300]}\n— {feedback.answer}"[:4000])
+    return _announce(session, content=content, devices=kiosks, actor=actor, now=now,
+                     default_tz=default_tz)
+
+
+def read_on_speakers(
+    session: Session, *, feedback: Feedback, actor: Actor, now: datetime, default_tz: str,
+) -> Announcement | None:
+    """Queue the answer as a text bulletin read on the loudspeakers of the commune where it
+    was submitted (its unit of origin), through the same approval rules as on the kiosks
+    (None when that commune has no loudspeaker or there is no answer yet)."""
+    speakers = _devices(session, feedback.origin_unit_id or feedback.unit_id,
+                        DeviceKind.SPEAKER)
+    if not speakers or not feedback.answer:
+        return None
+    content = BulletinCreate(
+        title=f"Trả lời ý kiến {feedback.ref_code} (loa)", category="feedback",
+        kind=BulletinKind.TEXT,
+        text=f"Trả lời ý kiến của người dân: {feedback.answer}"[:4000])
+    made = _announce(session, content=content, devices=speakers, actor=actor, now=now,
+                     default_tz=default_tz)
+    audit.record(session, actor=actor, action="read_on_speakers", object_type="feedback",
+                 object_id=feedback.id, detail={"bulletin_id": made.bulletin_id,
+                                                "state": made.state.value}, at=now)
+    session.commit()
+    return made
+
+
+def _announce(
+    session: Session, *, content: BulletinCreate, devices: list[str], actor: Actor,
+    now: datetime, default_tz: str,
+) -> Announcement:
     if not actor.may(Permission.APPROVE):
-        return _awaiting(session, content=content, kiosks=kiosks, actor=actor, now=now,
+        return _awaiting(session, content=content, kiosks=devices, actor=actor, now=now,
                          default_tz=default_tz)
-    system = actor.for_system_task("feedback answer")  # targets are the feedback's own kiosks
+    system = actor.for_system_task("feedback answer")  # targets are the feedback's own devices
     bulletin = bulletins.create_bulletin(session, data=content, actor=system, now=now)
-    _, devices = schedules.create_schedule(session, data=ScheduleCreate(
-        bulletin_id=bulletin.id, start_at=now + LEAD, targets=Targets(device_ids=kiosks),
+    _, targeted = schedules.create_schedule(session, data=ScheduleCreate(
+        bulletin_id=bulletin.id, start_at=now + LEAD, targets=Targets(device_ids=devices),
     ), default_tz=default_tz, actor=system, now=now)
-    return Announcement(bulletin.id, AnnouncementState.SCHEDULED, tuple(sorted(devices)))
+    return Announcement(bulletin.id, AnnouncementState.SCHEDULED, tuple(sorted(targeted)))
 
 
 def _awaiting(

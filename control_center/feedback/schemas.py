@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from control_center.feedback.announcements import AnnouncementState
-from control_center.models import FeedbackStatus
+from control_center.models import FeedbackPriority, FeedbackStatus
 from control_center.schemas.common import InputModel, OutputModel
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
@@ -46,7 +46,8 @@ class FeedbackPublic(OutputModel):
     id: int
     ref_code: str
     device_id: str | None
-    unit_id: int
+    unit_id: int = Field(description="the unit handling it now")
+    origin_unit_id: int | None = Field(description="the unit it was submitted in")
     category: str
     text: str
     lang: str
@@ -55,6 +56,7 @@ class FeedbackPublic(OutputModel):
     phone: str | None
     contact_consent: bool
     status: FeedbackStatus
+    priority: FeedbackPriority
     flagged: str | None
     assignee: str | None
     answer: str | None
@@ -64,6 +66,8 @@ class FeedbackPublic(OutputModel):
     due_at: datetime
     answered_at: datetime | None
     closed_at: datetime | None
+    escalated_at: datetime | None = Field(description="when the overdue job passed it to the "
+                                          "parent unit")
     notes: list[NotePublic] = []
 
 
@@ -82,6 +86,13 @@ class FeedbackAnswered(FeedbackPublic):
 class TriageIn(InputModel):
     category: Code
     unit_id: int
+    priority: FeedbackPriority | None = Field(default=None, description="default: unchanged")
+
+
+class RouteIn(InputModel):
+    unit_id: int = Field(description="a unit of the caller's subtree, or one above the "
+                         "feedback's unit (escalation)")
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = ""
 
 
 class AssignIn(InputModel):

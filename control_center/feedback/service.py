@@ -24,6 +24,7 @@ from control_center.models import (
     Feedback,
     FeedbackCategoryRow,
     FeedbackNote,
+    FeedbackPriority,
     FeedbackStatus,
     Open311Client,
 )
@@ -124,6 +125,11 @@ def _scope(session: Session, scope_unit_id: int) -> set[int]:
     return descendant_unit_ids(session, unit_ids=[scope_unit_id])
 
 
+def scope_units(session: Session, scope_unit_id: int) -> set[int]:
+    """The official's unit and every unit below it (422 for an unknown unit)."""
+    return _scope(session, scope_unit_id)
+
+
 def list_feedback(
     session: Session, *, scope_unit_id: int, status: FeedbackStatus | None = None,
     include_flagged: bool = False, overdue_at: datetime | None = None, limit: int = 200,
@@ -154,9 +160,10 @@ def _move(row: Feedback, step: str) -> None:
 
 def triage(
     session: Session, *, feedback_id: int, scope_unit_id: int, category: str, unit_id: int,
-    actor: Actor, now: datetime,
+    actor: Actor, now: datetime, priority: FeedbackPriority | None = None,
 ) -> Feedback:
-    """Confirm the category and route to a unit inside the official's subtree."""
+    """Confirm the category (and the priority, when given) and route to a unit inside the
+    official's subtree (``routing.route`` also passes it up the tree)."""
     row = get_feedback(session, feedback_id=feedback_id, scope_unit_id=scope_unit_id)
     _move(row, "triage")
     if session.get(FeedbackCategoryRow, category) is None:
@@ -166,10 +173,13 @@ def triage(
     if category != row.category:
         row.due_at = _due(session, category, row.received_at)
     row.category, row.unit_id, row.updated_at = category, unit_id, now
+    if priority is not None:
+        row.priority = priority
     if row.status == FeedbackStatus.NEW:
         row.status = FeedbackStatus.TRIAGED
     audit.record(session, actor=actor, action="triage", object_type="feedback",
-                 object_id=row.id, detail={"category": category, "unit_id": unit_id}, at=now)
+                 object_id=row.id, detail={"category": category, "unit_id": unit_id,
+                                           "priority": row.priority.value}, at=now)
     session.commit()
     return row
 

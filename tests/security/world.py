@@ -240,6 +240,7 @@ def build_world(center: CenterHandle, broker: MosquittoBroker) -> Objects:
         "POST /api/v1/live/sessions": {"title": "Trực tiếp", "target_unit_id": a["id"]},
         "POST /api/v1/feedback/{feedback_id}/triage": {"category": "quet-nuoc",
                                                        "unit_id": a["id"]},
+        "POST /api/v1/feedback/{feedback_id}/route": {"unit_id": a["id"]},
         "POST /api/v1/feedback/{feedback_id}/assign": {"assignee": "Cán bộ A"},
         "POST /api/v1/feedback/{feedback_id}/notes": {"text": "ghi chú"},
         "POST /api/v1/feedback/{feedback_id}/answer": {"text": "đã xử lý"},

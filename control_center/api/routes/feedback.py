@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header
 
 from control_center.api.deps import ActorDep, CenterDep, NowDep, SessionDep
 from control_center.errors import InvalidInput
-from control_center.feedback import categories, service
+from control_center.feedback import categories, routing, service
 from control_center.feedback.announcements import announce_answer
 from control_center.feedback.schemas import (
     AnnouncementPublic,
@@ -25,6 +25,7 @@ from control_center.feedback.schemas import (
     FeedbackPublic,
     NoteIn,
     NotePublic,
+    RouteIn,
     TriageIn,
 )
 from control_center.models import FeedbackStatus
@@ -86,7 +87,18 @@ def get_feedback(feedback_id: int, session: SessionDep, scope: ScopeDep) -> Feed
 def triage(feedback_id: int, data: TriageIn, session: SessionDep, scope: ScopeDep,
            actor: ActorDep, now: NowDep) -> FeedbackPublic:
     row = service.triage(session, feedback_id=feedback_id, scope_unit_id=scope,
-                         category=data.category, unit_id=data.unit_id, actor=actor, now=now)
+                         category=data.category, unit_id=data.unit_id, actor=actor, now=now,
+                         priority=data.priority)
+    return FeedbackPublic.model_validate(row)
+
+
+@router.post("/{feedback_id}/route", response_model=FeedbackPublic)
+def route(feedback_id: int, data: RouteIn, session: SessionDep, scope: ScopeDep,
+          actor: ActorDep, now: NowDep) -> FeedbackPublic:
+    """Pass it to a unit of the caller's subtree, or up to a unit above its unit (escalation);
+    the receiving unit's officers see it in their queue."""
+    row = routing.route(session, feedback_id=feedback_id, scope_unit_id=scope,
+                        unit_id=data.unit_id, note=data.note or None, actor=actor, now=now)
     return FeedbackPublic.model_validate(row)
 
 

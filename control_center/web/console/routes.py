@@ -11,6 +11,7 @@ from control_center.web.console import (
     device_intake,
     devices,
     emergency,
+    feedback,
     inbox,
     live,
     schedules,
@@ -24,6 +25,6 @@ from control_center.web.console import (
 def console_routers() -> list[APIRouter]:
     # device_intake's /devices/new before device_admin's /devices/{device_id}
     return [signin.router, bulletins.router, inbox.router, schedules.router, emergency.router,
-            live.router,
+            live.router, feedback.router,
             devices.router, device_intake.router, device_admin.router, units.router,
             audit.router, users.router, versions.router]
