@@ -155,6 +155,13 @@ class Bulletin(Base):
     review_note: Mapped[str] = mapped_column(Text, default="", server_default="")
     # emergency sent without approval by a role allowed to (also flagged in the audit log)
     approval_skipped: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # kind text: the text spoken by the center's TTS (loudspeakers play it; NULL until ready)
+    voice_sha256: Mapped[str | None] = mapped_column(String(64))
+    voice_error: Mapped[str | None] = mapped_column(Text)  # why making the voice failed
+    # kind text: kiosks show each occurrence for these minutes, or until this local "HH:MM"
+    # (both NULL: until the end of that day)
+    shown_minutes: Mapped[int | None] = mapped_column(Integer)
+    shown_until: Mapped[str | None] = mapped_column(String(5))
     # kind relay: its stream (source, window, filler); loaded when first read
     live_stream: Mapped[LiveStream | None] = relationship(viewonly=True, lazy="select")
 

@@ -19,6 +19,7 @@ class PlayStatus(StrEnum):
     INTERRUPTED = "interrupted"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    SHOWN = "shown"  # a kiosk showed a text notice (``play_shown``): neither played nor failed
 
 
 class ManifestState(Base):

@@ -19,6 +19,13 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 SourceUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                              max_length=2000)]
 WindowMinutes = Annotated[int, Field(ge=1, le=1440)]
+ShownMinutes = Annotated[int, Field(ge=1, le=10_080)]
+ShownUntil = Annotated[str, StringConstraints(strip_whitespace=True,
+                                              pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+_SHOWN_MINUTES = ("kind=text: kiosks show each occurrence for this many minutes (at most a "
+                  "week); give this or shown_until, neither: until the end of that day")
+_SHOWN_UNTIL = ("kind=text: kiosks show each occurrence until this local time of day, HH:MM "
+                "(the next day's when the occurrence is later); neither: the end of that day")
 
 
 class RenditionPublic(OutputModel):
@@ -110,6 +117,8 @@ class BulletinCreate(InputModel):
     filler_sha256: Sha256 | None = Field(
         default=None, description="kind=relay, optional: ready media played while the source "
         "is gone (none: silence)")
+    shown_minutes: ShownMinutes | None = Field(default=None, description=_SHOWN_MINUTES)
+    shown_until: ShownUntil | None = Field(default=None, description=_SHOWN_UNTIL)
 
 
 class BulletinUpdate(InputModel):
@@ -124,6 +133,8 @@ class BulletinUpdate(InputModel):
     source_url: SourceUrl | None = Field(default=None, description="relay bulletins only")
     window_minutes: WindowMinutes | None = Field(default=None, description="relay only")
     filler_sha256: Sha256 | None = Field(default=None, description="relay only; null: none")
+    shown_minutes: ShownMinutes | None = Field(default=None, description=_SHOWN_MINUTES)
+    shown_until: ShownUntil | None = Field(default=None, description=_SHOWN_UNTIL)
 
 
 class BulletinPublic(OutputModel):
@@ -139,6 +150,14 @@ class BulletinPublic(OutputModel):
                                        "length in minutes")
     filler_sha256: str | None = Field(default=None, description="relay: played while the "
                                       "source is gone")
+    voice_sha256: str | None = Field(default=None, description="text: the media of its text "
+                                     "spoken by the center (null until made)")
+    voice_error: str | None = Field(default=None, description="text: why making the voice "
+                                    "failed")
+    shown_minutes: int | None = Field(default=None, description="text: kiosks' display window "
+                                      "in minutes")
+    shown_until: str | None = Field(default=None, description="text: kiosks' display end, "
+                                    "local HH:MM")
     created_at: datetime
     updated_at: datetime
     status: BulletinStatus = Field(

@@ -15,10 +15,11 @@ from control_center.core import audit
 from control_center.core.actor import Actor
 from control_center.core.changes import manifests_changed
 from control_center.core.permissions import Permission
+from control_center.core.voices import voice_wanted
 from control_center.errors import InvalidInput, NotFound
 from control_center.models import Bulletin, BulletinKind, BulletinStatus
 from control_center.schemas.content import BulletinCreate, BulletinUpdate
-from control_center.services import media_store, relay_bulletins, workflow
+from control_center.services import media_store, relay_bulletins, text_bulletins, workflow
 
 
 def get_bulletin(session: Session, *, bulletin_id: int) -> Bulletin:
@@ -81,15 +82,20 @@ def create_bulletin(
     """
     _check_content(session, kind=data.kind, media_sha256=data.media_sha256, text=data.text,
                    relay=(data.source_url, data.window_minutes, data.filler_sha256))
+    text_bulletins.check_display(kind=data.kind, shown_minutes=data.shown_minutes,
+                                 shown_until=data.shown_until)
     if status is None:
         status = BulletinStatus.APPROVED if actor.is_system else BulletinStatus.DRAFT
     bulletin = Bulletin(
         title=data.title, category=data.category, priority=data.priority, kind=data.kind,
         media_sha256=data.media_sha256, text=data.text, created_at=now, updated_at=now,
         status=status, unit_id=actor.unit_id, created_by=actor.name,
+        shown_minutes=data.shown_minutes, shown_until=data.shown_until,
     )
     session.add(bulletin)
     session.flush()
+    if bulletin.kind == BulletinKind.TEXT and status.broadcastable:
+        voice_wanted(session, bulletin.id)  # spoken once committed (workers.bulletin_voices)
     if data.kind == BulletinKind.RELAY and data.source_url and data.window_minutes:
         relay_bulletins.create_stream(
             session, bulletin=bulletin, source_url=data.source_url,
@@ -126,6 +132,15 @@ def update_bulletin(
                    relay=(changes.get("source_url", bulletin.source_url),
                           changes.get("window_minutes", bulletin.window_minutes),
                           changes.get("filler_sha256", bulletin.filler_sha256)))
+    minutes = changes.get("shown_minutes", bulletin.shown_minutes)
+    until = changes.get("shown_until", bulletin.shown_until)
+    if changes.get("shown_minutes") is not None and "shown_until" not in changes:
+        until = None  # one form of the display window replaces the other
+    if changes.get("shown_until") is not None and "shown_minutes" not in changes:
+        minutes = None
+    text_bulletins.check_display(kind=bulletin.kind, shown_minutes=minutes, shown_until=until)
+    if "shown_minutes" in changes or "shown_until" in changes:
+        changes["shown_minutes"], changes["shown_until"] = minutes, until
     changed = {name for name, value in changes.items() if getattr(bulletin, name) != value}
     for name, value in changes.items():
         if name not in relay_bulletins.RELAY_FIELDS:
@@ -140,6 +155,10 @@ def update_bulletin(
     if changed:  # saving an unchanged form keeps an approved bulletin on the air
         workflow.back_to_draft(session, bulletin=bulletin, actor=actor, now=now,
                                reason="edited: " + ", ".join(sorted(changed)))
+    if "text" in changed and bulletin.kind == BulletinKind.TEXT:  # a new text, a new voice
+        bulletin.voice_sha256 = bulletin.voice_error = None
+        if bulletin.status.broadcastable:  # the system token's edits stay on the air
+            voice_wanted(session, bulletin.id)
     manifests_changed(session, affected)
     session.commit()
     return bulletin, affected

@@ -34,13 +34,16 @@ def play_now_for_bulletin(
         raise Conflict(f"bulletin {bulletin.id} is an emergency: it is played only as an "
                        "emergency broadcast (services.emergency)")
     media = {}
-    if bulletin.media_sha256:
-        asset = session.get(MediaAsset, bulletin.media_sha256)
-        media = {asset.sha256: asset} if asset is not None else {}
+    for sha256 in filter(None, (bulletin.media_sha256, bulletin.voice_sha256)):
+        if (asset := session.get(MediaAsset, sha256)) is not None:
+            media[asset.sha256] = asset
     content = bulletin_content(bulletin, media=media, public_base_url=public_base_url)
     if bulletin.kind == BulletinKind.RELAY:
         raise InvalidInput(f"bulletin {bulletin.id} is a relay: it plays in the windows of its "
                            "schedules, not on command (schedule it instead)")
+    if content is None and bulletin.kind == BulletinKind.TEXT:
+        raise InvalidInput(f"bulletin {bulletin.id}: its voice is still being made (đang tạo "
+                           "giọng đọc): try again shortly")
     if content is None:
         raise InvalidInput(f"bulletin {bulletin.id} has no playable content")
     return play_now(bulletin=bulletin, content=content, now=now)

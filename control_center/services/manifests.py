@@ -20,6 +20,7 @@ from control_center.models import (
     Schedule,
     ScheduleKind,
 )
+from control_center.services import text_bulletins
 from control_center.services.expansion import GRACE, Recurrence, expand_recurring, item_id
 from protocol.codec import MAX_PAYLOAD_BYTES
 from protocol.feedback import FeedbackAnswer, FeedbackCategory
@@ -55,14 +56,20 @@ def schedule_instants(
 
 
 def bulletin_content(
-    bulletin: Bulletin, *, media: Mapping[str, MediaAsset], public_base_url: str
+    bulletin: Bulletin, *, media: Mapping[str, MediaAsset], public_base_url: str,
+    kiosk: bool = False,
 ) -> ItemContent | None:
     """What a device plays for a bulletin, or None when its content is missing (a relay's
-    live content is built from its stream: ``live.relays.live_content_for``)."""
+    live content is built from its stream: ``live.relays.live_content_for``). A text
+    bulletin is its text on a kiosk (``ends_at`` set per occurrence:
+    ``text_bulletins.with_display_ends``) and its voice elsewhere (None until it is made)."""
     if bulletin.kind == BulletinKind.RELAY:
         return None
-    if bulletin.kind == BulletinKind.TEXT and bulletin.text:
-        return TextContent(text=bulletin.text)
+    if bulletin.kind == BulletinKind.TEXT:
+        if kiosk:
+            return TextContent(text=bulletin.text) if bulletin.text else None
+        return text_bulletins.voice_content(
+            bulletin, media=media, url=media_url(public_base_url, "{sha256}"))
     asset = media.get(bulletin.media_sha256 or "")
     if bulletin.kind == BulletinKind.AUDIO and asset is not None and asset.state == "ready":
         sha256, size, mime, duration_ms = asset.delivery_file()  # the Opus rendition

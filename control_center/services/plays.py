@@ -12,10 +12,17 @@ from sqlalchemy.orm import Session
 from control_center.models import PlayLog, PlayStatus
 from control_center.services.expansion import schedule_id_of
 from protocol.base import Priority
-from protocol.events import PlayCompleted, PlayEvent, PlayFailed, PlayInterrupted, PlayStarted
+from protocol.events import (
+    PlayCompleted,
+    PlayEvent,
+    PlayFailed,
+    PlayInterrupted,
+    PlayShown,
+    PlayStarted,
+)
 from protocol.manifest import PlayItem
 
-_TERMINAL = {PlayStatus.COMPLETED, PlayStatus.INTERRUPTED, PlayStatus.FAILED}
+_TERMINAL = {PlayStatus.COMPLETED, PlayStatus.INTERRUPTED, PlayStatus.FAILED, PlayStatus.SHOWN}
 _CHUNK = 400
 
 
@@ -174,6 +181,10 @@ def apply_play_event(session: Session, *, event: PlayEvent, now: datetime,
     elif isinstance(event, PlayInterrupted):
         row.status = PlayStatus.INTERRUPTED
         row.started_at, row.ended_at, row.reason = event.started_at, event.ended_at, event.reason
+    elif isinstance(event, PlayShown):  # a kiosk's text notice: first shown at shown_at
+        row.status = PlayStatus.SHOWN
+        row.started_at, row.reason = event.shown_at, None
+        row.ended_at = None
     elif isinstance(event, PlayFailed):
         row.status = PlayStatus.FAILED
         row.reason = event.reason

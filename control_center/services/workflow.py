@@ -19,8 +19,16 @@ from control_center.core.actor import Actor
 from control_center.core.changes import manifests_changed
 from control_center.core.permissions import Permission
 from control_center.core.targets import schedule_devices
+from control_center.core.voices import voice_wanted
 from control_center.errors import Conflict, Forbidden, InvalidInput, NotFound
-from control_center.models import AuditEntry, Bulletin, BulletinStatus, Distribution, Schedule
+from control_center.models import (
+    AuditEntry,
+    Bulletin,
+    BulletinKind,
+    BulletinStatus,
+    Distribution,
+    Schedule,
+)
 
 S = BulletinStatus
 STATUS_LABELS: dict[BulletinStatus, str] = {
@@ -159,6 +167,9 @@ def approve(session: Session, *, bulletin_id: int, actor: Actor, now: datetime,
     bulletin.approved_by, bulletin.approved_at = actor.name, now
     bulletin.review_note, bulletin.updated_at = note.strip(), now
     _record(session, bulletin, actor=actor, action="approve", now=now, note=note.strip())
+    if bulletin.kind == BulletinKind.TEXT and not bulletin.voice_sha256:
+        bulletin.voice_error = None  # loudspeakers get it once spoken (workers.bulletin_voices)
+        voice_wanted(session, bulletin.id)
     manifests_changed(session, devices)
     session.commit()
     return bulletin, devices

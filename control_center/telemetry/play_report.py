@@ -30,6 +30,7 @@ class ReportRow(OutputModel):
     completed: int = 0
     interrupted: int = 0
     failed: int = 0
+    shown: int = 0  # text notices shown on kiosks (neither played nor failed)
     pending: int = 0
     minutes: float = 0.0
     targeted_devices: int = 0
@@ -51,8 +52,9 @@ def play_report(session: Session, *, unit_id: int, start: datetime,
     """Proof of play for a unit's subtree and a period, per commune (device unit) and bulletin.
 
     Scheduled = every play the center listed in a manifest (cancelled ones excluded);
-    pending = scheduled but not reported (device offline, or not yet due); coverage = share
-    of the targeted devices with at least one completed play.
+    shown = text notices a kiosk showed; pending = scheduled but not reported (device offline,
+    or not yet due); coverage = share of the targeted devices with at least one completed play
+    or shown notice.
     """
     root = session.get(AdminUnit, unit_id)
     if root is None:
@@ -88,6 +90,8 @@ def play_report(session: Session, *, unit_id: int, start: datetime,
                 target.interrupted += 1
             elif play.status == PlayStatus.FAILED:
                 target.failed += 1
+            elif play.status == PlayStatus.SHOWN:
+                target.shown += 1
             else:
                 target.pending += 1
             if play.heard_ms is not None:  # a live item: the source's minutes heard
@@ -97,7 +101,7 @@ def play_report(session: Session, *, unit_id: int, start: datetime,
                 target.minutes += (play.ended_at - play.started_at).total_seconds() / 60.0
         targeted[key].add(play.device_id)
         all_targeted.add(play.device_id)
-        if play.status == PlayStatus.COMPLETED:
+        if play.status in (PlayStatus.COMPLETED, PlayStatus.SHOWN):
             done[key].add(play.device_id)
             all_done.add(play.device_id)
     for key, row in groups.items():
@@ -115,6 +119,6 @@ def _coverage(row: ReportRow, targeted: int, completed: int) -> None:
 
 
 REPORT_COLUMNS = ("unit_code", "unit_name", "bulletin_id", "bulletin_title", "scheduled",
-                  "completed", "interrupted", "failed", "pending", "minutes",
+                  "completed", "interrupted", "failed", "shown", "pending", "minutes",
                   "targeted_devices", "devices_completed", "coverage_pct")
 

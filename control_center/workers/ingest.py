@@ -37,6 +37,7 @@ from protocol.events import (
     PlayCompleted,
     PlayFailed,
     PlayInterrupted,
+    PlayShown,
     PlayStarted,
     Status,
     UpdateReport,
@@ -325,10 +326,11 @@ class Ingestor:
             device.manifest_version_acked = max(device.manifest_version_acked or 0, event.version)
         elif isinstance(event, _PLAYS):
             apply_play_event(session, event=event, now=now, rows=plays)
-            broadcasts.apply_play(session, event=event)
+            if not isinstance(event, PlayShown):  # kiosks' text notices are no emergency
+                broadcasts.apply_play(session, event=event)
 
 
-_PLAYS = (PlayStarted, PlayCompleted, PlayInterrupted, PlayFailed)
+_PLAYS = (PlayStarted, PlayCompleted, PlayInterrupted, PlayFailed, PlayShown)
 _BATCHED = (ManifestAccepted, *_PLAYS)
 
 

@@ -35,6 +35,7 @@ from control_center.models import (
     Schedule,
 )
 from control_center.services import manifests as mf
+from control_center.services import text_bulletins
 from control_center.services.expansion import GRACE
 from control_center.services.plays import ManifestPlays, record_manifests
 from control_center.training.kiosk import kiosk_bundles
@@ -75,6 +76,7 @@ class _Context:
     schedules: list[Schedule]
     bulletins: dict[int, Bulletin]
     contents: dict[int, ItemContent | None]
+    kiosk_contents: dict[int, ItemContent | None] = field(default_factory=dict)  # text: notices
     instants: dict[int, list[datetime]] = field(default_factory=dict)
     extras: dict[str, KioskExtras] = field(default_factory=dict)  # kiosks: answers, categories
     orders: dict[int, int] = field(default_factory=dict)  # schedule id -> commune's rank
@@ -234,6 +236,7 @@ class ManifestSync:
         streams = relays.relay_streams(session, bulletin_ids=[
             b.id for b in bulletins.values() if b.kind == BulletinKind.RELAY])
         shas = {b.media_sha256 for b in bulletins.values() if b.media_sha256}
+        shas |= {b.voice_sha256 for b in bulletins.values() if b.voice_sha256}
         shas |= {s.filler_sha256 for s in streams.values() if s.filler_sha256}
         assets = session.scalars(select(MediaAsset).where(MediaAsset.sha256.in_(shas)))
         media = {m.sha256: m for m in assets}
@@ -241,6 +244,9 @@ class ManifestSync:
             bid: mf.bulletin_content(b, media=media, public_base_url=self._base_url)
             for bid, b in bulletins.items()
         }
+        kiosk_contents = {  # kiosks show a text bulletin's text; the others play its voice
+            bid: mf.bulletin_content(b, media=media, public_base_url=self._base_url, kiosk=True)
+            for bid, b in bulletins.items() if b.kind == BulletinKind.TEXT}
         for bid, stream in streams.items():
             contents[bid] = relays.live_content_for(
                 stream, public_base_url=self._base_url,
@@ -253,7 +259,8 @@ class ManifestSync:
         orders = mf.schedule_orders(session, schedule_ids=[s.id for s in schedules])
         inactive = set(session.scalars(select(Device.id).where(
             Device.state != DeviceState.ACTIVE)))
-        return _Context(now, reach, schedules, bulletins, contents, extras=extras, orders=orders,
+        return _Context(now, reach, schedules, bulletins, contents, kiosk_contents,
+                        extras=extras, orders=orders,
                         inactive=inactive, trusted_keys=self._trusted_keys(),
                         placements={b: relays.placement_of(s) for b, s in streams.items()})
 
@@ -271,10 +278,15 @@ class ManifestSync:
                     schedule, now=ctx.now, horizon=self._horizon,
                     keep=relay.keep if relay is not None else GRACE,
                 )
+        kiosk = device_id in ctx.extras  # every kiosk has its extras (maybe empty)
+        contents = {**ctx.contents, **ctx.kiosk_contents} if kiosk and ctx.kiosk_contents \
+            else ctx.contents
         items = mf.build_items(
-            schedules=mine, instants=ctx.instants, bulletins=ctx.bulletins, contents=ctx.contents,
+            schedules=mine, instants=ctx.instants, bulletins=ctx.bulletins, contents=contents,
             orders=ctx.orders,
         )
+        if kiosk and ctx.kiosk_contents:  # each text notice's display window
+            items = text_bulletins.with_display_ends(items, ctx.bulletins)
         if ctx.placements:  # live items: each occurrence's end and this device's token
             items = relays.for_device(items, placements=ctx.placements, device_id=device_id)
         digest = mf.content_hash(items)

@@ -38,6 +38,7 @@ from control_center.services.signing_keys import KeyRing
 from control_center.telemetry.service import Telemetry
 from control_center.workers.broker_sync import BrokerSync
 from control_center.workers.brokers import build_brokers
+from control_center.workers.bulletin_voices import BulletinVoices
 from control_center.workers.dead_letters import SPOOL_NAME, DeadLetters
 from control_center.workers.feedback_overdue import OverdueEscalator
 from control_center.workers.ingest import Ingestor
@@ -169,6 +170,8 @@ class Center:
         self.intake = MediaIntake(media_dir=settings.media_dir,
                                   max_upload_bytes=settings.max_upload_bytes, jobs=self.media)
         self.speech = SpeechJobs(intake=self.intake, sessions=self.sessions, clock=clock)
+        self.voices = BulletinVoices(intake=self.intake, sessions=self.sessions, clock=clock)
+        self.voices.install(self.sessions)
         self.rollouts = RolloutWorker(sessions=self.sessions, signer=self.signer,
                                       bridge=self.bridge, public_base_url=settings.public_base_url,
                                       clock=clock, publish_timeout_s=settings.publish_timeout_s)
@@ -260,6 +263,7 @@ class Center:
         upgrade_database(self.engine)
         self.media.start(resume=False)  # the elected process resumes (role media-resume)
         self.speech.start()
+        self.voices.start()
         self.telemetry.start()
         self.receiver.start()
         self.bridge.start()
@@ -278,6 +282,7 @@ class Center:
         self.bridge.stop()
         self.receiver.stop()
         self.telemetry.stop()
+        self.voices.stop()
         self.speech.stop()
         self.media.stop()
         if self.ingest_engine is not self.engine:

@@ -75,3 +75,12 @@ def audio_bulletin(api: httpx.Client, wav: Path, priority: str = "normal") -> di
 
 def in_minutes(minutes: float) -> str:
     return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
+
+
+def text_voice(api: httpx.Client, bulletin_id: int, timeout: float = 30.0) -> str:
+    """The delivery hash of an approved text bulletin's voice, once the center has made it
+    (loudspeakers get the bulletin only then)."""
+    made = poll(lambda: ok(api.get(f"/api/v1/bulletins/{bulletin_id}")),
+                lambda b: b["voice_sha256"] or b["voice_error"], timeout, "the bulletin's voice")
+    assert made["voice_error"] is None, made
+    return str(ok(api.get(f"/api/v1/media/{made['voice_sha256']}/info"))["delivery"]["sha256"])

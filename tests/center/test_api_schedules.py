@@ -13,7 +13,7 @@ from firmware_sim.broker import MosquittoBroker
 from protocol.manifest import Manifest
 from protocol.signing import Verifier, public_key_from_b64
 from protocol.topics import Channel, device_topic
-from tests.center.helpers import audio_bulletin, device, in_minutes, ok, unit
+from tests.center.helpers import audio_bulletin, device, in_minutes, ok, text_voice, unit
 from tests.support.audio import make_tone
 from tests.support.center import CenterHandle
 from tests.support.mqtt import MqttTestClient, connect_client
@@ -249,16 +249,21 @@ def test_group_target_and_text_bulletin(
                                                 "device_ids": [speaker.id]}))
     bulletin = ok(api.post("/api/v1/bulletins", json={
         "title": "Họp dân", "kind": "text", "text": "Họp tổ dân phố lúc 19h."}))
+    voice = text_voice(api, bulletin["id"])
     ok(api.post("/api/v1/schedules", json={
         "bulletin_id": bulletin["id"], "start_at": in_minutes(60),
         "targets": {"group_ids": [group["id"]]},
     }))
-    (item,) = speaker.manifest(version=2).items
-    assert item.content.type == "text" and item.content.text == "Họp tổ dân phố lúc 19h."
-    # Editing the bulletin republishes the devices that play it.
+    (item,) = speaker.manifest(version=2).items  # a speaker plays the text's voice
+    assert item.content.type == "audio" and item.content.sha256 == voice
+    # Editing the text republishes the devices that play it: without the old voice at once,
+    # with the new one once it is made.
     ok(api.patch(f"/api/v1/bulletins/{bulletin['id']}", json={"text": "Họp lúc 20h."}))
-    (item,) = speaker.manifest(version=3).items
-    assert item.content.type == "text" and item.content.text == "Họp lúc 20h."
+    assert speaker.manifest(version=3).items == ()
+    (item,) = speaker.manifest(version=4).items
+    assert item.content.type == "audio" and item.content.sha256 == text_voice(api, bulletin["id"])
+    assert item.content.sha256 != voice
+
 
 
 def test_listing_schedules(center: CenterHandle, commune: dict[str, Any], tone_wav: Path) -> None:

@@ -13,7 +13,7 @@ from firmware_sim.broker import MosquittoBroker
 from protocol import codec
 from protocol.events import ManifestAccepted
 from protocol.topics import Channel, device_topic
-from tests.center.helpers import device, in_minutes, ok, unit
+from tests.center.helpers import device, in_minutes, ok, text_voice, unit
 from tests.support.center import running_center
 from tests.support.mqtt import connect_client
 
@@ -27,6 +27,7 @@ def test_broker_down_then_back(tmp_path: Path, broker: MosquittoBroker) -> None:
         speaker = device(api, unit(api))["id"]
         bulletin = ok(api.post("/api/v1/bulletins", json={"title": "T", "kind": "text",
                                                           "text": "Xin chào"}))
+        text_voice(api, bulletin["id"])  # speakers get a text bulletin once its voice is made
         broker.stop()
         center.wait_for(lambda: not center.center.bridge.connected, what="disconnect")
         assert ok(api.get("/healthz"))["status"] == "degraded"

@@ -21,6 +21,7 @@ from tests.center.helpers import ok
 from tests.console.conftest import Tree, sign_in
 from tests.support.audio import make_tone
 from tests.support.browser import PHONE, run_in_browser, screenshot
+from tests.support.waiting import poll
 
 pytestmark = pytest.mark.integration
 DONE = re.compile(r"[?&]done=")
@@ -325,3 +326,40 @@ def test_relay_bulletin_form_refuses_a_bad_source_then_shows_the_window(tree: Tr
              if b["kind"] == "relay"]
     assert [(b["source_url"], b["window_minutes"], b["status"]) for b in found] == [
         (source, 60, "draft")]
+
+
+def test_a_text_bulletin_shows_its_text_and_a_player_for_its_voice(tree: Tree) -> None:
+    base = tree.center.base_url
+    op_a, appr_a = tree.api_as("op_a"), tree.api_as("appr_a")
+    bid = ok(op_a.post("/api/v1/bulletins", json={
+        "title": "Họp dân", "kind": "text", "shown_until": "17:30",
+        "text": "Tối nay họp dân tại nhà văn hóa thôn lúc bảy giờ."}))["id"]
+    ok(op_a.post(f"/api/v1/bulletins/{bid}/submit"), 200)
+
+    def before(browser: Browser) -> None:
+        page = sign_in(browser, base, "op_a")
+        page.goto(f"{base}/console/bulletins/{bid}")
+        assert page.locator("#voice-later").count() == 1  # made once it is approved
+        assert "17:30" in page.inner_text("#shown-until")
+        page.goto(f"{base}/console/bulletins/{bid}/edit")
+        page.fill("#f-shown_until", "mai")
+        assert post_form(page, "#save", "/edit") == 422
+        assert "17:30" in page.inner_text("#err-shown_until")  # the form's hint, by the field
+        page.context.close()
+
+    run_in_browser(before)
+    ok(appr_a.post(f"/api/v1/bulletins/{bid}/approve"), 200)
+    made = poll(lambda: ok(op_a.get(f"/api/v1/bulletins/{bid}")),
+                lambda b: b["voice_sha256"] or b["voice_error"], 30, "the voice made")
+    assert made["voice_error"] is None and made["status"] == "approved"
+
+    def after(browser: Browser) -> None:
+        page = sign_in(browser, base, "op_a")
+        page.goto(f"{base}/console/bulletins/{bid}")
+        assert "họp dân tại nhà văn hóa" in page.inner_text("#preview-text")
+        page.wait_for_function("document.querySelector('#voice-audio').readyState >= 1")
+        assert page.evaluate("document.querySelector('#voice-audio').duration") > 1.0
+        screenshot(page, "console-bulletin-text-voice")
+        page.context.close()
+
+    run_in_browser(after)

@@ -21,6 +21,7 @@ from tests.center.helpers import ok
 from tests.console.conftest import Tree, sign_in
 from tests.support.browser import run_in_browser
 from tests.support.open311 import client_key
+from tests.support.waiting import poll
 from tests.training.helpers import folder_zip
 
 pytestmark = pytest.mark.integration
@@ -49,6 +50,8 @@ def _approved_text(tree: Tree, author: str, approver: str, title: str) -> int:
         "title": title, "kind": "text", "text": f"{title}: nội dung thử."}))["id"]
     ok(api.post(f"/api/v1/bulletins/{bid}/submit"), 200)
     ok(tree.api_as(approver).post(f"/api/v1/bulletins/{bid}/approve"), 200)
+    poll(lambda: ok(api.get(f"/api/v1/bulletins/{bid}")), lambda b: b["voice_sha256"], 30,
+         "the voice speakers play")  # until then the bulletin stays out of their manifests
     return bid
 
 

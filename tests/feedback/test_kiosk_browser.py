@@ -42,8 +42,9 @@ def test_touch_flow_ends_on_a_confirmation_with_a_reference_code(
     bulletin = rig.post("/api/v1/bulletins", {
         "title": "Lịch tiêm chủng", "kind": "text",
         "text": "Tiêm chủng cho trẻ em lúc 8 giờ sáng thứ Bảy tại trạm y tế xã."})
-    start_at = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
-    rig.post("/api/v1/schedules", {"bulletin_id": bulletin["id"], "start_at": start_at,
+    start_at = datetime.now(UTC) + timedelta(seconds=3)
+    rig.post("/api/v1/schedules", {"bulletin_id": bulletin["id"],
+                                   "start_at": start_at.isoformat(),
                                    "targets": {"device_ids": ["kiosk-b1"]}})
     sim.wait_manifest(lambda a: bool(a.manifest and a.manifest.feedback_categories
                                      and a.manifest.items), 15,
@@ -53,6 +54,10 @@ def test_touch_flow_ends_on_a_confirmation_with_a_reference_code(
     page = context.new_page()
     page.goto(sim.kiosk.url + "/")
     assert page.locator("html").get_attribute("lang") == "vi"
+    if datetime.now(UTC) < start_at:  # the notice is not shown before it is due
+        assert page.locator("#bulletins .bulletin").count() == 0
+    poll(lambda: datetime.now(UTC), lambda now: now >= start_at, 10, "the notice's instant")
+    page.goto(sim.kiosk.url + "/")
     assert "Tiêm chủng cho trẻ em" in page.locator("#bulletins .bulletin").inner_text()
     assert page.locator("script[src], link[rel=stylesheet]").count() == 0  # nothing fetched
     start = page.locator("#start-feedback")

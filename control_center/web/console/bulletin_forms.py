@@ -3,6 +3,7 @@ upload (through the same store and media worker as ``POST /api/v1/media``) and t
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -55,7 +56,26 @@ def bulletin_form(values: dict[str, str], *, has_file: bool, needs_file: bool) -
         form.error("audio", "Chọn tệp ghi âm / choose the audio file to upload")
     if kind == BulletinKind.RELAY.value:
         _relay_fields(form)
+    if kind == BulletinKind.TEXT.value:
+        shown_window(form)
     return form
+
+
+def shown_window(form: FormState) -> tuple[int | None, str | None]:
+    """The "shown until" field of a text bulletin: empty (the end of the day), whole minutes,
+    or a time of day HH:MM; as (shown_minutes, shown_until)."""
+    raw = form.values.get("shown_until", "").strip()
+    if not raw:
+        return None, None
+    if raw.isdigit() and 1 <= int(raw) <= 10_080:
+        return int(raw), None
+    match = re.fullmatch(r"([01]?[0-9]|2[0-3])[:hg]([0-5][0-9])", raw)
+    if match:
+        return None, f"{int(match[1]):02d}:{match[2]}"
+    form.error("shown_until", "Nhập số phút (1–10080) hoặc giờ trong ngày dạng 17:30, để trống "
+               "là hết ngày / enter minutes (1–10080) or a time of day such as 17:30; empty: "
+               "the end of the day")
+    return None, None
 
 
 def _relay_fields(form: FormState) -> None:

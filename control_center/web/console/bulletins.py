@@ -20,12 +20,13 @@ from control_center.errors import CenterError
 from control_center.models import AdminUnit, Bulletin, BulletinKind, BulletinStatus, MediaAsset
 from control_center.schemas.content import BulletinCreate, BulletinUpdate
 from control_center.schemas.distribution import PublishRequest
-from control_center.services import bulletins, distribution, workflow
+from control_center.services import bulletins, distribution, text_bulletins, workflow
 from control_center.web.console.bulletin_forms import (
     KIND_LABELS,
     PRIORITY_LABELS,
     bulletin_form,
     parse_slot,
+    shown_window,
     store_recording,
     subtree_units,
     upload_error,
@@ -91,15 +92,18 @@ def _has_file(audio: UploadFile | str | None) -> bool:
 def create_bulletin(
     ctx: ConsoleDep, csrf: FormText = "", title: FormText = "", category: FormText = "",
     priority: FormText = "normal", kind: FormText = "audio", text: FormText = "",
-    source_url: FormText = "", window_minutes: FormText = "",
+    source_url: FormText = "", window_minutes: FormText = "", shown_until: FormText = "",
     audio: Annotated[UploadFile | str | None, File()] = None,
     filler: Annotated[UploadFile | str | None, File()] = None,
 ) -> Response:
     """Validate everything, then store the recording, then the draft: all or nothing."""
     ctx.check_csrf(csrf)
     values = {"title": title, "category": category, "priority": priority, "kind": kind,
-              "text": text, "source_url": source_url, "window_minutes": window_minutes}
+              "text": text, "source_url": source_url, "window_minutes": window_minutes,
+              "shown_until": shown_until}
     form = bulletin_form(values, has_file=_has_file(audio), needs_file=True)
+    shown = shown_window(FormState(values=values)) if kind == BulletinKind.TEXT.value \
+        else (None, None)
     now = ctx.center.clock()
     sha = filler_sha = None
     if form.ok and kind == BulletinKind.AUDIO.value and isinstance(audio, StarletteUpload):
@@ -120,7 +124,8 @@ def create_bulletin(
         title=title, category=category, priority=Priority(priority), kind=BulletinKind(kind),
         media_sha256=sha, text=None if relay else text.strip() or None,
         source_url=source_url.strip() if relay else None,
-        window_minutes=int(window_minutes) if relay else None, filler_sha256=filler_sha)
+        window_minutes=int(window_minutes) if relay else None, filler_sha256=filler_sha,
+        shown_minutes=shown[0], shown_until=shown[1])
     with ctx.center.sessions() as session:
         try:
             created = bulletins.create_bulletin(session, data=data, actor=ctx.actor, now=now)
@@ -139,7 +144,9 @@ def edit_bulletin(ctx: ConsoleDep, bulletin_id: int) -> Response:
                                  "priority": bulletin.priority.value,
                                  "kind": bulletin.kind.value, "text": bulletin.text or "",
                                  "source_url": bulletin.source_url or "",  # loads its stream
-                                 "window_minutes": str(bulletin.window_minutes or "")})
+                                 "window_minutes": str(bulletin.window_minutes or ""),
+                                 "shown_until": bulletin.shown_until
+                                 or str(bulletin.shown_minutes or "")})
     return _form_page(ctx, form, bulletin=bulletin)
 
 
@@ -148,7 +155,7 @@ def update_bulletin(
     ctx: ConsoleDep, bulletin_id: int, csrf: FormText = "", title: FormText = "",
     category: FormText = "", priority: FormText = "normal", text: FormText = "",
     source_url: FormText = "", window_minutes: FormText = "", drop_filler: FormText = "",
-    audio: Annotated[UploadFile | str | None, File()] = None,
+    shown_until: FormText = "", audio: Annotated[UploadFile | str | None, File()] = None,
     filler: Annotated[UploadFile | str | None, File()] = None,
 ) -> Response:
     """Save changes; an approved or scheduled bulletin goes back to draft (and off the air)."""
@@ -160,12 +167,15 @@ def update_bulletin(
         filler_now = bulletin.filler_sha256
     values = {"title": title, "category": category, "priority": priority,
               "kind": bulletin.kind.value, "text": text, "source_url": source_url,
-              "window_minutes": window_minutes}
+              "window_minutes": window_minutes, "shown_until": shown_until}
     form = bulletin_form(values, has_file=_has_file(audio), needs_file=False)
     now = ctx.center.clock()
     changes: dict[str, object] = {"title": title, "category": category,
                                   "priority": Priority(priority) if form.ok else None,
                                   "text": text.strip() or None}
+    if bulletin.kind == BulletinKind.TEXT and form.ok:
+        changes["shown_minutes"], changes["shown_until"] = shown_window(
+            FormState(values=values))
     if relay and form.ok:
         changes.update(source_url=source_url.strip(), window_minutes=int(window_minutes),
                        filler_sha256=None if drop_filler else filler_now)
@@ -214,6 +224,8 @@ def _detail(ctx: ConsoleDep, bulletin_id: int, *, forms: dict[str, FormState] | 
                   "filler": session.get(MediaAsset, bulletin.filler_sha256)
                   if bulletin.filler_sha256 else None}
                  if bulletin.kind == BulletinKind.RELAY else None)
+        voice = (session.get(MediaAsset, bulletin.voice_sha256)
+                 if bulletin.voice_sha256 else None)
         owner = session.get(AdminUnit, bulletin.unit_id) if bulletin.unit_id else None
         allowed = workflow.allowed_actions(bulletin, ctx.actor)
         units = (subtree_units(session, unit_id=ctx.actor.unit_id)
@@ -224,6 +236,7 @@ def _detail(ctx: ConsoleDep, bulletin_id: int, *, forms: dict[str, FormState] | 
     forms = forms or {}
     return render(ctx, "console_bulletin.html", status_code=status_code, bulletin=bulletin,
                   asset=asset, relay=relay, owner=owner, allowed=allowed, units=units,
+                  voice=voice, voice_state=text_bulletins.voice_state(bulletin),
                   history=entries,
                   notes={e.id: _note(e.detail) for e in entries},
                   sent=sent,
