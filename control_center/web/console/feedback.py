@@ -91,6 +91,7 @@ def queue_page(ctx: ConsoleDep, status: str = "", category: str = "", unit: str 
 
     return render(ctx, "console_feedback.html", found=found, filt=filt, params=params,
                   names=names, categories=cats, now=now, page_url=page_url,
+                  category_names={c.code: c.name_vi for c in cats},
                   status_labels=STATUS_LABELS, priority_labels=PRIORITY_LABELS,
                   flash=FLASH.get(done, ""), changeable_categories=[
                       c for c in cats if c.unit_id is not None and ctx.actor.covers(c.unit_id)])
@@ -111,6 +112,7 @@ def _detail(ctx: ConsoleDep, feedback_id: int, *, error: str = "", done: str = "
         return render(ctx, "console_feedback_item.html", status_code=status_code, item=row,
                       device=device, targets=targets, above=above, names=names,
                       history=history, categories=cats, now=now, error=error,
+                      category_names={c.code: c.name_vi for c in cats},
                       flash=FLASH.get(done, ""), status_labels=STATUS_LABELS,
                       priority_labels=PRIORITY_LABELS, open_statuses=routing.OPEN,
                       priorities=list(FeedbackPriority))
