@@ -11,7 +11,8 @@ from markupsafe import Markup
 W, H = 640, 180
 PAD_L, PAD_R, PAD_T, PAD_B = 52, 12, 24, 30
 PLAY_COLOURS = {"completed": "#1a7f37", "interrupted": "#bf8700", "failed": "#cf222e",
-                "started": "#0969da", "scheduled": "#8c959f", "cancelled": "#d0d7de"}
+                "started": "#0969da", "scheduled": "#8c959f", "cancelled": "#d0d7de",
+                "shown": "#8250df"}  # a kiosk's text notice
 
 
 def _fmt(value: float, span: float = 10.0) -> str:

@@ -13,7 +13,8 @@ ALERT_KINDS = {"offline": "Mất kết nối lâu / offline too long",
 ALERT_STATES = {"open": "Đang mở / open", "acknowledged": "Đã tiếp nhận / acknowledged",
                 "resolved": "Đã xử lý / resolved"}
 PLAY_STATES = {"completed": "Hoàn thành", "failed": "Lỗi", "interrupted": "Bị ngắt",
-               "started": "Đang phát", "scheduled": "Chưa báo cáo", "cancelled": "Đã hủy"}
+               "started": "Đang phát", "scheduled": "Chưa báo cáo", "cancelled": "Đã hủy",
+               "shown": "Đã hiển thị (ki-ốt)"}
 COMMAND_KINDS = {"play_now": "Phát nội dung tự chọn / play now",
                  "play_bulletin": "Phát bản tin / play bulletin", "stop": "Dừng phát / stop",
                  "set_volume": "Đổi âm lượng / set volume"}
