@@ -23,7 +23,7 @@ from media.tts import TtsEngine
 @dataclass(frozen=True, slots=True)
 class Received:
     """A stored upload: its hash, whether this call created the asset, and the worker's job
-    (None when the same bytes were stored and processed before)."""
+    (the one already under way for the same bytes; None when they were processed before)."""
 
     sha256: str
     created: bool
@@ -37,6 +37,8 @@ class MediaJobs(Protocol):
     tts: TtsEngine
 
     def submit(self, sha256: str) -> Future[None]: ...
+
+    def running(self, sha256: str) -> Future[None] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +68,8 @@ class MediaIntake:
             session, sink=sink, original_name=name, media_dir=self.media_dir,
             config=self.jobs.config, actor=actor, now=now)
         sha = stored.asset.sha256
-        job = self.jobs.submit(sha) if stored.queued else None
+        # the same bytes already queued (e.g. the same text spoken twice): that job
+        job = self.jobs.submit(sha) if stored.queued else self.jobs.running(sha)
         return Received(sha, stored.created, job)
 
     def receive_and_wait(
@@ -77,6 +80,7 @@ class MediaIntake:
         (ready, failed, or still processing when the wait ran out)."""
         received = self.receive(session, sink=sink, name=name, actor=actor, now=now)
         if received.job is not None:
+            session.commit()  # never wait inside a transaction: the worker writes the result
             with contextlib.suppress(TimeoutError):  # still processing: the caller says so
                 received.job.result(timeout=timeout_s)
         session.expire_all()

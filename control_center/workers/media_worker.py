@@ -43,6 +43,7 @@ class MediaWorker:
         self.config, self._clock, self._threads = config, clock, threads
         self._pool: ThreadPoolExecutor | None = None
         self._progress: dict[str, float] = {}
+        self._jobs: dict[str, Future[None]] = {}  # queued or running here, by asset
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
@@ -77,7 +78,13 @@ class MediaWorker:
             raise RuntimeError("the media worker is not running")
         with self._lock:
             self._progress[sha256] = 0.0
-        return self._pool.submit(self._run, sha256)
+            job = self._jobs[sha256] = self._pool.submit(self._run, sha256)
+        return job
+
+    def running(self, sha256: str) -> Future[None] | None:
+        """The job of an asset queued or being processed by this worker, else None."""
+        with self._lock:
+            return self._jobs.get(sha256)
 
     def progress(self, sha256: str) -> float | None:
         """The fraction done of an asset being processed by this worker, else None."""
@@ -103,6 +110,7 @@ class MediaWorker:
         finally:
             with self._lock:
                 self._progress.pop(sha256, None)
+                self._jobs.pop(sha256, None)
 
     def _report(self, sha256: str, fraction: float) -> None:
         if self._stopping.is_set():
