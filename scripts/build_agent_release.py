@@ -3,8 +3,9 @@
 
     .venv/bin/python scripts/build_agent_release.py --version 0.1.1 --out /tmp/release-0.1.1
 
-The agent's wheel (``thongtin_coso-<version>-py3-none-any.whl``) holds ``edge_agent`` and
-``protocol``: what runs on a device. It is written here with the standard library (a wheel is
+The agent's wheel (``thongtin_coso-<version>-py3-none-any.whl``) holds ``edge_agent``,
+``protocol`` and ``media`` (the floor both sides share: the agent uses its pinned-hash
+install of speech models): what runs on a device. It is written here with the standard library (a wheel is
 a zip with a ``.dist-info``), reproducibly (fixed timestamps, sorted entries): the project has
 no build backend configured and the center needs only the files and their SHA-256. The
 runtime dependencies' wheels, pinned in requirements.lock, are copied from the wheelhouse that
@@ -30,7 +31,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 WHEELHOUSE = REPO / ".cache" / "agent-wheels"
-PACKAGES = ("edge_agent", "protocol")
+PACKAGES = ("edge_agent", "protocol", "media")
 DISTRIBUTION = "thongtin-coso"
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*([a-z]+[0-9]*)?(\.post[0-9]+|\.dev[0-9]+)?$")
