@@ -33,11 +33,12 @@ from control_center.schemas.content import BulletinCreate, ScheduleCreate, Targe
 from control_center.services import bulletins, schedules
 from protocol.events import DeviceKind
 
-LEAD = timedelta(minutes=1)
-"""An approved announcement is a one-off text item this far ahead."""
+LEAD = timedelta(seconds=10)
+"""An approved announcement is a one-off text item this far ahead (kiosks show a notice from
+its instant on)."""
 AWAITING_FOR = timedelta(hours=24)
-"""A waiting announcement's item is this far ahead: approved within it, the kiosks show it
-until then (and GRACE after); approved later, it has expired and shows nothing."""
+"""How long the kiosks show an answer's notice (``shown_minutes``): one that waits for
+approval is shown from its approval until then; approved later, it has expired."""
 
 
 class AnnouncementState(StrEnum):
@@ -69,7 +70,8 @@ def announce_answer(
         return None
     content = BulletinCreate(
         title=f"Trả lời ý kiến {feedback.ref_code}", category="feedback",
-        kind=BulletinKind.TEXT, text=f"{feedback.text[:300]}\n— {feedback.answer}"[:4000])
+        kind=BulletinKind.TEXT, text=f"{feedback.text[:300]}\n— {feedback.answer}"[:4000],
+        shown_minutes=int(AWAITING_FOR.total_seconds() // 60))
     return _announce(session, content=content, devices=kiosks, actor=actor, now=now,
                      default_tz=default_tz)
 
@@ -124,7 +126,10 @@ def _awaiting(
                  object_id=bulletin.id, detail={"status": bulletin.status.value,
                                                 "note": "feedback answer announcement"}, at=now)
     schedule = Schedule(
-        bulletin_id=bulletin.id, kind=ScheduleKind.ONE_OFF, start_at=now + AWAITING_FOR,
+        # a kiosk notice is shown from its approval on (its window); a loudspeakers' reading
+        # waits for its instant, a day ahead, so an approval within the day still reaches it
+        bulletin_id=bulletin.id, kind=ScheduleKind.ONE_OFF,
+        start_at=now + (LEAD if content.shown_minutes else AWAITING_FOR),
         timezone=default_tz, revision=1, created_at=now, updated_at=now,
         unit_id=actor.unit_id, created_by=actor.name,
         targets=[ScheduleTarget(device_id=d) for d in kiosks])

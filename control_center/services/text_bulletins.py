@@ -51,6 +51,15 @@ def display_end(start_at: datetime, *, shown_minutes: int | None,
     return end.astimezone(start_at.tzinfo)
 
 
+def display_keep(bulletin: Bulletin) -> timedelta:
+    """How long after its instant an occurrence may still be shown (its manifests keep it
+    that long): ``shown_minutes``, else at most a day (the end of that day, or the next
+    ``shown_until``)."""
+    if bulletin.shown_minutes is not None:
+        return timedelta(minutes=bulletin.shown_minutes)
+    return timedelta(days=1)
+
+
 def voice_content(bulletin: Bulletin, *, media: Mapping[str, MediaAsset],
                   url: str) -> AudioContent | None:
     """A loudspeaker's content for a text bulletin: its ready voice (None while it is made).

@@ -274,9 +274,13 @@ class ManifestSync:
         for schedule in mine:
             if schedule.id not in ctx.instants:
                 relay = ctx.placements.get(schedule.bulletin_id)
+                bulletin = ctx.bulletins.get(schedule.bulletin_id)
+                keep = relay.keep if relay is not None else GRACE
+                if bulletin is not None and bulletin.kind == BulletinKind.TEXT:
+                    # a text notice stays while a kiosk may still show it
+                    keep = max(GRACE, text_bulletins.display_keep(bulletin))
                 ctx.instants[schedule.id] = mf.schedule_instants(
-                    schedule, now=ctx.now, horizon=self._horizon,
-                    keep=relay.keep if relay is not None else GRACE,
+                    schedule, now=ctx.now, horizon=self._horizon, keep=keep,
                 )
         kiosk = device_id in ctx.extras  # every kiosk has its extras (maybe empty)
         contents = {**ctx.contents, **ctx.kiosk_contents} if kiosk and ctx.kiosk_contents \

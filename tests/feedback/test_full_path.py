@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from control_center.feedback import announcements
 from edge_agent.speech import SpeechModel
 from protocol.topics import Channel, device_topic
 from tests.feedback.rig import FeedbackRig, SimKiosk
@@ -98,10 +99,13 @@ def test_voice_submission_is_answered_back_on_the_kiosk(
                                                         for x in a.manifest.answers)
                                      and a.manifest.items),
                       15, f"the answer to {ref}, also as a text bulletin")
-    home = sim.http.get("/")
-    answers, bulletins = home.text.split('id="bulletins"')
+    # the notice is shown from its instant (LEAD after the answer) until its window ends
+    home = poll(lambda: sim.http.get("/").text,
+                lambda page: f"Trả lời ý kiến {ref}" in page.split('id="bulletins"')[1],
+                announcements.LEAD.total_seconds() + 15, "the answer's notice on the kiosk")
+    answers, bulletins = home.split('id="bulletins"')
     assert f'data-ref="{ref}"' in answers and answer in answers
-    assert f"Trả lời ý kiến {ref}" in bulletins and answer in bulletins
+    assert answer in bulletins
     lookup = sim.http.get("/lookup", params={"ref": ref})
     assert answer in lookup.text
     closed = rig.post(f"/api/v1/feedback/{fid}/close", {}, headers=mine)

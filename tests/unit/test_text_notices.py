@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from control_center.errors import InvalidInput
-from control_center.models import BulletinKind
-from control_center.services.text_bulletins import check_display, display_end
+from control_center.models import Bulletin, BulletinKind, Schedule, ScheduleKind
+from control_center.services.expansion import GRACE
+from control_center.services.manifests import schedule_instants
+from control_center.services.text_bulletins import check_display, display_end, display_keep
 from edge_agent.kiosk.notices import current_notices
 from protocol.manifest import AudioContent, PlayItem, TextContent
 
@@ -63,3 +65,21 @@ def test_a_kiosk_shows_a_notice_only_inside_its_window_one_occurrence_at_a_time(
     assert shown(T0 + LATE) == ["a1"]
     assert shown(T0 + timedelta(hours=8)) == []  # the window is over
     assert shown(T0 + timedelta(days=1)) == ["a2"]
+
+
+def test_a_text_notice_stays_in_manifests_while_a_kiosk_may_still_show_it() -> None:
+    """Manifests keep an occurrence ``display_keep`` after its instant (the sync passes it as
+    ``keep``), not the ten minutes of other items: a notice shown until the evening must not
+    leave the kiosk's manifest, and so its screen, ten minutes after it appeared."""
+    notice_all_day = Bulletin(kind=BulletinKind.TEXT, shown_minutes=None, shown_until=None)
+    notice_half_hour = Bulletin(kind=BulletinKind.TEXT, shown_minutes=30, shown_until=None)
+    assert display_keep(notice_all_day) == timedelta(days=1)
+    assert display_keep(notice_half_hour) == timedelta(minutes=30)
+    once = Schedule(kind=ScheduleKind.ONE_OFF, start_at=T0)
+    later = T0 + timedelta(hours=3)
+    horizon = timedelta(days=2)
+    assert schedule_instants(once, now=later, horizon=horizon,
+                             keep=display_keep(notice_all_day)) == [T0]
+    assert schedule_instants(once, now=later, horizon=horizon,
+                             keep=max(GRACE, display_keep(notice_half_hour))) == []
+    assert schedule_instants(once, now=later, horizon=horizon) == []  # any other item: GRACE
