@@ -4,14 +4,14 @@
     .venv/bin/python scripts/build_agent_release.py --version 0.1.1 --out /tmp/release-0.1.1
 
 The agent's wheel (``thongtin_coso-<version>-py3-none-any.whl``) holds ``edge_agent``,
-``protocol`` and ``media`` (the floor both sides share: the agent uses its pinned-hash
-install of speech models): what runs on a device. It is written here with the standard library (a wheel is
-a zip with a ``.dist-info``), reproducibly (fixed timestamps, sorted entries): the project has
-no build backend configured and the center needs only the files and their SHA-256. The
+``protocol`` and ``media`` (the floor both sides share: the agent uses its pinned-hash install
+of speech models): what runs on a device. It is written here with the standard library (a wheel
+is a zip with a ``.dist-info``), reproducibly (fixed timestamps, sorted entries): the project
+has no build backend configured and the center needs only the files and their SHA-256. The
 runtime dependencies' wheels, pinned in requirements.lock, are copied from the wheelhouse that
 ``scripts/setup.sh`` fills (``.cache/agent-wheels``, for this machine's platform; a Pi needs
-its own platform's wheels there). ``release.json`` lists every file with its size and
-SHA-256, for the center's release upload.
+its own platform's wheels there). ``release.json`` lists every file with its size and SHA-256,
+for the center's release upload.
 
 ``--break exit`` builds a release whose agent exits with 1 at once, ``--break unhealthy`` one
 that runs but never verifies a manifest: releases an update must roll back from (tests).

@@ -17,7 +17,7 @@ from protocol import codec
 from protocol.events import Status
 from protocol.telemetry import HealthReport, HealthSample
 from protocol.topics import Channel, device_topic
-from tests.center.helpers import device, in_minutes, ok, unit
+from tests.center.helpers import device, in_minutes, ok, text_voice, unit
 from tests.support.center import CenterHandle, running_center
 from tests.support.mqtt import MqttTestClient, ReceivedMessage, connect_client
 
@@ -115,6 +115,7 @@ def test_a_device_behind_gets_its_manifest_again_once_per_interval(
         speaker = created["id"]
         bulletin = ok(api.post("/api/v1/bulletins", json={"title": "T", "kind": "text",
                                                           "text": "Xin chào"}))
+        text_voice(api, bulletin["id"])  # speakers get a text bulletin once it is spoken
         ok(api.post("/api/v1/schedules", json={"bulletin_id": bulletin["id"],
                                                "start_at": in_minutes(30),
                                                "targets": {"device_ids": [speaker]}}))
