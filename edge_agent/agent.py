@@ -27,6 +27,7 @@ from edge_agent.config import AgentConfig
 from edge_agent.credentials import BrokerPasswords, TrustedKeys
 from edge_agent.downloader import Downloader
 from edge_agent.events import EventFactory
+from edge_agent.faults import FaultReporter
 from edge_agent.hardware import Hardware
 from edge_agent.health import (
     AgentFacts,
@@ -47,7 +48,7 @@ from edge_agent.play_now import PlayNowCommands
 from edge_agent.play_outcome import PlayOutcome
 from edge_agent.player import Player
 from edge_agent.speech.status import SpeechModelStatus
-from edge_agent.store import CORRUPT_ERRORS, LocalStore
+from edge_agent.store import LocalStore
 from edge_agent.supervision import Heartbeats
 from edge_agent.update.service import AgentUpdates
 from edge_agent.update.trial import HealthChecks, player_stalled
@@ -90,8 +91,6 @@ class Agent:
         raw_clock = clock or SystemClock()
         self._clock = CorrectedClock(raw_clock, tolerance_s=config.player.max_clock_offset_s)
         self.heartbeats = Heartbeats()
-        self.faults: Counter[str] = Counter()
-        """Unexpected failures since start, per component."""
         self.speech_model: SpeechModelStatus | None = None
         """Set by the kiosk once it has tried its speech model; reported in health samples."""
         self.refusals: Counter[str] = Counter()
@@ -99,6 +98,12 @@ class Agent:
         self.restart_needed = threading.Event()
         """Set when only a restart can recover (the entry point exits; systemd restarts)."""
         self.restart_reason = ""
+        self._events = EventFactory(self.device_id, self._clock)
+        self._fault = FaultReporter(events=self._events, emit=self._emit,
+                                    restart_needed=self.restart_needed,
+                                    request_restart=self.request_restart)
+        self.faults = self._fault.counts
+        """Unexpected failures since start, per component."""
         self._amp = TrackedAmplifier(hardware.amplifier)
         self._volume = TrackedVolume(hardware.volume)
         self._hw = hardware = dataclasses.replace(hardware, amplifier=self._amp,
@@ -113,7 +118,6 @@ class Agent:
         self.outbox = Outbox(self._store, window=config.outbox.inflight_window,
                              max_rows=config.outbox.max_rows, ledger=ledger,
                              on_fault=self._fault)
-        self._events = EventFactory(self.device_id, self._clock)
         self._gate = CommandGate(device_id=self.device_id, verifier=self._verifier,
                                  store=self._store, clock=self._clock, refusals=self.refusals,
                                  events=self._events, emit=self._emit, ack=self._ack)
@@ -181,7 +185,7 @@ class Agent:
             ])
         self.watchdog = Watchdog(self.heartbeats, stale_after_s=config.player.stall_after_s)
         if self._store.recovered:
-            self._report_recovery(self._store.recovered)
+            self._fault.store_recovered(self._store.recovered, self.cache.reindex())
         self.play_now = PlayNowCommands(
             store=self._store, player=self.player, downloader=self.downloader,
             cache=self.cache, verifier=self._verifier, ack=self._ack, on_fault=self._fault,
@@ -249,28 +253,6 @@ class Agent:
     def clock(self) -> CorrectedClock:
         """The clock the player times plays by (the center's time when the device's is off)."""
         return self._clock
-
-    # faults ----------------------------------------------------------------------
-    def _fault(self, component: str, exc: BaseException, recovery: str) -> None:
-        """Count an unexpected failure and report it as an ``agent_fault`` event. A store
-        SQLite finds corrupt while running asks for a restart (which replaces it)."""
-        if (isinstance(exc, sqlite3.DatabaseError)
-                and getattr(exc, "sqlite_errorname", "") in CORRUPT_ERRORS
-                and not self.restart_needed.is_set()):
-            self.restart_reason = f"store corrupt while running: {exc}"
-            self.restart_needed.set()
-            recovery += "; the agent restarts to replace the store"
-        self.faults[component] += 1
-        error = f"{type(exc).__name__}: {exc}"
-        self._emit(self._events.fault(component, error, self.faults[component], recovery))
-
-    def _report_recovery(self, why: str) -> None:
-        found = self.cache.reindex()
-        self.faults["store"] += 1
-        self._emit(self._events.fault(
-            "store", why, self.faults["store"],
-            f"fresh store created; manifest read again from the broker; {found} cached "
-            "file(s) re-indexed; items due before now are not played late"))
 
     def _make_room(self, content: AudioContent) -> None:
         """The disk is full while fetching ``content``: drop files needed later than it."""
