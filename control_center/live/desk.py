@@ -16,10 +16,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from control_center.core.live_tokens import token_matches
 from control_center.errors import Forbidden, NotAuthenticated, NotFound
 from control_center.live.segmenter import BITRATE, SEGMENT_S, Segmenter
 from control_center.live.segments import Position, SegmentStore, StoredSegment
-from control_center.live.tokens import token_matches
 from control_center.models import Device, DeviceState, LiveState, LiveStream
 from protocol.signing import Signer
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from control_center.core import audit
 from control_center.core.actor import Actor
+from control_center.core.live_tokens import device_token, new_secret, new_stream_id
 from control_center.core.permissions import Permission
 from control_center.core.targets import descendant_unit_ids
 from control_center.errors import CenterError, Conflict, FieldError, NotFound
@@ -33,7 +34,6 @@ from control_center.live.mic_input import MicrophoneInputs
 from control_center.live.recording import make_recording
 from control_center.live.relays import stream_url
 from control_center.live.source import capture_messages, source_device
-from control_center.live.tokens import device_token, new_secret, new_stream_id
 from control_center.models import (
     AdminUnit,
     Device,

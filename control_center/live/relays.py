@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from control_center.core.live_tokens import device_token
 from control_center.errors import InvalidInput
-from control_center.live.tokens import device_token
 from control_center.models import (
     Bulletin,
     BulletinKind,

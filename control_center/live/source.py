@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from control_center.core.actor import Actor
+from control_center.core.live_tokens import device_token
 from control_center.errors import Conflict, FieldError, Forbidden, NotAuthenticated, NotFound
-from control_center.live.tokens import device_token
 from control_center.models import Device, DeviceState, LiveKind, LiveState, LiveStream
 from control_center.services.commands import command_messages
 from protocol.manifest import LiveCapture

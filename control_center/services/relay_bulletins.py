@@ -8,7 +8,6 @@ windows and the manifest content built from a stream are in ``control_center.liv
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from control_center.core.live_tokens import new_secret, new_stream_id
 from control_center.errors import InvalidInput
 from control_center.models import Bulletin, BulletinKind, LiveKind, LiveState, LiveStream
 from control_center.services import media_store
@@ -81,8 +81,7 @@ def create_stream(
 ) -> LiveStream:
     """The relay bulletin's stream (prepared; its segmenter runs in the windows)."""
     stream = LiveStream(
-        id=secrets.token_hex(16),  # the form of live.tokens.new_stream_id (services is below)
-        secret=secrets.token_hex(32),  # ... and of live.tokens.new_secret
+        id=new_stream_id(), secret=new_secret(),
         kind=LiveKind.RELAY, title=bulletin.title, priority=bulletin.priority,
         state=LiveState.PREPARED, bulletin_id=bulletin.id, source_url=source_url,
         window_s=window_minutes * 60, unit_id=bulletin.unit_id, created_by=bulletin.created_by,

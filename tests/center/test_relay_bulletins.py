@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from control_center.core.live_tokens import device_token
 from control_center.live.relays import open_relay_windows
-from control_center.live.tokens import device_token
 from control_center.models import LiveStream, Schedule, ScheduleKind, ScheduleTarget
 from control_center.services.relay_bulletins import DELAY_MS
 from firmware_sim.broker import MosquittoBroker

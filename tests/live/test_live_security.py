@@ -15,7 +15,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from control_center.live.tokens import device_token, new_secret, new_stream_id
+from control_center.core.live_tokens import device_token, new_secret, new_stream_id
 from control_center.models import LiveKind, LiveState, LiveStream
 from edge_agent.agent import Agent
 from edge_agent.config import AgentConfig, MqttConfig

@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
+from control_center.core.live_tokens import device_token
 from control_center.live.source import source_token
-from control_center.live.tokens import device_token
 from control_center.models import LiveStream
 from edge_agent.agent import Agent
 from firmware_sim.broker import MosquittoBroker, find_executable
