@@ -32,7 +32,7 @@ from control_center.errors import CenterError, Conflict, FieldError, NotFound
 from control_center.live.desk import LiveDesk
 from control_center.live.mic_input import MicrophoneInputs
 from control_center.live.recording import make_recording
-from control_center.live.relays import stream_url
+from control_center.live.relays import live_content_for, stream_url
 from control_center.live.source import capture_messages, source_device
 from control_center.models import (
     AdminUnit,
@@ -47,7 +47,6 @@ from control_center.models import (
 from control_center.services.commands import command_messages
 from control_center.services.emergency import EmergencyDesk, require_link
 from protocol.base import Priority
-from protocol.live import LiveContent
 from protocol.manifest import PlayItem, PlayNow
 
 log = logging.getLogger(__name__)
@@ -173,11 +172,11 @@ def start_session(
                          "ends_at": ends_at.isoformat()})
     session.commit()
     url = stream_url(desk.public_base_url, row.id)
+    template = live_content_for(row, public_base_url=desk.public_base_url, filler=None)
     messages = []
     for device_id in devices:  # one command per device: each carries that device's own token
-        content = LiveContent(stream_id=row.id, url=url, token=device_token(row.secret, device_id),
-                              ends_at=ends_at, delay_ms=row.delay_ms,
-                              gone_after_s=row.gone_after_s)
+        content = template.model_copy(update={
+            "token": device_token(row.secret, device_id), "ends_at": ends_at})
         action = PlayNow(item=PlayItem(item_id=item_id(row.id), bulletin_id=0, title=row.title,
                                        priority=row.priority, start_at=now, content=content))
         messages += command_messages(desk.signer, command_id=command_id, device_ids=[device_id],
