@@ -11,7 +11,6 @@ when it stands in the target subtree: its loudspeaker would feed the microphone 
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from control_center.core.actor import Actor
-from control_center.core.live_tokens import device_token
+from control_center.core.live_tokens import device_token, token_matches
 from control_center.errors import Conflict, FieldError, Forbidden, NotAuthenticated, NotFound
 from control_center.models import Device, DeviceState, LiveKind, LiveState, LiveStream
 from control_center.services.commands import command_messages
@@ -36,9 +35,14 @@ class SourceOption:
     label: str
 
 
+def _source_of(device_id: str) -> str:
+    """The name a source token is derived for: never a device id, so never a listener's."""
+    return f"source|{device_id}"
+
+
 def source_token(secret: str, device_id: str) -> str:
     """The token ``device_id`` presents to upload a stream's audio (never a listener's)."""
-    return device_token(secret, f"source|{device_id}")
+    return device_token(secret, _source_of(device_id))
 
 
 def source_device(session: Session, *, actor: Actor, device_id: str) -> Device:
@@ -87,7 +91,7 @@ def admit_source(session: Session, *, stream_id: str, device_id: str,
     if row is None or row.kind != LiveKind.MICROPHONE:
         raise NotFound(f"no live session {stream_id}")
     if (row.source_device_id != device_id
-            or not _matches(source_token(row.secret, device_id), token)):
+            or not token_matches(row.secret, _source_of(device_id), token)):
         raise Forbidden("this token does not let this device send this session's audio")
     state = session.scalar(select(Device.state).where(Device.id == device_id))
     if state != DeviceState.ACTIVE:
@@ -96,6 +100,3 @@ def admit_source(session: Session, *, stream_id: str, device_id: str,
         raise Conflict(f"live session {stream_id} is {row.state.value}: stop sending")
     return row
 
-
-def _matches(expected: str, token: str) -> bool:
-    return hmac.compare_digest(expected.encode(), token.encode())
