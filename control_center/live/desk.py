@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 GRANT_TTL_S = 10.0
 """How long a device's admission to a stream is remembered (a revocation shows after this)."""
 WATCH_INTERVAL_S = 0.02
+GRANTS_KEPT = 50_000
+"""Admissions remembered before the expired ones are dropped (a province's speakers)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +55,10 @@ class _Watch:
 
     async def run(self) -> None:
         while self.waiters > 0:
-            latest = (self.store.after(self.stream_id, self.latest) or self.latest
-                      if self.latest is not None else self.store.latest(self.stream_id))
+            if self.latest is None:
+                latest = self.store.latest(self.stream_id)
+            else:  # one file test: is the next segment of the newest run written?
+                latest = self.store.after(self.stream_id, self.latest) or self.latest
             if latest != self.latest:
                 self.latest = latest
                 self.changed.set()
@@ -157,6 +161,8 @@ class LiveDesk:
                 state = session.scalar(select(Device.state).where(Device.id == device_id))
             if state != DeviceState.ACTIVE:
                 raise Forbidden(f"device {device_id} is not active")
+            if len(self._grants) >= GRANTS_KEPT:  # ended sessions' devices: forget them
+                self._grants = {k: t for k, t in self._grants.items() if now - t < GRANT_TTL_S}
             self._grants[key] = now
         return facts
 
