@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import av
 import av.error
@@ -68,3 +69,20 @@ class Decoder:
         finally:
             container.close()
         return None if offset is None or not pcm else DecodedBlock(offset, bytes(pcm))
+
+
+def decode_file(path: Path) -> bytes:
+    """A whole audio file (a live item's filler, any format FFmpeg reads) as 48 kHz mono s16le
+    samples; raises UndecodableSegment when it cannot be read."""
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+    pcm = bytearray()
+    try:
+        with av.open(str(path), mode="r") as container:
+            for frame in container.decode(audio=0):
+                for out in resampler.resample(frame):
+                    pcm.extend(bytes(out.planes[0])[: out.samples * BYTES_PER_SAMPLE])
+        for out in resampler.resample(None):  # what the resampler still holds
+            pcm.extend(bytes(out.planes[0])[: out.samples * BYTES_PER_SAMPLE])
+    except (av.error.FFmpegError, IndexError, ValueError) as exc:
+        raise UndecodableSegment(f"{path.name} not decodable: {exc}") from exc
+    return bytes(pcm)

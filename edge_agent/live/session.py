@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from edge_agent.live.decoder import (
     SAMPLE_RATE,
     Decoder,
     UndecodableSegment,
+    decode_file,
 )
 from edge_agent.live.fetcher import LiveRefused, SegmentFetcher, StreamEnded
 from protocol.events import LiveSourceState
@@ -58,7 +58,7 @@ class LivePlay:
                  clock: Clock, cancel: threading.Event,
                  on_started: Callable[[datetime], None],
                  on_source: Callable[[LiveSourceState, str], None],
-                 filler: Path | None = None, ffmpeg: str = "ffmpeg",
+                 filler: Path | None = None,
                  wait_s: float = WAIT_S) -> None:
         self._content = content
         self._fetcher = fetcher
@@ -68,7 +68,6 @@ class LivePlay:
         self._on_started = on_started
         self._on_source = on_source
         self._filler = filler
-        self._ffmpeg = ffmpeg
         self._wait_s = wait_s
         self._delay = timedelta(milliseconds=content.delay_ms)
         self._write_lock = threading.Lock()
@@ -200,10 +199,11 @@ class LivePlay:
 
     def _play_filler(self, stop: threading.Event) -> None:
         assert self._filler is not None
-        pcm = subprocess.run(
-            [self._ffmpeg, "-hide_banner", "-loglevel", "error", "-i", str(self._filler),
-             "-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "pipe:1"],
-            capture_output=True, check=False).stdout
+        try:
+            pcm = decode_file(self._filler)
+        except UndecodableSegment as exc:
+            log.error("live %s: filler not played: %s", self._content.stream_id[:8], exc)
+            return
         step = int(FILLER_CHUNK_S * SAMPLE_RATE) * BYTES_PER_SAMPLE
         if not pcm:
             return

@@ -3,8 +3,8 @@
 
 One one-minute window holds the whole story: the three speakers join at its start in step,
 an emergency file interrupts the relay which then resumes, the upstream is cut for longer
-than the items' ``gone_after_s`` (lost, then back by itself), and every speaker stops at the
-window's end; proof of play counts the seconds each heard.
+than the items' ``gone_after_s`` (lost, the filler looped, then back by itself), and every
+speaker stops at the window's end; proof of play counts the seconds each heard.
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ def test_three_speakers_relay_a_window_in_step_through_an_emergency_and_a_cut(
     sinks = {d: dev.agent._hw.live for d, dev in devices.items()}
     assert all(isinstance(s, SimPcmSink) for s in sinks.values())
     with UpstreamStation(freq=440) as station:
+        siren = stack.audio_bulletin(3, priority="emergency", title="Báo động")  # 880 Hz
         relay = stack.post("/api/v1/bulletins", {
             "title": "Tiếp sóng VOV1", "priority": "normal", "kind": "relay",
-            "source_url": station.url, "window_minutes": 1})
-        siren = stack.audio_bulletin(3, priority="emergency", title="Báo động")
+            "source_url": station.url, "window_minutes": 1,
+            "filler_sha256": siren["media_sha256"]})  # looped while the source is gone
         t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=6)
         end = t0 + timedelta(minutes=1)
         stack.post("/api/v1/schedules", {"bulletin_id": relay["id"], "start_at": t0.isoformat(),
@@ -75,8 +76,10 @@ def test_three_speakers_relay_a_window_in_step_through_an_emergency_and_a_cut(
         # silent during the emergency, back after it while the window is open
         assert played_between(b, play.started_at + 0.2, play.ended_at - 0.2) == 0, d
         assert played_between(b, play.ended_at, _at(t0, 30)) > 4, d
-        # lost during the cut, back after it, and nothing after the window's end
-        assert played_between(b, _at(t0, 44), end.timestamp()) > 5, d
+        # lost during the cut (the filler plays, looped), back after it, nothing after the end
+        filler = [pcm for start, pcm in b if _at(t0, 38) <= start <= _at(t0, 48)]
+        assert filler and tone_share(filler[0][: 48_000 * 2], 880) > 0.8, d
+        assert played_between(b, _at(t0, 50), end.timestamp()) > 5, d
         last_end = max(start + len(pcm) / 96_000 for start, pcm in b)
         assert last_end <= end.timestamp() + 0.1, (d, last_end - end.timestamp())
     events = stack.api.get("/api/v1/events", params={"type": "live_source"}).json()["items"]
