@@ -63,6 +63,11 @@ class Republisher:
         self._wake()
         return True
 
+    def asked_at(self, device_id: str) -> float | None:
+        """When (``time.monotonic``) this device's last resend was decided, if ever."""
+        with self._lock:
+            return self._last.get(device_id)
+
     def apply(self, sync: ManifestSync) -> int:
         """Mark what was asked for unpublished (the caller then publishes); in the refresher."""
         with self._lock:
