@@ -64,6 +64,12 @@ from control_center.models.releases import (
     RolloutDeviceState,
     RolloutState,
 )
+from control_center.models.surveys import (
+    BulletinSurvey,
+    SurveyAnswer,
+    SurveyQuestion,
+    SurveyQuestionKind,
+)
 from control_center.models.training import (
     Assignment,
     Attempt,
@@ -166,4 +172,8 @@ __all__ = [
     "LiveKind",
     "LiveState",
     "LiveStream",
+    "BulletinSurvey",
+    "SurveyAnswer",
+    "SurveyQuestion",
+    "SurveyQuestionKind",
 ]
