@@ -127,9 +127,9 @@ def _awaiting(
                                                 "note": "feedback answer announcement"}, at=now)
     schedule = Schedule(
         # a kiosk notice is shown from its approval on (its window); a loudspeakers' reading
-        # waits for its instant, a day ahead, so an approval within the day still reaches it
+        # has no instant yet: the approval gives it one (``workflow.start_on_approval``)
         bulletin_id=bulletin.id, kind=ScheduleKind.ONE_OFF,
-        start_at=now + (LEAD if content.shown_minutes else AWAITING_FOR),
+        start_at=now + LEAD if content.shown_minutes else None,
         timezone=default_tz, revision=1, created_at=now, updated_at=now,
         unit_id=actor.unit_id, created_by=actor.name,
         targets=[ScheduleTarget(device_id=d) for d in kiosks])

@@ -9,7 +9,7 @@ are approved when made.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -28,9 +28,13 @@ from control_center.models import (
     BulletinStatus,
     Distribution,
     Schedule,
+    ScheduleKind,
 )
 
 S = BulletinStatus
+ON_APPROVAL_LEAD = timedelta(seconds=10)
+"""A one-off schedule waiting for its bulletin's approval starts this long after it (time
+for a text's voice to be made and reach the devices)."""
 STATUS_LABELS: dict[BulletinStatus, str] = {
     S.DRAFT: "Bản nháp", S.SUBMITTED: "Chờ duyệt", S.APPROVED: "Đã duyệt",
     S.SCHEDULED: "Đã lập lịch", S.REJECTED: "Bị từ chối",
@@ -121,6 +125,19 @@ def active_schedule_devices(session: Session, *, bulletin_id: int) -> set[str]:
     return set().union(*schedule_devices(session, schedules=found).values())
 
 
+def start_on_approval(session: Session, *, bulletin_id: int, now: datetime) -> list[int]:
+    """Give the bulletin's one-off schedules that wait for its approval (no ``start_at``:
+    made by the center, e.g. an answer read on the loudspeakers) their instant,
+    ``ON_APPROVAL_LEAD`` after the approval. Returns their ids."""
+    waiting = list(session.scalars(select(Schedule).where(
+        Schedule.bulletin_id == bulletin_id, Schedule.kind == ScheduleKind.ONE_OFF,
+        Schedule.start_at.is_(None), Schedule.cancelled_at.is_(None))))
+    for schedule in waiting:
+        schedule.start_at, schedule.updated_at = now + ON_APPROVAL_LEAD, now
+        schedule.revision += 1
+    return [s.id for s in waiting]
+
+
 def _record(session: Session, bulletin: Bulletin, *, actor: Actor, action: str,
             now: datetime, note: str = "", **extra: object) -> None:
     detail: dict[str, object] = {"status": bulletin.status.value, **extra}
@@ -162,6 +179,7 @@ def approve(session: Session, *, bulletin_id: int, actor: Actor, now: datetime,
     _expect(bulletin, S.SUBMITTED, doing=("duyệt", "approve"))
     if not actor.is_system and actor.name in (bulletin.created_by, bulletin.submitted_by):
         raise Forbidden(OWN_BULLETIN)
+    start_on_approval(session, bulletin_id=bulletin.id, now=now)
     devices = active_schedule_devices(session, bulletin_id=bulletin.id)
     bulletin.status = S.SCHEDULED if devices else S.APPROVED
     bulletin.approved_by, bulletin.approved_at = actor.name, now

@@ -117,6 +117,17 @@ def test_commune_escalates_district_answers_and_reads_it_on_the_loudspeakers(
         assert bulletin.text is not None and "Huyện đã lấy mẫu nước" in bulletin.text
         schedule = session.scalar(select(Schedule).where(Schedule.bulletin_id == bulletin.id))
         assert schedule is not None and [t.device_id for t in schedule.targets] == ["loa-c1"]
+        assert schedule.start_at is None  # no instant until it is approved
+        bulletin_id, schedule_id = bulletin.id, schedule.id
+    # the system token approves (as an approver of the district would): the reading is given
+    # its instant 10 s after the approval, not a day later
+    approved = ok(tree.center.api.post(f"/api/v1/bulletins/{bulletin_id}/approve"), 200)
+    assert approved["status"] == "scheduled"
+    with tree.center.center.read_sessions() as session:
+        schedule = session.get(Schedule, schedule_id)
+        bulletin = session.get(Bulletin, bulletin_id)
+        assert schedule is not None and bulletin is not None and bulletin.approved_at
+        assert schedule.start_at == bulletin.approved_at + timedelta(seconds=10)
 
 
 def test_overdue_feedback_goes_to_the_parent_unit_once(tree: Tree) -> None:
