@@ -1,16 +1,12 @@
 """Open311 client keys: made by administrators for a unit of their subtree, shown once,
 stored as a SHA-256, revocable.
 
-A key reads ``tt311_<prefix>_<secret>``: the prefix (8 hex digits, not secret) finds the
-client's row, the secret is 32 random bytes (256 bits, URL-safe base64). A key of such entropy
-needs no slow hash: SHA-256 of the whole key is compared in constant time.
+A key reads ``tt311_<prefix>_<secret>`` (``core.api_keys``: the prefix finds the client's
+row, SHA-256 of the whole key is compared in constant time).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from datetime import datetime
 
 from sqlalchemy import select
@@ -18,16 +14,12 @@ from sqlalchemy.orm import Session
 
 from control_center.core import audit
 from control_center.core.actor import Actor
+from control_center.core.api_keys import key_digest, key_matches, key_prefix, new_key
 from control_center.core.permissions import Permission
 from control_center.errors import Conflict, Forbidden, NotFound, UnknownReference
 from control_center.models import AdminUnit, Open311Client
 
 KEY_START = "tt311_"
-SECRET_BYTES = 32
-
-
-def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def create_client(
@@ -38,11 +30,9 @@ def create_client(
     actor.require_unit(unit_id, what=f"unit {unit_id}")  # first: no probing outside
     if session.get(AdminUnit, unit_id) is None:
         raise UnknownReference(f"unit {unit_id} does not exist")
-    prefix = secrets.token_hex(4)
-    while session.scalar(select(Open311Client.id).where(Open311Client.key_prefix == prefix)):
-        prefix = secrets.token_hex(4)
-    key = f"{KEY_START}{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
-    row = Open311Client(name=name, unit_id=unit_id, key_prefix=prefix, key_sha256=_digest(key),
+    prefix, key = new_key(KEY_START, taken=lambda p: session.scalar(
+        select(Open311Client.id).where(Open311Client.key_prefix == p)) is not None)
+    row = Open311Client(name=name, unit_id=unit_id, key_prefix=prefix, key_sha256=key_digest(key),
                         created_by=actor.name, created_at=now)
     session.add(row)
     session.flush()
@@ -83,10 +73,10 @@ def revoke_client(session: Session, *, client_id: int, actor: Actor,
 def authenticate(session: Session, *, key: str, now: datetime) -> Open311Client:
     """The live client holding ``key`` (its last use noted, committed by the caller); 403
     for a missing, unknown or revoked key."""
-    parts = key.split("_") if key.startswith(KEY_START) else []
-    row = session.scalar(select(Open311Client).where(Open311Client.key_prefix == parts[1])) \
-        if len(parts) >= 3 else None
-    if row is None or not hmac.compare_digest(row.key_sha256, _digest(key)):
+    prefix = key_prefix(key, KEY_START)
+    row = session.scalar(select(Open311Client).where(Open311Client.key_prefix == prefix)) \
+        if prefix is not None else None
+    if row is None or not key_matches(row.key_sha256, key):
         raise Forbidden("api_key missing or not valid: ask the administrator of your unit for "
                         "an Open311 client key")
     if row.revoked_at is not None:

@@ -40,6 +40,13 @@ from control_center.models.fleet import (
     SigningKey,
     SigningKeyState,
 )
+from control_center.models.cap import (
+    CapAlert,
+    CapOutcome,
+    CapSender,
+    CapSenderKind,
+    EmergencyRule,
+)
 from control_center.models.live import LiveKind, LiveState, LiveStream
 from control_center.models.monitoring import (
     Alert,
@@ -176,4 +183,9 @@ __all__ = [
     "SurveyAnswer",
     "SurveyQuestion",
     "SurveyQuestionKind",
+    "CapAlert",
+    "CapOutcome",
+    "CapSender",
+    "CapSenderKind",
+    "EmergencyRule",
 ]
