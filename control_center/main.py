@@ -17,6 +17,7 @@ from control_center.config import Settings, get_settings
 from control_center.core.access import API, unlisted
 from control_center.web.access import page_access
 from control_center.web.console.routes import console_routers
+from control_center.web.effectiveness import router as effectiveness_pages
 from control_center.web.headers import SecurityHeaders, api_docs_page
 from control_center.web.pages import router as monitor_pages
 from control_center.web.shell import install_page_handlers
@@ -62,7 +63,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     install_page_handlers(app)
     app.include_router(api_router(), prefix=API)
     app.include_router(health_router)
-    pages = [monitor_pages, training_pages, forum_pages, *console_routers()]
+    pages = [monitor_pages, effectiveness_pages, training_pages, forum_pages, *console_routers()]
     for router in pages:
         app.include_router(router, dependencies=[Depends(page_access)])
     _check_access_table(api_route_keys() | route_keys([health_router, *pages], ""))

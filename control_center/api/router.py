@@ -29,8 +29,10 @@ from control_center.api.routes import (
     open311,
     records,
     releases,
+    reports,
     schedules,
     signing_keys,
+    surveys,
     system,
     training,
     units,
@@ -42,8 +44,9 @@ ROUTERS = (
     system.router, auth.router, auth.me_router, media.public_router, open311.router,
     releases.public_router, releases.router,  # before devices: GET /devices/versions
     enrol.router, users.router, units.router, device_lifecycle.router, devices.router,
-    groups.router, media.router, bulletins.router,
+    groups.router, media.router, bulletins.router, surveys.router,
     schedules.router, distributions.router, emergency.router, records.router, monitoring.router,
+    reports.router,
     feedback.router, training.router, forum.router, signing_keys.router, brokers.router,
     live_sessions.router, live_devices.router, live_source.router,
 )

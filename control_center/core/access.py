@@ -155,6 +155,9 @@ ROUTES: dict[str, Access] = {
     f"POST {API}/bulletins/{{bulletin_id}}/approve": tree(P.APPROVE),
     f"POST {API}/bulletins/{{bulletin_id}}/reject": tree(P.APPROVE),
     f"POST {API}/bulletins/{{bulletin_id}}/publish": tree(P.SCHEDULE),
+    f"PUT {API}/bulletins/{{bulletin_id}}/survey": tree(P.SCHEDULE),
+    f"GET {API}/bulletins/{{bulletin_id}}/survey": tree(P.VIEW),
+    f"DELETE {API}/bulletins/{{bulletin_id}}/survey": tree(P.SCHEDULE),
     f"GET {API}/bulletins/{{bulletin_id}}/distribution": tree(P.VIEW),
     # schedules and content sent down the tree
     f"POST {API}/schedules": tree(P.SCHEDULE),
@@ -193,6 +196,7 @@ ROUTES: dict[str, Access] = {
     f"POST {API}/monitoring/alerts/{{alert_id}}/resolve": tree(P.ALERTS),
     f"GET {API}/monitoring/reports/plays": tree(P.ALERTS),
     f"GET {API}/monitoring/telemetry": tree(P.ALERTS),
+    f"GET {API}/reports/effectiveness": tree(P.VIEW),
     # citizen feedback
     f"GET {API}/feedback/categories": tree(P.FEEDBACK),
     f"PUT {API}/feedback/categories": tree(P.FEEDBACK),
@@ -241,6 +245,8 @@ ROUTES: dict[str, Access] = {
     "POST /monitor/alerts/{alert_id}/{action}": tree(P.ALERTS),
     "GET /monitor/reports": tree(P.VIEW),
     "GET /monitor/reports.csv": tree(P.VIEW),
+    "GET /monitor/effectiveness": tree(P.VIEW),
+    "GET /monitor/effectiveness.csv": tree(P.VIEW),
     "GET /monitor/training": officer(Scope.TREE),
     "GET /monitor/training/courses/{course_id}": officer(Scope.NONE),
     "GET /monitor/training/lessons/{lesson_id}": officer(Scope.NONE),

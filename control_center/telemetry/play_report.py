@@ -19,6 +19,20 @@ from control_center.models import (
 )
 from control_center.schemas.common import OutputModel
 
+PLAYED = frozenset({PlayStatus.COMPLETED, PlayStatus.SHOWN})
+"""What makes a targeted device count as covered: a completed play or a text notice shown."""
+
+
+def play_minutes(play: PlayLog) -> float:
+    """Minutes one play was heard: a live item's ``heard_ms`` (the source heard, filler not
+    counted), else started to ended for a completed or interrupted play; 0 otherwise."""
+    if play.heard_ms is not None:
+        return play.heard_ms / 60_000.0
+    if play.started_at and play.ended_at and play.status in (PlayStatus.COMPLETED,
+                                                             PlayStatus.INTERRUPTED):
+        return (play.ended_at - play.started_at).total_seconds() / 60.0
+    return 0.0
+
 
 class ReportRow(OutputModel):
     unit_id: int | None
@@ -94,14 +108,10 @@ def play_report(session: Session, *, unit_id: int, start: datetime,
                 target.shown += 1
             else:
                 target.pending += 1
-            if play.heard_ms is not None:  # a live item: the source's minutes heard
-                target.minutes += play.heard_ms / 60_000.0
-            elif play.started_at and play.ended_at and play.status in (
-                    PlayStatus.COMPLETED, PlayStatus.INTERRUPTED):
-                target.minutes += (play.ended_at - play.started_at).total_seconds() / 60.0
+            target.minutes += play_minutes(play)
         targeted[key].add(play.device_id)
         all_targeted.add(play.device_id)
-        if play.status in (PlayStatus.COMPLETED, PlayStatus.SHOWN):
+        if play.status in PLAYED:
             done[key].add(play.device_id)
             all_done.add(play.device_id)
     for key, row in groups.items():

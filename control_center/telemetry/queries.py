@@ -78,3 +78,18 @@ class InfluxReader:
             if points and "device_id" in tags:
                 out[tags["device_id"]] = points[0]
         return out
+
+    def reported_buckets(self, *, start: datetime, end: datetime,
+                         bucket_ms: int) -> dict[str, int]:
+        """Per device: how many intervals of ``bucket_ms`` (counted from the Unix epoch)
+        within [start, end) hold at least one health sample (device availability)."""
+        lo, hi = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+        q = (f"SELECT COUNT(n) FROM (SELECT COUNT(sample_id) AS n FROM health "
+             f"WHERE time >= {lo}ms AND time < {hi}ms "
+             f"GROUP BY time({int(bucket_ms)}ms), device_id fill(none)) GROUP BY device_id")
+        out: dict[str, int] = {}
+        for tags, points in self._query(q):
+            count = points[0].get("count") if points else None
+            if "device_id" in tags and isinstance(count, int):
+                out[tags["device_id"]] = count
+        return out

@@ -102,3 +102,33 @@ def plays_chart(plays: Sequence[tuple[datetime, str, str]], *, start: datetime, 
                  f'</text><text x="{W - PAD_R}" y="{h - 1}" text-anchor="end" class="tick">'
                  f'{escape(_time_label(end, tz))}</text></svg>')
     return Markup("".join(parts))
+
+
+def bar_chart(bars: Sequence[tuple[str, float]], *, title: str, unit: str, key: str,
+              top: float | None = None, colours: Sequence[str] = ()) -> Markup:
+    """Horizontal bars, one per (label, value), scaled to ``top`` (default the largest)."""
+    label = escape(f"{title} ({unit})" if unit else title)
+    row_h, label_w = 22, 200
+    h = PAD_T + 8 + row_h * max(len(bars), 1)
+    parts = [f'<svg class="chart bars" data-field="{escape(key)}" data-points="{len(bars)}" '
+             f'role="img" aria-label="{label}" viewBox="0 0 {W} {h}" '
+             f'xmlns="http://www.w3.org/2000/svg"><title>{label}</title>'
+             f'<text x="{PAD_L}" y="15" class="chart-title">{label}</text>']
+    if not bars:
+        parts.append(f'<text x="{W / 2}" y="{PAD_T + 18}" text-anchor="middle" '
+                     'class="chart-empty">Chưa có số liệu / no data</text></svg>')
+        return Markup("".join(parts))
+    scale = top if top is not None else max(v for _, v in bars)
+    plot_w = W - label_w - PAD_R - 60
+    for n, (name, value) in enumerate(bars):
+        y = PAD_T + 8 + n * row_h
+        width = plot_w * value / scale if scale > 0 else 0.0
+        colour = colours[n % len(colours)] if colours else "#0969da"
+        parts.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" class="tick">'
+                     f'{escape(name[:32])}</text><rect x="{label_w}" y="{y + 3}" '
+                     f'width="{max(width, 0.0):.1f}" height="{row_h - 6}" fill="{colour}" '
+                     f'class="bar"><title>{escape(name)}: {escape(_fmt(value))}</title></rect>'
+                     f'<text x="{label_w + max(width, 0.0) + 4:.1f}" y="{y + 14}" class="tick">'
+                     f'{escape(_fmt(value))} {escape(unit)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -1,0 +1,1 @@
+"""Effectiveness of grassroots information for a unit and a period, rolled up the tree."""
