@@ -32,7 +32,6 @@ from control_center.api.routes import (
     reports,
     schedules,
     signing_keys,
-    surveys,
     system,
     training,
     units,
