@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from edge_agent.config import AgentConfig, MqttConfig
 from edge_agent.speech import SpeechModel
@@ -25,7 +25,7 @@ from tests.support.tree import add_device
 from tests.support.waiting import poll
 
 pytestmark = pytest.mark.integration
-KIOSK_SCREEN = {"width": 1280, "height": 800}
+KIOSK_SCREEN: ViewportSize = {"width": 1280, "height": 800}
 SPOKEN = "물이 없어요"  # "there is no water", said to the Korean test model
 
 
