@@ -44,7 +44,8 @@ def _speaker(rig: FeedbackRig, unit: dict[str, Any], device_id: str) -> SimDevic
 
 
 def _console(browser: Browser, base: str, username: str) -> Page:
-    context = browser.new_context(viewport=LAPTOP, locale="vi-VN",
+    context = browser.new_context(viewport={"width": LAPTOP["width"], "height": LAPTOP["height"]},
+                                  locale="vi-VN",
                                   timezone_id="Asia/Ho_Chi_Minh")
     page = context.new_page()
     page.goto(f"{base}/console/login")
