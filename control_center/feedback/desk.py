@@ -91,6 +91,18 @@ def queue(session: Session, *, scope_unit_id: int, me: str, filt: QueueFilter,
     return QueuePage(items, total, counts, overdue, due_soon, pages)
 
 
+def reminders(session: Session, *, scope_unit_id: int, now: datetime) -> tuple[int, int]:
+    """What the console's first page reminds an officer of: the subtree's open items due
+    within REMIND_BEFORE, and those already past due."""
+    inside = Feedback.unit_id.in_(scope_units(session, scope_unit_id))
+    soon = session.scalar(select(func.count()).select_from(Feedback).where(
+        inside, Feedback.status.in_(OPEN), Feedback.due_at >= now,
+        Feedback.due_at < now + REMIND_BEFORE)) or 0
+    late = session.scalar(select(func.count()).select_from(Feedback)
+                          .where(inside, _open_past(now))) or 0
+    return soon, late
+
+
 _STEPS = {"triage": "Phân loại / triaged", "assign": "Giao cho / assigned",
           "answer": "Trả lời / answered", "close": "Đóng / closed",
           "route": "Chuyển cho đơn vị / passed to a unit",

@@ -64,13 +64,16 @@ def test_commune_escalates_district_answers_and_reads_it_on_the_loudspeakers(
         _officer(tree, username, unit)
     water = _report(tree, commune, "water", "Nước giếng khoan xóm 3 có mùi lạ")
     _report(tree, commune, "road", "Cầu tràn thôn 2 bị sạt")
+    _report(tree, commune, "security", "Tụ tập gây rối ở chợ")  # due in 2 days: a reminder
     base = tree.center.base_url
 
     def scenario(browser: Browser) -> None:
         page = sign_in(browser, base, "fb_c")
+        expect(page.locator("#fig-due-soon")).to_have_text("1")  # the first page reminds
+        expect(page.locator("#fig-overdue")).to_have_text("0")
         page.click("header a[href='/console/feedback']")
-        expect(page.locator("#counts [data-status=new] .value")).to_have_text("2")
-        expect(page.locator("#feedback tbody tr[data-id]")).to_have_count(2)
+        expect(page.locator("#counts [data-status=new] .value")).to_have_text("3")
+        expect(page.locator("#feedback tbody tr[data-id]")).to_have_count(3)
         page.select_option("#f-category", "water")
         page.click("#filter")
         rows = page.locator("#feedback tbody tr[data-id]")

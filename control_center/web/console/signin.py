@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 
 from control_center.accounts import service as accounts
 from control_center.api.deps import CenterDep, client_ip
+from control_center.core.permissions import Permission
 from control_center.errors import NotAuthenticated, TooManyAttempts
+from control_center.feedback import desk
 from control_center.models import Bulletin, BulletinStatus, Device, Distribution
 from control_center.models import DistributionState as DS
 from control_center.web.console.common import (
@@ -91,7 +93,12 @@ def home(ctx: ConsoleDep) -> Response:
             inbox_q = inbox_q.where(Distribution.unit_id.in_(scope))
             dev_q = dev_q.where(Device.unit_id.in_(scope))
         devices = {bool(online): int(n) for online, n in session.execute(dev_q)}
+        due_soon = overdue = None  # shown to those who handle feedback
+        if ctx.actor.may(Permission.FEEDBACK) and ctx.actor.unit_id is not None:
+            due_soon, overdue = desk.reminders(session, scope_unit_id=ctx.actor.unit_id,
+                                               now=ctx.center.clock())
         figures = {
+            "due_soon": due_soon, "overdue": overdue,
             "submitted": count_bulletins(BulletinStatus.SUBMITTED),
             "drafts": count_bulletins(BulletinStatus.DRAFT),
             "inbox": session.scalar(inbox_q) or 0,
