@@ -87,6 +87,10 @@ class Settings:
     cluster_check_s: float = 2.0
     # brokers besides the TT_MQTT_* one ("main"): a TOML file (control_center/broker/registry.py)
     brokers_file: Path | None = None
+    # CAP 1.2 out (docs/cap.md): the center's <sender> in the alerts it publishes, and how many
+    # days back the feed lists approved emergency and priority bulletins
+    cap_sender: str = "thongtin-coso@localhost"
+    cap_feed_days: int = 7
 
     @property
     def media_dir(self) -> Path:
@@ -151,7 +155,19 @@ def get_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         ingest_seats=_seats(environ),
         cluster_check_s=_float(environ, "TT_CLUSTER_CHECK_SECONDS", 2.0),
         brokers_file=_path(environ, "TT_BROKERS_FILE"),
+        cap_sender=_cap_sender(environ),
+        cap_feed_days=_int(environ, "TT_CAP_FEED_DAYS", 7),
     )
+
+
+def _cap_sender(environ: Mapping[str, str]) -> str:
+    """TT_CAP_SENDER, else ``thongtin-coso@<host of TT_PUBLIC_BASE_URL>``."""
+    host = urlsplit(environ.get("TT_PUBLIC_BASE_URL", "http://127.0.0.1:8000")).hostname
+    sender = environ.get("TT_CAP_SENDER", "").strip() or f"thongtin-coso@{host or 'localhost'}"
+    if any(c in sender for c in " ,<>&\t\n"):
+        raise ConfigError(f"TT_CAP_SENDER={sender!r}: a CAP sender has no spaces, commas, "
+                          "< > or &")
+    return sender
 
 
 def _seats(environ: Mapping[str, str]) -> int:

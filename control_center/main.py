@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from control_center.api.errors import describe_errors, install_error_handlers
 from control_center.api.router import api_route_keys, api_router, route_keys
+from control_center.api.routes import cap_feed
 from control_center.api.routes.system import health_router
 from control_center.config import Settings, get_settings
 from control_center.core.access import API, unlisted
@@ -63,10 +64,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     install_page_handlers(app)
     app.include_router(api_router(), prefix=API)
     app.include_router(health_router)
+    app.include_router(cap_feed.router)  # public, as CAP feeds are
     pages = [monitor_pages, effectiveness_pages, training_pages, forum_pages, *console_routers()]
     for router in pages:
         app.include_router(router, dependencies=[Depends(page_access)])
-    _check_access_table(api_route_keys() | route_keys([health_router, *pages], ""))
+    _check_access_table(api_route_keys() | route_keys([health_router, cap_feed.router, *pages], ""))
     return app
 
 

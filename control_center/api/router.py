@@ -13,6 +13,7 @@ from control_center.api.routes import (
     auth,
     brokers,
     bulletins,
+    cap,
     device_lifecycle,
     devices,
     distributions,
@@ -47,7 +48,7 @@ ROUTERS = (
     schedules.router, distributions.router, emergency.router, records.router, monitoring.router,
     reports.router,
     feedback.router, training.router, forum.router, signing_keys.router, brokers.router,
-    live_sessions.router, live_devices.router, live_source.router,
+    live_sessions.router, live_devices.router, live_source.router, cap.router,
 )
 
 

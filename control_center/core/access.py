@@ -96,6 +96,17 @@ ROUTES: dict[str, Access] = {
     f"POST {API}/open311/clients": tree(P.MANAGE_USERS),
     f"GET {API}/open311/clients": tree(P.MANAGE_USERS),
     f"POST {API}/open311/clients/{{client_id}}/revoke": tree(P.MANAGE_USERS),
+    # CAP 1.2 in (docs/cap.md): a sender's X-CAP-Key is checked by the route; administrators
+    # register the senders of their subtree and read the alerts those sent
+    f"POST {API}/cap/alerts": PUBLIC,
+    f"GET {API}/cap/alerts": tree(P.MANAGE_USERS),
+    f"POST {API}/cap/senders": tree(P.MANAGE_USERS),
+    f"GET {API}/cap/senders": tree(P.MANAGE_USERS),
+    f"PATCH {API}/cap/senders/{{sender_id}}": tree(P.MANAGE_USERS),
+    f"POST {API}/cap/senders/{{sender_id}}/revoke": tree(P.MANAGE_USERS),
+    # CAP 1.2 out: approved emergency and priority bulletins, public as alert feeds are
+    "GET /cap/feed.atom": PUBLIC,
+    "GET /cap/alerts/{bulletin_id}.xml": PUBLIC,
     # users and the tree
     f"POST {API}/users": tree(P.MANAGE_USERS),
     f"GET {API}/users": tree(P.MANAGE_USERS),

@@ -2,6 +2,13 @@
 
 from control_center.models.accounts import Role, SignInFailure, SignInLink, User, UserSession
 from control_center.models.base import Base, UtcDateTime
+from control_center.models.cap import (
+    CapAlert,
+    CapOutcome,
+    CapSender,
+    CapSenderKind,
+    EmergencyRule,
+)
 from control_center.models.commands import CommandKind, CommandResult, DeviceCommand
 from control_center.models.content import (
     Bulletin,
@@ -39,13 +46,6 @@ from control_center.models.fleet import (
     EnrolmentCode,
     SigningKey,
     SigningKeyState,
-)
-from control_center.models.cap import (
-    CapAlert,
-    CapOutcome,
-    CapSender,
-    CapSenderKind,
-    EmergencyRule,
 )
 from control_center.models.live import LiveKind, LiveState, LiveStream
 from control_center.models.monitoring import (
