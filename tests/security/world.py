@@ -115,6 +115,11 @@ def _seed_objects(center: CenterHandle, a: dict[str, Any], b: dict[str, Any],
         return int(ok(api.post("/api/v1/open311/clients", json={
             "name": f"Ứng dụng {key}{mark[key]}", "unit_id": units[key]["id"]}))["id"])
 
+    def cap_sender(key: str) -> int:
+        return int(ok(api.post("/api/v1/cap/senders", json={
+            "sender": f"quet-{key}@example.vn", "name": f"Đài {key}{mark[key]}",
+            "unit_id": units[key]["id"]}))["id"])
+
     keys = {key: ok(api.post("/api/v1/open311/clients", json={
         "name": f"Gửi phản ánh {key}", "unit_id": units[key]["id"]}))["api_key"]
         for key in units}
@@ -177,6 +182,7 @@ def _seed_objects(center: CenterHandle, a: dict[str, Any], b: dict[str, Any],
         "stream_id": sessions,  # a live session's stream: devices pull it (public routes)
         "group_id": _pair(group),
         "client_id": _pair(client),
+        "sender_id": _pair(cap_sender),
         "feedback_id": _pair(feedback),
         "ref_code": (codes["a"], codes["b"]),
         "category_id": _pair(forum),
@@ -237,6 +243,9 @@ def build_world(center: CenterHandle, broker: MosquittoBroker) -> Objects:
         "POST /api/v1/distributions/{distribution_id}/decline": {"note": "không phù hợp"},
         "POST /api/v1/distributions/{distribution_id}/rank": {"rank": 1},
         "POST /api/v1/emergency/{broadcast_id}/send": {"confirm": CONFIRM_WORD},
+        "POST /api/v1/cap/senders": {"sender": "quet-moi@example.vn", "name": "Đài mới",
+                                     "unit_id": a["id"]},
+        "PATCH /api/v1/cap/senders/{sender_id}": {"emergency_rule": "at_once"},
         "POST /api/v1/live/sessions": {"title": "Trực tiếp", "target_unit_id": a["id"]},
         "POST /api/v1/feedback/{feedback_id}/triage": {"category": "quet-nuoc",
                                                        "unit_id": a["id"]},
