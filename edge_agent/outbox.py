@@ -27,7 +27,8 @@ TELEMETRY, EVENT, FACT = 0, 1, 2
 """Outbox ranks: what a full outbox drops first (telemetry) and last (facts: plays, acks,
 citizens' feedback, quiz attempts)."""
 _FACTS = frozenset({"play_started", "play_completed", "play_interrupted", "play_failed",
-                    "command_ack", "feedback_submitted", "quiz_attempt_submitted", "update"})
+                    "command_ack", "feedback_submitted", "survey_answered",
+                    "quiz_attempt_submitted", "update"})
 HELD_IN_MEMORY = 5000
 Ledger = Callable[[str, bytes], None]
 """Told of every message once it is durably in the outbox (a fault harness counts them)."""

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter
 
 from protocol.base import FrozenModel, Priority, UtcDatetime
-from protocol.feedback import FeedbackSubmitted
+from protocol.feedback import FeedbackSubmitted, SurveyAnswered
 from protocol.training import QuizAttemptSubmitted
 
 
@@ -181,6 +181,7 @@ DeviceEvent = Annotated[
     | AgentFault
     | UpdateReport
     | FeedbackSubmitted
+    | SurveyAnswered
     | QuizAttemptSubmitted,
     Field(discriminator="type"),
 ]

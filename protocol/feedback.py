@@ -4,6 +4,9 @@ A submission travels kiosk -> center as a de-duplicated event through the agent'
 the answer travels center -> kiosk inside the kiosk's signed, retained manifest
 (``Manifest.answers``), together with the feedback categories the kiosk offers
 (``Manifest.feedback_categories``). Audio never travels here: the transcript does.
+
+"Did you hear it?": the questions a kiosk asks about a bulletin travel in its manifest
+(``Manifest.surveys``); each answer comes back as a ``survey_answered`` event.
 """
 
 from __future__ import annotations
@@ -58,3 +61,39 @@ class FeedbackAnswer(FrozenModel):
     answer: str = Field(min_length=1, max_length=4000)
     answered_at: UtcDatetime
     unit_name: str = Field(default="", max_length=200)
+
+
+class SurveyKind(StrEnum):
+    YES_NO = "yes_no"  # choices: yes, then no (a kiosk may answer it by voice)
+    CHOICE = "choice"  # 2-4 labels
+
+
+class SurveyQuestion(FrozenModel):
+    """One "Did you hear it?" question a kiosk asks, with its choices in order."""
+
+    question_id: int
+    text: str = Field(min_length=1, max_length=200)
+    kind: SurveyKind = SurveyKind.YES_NO
+    choices: tuple[str, ...] = Field(min_length=2, max_length=4)
+
+
+class Survey(FrozenModel):
+    """A bulletin's questions, asked at this kiosk until ``ends_at``."""
+
+    bulletin_id: int
+    title: str = Field(max_length=500)
+    ends_at: UtcDatetime
+    questions: tuple[SurveyQuestion, ...] = Field(min_length=1, max_length=3)
+
+
+class SurveyAnswered(FrozenModel):
+    """A passer-by's answer to one survey question (event type ``survey_answered``)."""
+
+    type: Literal["survey_answered"] = "survey_answered"
+    v: Literal[1] = 1
+    event_id: str = Field(min_length=8, max_length=64)
+    device_id: str
+    at: UtcDatetime
+    question_id: int
+    choice: int = Field(ge=0, le=3)  # the index of the chosen label
+    channel: FeedbackChannel = FeedbackChannel.TOUCH

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from protocol.base import FrozenModel, Priority, UtcDatetime
-from protocol.feedback import FeedbackAnswer, FeedbackCategory
+from protocol.feedback import FeedbackAnswer, FeedbackCategory, Survey
 from protocol.live import LiveContent, StreamId
 from protocol.training import TrainingBundleRef
 
@@ -69,6 +69,8 @@ class Manifest(FrozenModel):
     # kiosks: answers to feedback made there, and the categories offered (optional, v1-compatible)
     answers: tuple[FeedbackAnswer, ...] = ()
     feedback_categories: tuple[FeedbackCategory, ...] = ()
+    # kiosks: "Did you hear it?" questions to ask (optional; left out of the JSON when empty)
+    surveys: tuple[Survey, ...] = Field(default=(), exclude_if=lambda v: len(v) == 0)
     # kiosks: training modules to download by hash and serve offline (optional, v1-compatible)
     training_bundles: tuple[TrainingBundleRef, ...] = ()
     # signing-key rotation (docs/protocol.md): when not empty, the exact set of center public

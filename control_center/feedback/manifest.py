@@ -1,4 +1,5 @@
-"""What a kiosk's manifest carries besides play items: recent answers and the categories."""
+"""What a kiosk's manifest carries besides play items: recent answers, the categories and
+the "Did you hear it?" surveys it asks."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from control_center.feedback.categories import for_kiosk_units
+from control_center.feedback.surveys import kiosk_surveys
 from control_center.models import AdminUnit, Device, Feedback, FeedbackStatus
 from protocol.events import DeviceKind
-from protocol.feedback import FeedbackAnswer, FeedbackCategory
+from protocol.feedback import FeedbackAnswer, FeedbackCategory, Survey
 from protocol.training import TrainingBundleRef
 
 ANSWER_DAYS = 30  # answers stay on the kiosk's home screen this long
@@ -26,22 +28,26 @@ class KioskExtras:
     answers: tuple[FeedbackAnswer, ...]
     categories: tuple[FeedbackCategory, ...]
     bundles: tuple[TrainingBundleRef, ...] = ()  # training modules (control_center.training)
+    surveys: tuple[Survey, ...] = ()  # "Did you hear it?" questions asked now
 
     def fold(self, items_digest: str) -> str:
-        """The manifest's content hash with the answers, categories and bundles folded in."""
+        """The manifest's content hash with the answers, categories, bundles and surveys
+        folded in."""
         data: dict[str, object] = {
             "items": items_digest,
             "answers": [a.model_dump(mode="json") for a in self.answers],
             "categories": [c.model_dump(mode="json") for c in self.categories]}
         if self.bundles:  # absent when empty: kiosks without modules keep their hash
             data["bundles"] = [b.model_dump(mode="json") for b in self.bundles]
+        if self.surveys:  # the same: kiosks asking nothing keep their hash
+            data["surveys"] = [s.model_dump(mode="json") for s in self.surveys]
         raw = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def kiosk_extras(session: Session, *, now: datetime) -> dict[str, KioskExtras]:
-    """For every kiosk: its recent answers (newest first) and the active categories of its
-    unit and the units above (``categories.for_kiosk_units``)."""
+    """For every kiosk: its recent answers (newest first), the active categories of its
+    unit and the units above (``categories.for_kiosk_units``) and the surveys it asks now."""
     kiosks: dict[str, int] = {device_id: unit_id for device_id, unit_id in session.execute(
         select(Device.id, Device.unit_id).where(Device.kind == DeviceKind.KIOSK))}
     if not kiosks:
@@ -67,5 +73,7 @@ def kiosk_extras(session: Session, *, now: datetime) -> dict[str, KioskExtras]:
                 answer=row.answer[:ANSWER_CHARS], answered_at=row.answered_at,
                 unit_name=unit_name[:200],
             ))
-    return {k: KioskExtras(tuple(answers.get(k, ())), offered[unit])
+    surveys = kiosk_surveys(session, kiosks=kiosks, now=now)
+    return {k: KioskExtras(tuple(answers.get(k, ())), offered[unit],
+                           surveys=surveys.get(k, ()))
             for k, unit in kiosks.items()}

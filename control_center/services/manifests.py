@@ -23,7 +23,7 @@ from control_center.models import (
 from control_center.services import text_bulletins
 from control_center.services.expansion import GRACE, Recurrence, expand_recurring, item_id
 from protocol.codec import MAX_PAYLOAD_BYTES
-from protocol.feedback import FeedbackAnswer, FeedbackCategory
+from protocol.feedback import FeedbackAnswer, FeedbackCategory, Survey
 from protocol.manifest import AudioContent, ItemContent, Manifest, PlayItem, TextContent
 from protocol.signing import Signer
 from protocol.training import TrainingBundleRef
@@ -157,14 +157,15 @@ def seal_manifest(
     signer: Signer, *, device_id: str, version: int, issued_at: datetime,
     items: Sequence[PlayItem], answers: Sequence[FeedbackAnswer] = (),
     categories: Sequence[FeedbackCategory] = (), bundles: Sequence[TrainingBundleRef] = (),
-    trusted_keys: Sequence[str] = (),
+    trusted_keys: Sequence[str] = (), surveys: Sequence[Survey] = (),
 ) -> tuple[bytes, tuple[PlayItem, ...]]:
     """Sign the manifest; drop the latest items if the envelope would exceed the size cap."""
     kept = tuple(items)
     while True:
         manifest = Manifest(device_id=device_id, version=version, issued_at=issued_at, items=kept,
                             answers=tuple(answers), feedback_categories=tuple(categories),
-                            training_bundles=tuple(bundles), trusted_keys=tuple(trusted_keys))
+                            training_bundles=tuple(bundles), trusted_keys=tuple(trusted_keys),
+                            surveys=tuple(surveys))
         body = signer.seal(manifest)
         if len(body) <= MAX_PAYLOAD_BYTES or not kept:
             break

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from control_center.feedback.service import record_submission
+from control_center.feedback.surveys import record_answer
 from control_center.models import Device, DeviceEventRecord, DeviceState, PlayLog
 from control_center.services import broadcasts, rollout_events
 from control_center.services.manifest_lag import devices_behind
@@ -42,7 +43,7 @@ from protocol.events import (
     Status,
     UpdateReport,
 )
-from protocol.feedback import FeedbackSubmitted
+from protocol.feedback import FeedbackSubmitted, SurveyAnswered
 from protocol.topics import Channel, parse_topic
 from protocol.training import QuizAttemptSubmitted
 
@@ -81,7 +82,9 @@ class Ingestor:
         self._cond = threading.Condition()
         self.counters: Counter[str] = Counter()
         """'event', 'status', 'duplicate', 'refused:<reason>' and 'kiosk_score_corrected' (a
-        kiosk quiz attempt whose reported score the center's re-scoring changed) counts; the
+        kiosk quiz attempt whose reported score the center's re-scoring changed) and
+        'survey_answer_dropped' (an answer to an unknown or closed question, or a choice out of
+        range: stored as an event, not counted) counts; the
         receiver adds 'error:database', 'error:handler', 'dead_letter', 'spooled', 'queued',
         'replayed' and 'replay_failed' (docs/protocol.md)."""
 
@@ -303,6 +306,11 @@ class Ingestor:
             rollout_events.apply_update_report(session, event=event, now=now)
         elif isinstance(event, FeedbackSubmitted):
             record_submission(session, event=event, device=device, now=now)
+        elif isinstance(event, SurveyAnswered):
+            dropped = record_answer(session, event=event, device=device, now=now)
+            if dropped is not None:
+                log.info("ingest: survey answer %s dropped (%s)", event.event_id, dropped)
+                return True, "survey_answer_dropped"
         elif isinstance(event, QuizAttemptSubmitted):
             try:
                 recorded = record_kiosk_attempt(session, event=event, device=device, now=now)

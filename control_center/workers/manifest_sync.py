@@ -307,6 +307,7 @@ class ManifestSync:
             answers=extras.answers if extras else (),
             categories=extras.categories if extras else (),
             bundles=extras.bundles if extras else (), trusted_keys=ctx.trusted_keys,
+            surveys=extras.surveys if extras else (),
         )
         text = body.decode()
         row: dict[str, object] = {

@@ -36,6 +36,7 @@ from edge_agent.kiosk.config import KioskConfig
 from edge_agent.kiosk.desk import FeedbackDesk, RateLimited
 from edge_agent.kiosk.lesson_html import clean_lesson_html
 from edge_agent.kiosk.notices import current_notices
+from edge_agent.kiosk.surveys import SurveyPages
 from edge_agent.kiosk.training import TrainingShelf
 from edge_agent.kiosk.voice import VoiceInput
 from edge_agent.kiosk.web_guard import WebGuard, allowed_names
@@ -92,6 +93,7 @@ class Kiosk:
                 self.grammar_error = str(exc)
                 log.error("kiosk answer phrases: %s", exc)
         self._templates = Jinja2Templates(directory=str(TEMPLATES))
+        self.surveys = SurveyPages(self, self._clock)
         self.app = Starlette(routes=[
             Route("/", self.home), Route("/status", self.status),
             Route("/feedback", self.categories), Route("/feedback/describe", self.describe),
@@ -101,7 +103,7 @@ class Kiosk:
             Route("/voice", self.voice_page), Route("/voice/start", self.voice_start,
                                                     methods=["POST"]),
             Route("/voice/stop", self.voice_stop, methods=["POST"]),
-            Route("/voice/state", self.voice_state),
+            Route("/voice/state", self.voice_state), *self.surveys.routes(),
             Route("/training", self.training_list), Route("/training/{sha}", self.course),
             Route("/training/{sha}/lesson/{n:int}", self.lesson),
             Route("/training/{sha}/media/{name}", self.training_media),
@@ -155,7 +157,7 @@ class Kiosk:
     def _category(self, code: str) -> FeedbackCategory | None:
         return next((c for c in self._categories() if c.code == code), None)
 
-    def _page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
         return self._templates.TemplateResponse(request, name, context, status_code=status)
 
     # pages ---------------------------------------------------------------------------------
@@ -166,18 +168,18 @@ class Kiosk:
                                     lateness=lateness) if manifest else []
         answers = list(manifest.answers) if manifest else []
         names = {c.code: c for c in self._categories()}
-        return self._page(request, "home.html", bulletins=bulletins, answers=answers,
-                          names=names)
+        return self.page(request, "home.html", bulletins=bulletins, answers=answers,
+                         names=names, asking=self.surveys.open_questions(request)[:1])
 
     async def categories(self, request: Request) -> Response:
-        return self._page(request, "categories.html", categories=self._categories())
+        return self.page(request, "categories.html", categories=self._categories())
 
     async def describe(self, request: Request) -> Response:
         q = request.query_params
         category = self._category(q.get("category", ""))
         if category is None:
             return RedirectResponse("/feedback", status_code=303)
-        return self._page(request, "describe.html", category=category, text=q.get("text", ""),
+        return self.page(request, "describe.html", category=category, text=q.get("text", ""),
                           channel=q.get("channel", "touch"), voice=self.voice.state(),
                           voice_error=self.grammar_error)
 
@@ -196,10 +198,10 @@ class Kiosk:
             error = ("Xin đánh dấu đồng ý để chúng tôi gọi lại, hoặc xoá số điện thoại. / "
                      "Tick the consent box or remove the phone number.")
         if error:
-            return self._page(request, "describe.html", status=422, category=category,
+            return self.page(request, "describe.html", status=422, category=category,
                               text=values["text"], channel=values["channel"],
                               voice=self.voice.state(), voice_error=error)
-        return self._page(request, "review.html", category=category, v=values,
+        return self.page(request, "review.html", category=category, v=values,
                           back="/feedback/describe?" + urlencode(
                               {"category": category.code, "text": values["text"],
                                "channel": values["channel"]}))
@@ -222,14 +224,14 @@ class Kiosk:
                 sample_rate=self.speech.sample_rate,
             )
         except RateLimited:
-            return self._page(request, "busy.html", status=429)
+            return self.page(request, "busy.html", status=429)
         finally:
             self.voice.audio = None  # the recording is dropped unless it was kept with consent
         return RedirectResponse(f"/feedback/done/{code}", status_code=303)
 
     async def done(self, request: Request) -> Response:
         ref = request.path_params["ref"]
-        return self._page(request, "done.html", ref=ref,
+        return self.page(request, "done.html", ref=ref,
                           pending=self.agent.outbox.pending() > 0)
 
     async def lookup(self, request: Request) -> Response:
@@ -240,7 +242,7 @@ class Kiosk:
         answer = next((a for a in manifest.answers
                        if a.ref_code == ref or a.ref_code.startswith(ref + "-")), None) \
             if manifest and ref else None
-        return self._page(request, "lookup.html", ref=ref, submission=submission, answer=answer)
+        return self.page(request, "lookup.html", ref=ref, submission=submission, answer=answer)
 
     async def voice_page(self, request: Request) -> Response:
         category = self._category(request.query_params.get("category", ""))
@@ -251,7 +253,7 @@ class Kiosk:
             return RedirectResponse("/feedback/describe?" + urlencode(
                 {"category": category.code, "text": state.text, "channel": "voice"}),
                 status_code=303)
-        return self._page(request, "voice.html", category=category, voice=state)
+        return self.page(request, "voice.html", category=category, voice=state)
 
     async def voice_start(self, request: Request) -> Response:
         form = await request.form()
@@ -259,6 +261,9 @@ class Kiosk:
         # mode=answer: a short answer restricted to the configured phrases (yes/no)
         answer = form.get("mode") == "answer" and self.answer_grammar is not None
         self.voice.start(self.answer_grammar if answer else None)
+        question = str(form.get("question", ""))
+        if answer and question.isdigit():  # a "Did you hear it?" question answered by voice
+            return RedirectResponse(f"/survey/{question}/listen", status_code=303)
         return RedirectResponse("/voice?" + urlencode({"category": category}), status_code=303)
 
     async def voice_stop(self, request: Request) -> Response:
@@ -289,24 +294,24 @@ class Kiosk:
     # training ------------------------------------------------------------------------------
     async def training_list(self, request: Request) -> Response:
         ready = {m.ref.sha256 for m in self.training.modules()}
-        return self._page(request, "training_list.html", listed=self.training.listed(),
+        return self.page(request, "training_list.html", listed=self.training.listed(),
                           ready=ready)
 
     async def course(self, request: Request) -> Response:
         module = self.training.module(request.path_params["sha"])
         if module is None:
-            return self._page(request, "training_missing.html", status=404)
-        return self._page(request, "training_course.html", m=module)
+            return self.page(request, "training_missing.html", status=404)
+        return self.page(request, "training_course.html", m=module)
 
     async def lesson(self, request: Request) -> Response:
         module = self.training.module(request.path_params["sha"])
         n = request.path_params["n"]
         lesson = next((x for x in module.doc.lessons if x.n == n), None) if module else None
         if module is None or lesson is None:
-            return self._page(request, "training_missing.html", status=404)
+            return self.page(request, "training_missing.html", status=404)
         following = next((x for x in module.doc.lessons if x.n == n + 1), None)
         body = clean_lesson_html(lesson.html, base=f"/training/{module.ref.sha256}/")
-        return self._page(request, "training_lesson.html", m=module, lesson=lesson, body=body,
+        return self.page(request, "training_lesson.html", m=module, lesson=lesson, body=body,
                           following=following)
 
     async def training_media(self, request: Request) -> Response:
@@ -327,7 +332,7 @@ class Kiosk:
         module = self.training.module(request.path_params["sha"])
         quiz = module.quiz(request.path_params["quiz_id"]) if module else None
         if module is None or quiz is None:
-            return self._page(request, "training_missing.html", status=404)
+            return self.page(request, "training_missing.html", status=404)
         questions = list(quiz.questions)
         if request.method == "GET":
             order = random.Random()
@@ -335,7 +340,7 @@ class Kiosk:
                 order.shuffle(questions)
             shown = [(q, order.sample(q.choices, len(q.choices)) if quiz.shuffle
                       else list(q.choices)) for q in questions]
-            return self._page(request, "training_quiz.html", m=module, quiz=quiz, shown=shown,
+            return self.page(request, "training_quiz.html", m=module, quiz=quiz, shown=shown,
                               code="", error="")
         form = await request.form()
         code = str(form.get("officer_code", "")).strip()
@@ -346,9 +351,9 @@ class Kiosk:
             answers[q.id] = chosen[:1] if q.kind == "single" else chosen
         if not module.ref.public and not re.fullmatch(OFFICER_CODE_PATTERN, code):
             shown = [(q, list(q.choices)) for q in questions]
-            return self._page(request, "training_quiz.html", status=422, m=module, quiz=quiz,
+            return self.page(request, "training_quiz.html", status=422, m=module, quiz=quiz,
                               shown=shown, code=code, answers=answers,
                               error="Hãy nhập mã cán bộ (3–32 chữ, số, dấu -).")
         scored = self.training.submit(module, quiz, answers, code or None)
-        return self._page(request, "training_result.html", m=module, quiz=quiz, scored=scored,
+        return self.page(request, "training_result.html", m=module, quiz=quiz, scored=scored,
                           pending=self.agent.outbox.pending() > 0)

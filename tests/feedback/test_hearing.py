@@ -1,0 +1,211 @@
+""""Did you hear it?": a bulletin marked at the center is asked at the kiosks of the communes
+where it played (and nowhere else), answered by touch and by voice, counted per unit once per
+event, and no longer asked once stopped. Real broker, center, kiosks and Korean speech model."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from edge_agent.speech import load_model
+from firmware_sim.broker import MosquittoBroker
+from protocol.feedback import FeedbackChannel, SurveyAnswered
+from protocol.topics import Channel, device_topic
+from tests.feedback.conftest import ko_model_path
+from tests.feedback.rig import FeedbackRig, SimKiosk
+from tests.support.center import running_center
+from tests.support.tree import add_device
+from tests.support.waiting import poll
+
+pytestmark = pytest.mark.integration
+QUESTIONS: list[dict[str, Any]] = [{"text": "Bạn có nghe bản tin tiêm chủng không?"},
+             {"text": "Bạn nghe ở đâu?", "kind": "choice",
+              "choices": ["Loa xã", "Ki-ốt", "Người khác kể"]}]
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory,
+        mosquitto_installed: None) -> Iterator[FeedbackRig]:
+    tmp = tmp_path_factory.mktemp("hearing")
+    with MosquittoBroker(tmp / "broker") as broker, running_center(
+            tmp / "center", mqtt_host=broker.host, mqtt_port=broker.center_port,
+            mqtt_password=broker.center_password, refresh_seconds=1.0) as center:
+        made = FeedbackRig(tmp, broker, center)
+        try:
+            yield made
+        finally:
+            made.close()
+
+
+@pytest.fixture(scope="module")
+def place(rig: FeedbackRig) -> dict[str, Any]:
+    """A province with two communes, each with a kiosk; a loudspeaker in commune A only; a
+    text bulletin scheduled on that loudspeaker and marked for asking."""
+    province = rig.unit("tinh-h", "province")
+    commune_a = rig.unit("xa-ha", "commune", province)
+    commune_b = rig.unit("xa-hb", "commune", province)
+    kiosk_a = rig.start_kiosk(commune_a, "kiosk-ha", load_model(ko_model_path()))
+    kiosk_b = rig.start_kiosk(commune_b, "kiosk-hb", None)
+    add_device(rig.api, "loa-ha", commune_a)
+    bulletin = rig.post("/api/v1/bulletins", {
+        "title": "Tiêm chủng", "kind": "text",
+        "text": "Tiêm chủng cho trẻ em lúc 8 giờ sáng thứ Bảy tại trạm y tế xã."})
+    rig.post("/api/v1/schedules", {
+        "bulletin_id": bulletin["id"],
+        "start_at": (datetime.now(UTC) + timedelta(hours=2)).isoformat(),
+        "targets": {"device_ids": ["loa-ha"]}})
+    r = rig.api.put(f"/api/v1/bulletins/{bulletin['id']}/survey",
+                    json={"questions": QUESTIONS})
+    assert r.status_code == 200, r.text
+    survey = r.json()
+    assert survey["asking"] and [q["choices"] for q in survey["questions"]] == [
+        ["Có / Yes", "Không / No"], ["Loa xã", "Ki-ốt", "Người khác kể"]]
+    period = datetime.fromisoformat(survey["ends_at"]) - datetime.fromisoformat(
+        survey["starts_at"])
+    assert period == timedelta(days=7)  # the default period
+    # the loudspeaker's play rows appear once the bulletin's voice is made; the refresher
+    # then gives commune A's kiosk the survey
+    kiosk_a.wait_manifest(lambda a: bool(a.manifest and a.manifest.surveys), 60,
+                          "the survey on commune A's kiosk")
+    return {"province": province, "a": commune_a, "b": commune_b, "kiosk_a": kiosk_a,
+            "kiosk_b": kiosk_b, "bulletin": bulletin, "survey": survey}
+
+
+def _survey(rig: FeedbackRig, bulletin_id: int) -> dict[str, Any]:
+    r = rig.api.get(f"/api/v1/bulletins/{bulletin_id}/survey")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def _counts(rig: FeedbackRig, bulletin_id: int, unit_id: int) -> dict[int, list[int]]:
+    return {c["question_id"]: c["counts"] for c in _survey(rig, bulletin_id)["counts"]
+            if c["unit_id"] == unit_id}
+
+
+def _wait_counts(rig: FeedbackRig, place: dict[str, Any], want: dict[int, list[int]]
+                 ) -> None:
+    poll(lambda: _counts(rig, place["bulletin"]["id"], place["a"]["id"]),
+         lambda got: got == want, 20, f"counts {want} at the center")
+
+
+def test_only_the_commune_where_it_played_asks(rig: FeedbackRig, place: dict[str, Any]) -> None:
+    kiosk_a: SimKiosk = place["kiosk_a"]
+    kiosk_b: SimKiosk = place["kiosk_b"]
+    assert kiosk_a.agent.manifest is not None
+    (asked,) = kiosk_a.agent.manifest.surveys
+    assert asked.bulletin_id == place["bulletin"]["id"] and asked.title == "Tiêm chủng"
+    assert [q.text for q in asked.questions] == [q["text"] for q in QUESTIONS]
+    assert _survey(rig, place["bulletin"]["id"])["asking_unit_ids"] == [place["a"]["id"]]
+    assert kiosk_b.agent.manifest is not None and kiosk_b.agent.manifest.surveys == ()
+    assert 'id="start-survey"' not in kiosk_b.http.get("/").text
+    assert kiosk_b.http.get("/survey").headers["location"] == "/"
+
+
+def test_a_passer_by_answers_the_set_by_touch(rig: FeedbackRig, place: dict[str, Any]) -> None:
+    q1, q2 = (q["id"] for q in place["survey"]["questions"])
+    with httpx.Client(base_url=place["kiosk_a"].kiosk.url, timeout=30) as browser:
+        home = browser.get("/")
+        assert 'id="start-survey"' in home.text and f'href="/survey/{q1}"' in home.text
+        page = browser.get(f"/survey/{q1}")
+        assert page.status_code == 200 and "Bạn có nghe bản tin tiêm chủng không?" in page.text
+        assert 'id="survey-voice"' in page.text  # yes/no: voice offered (a model is loaded)
+        assert browser.post(f"/survey/{q1}", data={"choice": "7"}).status_code == 422
+        first = browser.post(f"/survey/{q1}", data={"choice": "0"})
+        assert first.status_code == 303 and first.headers["location"] == f"/survey/{q2}"
+        second_page = browser.get(f"/survey/{q2}")
+        assert "Người khác kể" in second_page.text and 'id="survey-voice"' not in second_page.text
+        second = browser.post(f"/survey/{q2}", data={"choice": "2"})
+        assert second.headers["location"] == "/survey/thanks"
+        assert 'id="survey-thanks"' in browser.get("/survey/thanks").text
+        # the same passer-by is not asked again; a second tap is not counted twice
+        assert 'id="start-survey"' not in browser.get("/").text
+        assert browser.post(f"/survey/{q2}", data={"choice": "1"}).status_code == 303
+    _wait_counts(rig, place, {q1: [1, 0], q2: [0, 0, 1]})
+
+
+def test_a_passer_by_answers_by_voice(rig: FeedbackRig, place: dict[str, Any],
+                                      speak: Callable[[str], Path]) -> None:
+    q1, q2 = (q["id"] for q in place["survey"]["questions"])
+    before = _counts(rig, place["bulletin"]["id"], place["a"]["id"])
+    sim: SimKiosk = place["kiosk_a"]
+    session = sim.kiosk.voice.state().session + 1
+    sim.mic.say(speak("아니요"))  # "no", in the Korean test model's yes/no grammar
+    with httpx.Client(base_url=sim.kiosk.url, timeout=30) as browser:
+        started = browser.post("/voice/start", data={"mode": "answer", "question": str(q1)})
+        assert started.headers["location"] == f"/survey/{q1}/listen"
+        state = sim.kiosk.voice.wait_done(session, 20)
+        assert state.done and state.text == "아니요"
+        heard = browser.get(f"/survey/{q1}/listen")
+        assert heard.status_code == 303 and heard.headers["location"] == f"/survey/{q2}"
+    _wait_counts(rig, place, {q1: [before[q1][0], before[q1][1] + 1], q2: before[q2]})
+
+
+def test_duplicates_count_once_and_bad_answers_are_dropped(
+    rig: FeedbackRig, place: dict[str, Any]
+) -> None:
+    q1, q2 = (q["id"] for q in place["survey"]["questions"])
+    before = _counts(rig, place["bulletin"]["id"], place["a"]["id"])
+    ingestor = rig.center.center.ingestor
+    dropped = ingestor.snapshot()["survey_answer_dropped"]
+    agent = place["kiosk_a"].agent
+    topic = device_topic(agent.device_id, Channel.EVENT)
+
+    def answer(question_id: int, choice: int) -> SurveyAnswered:
+        return SurveyAnswered(event_id=uuid.uuid4().hex, device_id=agent.device_id,
+                              at=datetime.now(UTC), question_id=question_id, choice=choice,
+                              channel=FeedbackChannel.TOUCH)
+
+    twice = answer(q2, 1)
+    agent.outbox.add(topic, twice)
+    agent.outbox.add(topic, twice)  # redelivered: the center keeps the first
+    agent.outbox.add(topic, answer(q1, 3))  # no fourth choice to a yes/no question
+    agent.outbox.add(topic, answer(999_999, 0))  # no such question
+    assert ingestor.wait_for(lambda c: c["survey_answer_dropped"] >= dropped + 2, 20)
+    _wait_counts(rig, place, {q1: before[q1], q2: [before[q2][0], before[q2][1] + 1,
+                                                   before[q2][2]]})
+    assert ingestor.wait_for(lambda c: c["duplicate"] >= 1, 20)
+
+
+def test_refusals(rig: FeedbackRig, place: dict[str, Any]) -> None:
+    bid = place["bulletin"]["id"]
+    url = f"/api/v1/bulletins/{bid}/survey"
+    four = rig.api.put(url, json={"questions": [{"text": f"Câu {i}"} for i in range(4)]})
+    assert four.status_code == 422 and "3" in four.text
+    one = rig.api.put(url, json={"questions": [{"text": "Ở đâu?", "kind": "choice",
+                                                "choices": ["Loa"]}]})
+    assert one.status_code == 422 and "2 to 4" in one.text
+    changed = rig.api.put(url, json={"questions": [{"text": "Câu khác?"}]})
+    assert changed.status_code == 409 and "only the period can change" in changed.text
+    operator = rig.user("bien-tap-ha", "operator", place["a"])
+    draft = operator.post("/api/v1/bulletins", json={"title": "Nháp", "kind": "text",
+                                                      "text": "Chưa duyệt."})
+    assert draft.status_code == 201, draft.text
+    unapproved = operator.put(f"/api/v1/bulletins/{draft.json()['id']}/survey",
+                              json={"questions": QUESTIONS[:1]})
+    assert unapproved.status_code == 409 and "approved" in unapproved.text
+    outsider = rig.user("bien-tap-hb", "operator", place["b"])
+    hidden = outsider.put(f"/api/v1/bulletins/{draft.json()['id']}/survey",
+                          json={"questions": QUESTIONS[:1]})
+    assert hidden.status_code == 404
+    assert outsider.get(f"/api/v1/bulletins/{draft.json()['id']}/survey").status_code == 404
+
+
+def test_stopped_survey_is_no_longer_asked(rig: FeedbackRig, place: dict[str, Any]) -> None:
+    bid = place["bulletin"]["id"]
+    counted = _survey(rig, bid)["counts"]
+    stopped = rig.api.delete(f"/api/v1/bulletins/{bid}/survey")
+    assert stopped.status_code == 200 and stopped.json()["asking"] is False
+    assert stopped.json()["counts"] == counted  # the answers stay counted
+    sim: SimKiosk = place["kiosk_a"]
+    sim.wait_manifest(lambda a: a.manifest is not None and a.manifest.surveys == (), 20,
+                      "the survey gone from the kiosk")
+    with httpx.Client(base_url=sim.kiosk.url, timeout=30) as browser:
+        assert 'id="start-survey"' not in browser.get("/").text
+        q1 = place["survey"]["questions"][0]["id"]
+        assert browser.get(f"/survey/{q1}").headers["location"] == "/"
