@@ -33,6 +33,7 @@ from control_center.api.routes import (
     reports,
     schedules,
     signing_keys,
+    surveys,
     system,
     training,
     units,
@@ -44,7 +45,7 @@ ROUTERS = (
     system.router, auth.router, auth.me_router, media.public_router, open311.router,
     releases.public_router, releases.router,  # before devices: GET /devices/versions
     enrol.router, users.router, units.router, device_lifecycle.router, devices.router,
-    groups.router, media.router, bulletins.router,
+    groups.router, media.router, bulletins.router, surveys.router,
     schedules.router, distributions.router, emergency.router, records.router, monitoring.router,
     reports.router,
     feedback.router, training.router, forum.router, signing_keys.router, brokers.router,

@@ -166,6 +166,9 @@ ROUTES: dict[str, Access] = {
     f"POST {API}/bulletins/{{bulletin_id}}/approve": tree(P.APPROVE),
     f"POST {API}/bulletins/{{bulletin_id}}/reject": tree(P.APPROVE),
     f"POST {API}/bulletins/{{bulletin_id}}/publish": tree(P.SCHEDULE),
+    f"PUT {API}/bulletins/{{bulletin_id}}/survey": tree(P.SCHEDULE),
+    f"GET {API}/bulletins/{{bulletin_id}}/survey": tree(P.VIEW),
+    f"DELETE {API}/bulletins/{{bulletin_id}}/survey": tree(P.SCHEDULE),
     f"GET {API}/bulletins/{{bulletin_id}}/distribution": tree(P.VIEW),
     # schedules and content sent down the tree
     f"POST {API}/schedules": tree(P.SCHEDULE),
