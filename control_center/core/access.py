@@ -293,6 +293,8 @@ ROUTES: dict[str, Access] = {
     "POST /console/bulletins/{bulletin_id}/reject": tree(P.APPROVE),
     "POST /console/bulletins/{bulletin_id}/publish": tree(P.SCHEDULE),
     "GET /console/bulletins/{bulletin_id}/distribution": tree(P.VIEW),
+    "POST /console/bulletins/{bulletin_id}/survey": tree(P.SCHEDULE),
+    "POST /console/bulletins/{bulletin_id}/survey/stop": tree(P.SCHEDULE),
     "GET /console/inbox": tree(P.VIEW),
     "POST /console/inbox/{distribution_id}/accept": tree(P.SCHEDULE),
     "POST /console/inbox/{distribution_id}/decline": tree(P.SCHEDULE),

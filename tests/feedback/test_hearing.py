@@ -4,6 +4,7 @@ event, and no longer asked once stopped. Real broker, center, kiosks and Korean 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,12 +14,13 @@ from typing import Any
 import httpx
 import pytest
 
+from control_center.models import Bulletin
 from edge_agent.speech import load_model
 from firmware_sim.broker import MosquittoBroker
 from protocol.feedback import FeedbackChannel, SurveyAnswered
 from protocol.topics import Channel, device_topic
 from tests.feedback.conftest import ko_model_path
-from tests.feedback.rig import FeedbackRig, SimKiosk
+from tests.feedback.rig import PASSWORD, FeedbackRig, SimKiosk
 from tests.support.center import running_center
 from tests.support.tree import add_device
 from tests.support.waiting import poll
@@ -194,6 +196,41 @@ def test_refusals(rig: FeedbackRig, place: dict[str, Any]) -> None:
                           json={"questions": QUESTIONS[:1]})
     assert hidden.status_code == 404
     assert outsider.get(f"/api/v1/bulletins/{draft.json()['id']}/survey").status_code == 404
+
+
+def test_the_console_shows_counts_and_changes_the_period(
+    rig: FeedbackRig, place: dict[str, Any]
+) -> None:
+    bid = place["bulletin"]["id"]
+    with rig.center.center.sessions() as session:  # the province's own bulletin
+        bulletin = session.get(Bulletin, bid)
+        assert bulletin is not None
+        bulletin.unit_id = place["province"]["id"]
+        session.commit()
+    rig.user("bien-tap-tinh", "operator", place["province"])
+    with httpx.Client(base_url=rig.center.base_url, follow_redirects=False) as browser:
+        assert browser.post("/console/login", data={
+            "username": "bien-tap-tinh", "password": PASSWORD}).status_code == 303
+        page = browser.get(f"/console/bulletins/{bid}")
+        assert page.status_code == 200 and "Did you hear it?" in page.text
+        q1 = place["survey"]["questions"][0]["id"]
+        row = re.search(rf'data-question="{q1}".*?data-unit="{place["a"]["id"]}">(.*?)</tr>',
+                        page.text, re.S)
+        assert row is not None and "Xã xa-ha" in row.group(1)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        form = {"csrf": csrf.group(1), "q1": QUESTIONS[0]["text"], "q2": QUESTIONS[1]["text"],
+                "kind2": "choice", "choices2": "; ".join(QUESTIONS[1]["choices"]), "days": "3"}
+        bad = browser.post(f"/console/bulletins/{bid}/survey",
+                           data={**form, "kind2": "choice", "choices2": "Loa xã"})
+        assert bad.status_code == 422 and "2 to 4" in bad.text
+        saved = browser.post(f"/console/bulletins/{bid}/survey", data=form)
+        assert saved.status_code == 303, saved.text
+    survey = _survey(rig, bid)
+    assert [q["id"] for q in survey["questions"]] == [q["id"] for q in place["survey"]["questions"]]
+    period = datetime.fromisoformat(survey["ends_at"]) - datetime.fromisoformat(
+        survey["starts_at"])
+    assert period == timedelta(days=3)
 
 
 def test_stopped_survey_is_no_longer_asked(rig: FeedbackRig, place: dict[str, Any]) -> None:

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from control_center.errors import CenterError
+from control_center.feedback.survey_schemas import SurveyOut
+from control_center.feedback.survey_view import survey_view
 from control_center.models import AdminUnit, Bulletin, BulletinKind, BulletinStatus, MediaAsset
 from control_center.schemas.content import BulletinCreate, BulletinUpdate
 from control_center.schemas.distribution import PublishRequest
@@ -38,7 +40,9 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 FormText = Annotated[str, Form()]
 FLASH = {"created": "Đã lưu bản nháp / draft saved", "saved": "Đã lưu / saved",
          "submit": "Đã gửi duyệt / submitted for approval", "approve": "Đã duyệt / approved",
-         "reject": "Đã từ chối / rejected", "publish": "Đã gửi xuống cấp dưới / sent down"}
+         "reject": "Đã từ chối / rejected", "publish": "Đã gửi xuống cấp dưới / sent down",
+         "survey": "Ki-ốt sẽ hỏi người dân / kiosks will ask passers-by",
+         "survey_stopped": "Đã dừng hỏi / no longer asked"}
 
 
 class _Labels(TypedDict):
@@ -213,8 +217,9 @@ def _note(detail: str) -> str:
     return str(data.get("note") or data.get("reason") or "") if isinstance(data, dict) else ""
 
 
-def _detail(ctx: ConsoleDep, bulletin_id: int, *, forms: dict[str, FormState] | None = None,
-            status_code: int = 200, done: str = "") -> Response:
+def detail_page(ctx: ConsoleDep, bulletin_id: int, *,
+                forms: dict[str, FormState] | None = None, status_code: int = 200,
+                done: str = "") -> Response:
     tz = ZoneInfo(ctx.center.settings.timezone)
     with ctx.center.read_sessions() as session:
         bulletin = workflow.get_visible(session, bulletin_id=bulletin_id, actor=ctx.actor)
@@ -233,6 +238,8 @@ def _detail(ctx: ConsoleDep, bulletin_id: int, *, forms: dict[str, FormState] | 
         entries = workflow.history(session, bulletin_id=bulletin.id)
         sent = bool(distribution.list_distributions(session, actor=ctx.actor,
                                                     bulletin_id=bulletin.id, limit=1))
+        survey = survey_view(session, bulletin_id=bulletin.id, actor=ctx.actor,
+                             now=ctx.center.clock())
     forms = forms or {}
     return render(ctx, "console_bulletin.html", status_code=status_code, bulletin=bulletin,
                   asset=asset, relay=relay, owner=owner, allowed=allowed, units=units,
@@ -242,14 +249,25 @@ def _detail(ctx: ConsoleDep, bulletin_id: int, *, forms: dict[str, FormState] | 
                   sent=sent,
                   review=forms.get("review", FormState()),
                   publish=forms.get("publish", FormState(values={"slot_kind": "once"})),
+                  survey=survey, survey_form=forms.get("survey", _survey_form(survey)),
                   action_labels=workflow.ACTION_LABELS, flash=FLASH.get(done, ""),
                   today=ctx.center.clock().astimezone(tz).date().isoformat(), **_labels())
+
+
+def _survey_form(survey: SurveyOut | None) -> FormState:
+    """The survey form filled with the questions asked (or empty, for 7 days)."""
+    values = {"days": "7"}
+    for q in survey.questions if survey else []:
+        values.update({f"q{q.position}": q.text, f"kind{q.position}": q.kind.value,
+                       f"choices{q.position}": "; ".join(q.choices)
+                       if q.kind.value == "choice" else ""})
+    return FormState(values=values)
 
 
 @router.get("/bulletins/{bulletin_id}")
 def bulletin_detail(ctx: ConsoleDep, bulletin_id: int, done: str = "") -> Response:
     """The bulletin with its preview, status history and the actions this user may take."""
-    return _detail(ctx, bulletin_id, done=done)
+    return detail_page(ctx, bulletin_id, done=done)
 
 
 def _review(ctx: ConsoleDep, bulletin_id: int, action: str, csrf: str,
@@ -272,7 +290,7 @@ def _review(ctx: ConsoleDep, bulletin_id: int, action: str, csrf: str,
             form = FormState(values={"note": note})
             form.error("note" if action == "reject" and exc.status_code == 422 else "_form",
                        str(exc))
-            return _detail(ctx, bulletin_id, forms={"review": form},
+            return detail_page(ctx, bulletin_id, forms={"review": form},
                            status_code=exc.status_code)
     return redirect(f"{PREFIX}/bulletins/{bulletin_id}?done={action}")
 
@@ -315,7 +333,7 @@ def publish_bulletin(
                 if bulletin.priority == Priority.PRIORITY else None)
         session.rollback()
         if not form.ok:
-            return _detail(ctx, bulletin_id, forms={"publish": form}, status_code=422)
+            return detail_page(ctx, bulletin_id, forms={"publish": form}, status_code=422)
         try:
             _, devices = distribution.publish(
                 session, bulletin_id=bulletin_id,
@@ -325,6 +343,6 @@ def publish_bulletin(
         except CenterError as exc:
             session.rollback()
             form.error("_form", str(exc))
-            return _detail(ctx, bulletin_id, forms={"publish": form},
+            return detail_page(ctx, bulletin_id, forms={"publish": form},
                            status_code=exc.status_code)
     return redirect(f"{PREFIX}/bulletins/{bulletin_id}/distribution?done=publish")

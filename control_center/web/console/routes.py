@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from control_center.web.console import (
     audit,
+    bulletin_survey,
     bulletins,
     device_admin,
     device_intake,
@@ -24,7 +25,7 @@ from control_center.web.console import (
 
 def console_routers() -> list[APIRouter]:
     # device_intake's /devices/new before device_admin's /devices/{device_id}
-    return [signin.router, bulletins.router, inbox.router, schedules.router, emergency.router,
-            live.router, feedback.router,
+    return [signin.router, bulletins.router, bulletin_survey.router, inbox.router,
+            schedules.router, emergency.router, live.router, feedback.router,
             devices.router, device_intake.router, device_admin.router, units.router,
             audit.router, users.router, versions.router]
