@@ -40,6 +40,7 @@ BOTH_DATABASES = (
     "tests/feedback/test_rate_limits.py",  # counts in a time window, flagged rows ordered
     "tests/training/test_quiz_api.py",  # attempt counts, max(number), unit reports
     "tests/training/test_xapi.py",  # statements since an instant, ordered
+    "tests/telemetry/test_effectiveness.py",  # per-unit sums, coalesce, instants of a day
 )
 
 

@@ -17,7 +17,7 @@ from control_center.effectiveness.csvout import effectiveness_csv
 from control_center.effectiveness.figures import NO_CATEGORY, EffectivenessReport
 from control_center.effectiveness.period import day_period
 from control_center.effectiveness.report import effectiveness_report
-from control_center.models import FeedbackCategoryRow
+from control_center.models import Bulletin, FeedbackCategoryRow
 from control_center.telemetry.fleet_overview import fleet_overview
 from control_center.web.charts import bar_chart
 from control_center.web.labels import PRIORITIES
@@ -75,13 +75,16 @@ def effectiveness(center: CenterDep, viewer: ViewerDep, unit_id: int | None = No
     if chosen is None:
         return render(viewer, "effectiveness.html", units=units, report=None, unit_id=None,
                       start=start, end=end, charts=[], names=names, priorities=PRIORITIES,
-                      csv_url="", uncategorised=UNCATEGORISED)
+                      csv_url="", uncategorised=UNCATEGORISED, titles={})
     report, d0, d1 = _report(center, viewer, chosen, start, end)
+    with center.read_sessions() as session:
+        titles = dict(session.execute(select(Bulletin.id, Bulletin.title).where(
+            Bulletin.id.in_({h.bulletin_id for h in report.total.heard}))).tuples())
     query = urlencode({"unit_id": chosen, "start": d0.isoformat(), "end": d1.isoformat()})
     return render(viewer, "effectiveness.html", units=units, report=report, unit_id=chosen,
                   start=d0, end=d1, charts=_charts(report, names), names=names,
                   priorities=PRIORITIES, csv_url=f"{MONITOR}/effectiveness.csv?{query}",
-                  uncategorised=UNCATEGORISED)
+                  uncategorised=UNCATEGORISED, titles=titles)
 
 
 @router.get("/effectiveness.csv")
