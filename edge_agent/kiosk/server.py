@@ -260,10 +260,11 @@ class Kiosk:
         category = str(form.get("category", ""))
         # mode=answer: a short answer restricted to the configured phrases (yes/no)
         answer = form.get("mode") == "answer" and self.answer_grammar is not None
-        self.voice.start(self.answer_grammar if answer else None)
+        session = self.voice.start(self.answer_grammar if answer else None)
         question = str(form.get("question", ""))
         if answer and question.isdigit():  # a "Did you hear it?" question answered by voice
-            return RedirectResponse(f"/survey/{question}/listen", status_code=303)
+            return RedirectResponse(f"/survey/{question}/listen?session={session}",
+                                    status_code=303)
         return RedirectResponse("/voice?" + urlencode({"category": category}), status_code=303)
 
     async def voice_stop(self, request: Request) -> Response:

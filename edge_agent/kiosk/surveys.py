@@ -150,6 +150,11 @@ class SurveyPages:
         if asked is None:
             return RedirectResponse("/", status_code=303)
         state = self._kiosk.voice.state()
+        if str(state.session) != request.query_params.get("session"):
+            # not this answer's recording (voice unavailable, or another one under way)
+            return self._page(request, asked, status=409, error=(
+                "Chưa nghe được, xin chạm vào câu trả lời. / Voice is busy: please touch an "
+                "answer."))
         if state.recording or not state.done:
             return self._kiosk.page(request, "survey_listen.html", q=asked.question,
                                     voice=state)
@@ -163,8 +168,10 @@ class SurveyPages:
 
     async def stop(self, request: Request) -> Response:
         self._kiosk.voice.stop()
-        return RedirectResponse(f"/survey/{request.path_params['question_id']}/listen",
-                                status_code=303)
+        session = self._kiosk.voice.state().session
+        return RedirectResponse(
+            f"/survey/{request.path_params['question_id']}/listen?session={session}",
+            status_code=303)
 
     async def thanks(self, request: Request) -> Response:
         return self._kiosk.page(request, "survey_thanks.html",

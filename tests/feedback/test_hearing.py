@@ -140,10 +140,13 @@ def test_a_passer_by_answers_by_voice(rig: FeedbackRig, place: dict[str, Any],
     sim.mic.say(speak("아니요"))  # "no", in the Korean test model's yes/no grammar
     with httpx.Client(base_url=sim.kiosk.url, timeout=30) as browser:
         started = browser.post("/voice/start", data={"mode": "answer", "question": str(q1)})
-        assert started.headers["location"] == f"/survey/{q1}/listen"
+        listen = f"/survey/{q1}/listen?session={session}"
+        assert started.headers["location"] == listen
         state = sim.kiosk.voice.wait_done(session, 20)
         assert state.done and state.text == "아니요"
-        heard = browser.get(f"/survey/{q1}/listen")
+        # another recording's result is never taken for this answer
+        assert browser.get(f"/survey/{q1}/listen?session={session - 1}").status_code == 409
+        heard = browser.get(listen)
         assert heard.status_code == 303 and heard.headers["location"] == f"/survey/{q2}"
     _wait_counts(rig, place, {q1: [before[q1][0], before[q1][1] + 1], q2: before[q2]})
 
