@@ -90,6 +90,10 @@ class Settings:
     # CAP 1.2 out (docs/cap.md): the center's <sender> in the alerts it publishes, and how many
     # days back the feed lists approved emergency and priority bulletins
     cap_sender: str = "thongtin-coso@localhost"
+    # links between centers (docs/federation.md): this center's id among centers (default
+    # ``center-`` and its identity key's id) and that key, apart from the signing key
+    center_id: str | None = None
+    identity_key_path: Path | None = None
     cap_feed_days: int = 7
 
     @property
@@ -156,6 +160,8 @@ def get_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         cluster_check_s=_float(environ, "TT_CLUSTER_CHECK_SECONDS", 2.0),
         brokers_file=_path(environ, "TT_BROKERS_FILE"),
         cap_sender=_cap_sender(environ),
+        center_id=environ.get("TT_CENTER_ID", "").strip() or None,
+        identity_key_path=_path(environ, "TT_CENTER_IDENTITY_KEY"),
         cap_feed_days=_int(environ, "TT_CAP_FEED_DAYS", 7),
     )
 

@@ -19,6 +19,7 @@ from control_center.api.routes import (
     distributions,
     emergency,
     enrol,
+    federation,
     feedback,
     forum,
     groups,
@@ -50,6 +51,7 @@ ROUTERS = (
     reports.router,
     feedback.router, training.router, forum.router, signing_keys.router, brokers.router,
     live_sessions.router, live_devices.router, live_source.router, cap.router,
+    federation.router,
 )
 
 

@@ -142,6 +142,16 @@ ROUTES: dict[str, Access] = {
     f"POST {API}/devices/{{device_id}}/retire": tree(P.MANAGE_FLEET),
     f"POST {API}/devices/{{device_id}}/revoke": tree(P.MANAGE_FLEET),
     f"POST {API}/devices/{{device_id}}/rotate-credential": tree(P.MANAGE_FLEET),
+    # links between centers (docs/federation.md): messages carry their own signatures
+    f"GET {API}/federation/identity": center_wide(P.MANAGE_USERS),
+    f"GET {API}/federation/peers": center_wide(P.MANAGE_USERS),
+    f"POST {API}/federation/peers": center_wide(P.MANAGE_USERS),
+    f"POST {API}/federation/peers/{{peer_id}}/revoke": center_wide(P.MANAGE_USERS),
+    f"POST {API}/federation/messages": PUBLIC,
+    f"GET {API}/federation/bulletins": center_wide(P.VIEW),
+    f"POST {API}/federation/bulletins": center_wide(P.SCHEDULE),
+    f"POST {API}/federation/bulletins/{{row_id}}/accept": center_wide(P.SCHEDULE),
+    f"POST {API}/federation/bulletins/{{row_id}}/decline": center_wide(P.SCHEDULE),
     # the center's signing key (center-wide: users of a root unit, or the API token)
     f"GET {API}/signing-keys": center_wide(P.MANAGE_FLEET),
     f"POST {API}/signing-keys/rotate": center_wide(P.MANAGE_FLEET),

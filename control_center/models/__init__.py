@@ -29,6 +29,15 @@ from control_center.models.emergency import (
     EmergencyTarget,
     EmergencyUnit,
 )
+from control_center.models.federation import (
+    FederatedBulletin,
+    FederatedFigures,
+    FederationOutbox,
+    FederationPeer,
+    FederationReceived,
+    PeerRole,
+    PeerState,
+)
 from control_center.models.feedback import (
     Feedback,
     FeedbackCategoryRow,
@@ -100,6 +109,13 @@ from control_center.models.training import (
 )
 
 __all__ = [
+    "FederatedBulletin",
+    "FederatedFigures",
+    "FederationOutbox",
+    "FederationPeer",
+    "FederationReceived",
+    "PeerRole",
+    "PeerState",
     "BrokerMove",
     "SignInFailure",
     "SignInLink",

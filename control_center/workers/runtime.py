@@ -26,6 +26,8 @@ from control_center.cluster.seats import (
 from control_center.config import Settings
 from control_center.db import create_db_engine, session_factory, upgrade_database
 from control_center.errors import ConfigError
+from control_center.federation.desk import FederationDesk
+from control_center.federation.identity import load_identity
 from control_center.live.desk import LiveDesk
 from control_center.live.mic_input import MicrophoneInputs
 from control_center.models import Device, DeviceEventRecord
@@ -40,6 +42,7 @@ from control_center.workers.broker_sync import BrokerSync
 from control_center.workers.brokers import build_brokers
 from control_center.workers.bulletin_voices import BulletinVoices
 from control_center.workers.dead_letters import SPOOL_NAME, DeadLetters
+from control_center.workers.federation_link import FederationLink
 from control_center.workers.feedback_overdue import OverdueEscalator
 from control_center.workers.ingest import Ingestor
 from control_center.workers.live_relays import RelayRunner
@@ -185,6 +188,13 @@ class Center:
         self.relays = RelayRunner(desk=self.live, sessions=self.sessions, clock=clock)
         self.microphones = MicrophoneInputs(self.live)
         self.overdue = OverdueEscalator(sessions=self.sessions, clock=clock)
+        identity = load_identity(settings.identity_key_path
+                                 or settings.data_dir / "center_identity_ed25519.pem",
+                                 settings.center_id)
+        self.federation = FederationDesk(identity=identity, emergency=self.emergency,
+                                         timezone=settings.timezone, clock=clock)
+        self.federation_link = FederationLink(sessions=self.sessions, identity=identity,
+                                              clock=clock)
         self.elector = self._elector()
 
     def _claim_seat(self) -> int | None:
@@ -213,6 +223,8 @@ class Center:
             Role("media-resume", start=self.media.resume, stop=lambda: None),
             Role("live-relays", start=self.relays.start, stop=self.relays.stop),
             Role("feedback-overdue", start=self.overdue.start, stop=self.overdue.stop),
+            Role("federation-link", start=self.federation_link.start,
+                 stop=self.federation_link.stop),
         ]
         if self.broker_sync is not None:
             roles.append(Role("broker-accounts", start=self.brokers.start_syncs,

@@ -195,6 +195,8 @@ def _seed_objects(center: CenterHandle, a: dict[str, Any], b: dict[str, Any],
         "quiz_id": (str(quiz), str(quiz)),
         "code": ("quet-nuoc", "quet-nuoc"),
         "alert_id": ("987654", "987654"),  # none raised on this quiet fleet: permission only
+        "peer_id": ("987654", "987654"),  # center-wide routes: permission only
+        "row_id": ("987654", "987654"),
         "fmt": ("json", "json"),
         "sha256": ("0" * 64, "0" * 64),
         "rollout_id": _pair(rollout),

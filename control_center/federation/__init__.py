@@ -1,0 +1,1 @@
+"""Links between centers: the central one and the provinces' (docs/federation.md)."""
