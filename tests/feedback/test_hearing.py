@@ -13,7 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
+from control_center.feedback.hearing import heard_counts
 from control_center.models import Bulletin
 from edge_agent.speech import load_model
 from firmware_sim.broker import MosquittoBroker
@@ -21,6 +23,7 @@ from protocol.feedback import FeedbackChannel, SurveyAnswered
 from protocol.topics import Channel, device_topic
 from tests.feedback.conftest import ko_model_path
 from tests.feedback.rig import PASSWORD, FeedbackRig, SimKiosk
+from tests.support.browser import run_in_browser, screenshot
 from tests.support.center import running_center
 from tests.support.tree import add_device
 from tests.support.waiting import poll
@@ -110,24 +113,40 @@ def test_only_the_commune_where_it_played_asks(rig: FeedbackRig, place: dict[str
 
 
 def test_a_passer_by_answers_the_set_by_touch(rig: FeedbackRig, place: dict[str, Any]) -> None:
+    """In Chromium, by touch: the home page's button, finger-sized answers, the next question,
+    the thank-you; the same passer-by is not asked again, a refused form asks again."""
     q1, q2 = (q["id"] for q in place["survey"]["questions"])
-    with httpx.Client(base_url=place["kiosk_a"].kiosk.url, timeout=30) as browser:
-        home = browser.get("/")
-        assert 'id="start-survey"' in home.text and f'href="/survey/{q1}"' in home.text
-        page = browser.get(f"/survey/{q1}")
-        assert page.status_code == 200 and "Bạn có nghe bản tin tiêm chủng không?" in page.text
-        assert 'id="survey-voice"' in page.text  # yes/no: voice offered (a model is loaded)
+    url = place["kiosk_a"].kiosk.url
+    with httpx.Client(base_url=url, timeout=30) as browser:  # a form without a choice
         assert browser.post(f"/survey/{q1}", data={"choice": "7"}).status_code == 422
-        first = browser.post(f"/survey/{q1}", data={"choice": "0"})
-        assert first.status_code == 303 and first.headers["location"] == f"/survey/{q2}"
-        second_page = browser.get(f"/survey/{q2}")
-        assert "Người khác kể" in second_page.text and 'id="survey-voice"' not in second_page.text
-        second = browser.post(f"/survey/{q2}", data={"choice": "2"})
-        assert second.headers["location"] == "/survey/thanks"
-        assert 'id="survey-thanks"' in browser.get("/survey/thanks").text
-        # the same passer-by is not asked again; a second tap is not counted twice
-        assert 'id="start-survey"' not in browser.get("/").text
-        assert browser.post(f"/survey/{q2}", data={"choice": "1"}).status_code == 303
+
+    def scenario(browser: Browser) -> None:
+        context = browser.new_context(locale="vi-VN", viewport={"width": 1280, "height": 800},
+                                      has_touch=True)
+        page = context.new_page()
+        fetched: list[str] = []
+        page.on("request", lambda r: fetched.append(r.url))
+        page.goto(url + "/")
+        page.locator("#start-survey").tap()
+        page.wait_for_url(f"{url}/survey/{q1}")
+        assert page.locator("#survey-question").inner_text() == QUESTIONS[0]["text"]
+        assert page.locator("#survey-voice").count() == 1  # a model is loaded: voice offered
+        for button in page.locator("button.choice").all():
+            box = button.bounding_box()
+            assert box is not None and box["height"] >= 88  # finger-sized
+        screenshot(page, "kiosk-survey-question")
+        page.locator("button.choice").first.tap()  # "Có / Yes"
+        page.wait_for_url(f"{url}/survey/{q2}")
+        assert page.locator("#survey-voice").count() == 0  # a choice: touch only
+        page.locator("button.choice", has_text="Người khác kể").tap()
+        page.wait_for_url(f"{url}/survey/thanks")
+        assert page.locator("#survey-thanks").count() == 1
+        page.goto(url + "/")  # the same passer-by is not asked again
+        assert page.locator("#start-survey").count() == 0
+        assert all(u.startswith(url) for u in fetched)  # nothing from elsewhere
+        context.close()
+
+    run_in_browser(scenario)
     _wait_counts(rig, place, {q1: [1, 0], q2: [0, 0, 1]})
 
 
@@ -172,9 +191,18 @@ def test_duplicates_count_once_and_bad_answers_are_dropped(
     agent.outbox.add(topic, answer(q1, 3))  # no fourth choice to a yes/no question
     agent.outbox.add(topic, answer(999_999, 0))  # no such question
     assert ingestor.wait_for(lambda c: c["survey_answer_dropped"] >= dropped + 2, 20)
-    _wait_counts(rig, place, {q1: before[q1], q2: [before[q2][0], before[q2][1] + 1,
-                                                   before[q2][2]]})
+    want = {q1: before[q1], q2: [before[q2][0], before[q2][1] + 1, before[q2][2]]}
+    _wait_counts(rig, place, want)
     assert ingestor.wait_for(lambda c: c["duplicate"] >= 1, 20)
+    # what the effectiveness pages read: the same counts, for the province's units
+    units = [place["province"]["id"], place["a"]["id"], place["b"]["id"]]
+    with rig.center.center.read_sessions() as session:
+        heard = heard_counts(session, unit_ids=units, start=datetime.now(UTC) - timedelta(hours=1),
+                             end=datetime.now(UTC) + timedelta(minutes=1))
+    assert {h.question_id: list(h.counts) for h in heard} == want
+    assert {(h.bulletin_id, h.unit_id) for h in heard} == {(place["bulletin"]["id"],
+                                                            place["a"]["id"])}
+    assert heard[0].choices == ("Có / Yes", "Không / No")
 
 
 def test_refusals(rig: FeedbackRig, place: dict[str, Any]) -> None:
@@ -238,11 +266,20 @@ def test_the_console_shows_counts_and_changes_the_period(
 
 def test_stopped_survey_is_no_longer_asked(rig: FeedbackRig, place: dict[str, Any]) -> None:
     bid = place["bulletin"]["id"]
+    sim: SimKiosk = place["kiosk_a"]
+    ends = datetime.now(UTC) + timedelta(seconds=3)
+    soon = rig.api.put(f"/api/v1/bulletins/{bid}/survey",
+                       json={"ends_at": ends.isoformat(), "questions": QUESTIONS})
+    assert soon.status_code == 200, soon.text
+    sim.wait_manifest(lambda a: a.manifest is not None and bool(a.manifest.surveys) and
+                      a.manifest.surveys[0].ends_at == ends, 20, "the shorter period")
+    poll(lambda: sim.http.get("/").text, lambda home: 'id="start-survey"' not in home, 10,
+         "the kiosk to stop asking once the period ended")
+    assert datetime.now(UTC) >= ends
     counted = _survey(rig, bid)["counts"]
     stopped = rig.api.delete(f"/api/v1/bulletins/{bid}/survey")
     assert stopped.status_code == 200 and stopped.json()["asking"] is False
     assert stopped.json()["counts"] == counted  # the answers stay counted
-    sim: SimKiosk = place["kiosk_a"]
     sim.wait_manifest(lambda a: a.manifest is not None and a.manifest.surveys == (), 20,
                       "the survey gone from the kiosk")
     with httpx.Client(base_url=sim.kiosk.url, timeout=30) as browser:
