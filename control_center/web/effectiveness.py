@@ -78,8 +78,9 @@ def effectiveness(center: CenterDep, viewer: ViewerDep, unit_id: int | None = No
                       csv_url="", uncategorised=UNCATEGORISED, titles={})
     report, d0, d1 = _report(center, viewer, chosen, start, end)
     with center.read_sessions() as session:
-        titles = dict(session.execute(select(Bulletin.id, Bulletin.title).where(
-            Bulletin.id.in_({h.bulletin_id for h in report.total.heard}))).tuples())
+        titles = {bulletin_id: title for bulletin_id, title in session.execute(
+            select(Bulletin.id, Bulletin.title).where(
+                Bulletin.id.in_({h.bulletin_id for h in report.total.heard})))}
     query = urlencode({"unit_id": chosen, "start": d0.isoformat(), "end": d1.isoformat()})
     return render(viewer, "effectiveness.html", units=units, report=report, unit_id=chosen,
                   start=d0, end=d1, charts=_charts(report, names), names=names,
