@@ -1,10 +1,9 @@
 """Effectiveness per unit and period: a province, a district and two communes, with plays,
 health samples in a real influxd, feedback, "did you hear it?" answers and training results;
 exact figures per unit, subtotals, CSV, JSON, scope, bad input and the page in Chromium.
-
-Plays, feedback and answers are rows written through the center's own sessions (the records
-the ingest would have stored, with instants in a past day); health samples go into influxd
-over its HTTP write API; training goes through the training API."""
+Plays, feedback and answers are rows written through the center's own sessions (the records the
+ingest would have stored, in a past day); health samples go into influxd over its HTTP write
+API; training goes through the training API."""
 
 from __future__ import annotations
 
@@ -64,6 +63,7 @@ class World:
     units: dict[str, dict[str, Any]]
     day: datetime  # 00:00 local of the reported day (yesterday)
     commune_token: str  # a learner of xa-e1
+    commune_user: str  # ... and their user name
 
     @property
     def period(self) -> dict[str, str]:
@@ -110,7 +110,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, influx: InfluxServer,
         _health(influx, day)
         _training(center, units)
         learner = user(api, units["xa-e1"])
-        yield World(center, influx, units, day, learner["token"])
+        yield World(center, influx, units, day, learner["token"], learner["username"])
 
 
 def _play(device: str, bulletin: int | None, at: datetime, status: PlayStatus, *,
@@ -345,6 +345,13 @@ def test_scope_and_bad_input(world: World) -> None:
                               (f"unit_id=x&start={day}", 422)):
             r = pages.get(sign_in_link(world.center, next=f"/monitor/effectiveness?{query}"))
             assert r.status_code == status, (query, r.status_code, r.text[:300])
+    with httpx.Client(follow_redirects=True, timeout=30) as pages:  # the commune's learner
+        r = pages.get(sign_in_link(world.center, user=world.commune_user,
+                                   next=f"/monitor/effectiveness?unit_id={units['huyen-e']['id']}"))
+        assert r.status_code == 404, r.text[:300]
+        r = pages.get(f"{world.center.base_url}/monitor/effectiveness")
+        assert r.status_code == 200 and 'data-unit="xa-e1"' in r.text
+        assert 'data-unit="xa-e2"' not in r.text and "Huyện E (" not in r.text
 
 
 def test_page_shows_the_tree_charts_and_csv(world: World, browser: Browser) -> None:
@@ -359,8 +366,7 @@ def test_page_shows_the_tree_charts_and_csv(world: World, browser: Browser) -> N
         "heard", "training-passed")] == [
         "5.00", "3/4", "75.0 %", "43.8 %", "4", "1", "2", "5", "1 (50.0 %)"]
     assert page.locator("#effectiveness tbody tr").count() == 4
-    assert page.locator("#effectiveness tr[data-unit='xa-e2'] td.coverage").inner_text() == \
-        "100.0 %"
+    assert page.locator("tr[data-unit='xa-e2'] td.coverage").inner_text() == "100.0 %"
     assert page.locator("svg.chart.bars").count() == 4
     assert page.locator("svg[data-field='coverage']").get_attribute("data-points") == "1"
     assert "Có: 4 (80.0 %); Không: 1 (20.0 %)" in page.locator("#heard").inner_text()
