@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -15,7 +18,10 @@ from firmware_sim.broker import MosquittoBroker
 from firmware_sim.fleet import Fleet, SimDevice
 from tests.center.helpers import ok
 from tests.support.center import CenterHandle, running_center
+from tests.support.netns import Namespace, isolated_namespace
 from tests.support.tree import add_device, add_unit
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -53,11 +59,11 @@ class Site:
         return fleet.devices[device_id]
 
 
-def _site(stack: ExitStack, tmp: Path, name: str) -> Site:
+def _site(stack: ExitStack, tmp: Path, name: str, extra_hosts: tuple[str, ...] = ()) -> Site:
     broker = stack.enter_context(MosquittoBroker(tmp / name / "broker"))
     center = stack.enter_context(running_center(
         tmp / name / "center", mqtt_host=broker.host, mqtt_port=broker.center_port,
-        mqtt_password=broker.center_password, center_id=name))
+        mqtt_password=broker.center_password, center_id=name, extra_hosts=extra_hosts))
     site = Site(name, tmp / name, broker, center)
 
     def stop_fleets() -> None:
@@ -102,3 +108,39 @@ def link(central: Site, province: Site, province_url: str | None = None,
 def centers(tmp_path: Path, mosquitto_installed: None) -> Iterator[tuple[Site, Site]]:
     with ExitStack() as stack:
         yield _site(stack, tmp_path, "central"), _site(stack, tmp_path, "province-x")
+
+
+@dataclass
+class Partitioned:
+    central: Site
+    province: Site
+    ns: Namespace
+    central_via: str  # the central center's URL through the namespace's link
+    province_via: str
+
+
+def _relay(stack: ExitStack, ns: Namespace, port: int, target: str) -> str:
+    """A relay inside the namespace to ``target`` (a center's URL); returns the URL to use."""
+    target_port = urlsplit(target).port
+    proc = subprocess.Popen(ns.command([
+        sys.executable, "-m", "tests.support.tcp_relay", ns.agent_ip, str(port), ns.host_ip,
+        str(target_port)]), cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    stack.callback(proc.stdout.close)
+    stack.callback(proc.wait, 10)
+    stack.callback(proc.terminate)
+    assert proc.stdout.readline().strip() == "ready"
+    return f"http://{ns.agent_ip}:{port}"
+
+
+@pytest.fixture
+def partitioned(tmp_path: Path, mosquitto_installed: None) -> Iterator[Partitioned]:
+    """Two centers that reach each other only through a namespace's link (cut it to
+    partition them)."""
+    with ExitStack() as stack:
+        ns = stack.enter_context(isolated_namespace("ttfed"))
+        central = _site(stack, tmp_path, "central", (ns.host_ip,))
+        province = _site(stack, tmp_path, "province-x", (ns.host_ip,))
+        yield Partitioned(central, province, ns,
+                          _relay(stack, ns, 18081, central.center.base_url),
+                          _relay(stack, ns, 18080, province.center.base_url))
