@@ -249,6 +249,8 @@ def build_world(center: CenterHandle, broker: MosquittoBroker) -> Objects:
                                      "unit_id": a["id"]},
         "PATCH /api/v1/cap/senders/{sender_id}": {"emergency_rule": "at_once"},
         "POST /api/v1/live/sessions": {"title": "Trực tiếp", "target_unit_id": a["id"]},
+        "PUT /api/v1/bulletins/{bulletin_id}/survey": {"questions": [
+            {"text": "Bạn có nghe thấy bản tin không?", "kind": "yes_no"}]},
         "POST /api/v1/feedback/{feedback_id}/triage": {"category": "quet-nuoc",
                                                        "unit_id": a["id"]},
         "POST /api/v1/feedback/{feedback_id}/route": {"unit_id": a["id"]},
