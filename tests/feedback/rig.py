@@ -17,6 +17,7 @@ from edge_agent.speech.config import SpeechConfig
 from firmware_sim.broker import MosquittoBroker
 from firmware_sim.fleet import Fleet
 from firmware_sim.microphone import WavMicrophone
+from protocol.events import DeviceKind
 from tests.support.center import CenterHandle
 from tests.support.tree import add_device, add_unit
 
@@ -55,8 +56,9 @@ class FeedbackRig:
         assert r.status_code < 300, f"POST {path} -> {r.status_code} {r.text}"
         return dict(r.json())
 
-    def unit(self, code: str, level: str, parent: dict[str, Any] | None = None) -> dict[str, Any]:
-        return add_unit(self.api, code, level, parent, name=f"Xã {code}")
+    def unit(self, code: str, level: str, parent: dict[str, Any] | None = None,
+             name: str | None = None) -> dict[str, Any]:
+        return add_unit(self.api, code, level, parent, name=name or f"Xã {code}")
 
     def user(self, username: str, role: str, unit: dict[str, Any]) -> httpx.Client:
         """A new user of ``unit`` with ``role``, signed in (a bearer session token)."""
@@ -75,7 +77,7 @@ class FeedbackRig:
         created = add_device(self.api, device_id, unit, name=f"Ki-ốt {device_id}", kind="kiosk",
                              broker=self.broker)
         config = AgentConfig(
-            device_id=device_id, data_dir=self.tmp / "agents" / device_id,
+            device_id=device_id, kind=DeviceKind.KIOSK, data_dir=self.tmp / "agents" / device_id,
             center_public_keys=(self.center.public_key_b64,),
             mqtt=MqttConfig(host=self.broker.host, port=self.broker.port,
                             password=created["mqtt_password"], keepalive_s=5,

@@ -26,6 +26,7 @@ from tests.support.waiting import poll
 
 pytestmark = pytest.mark.integration
 KIOSK_SCREEN: ViewportSize = {"width": 1280, "height": 800}
+HEARD_QUESTION = "Bạn có nghe bản tin tiêm chủng trên loa không?"
 SPOKEN = "물이 없어요"  # "there is no water", said to the Korean test model
 
 
@@ -79,6 +80,19 @@ def _citizen_reports_by_voice(browser: Browser, kiosk: SimKiosk, clip: Path) -> 
     return ref, transcript.strip()
 
 
+def _passer_by_heard_it(browser: Browser, kiosk: SimKiosk) -> None:
+    """Someone at the kiosk answers "Có / Yes" to the bulletin's question, by touch."""
+    context = browser.new_context(locale="vi-VN", viewport=KIOSK_SCREEN, has_touch=True)
+    page = context.new_page()
+    page.goto(kiosk.kiosk.url + "/")
+    page.locator("#start-survey").tap()
+    expect(page.locator("#survey-question")).to_have_text(HEARD_QUESTION)
+    page.locator("button.choice", has_text="Có").tap()
+    expect(page.locator("#survey-thanks")).to_have_count(1)
+    screenshot(page, "loop-kiosk-heard")
+    context.close()
+
+
 @pytest.fixture
 def speak_clip(speak: Callable[[str], Path]) -> Path:
     return speak(SPOKEN)
@@ -93,9 +107,9 @@ def test_voice_report_escalated_answered_read_aloud_and_measured(
     loop_rig: FeedbackRig, ko_model: SpeechModel, speak_clip: Path,
 ) -> None:
     rig = loop_rig
-    province = rig.unit("tinh-v", "province")
-    district = rig.unit("huyen-v", "district", province)
-    commune = rig.unit("xa-v1", "commune", district)
+    province = rig.unit("tinh-v", "province", name="Tỉnh V")
+    district = rig.unit("huyen-v", "district", province, name="Huyện V")
+    commune = rig.unit("xa-v1", "commune", district, name="Xã V1")
     kiosk = rig.start_kiosk(commune, "kiosk-v1", ko_model)
     speaker = _speaker(rig, commune, "loa-v1")
     for username, role, unit in (("canbo_xa", "feedback_officer", commune),
@@ -116,10 +130,16 @@ def test_voice_report_escalated_answered_read_aloud_and_measured(
     rig.post("/api/v1/schedules", {"bulletin_id": bulletin["id"], "start_at": at.isoformat(),
                                    "targets": {"unit_ids": [commune["id"]]}})
     assert speaker.sink.wait_for(lambda r: len(r) >= 1 and r[0].completed, 40)
+    survey = rig.api.put(f"/api/v1/bulletins/{bulletin['id']}/survey", json={
+        "days": 3, "questions": [{"text": HEARD_QUESTION, "kind": "yes_no"}]})
+    assert survey.status_code == 200, survey.text
+    kiosk.wait_manifest(lambda a: bool(a.manifest and a.manifest.surveys), 60,
+                        "the kiosk asking whether people heard the bulletin")
     base = rig.center.base_url
     state: dict[str, Any] = {}
 
     def scenario(browser: Browser) -> None:
+        _passer_by_heard_it(browser, kiosk)
         ref, transcript = _citizen_reports_by_voice(browser, kiosk, speak_clip)
         state["ref"] = ref
         item = poll(lambda: rig.api.get("/api/v1/feedback",
@@ -169,6 +189,27 @@ def test_voice_report_escalated_answered_read_aloud_and_measured(
         expect(page.locator("#answers")).to_contain_text("Tỉnh đã cử đoàn kiểm tra")
         screenshot(page, "loop-kiosk-answer")
         context.close()
+
+        poll(lambda: rig.api.get(f"/api/v1/bulletins/{bulletin['id']}/survey").json(),
+             lambda body: any(sum(c["counts"]) for c in body["counts"]), 30,
+             "the kiosk's answer counted at the center")
+        page = _console(browser, base, "lanhdao_tinh")
+        page.goto(f"{base}/monitor/effectiveness?unit_id={province['id']}")
+        row = page.locator("#effectiveness tr[data-unit='xa-v1']")
+        expect(row.locator(".received")).to_have_text("1")  # the voice report, escalated
+        expect(row.locator(".answered")).to_have_text("1")  # and answered by the province
+        expect(row.locator(".on-time")).to_have_text("1")
+        expect(row.locator(".overdue")).to_have_text("0")
+        expect(row.locator(".heard")).to_have_text("1")
+        # coverage: the loudspeaker played the bulletin, the kiosk showed it
+        expect(row.locator(".played")).to_have_text("2/2")
+        expect(row.locator(".coverage")).to_have_text("100.0 %")
+        total = page.locator("#effectiveness tr.total")
+        expect(total.locator(".received")).to_have_text("1")  # the province's own total
+        expect(page.locator("#heard")).to_contain_text(HEARD_QUESTION)
+        expect(page.locator("#heard .shares")).to_contain_text("Có / Yes: 1 (100.0 %)")
+        screenshot(page, "loop-province-effectiveness")
+        page.context.close()
 
     run_in_browser(scenario)
     reading = poll(lambda: rig.api.get(f"/api/v1/bulletins/{state['reading_id']}").json(),
