@@ -5,7 +5,10 @@
 - priority: the same bulletin, scheduled at once in the slot it came with, on every device of
   the child's tree;
 - emergency: sent at once through the child's emergency path (its text spoken by the child's
-  TTS), to every device of its tree.
+  TTS, or its audio), to every device of its tree.
+
+An audio bulletin is taken only once its media, fetched by hash from the parent
+(``media_down``), is processed here; until then the message waits (``retry``).
 
 Every step the child takes is reported back (``bulletin_state``) through its outbox.
 """
@@ -24,6 +27,7 @@ from control_center.core.voices import voice_wanted
 from control_center.errors import Conflict, Forbidden, InvalidInput, NotFound
 from control_center.federation import outbox
 from control_center.federation.identity import Identity
+from control_center.federation.media_down import MediaFetcher
 from control_center.federation.messages import (
     BulletinDown,
     BulletinState,
@@ -73,16 +77,28 @@ def _parse(message: FederationMessage) -> BulletinDown:
         raise InvalidInput(f"bản tin không hợp lệ / invalid bulletin: {exc}") from exc
 
 
+def _media(session: Session, *, down: BulletinDown, peer: FederationPeer,
+           media: MediaFetcher) -> str | None:
+    """The local hash of an audio bulletin's processed media (None for a text bulletin)."""
+    if down.kind == "text":
+        if not (down.text or "").strip():
+            raise InvalidInput("bản tin văn bản không có nội dung / a text bulletin needs text")
+        return None
+    if down.media is None:
+        raise InvalidInput("bản tin âm thanh cần tệp / an audio bulletin needs media "
+                           "{sha256, size}")
+    return media.ready(session, peer=peer, media=down.media).sha256
+
+
 def take(session: Session, *, peer: FederationPeer, message: FederationMessage,
-         identity: Identity, desk: EmergencyDesk, default_tz: str, now: datetime) -> str:
+         identity: Identity, desk: EmergencyDesk, media: MediaFetcher, default_tz: str,
+         now: datetime) -> str:
     """Apply a BULLETIN message from the parent; returns what was done."""
     if peer.role != PeerRole.PARENT:
         raise Forbidden(f"chỉ trung tâm cấp trên gửi tin xuống / only the parent center sends "
                         f"content down; '{peer.center_id}' is a child here")
     down = _parse(message)
-    if down.kind != "text" or not (down.text or "").strip():
-        raise InvalidInput("chỉ nhận bản tin văn bản / only text bulletins are taken across "
-                           "centers in this version (audio: docs/federation.md)")
+    sha = _media(session, down=down, peer=peer, media=media)
     root = top_unit(session)
     actor = parent_actor(peer, root.id)
     row = FederatedBulletin(peer_id=peer.id, remote_ref=message.id, direction=IN,
@@ -91,17 +107,20 @@ def take(session: Session, *, peer: FederationPeer, message: FederationMessage,
     if down.priority == Priority.EMERGENCY:
         sent = emergency.submit(
             session, desk=desk, actor=actor, unit_ids=[root.id], confirm=CONFIRM_WORD,
-            message=Message(text=down.text, title=down.title), now=now,
+            message=Message(text=None if sha else down.text, media_sha256=sha,
+                            title=down.title), now=now,
             valid_minutes=down.valid_minutes or emergency.DEFAULT_VALID_MINUTES)
         row.bulletin_id, row.state, row.devices_targeted = \
             sent.bulletin_id, State.EMERGENCY.value, sent.targeted
     else:
         bulletin = bulletins.create_bulletin(session, data=BulletinCreate(
             title=down.title, category=down.category, priority=down.priority,
-            kind=BulletinKind.TEXT, text=down.text), actor=actor, now=now,
+            kind=BulletinKind.AUDIO if sha else BulletinKind.TEXT, media_sha256=sha,
+            text=down.text), actor=actor, now=now,
             status=BulletinStatus.APPROVED)
         bulletin.approved_by, bulletin.approved_at = actor.name, now
-        voice_wanted(session, bulletin.id)
+        if sha is None:
+            voice_wanted(session, bulletin.id)
         row.bulletin_id = bulletin.id
         if down.priority == Priority.PRIORITY:
             if down.slot is None:
@@ -167,7 +186,7 @@ def decide(session: Session, *, identity: Identity, row_id: int, accept: bool,
     else:
         if not note.strip():
             raise InvalidInput("nhập lý do từ chối / give a reason (note) for declining")
-        row.state = State.DECLINED.value
+        row.state, row.reason = State.DECLINED.value, note.strip()[:500]
     row.updated_at = now
     audit.record(session, actor=actor, action="accept" if accept else "decline",
                  object_type="bulletin", object_id=bulletin.id, at=now,

@@ -1,6 +1,6 @@
 """What the links of this center use, built once by the runtime: its identity, the emergency
-path (for emergencies from the parent), its time zone and clock; and the dispatch of a
-received message to what applies it."""
+path (for emergencies from the parent), the fetcher of the parent's media, its time zone and
+clock; and the dispatch of a received message to what applies it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from control_center.errors import InvalidInput
 from control_center.federation import content_down, sending
 from control_center.federation.identity import Identity
+from control_center.federation.media_down import MediaFetcher
 from control_center.federation.messages import FederationMessage, Kind
 from control_center.models import FederationPeer
 from control_center.services.emergency import EmergencyDesk
@@ -22,6 +23,7 @@ from control_center.services.emergency import EmergencyDesk
 class FederationDesk:
     identity: Identity
     emergency: EmergencyDesk
+    media: MediaFetcher
     timezone: str
     clock: Callable[[], datetime]
 
@@ -32,6 +34,7 @@ class FederationDesk:
         if message.kind == Kind.BULLETIN:
             return content_down.take(session, peer=peer, message=message,
                                      identity=self.identity, desk=self.emergency,
+                                     media=self.media,
                                      default_tz=self.timezone, now=self.clock())
         if message.kind == Kind.BULLETIN_STATE:
             return sending.take_state(session, peer=peer, message=message)

@@ -74,6 +74,7 @@ class FederatedBulletinPublic(OutputModel):
     state: str
     devices_targeted: int
     plays_completed: int
+    reason: str = ""
     updated_at: datetime
 
 

@@ -20,7 +20,9 @@ from control_center.federation.messages import (
     BulletinState,
     FederationMessage,
     Kind,
+    MediaRef,
     Slot,
+    State,
 )
 from control_center.models import (
     Bulletin,
@@ -30,7 +32,20 @@ from control_center.models import (
     PeerRole,
     PeerState,
 )
+from control_center.services import media_store
 from protocol.base import Priority
+
+
+def _media(session: Session, bulletin: Bulletin) -> MediaRef | None:
+    """What the child fetches by hash for an audio bulletin: the original upload (its own
+    intake makes the renditions its devices play)."""
+    if bulletin.kind == BulletinKind.TEXT:
+        return None
+    if bulletin.kind != BulletinKind.AUDIO or not bulletin.media_sha256:
+        raise InvalidInput("chỉ gửi bản tin văn bản hoặc ghi âm sang trung tâm khác / only text "
+                           "and audio bulletins cross centers (a relay does not)")
+    asset = media_store.require_ready(session, sha256=bulletin.media_sha256)
+    return MediaRef(sha256=asset.sha256, size=asset.size)
 
 
 def send_bulletin(session: Session, *, identity: Identity, bulletin_id: int,
@@ -43,9 +58,7 @@ def send_bulletin(session: Session, *, identity: Identity, bulletin_id: int,
     if not bulletin.status.broadcastable:
         raise Conflict(f"bản tin chưa được duyệt / bulletin {bulletin_id} is "
                        f"{bulletin.status.value}: only approved bulletins are sent down")
-    if bulletin.kind != BulletinKind.TEXT:
-        raise InvalidInput("chỉ gửi bản tin văn bản sang trung tâm khác / only text bulletins "
-                           "cross centers in this version (audio: docs/federation.md)")
+    media = _media(session, bulletin)
     if (bulletin.priority == Priority.PRIORITY) != (slot is not None):
         raise InvalidInput("bản tin ưu tiên đi kèm khung giờ; bản tin thường thì không / a "
                            "priority bulletin needs a slot; a normal or emergency one has none")
@@ -54,7 +67,8 @@ def send_bulletin(session: Session, *, identity: Identity, bulletin_id: int,
     try:
         payload = BulletinDown(
             title=bulletin.title, category=bulletin.category, priority=bulletin.priority,
-            kind="text", text=bulletin.text, slot=slot, valid_minutes=valid_minutes,
+            kind="audio" if media else "text", text=bulletin.text, media=media, slot=slot,
+            valid_minutes=valid_minutes,
             sent_by=actor.name).model_dump(mode="json", exclude_none=True)
     except ValidationError as exc:
         raise InvalidInput(f"bản tin không gửi được / cannot send: {exc}") from exc
@@ -97,6 +111,17 @@ def take_state(session: Session, *, peer: FederationPeer, message: FederationMes
     if row is None:
         raise NotFound(f"không có tin đã gửi {state.ref} / no bulletin sent as {state.ref}")
     if message.at.replace(tzinfo=None) >= row.updated_at.replace(tzinfo=None):  # newest wins
+        if state.reason or state.state.value != row.state:  # a plays report keeps the reason
+            row.reason = state.reason
         row.state, row.devices_targeted = state.state.value, state.devices_targeted
         row.plays_completed, row.updated_at = state.plays_completed, message.at
     return f"{state.ref}: {state.state.value}"
+
+
+def refused(session: Session, *, message_id: str, reason: str, now: datetime) -> None:
+    """The child refused a bulletin message for good (e.g. its media failed the hash check):
+    the row becomes ``failed`` with the child's reason (in the caller's transaction)."""
+    row = session.scalar(select(FederatedBulletin).where(
+        FederatedBulletin.remote_ref == message_id, FederatedBulletin.direction == OUT))
+    if row is not None:
+        row.state, row.reason, row.updated_at = State.FAILED.value, reason[:500], now

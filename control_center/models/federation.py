@@ -101,6 +101,8 @@ class FederatedBulletin(Base):
     plays_completed: Mapped[int] = mapped_column(Integer, default=0)
     devices_targeted: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # the child's reason for declining, or for refusing the message (then state: failed)
+    reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
 
 class FederatedFigures(Base):

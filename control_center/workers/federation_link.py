@@ -2,8 +2,9 @@
 
 Every ``interval_s`` it sends each active peer its due outbox messages, oldest first, in
 batches, over HTTPS (``POST {peer}/api/v1/federation/messages``), and marks each message by the
-receipt the peer gave: applied, duplicate or refused end it; retry, an error answer or no answer
-try it again after a backoff (0.5 s doubling up to 30 s). Every ``states_s`` it also reports
+receipt the peer gave: applied, duplicate or refused end it (a refused bulletin's row becomes
+``failed``, with the peer's reason); retry, an error answer or no answer try it again after a
+backoff (0.5 s doubling up to 30 s). Every ``states_s`` it also reports
 the plays of the bulletins the parent sent (``content_down.refresh_plays``).
 """
 
@@ -18,9 +19,9 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from control_center.federation import content_down
+from control_center.federation import content_down, sending
 from control_center.federation.identity import Identity
-from control_center.federation.messages import MAX_BATCH
+from control_center.federation.messages import MAX_BATCH, Kind
 from control_center.models import FederationOutbox, FederationPeer, PeerState
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class FederationLink:
             if not rows or rows[0].next_try_at > now:  # in order: the oldest decides
                 return 0
             batch = [(r.id, r.message_id, r.envelope) for r in rows]
+            kinds = {r.message_id: r.kind for r in rows}
         error: str | None = None
         receipts: dict[str, dict[str, str]] = {}
         try:
@@ -120,6 +122,9 @@ class FederationLink:
                     row.delivered_at, row.outcome = now, receipt["outcome"]
                     row.last_error = receipt.get("reason") or None
                     ended += 1
+                    if row.outcome == "refused" and kinds[message_id] == Kind.BULLETIN.value:
+                        sending.refused(session, message_id=message_id,
+                                        reason=row.last_error or "refused", now=now)
                 else:
                     row.attempts += 1
                     row.next_try_at = now + backoff(row.attempts)

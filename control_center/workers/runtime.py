@@ -28,6 +28,7 @@ from control_center.db import create_db_engine, session_factory, upgrade_databas
 from control_center.errors import ConfigError
 from control_center.federation.desk import FederationDesk
 from control_center.federation.identity import load_identity
+from control_center.federation.media_down import MediaFetcher
 from control_center.live.desk import LiveDesk
 from control_center.live.mic_input import MicrophoneInputs
 from control_center.models import Device, DeviceEventRecord
@@ -192,6 +193,8 @@ class Center:
                                  or settings.data_dir / "center_identity_ed25519.pem",
                                  settings.center_id)
         self.federation = FederationDesk(identity=identity, emergency=self.emergency,
+                                         media=MediaFetcher(intake=self.intake,
+                                                            sessions=self.sessions, clock=clock),
                                          timezone=settings.timezone, clock=clock)
         self.federation_link = FederationLink(sessions=self.sessions, identity=identity,
                                               clock=clock)
@@ -296,6 +299,7 @@ class Center:
         self.telemetry.stop()
         self.voices.stop()
         self.speech.stop()
+        self.federation.media.stop()
         self.media.stop()
         if self.ingest_engine is not self.engine:
             self.ingest_engine.dispose()
