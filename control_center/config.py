@@ -95,6 +95,8 @@ class Settings:
     center_id: str | None = None
     identity_key_path: Path | None = None
     cap_feed_days: int = 7
+    # reports up (docs/federation.md): how often a child center computes its day figures
+    federation_figures_s: float = 900.0
 
     @property
     def media_dir(self) -> Path:
@@ -163,6 +165,7 @@ def get_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         center_id=environ.get("TT_CENTER_ID", "").strip() or None,
         identity_key_path=_path(environ, "TT_CENTER_IDENTITY_KEY"),
         cap_feed_days=_int(environ, "TT_CAP_FEED_DAYS", 7),
+        federation_figures_s=_float(environ, "TT_FEDERATION_FIGURES_SECONDS", 900.0),
     )
 
 

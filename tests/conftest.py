@@ -41,6 +41,7 @@ BOTH_DATABASES = (
     "tests/training/test_quiz_api.py",  # attempt counts, max(number), unit reports
     "tests/training/test_xapi.py",  # statements since an instant, ordered
     "tests/telemetry/test_effectiveness.py",  # per-unit sums, coalesce, instants of a day
+    "tests/federation/test_figures_up.py",  # upsert per (peer, unit, day), day strings compared
 )
 
 

@@ -27,12 +27,14 @@ class FeedbackCounts(OutputModel):
 class HeardFigure(OutputModel):
     """One "did you hear it?" question of one bulletin: answers per choice, and their shares."""
 
-    bulletin_id: int
+    bulletin_id: int  # at a province's center (``center_id``): that center's ids
     question_id: int
     question: str
     choices: list[str]
     counts: list[int]
     shares_pct: list[float] = Field(default_factory=list)
+    center_id: str | None = None  # a child center's question (None: this center's)
+    bulletin_title: str | None = None  # its bulletin's title, as that center reported it
 
     @property
     def answers(self) -> int:
@@ -48,6 +50,7 @@ class UnitFigures(OutputModel):
     level: str
     parent_id: int | None
     depth: int  # 0: the chosen unit (the total), 1: its children, ...
+    center_id: str | None = None  # a unit of a child center's tree (ids < 0: none here)
     minutes: float = 0.0
     minutes_by_category: dict[str, float] = Field(default_factory=dict)
     minutes_by_priority: dict[str, float] = Field(default_factory=dict)
@@ -69,6 +72,16 @@ class UnitFigures(OutputModel):
     training_pass_pct: float | None = None
 
 
+class FederatedSource(OutputModel):
+    """A child center whose reported days are in the report, and how fresh they are."""
+
+    center_id: str
+    name: str
+    unit_id: int  # its mirror unit in this center's tree
+    days: list[str]  # its reported local days in the period
+    reported_at: datetime | None  # when the newest of those reports was made
+
+
 class EffectivenessReport(OutputModel):
     unit_id: int
     unit_name: str
@@ -79,6 +92,7 @@ class EffectivenessReport(OutputModel):
     broadcast_categories: list[str]
     feedback_categories: list[str]
     rows: list[UnitFigures]  # the chosen unit first, then its subtree depth first
+    federated: list[FederatedSource] = Field(default_factory=list)  # child centers' figures
 
     @property
     def total(self) -> UnitFigures:

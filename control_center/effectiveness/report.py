@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from control_center.core.targets import descendant_unit_ids
 from control_center.effectiveness.availability import add_availability
 from control_center.effectiveness.broadcast import add_broadcasts
+from control_center.effectiveness.federated import add_federated
 from control_center.effectiveness.figures import EffectivenessReport, UnitFigures
 from control_center.effectiveness.hearing import add_heard
 from control_center.effectiveness.period import check_period
@@ -21,11 +22,11 @@ from control_center.models import AdminUnit
 from control_center.telemetry.queries import InfluxReader
 
 
-def effectiveness_report(session: Session, *, unit_id: int, start: datetime, end: datetime,
-                         now: datetime, reader: InfluxReader | None,
-                         bucket_s: float) -> EffectivenessReport:
-    """The report of ``unit_id`` over [start, end): scope is the caller's business (404 for a
-    unit outside the caller's subtree before calling)."""
+def own_figures(session: Session, *, unit_id: int, start: datetime, end: datetime,
+                now: datetime, reader: InfluxReader | None,
+                bucket_s: float) -> tuple[AdminUnit, dict[int, UnitFigures], str | None]:
+    """Each unit of ``unit_id``'s subtree with its own figures (not yet summed up the tree),
+    and why availability has no figures (None when it has)."""
     check_period(start, end)
     root = session.get(AdminUnit, unit_id)
     if root is None:
@@ -40,9 +41,21 @@ def effectiveness_report(session: Session, *, unit_id: int, start: datetime, end
     add_feedback(session, own=own, start=start, end=end, now=now)
     add_heard(session, own=own, start=start, end=end)
     add_training(session, own=own)
-    rows = roll_up(own, root_id=unit_id, availability=note is None)
+    return root, own, note
+
+
+def effectiveness_report(session: Session, *, unit_id: int, start: datetime, end: datetime,
+                         now: datetime, reader: InfluxReader | None,
+                         bucket_s: float) -> EffectivenessReport:
+    """The report of ``unit_id`` over [start, end), with the days child centers reported for
+    the units of its subtree that stand for them: scope is the caller's business (404 for a
+    unit outside the caller's subtree before calling)."""
+    root, own, note = own_figures(session, unit_id=unit_id, start=start, end=end, now=now,
+                                  reader=reader, bucket_s=bucket_s)
+    sources, reported_availability = add_federated(session, own=own, start=start, end=end)
+    rows = roll_up(own, root_id=unit_id, availability=note is None or reported_availability)
     total = rows[0]
     return EffectivenessReport(
         unit_id=root.id, unit_name=root.name, start=start, end=end, generated_at=now,
         availability_note=note, broadcast_categories=list(total.minutes_by_category),
-        feedback_categories=list(total.feedback_by_category), rows=rows)
+        feedback_categories=list(total.feedback_by_category), rows=rows, federated=sources)

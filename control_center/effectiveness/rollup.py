@@ -23,9 +23,9 @@ def _add_to(parent: UnitFigures, child: UnitFigures) -> None:
     for key, counts in child.feedback_by_category.items():
         parent.feedback_by_category.setdefault(key, FeedbackCounts()).add(counts)
     parent.heard_answers += child.heard_answers
-    mine = {(h.bulletin_id, h.question_id): h for h in parent.heard}
+    mine = {(h.center_id, h.bulletin_id, h.question_id): h for h in parent.heard}
     for h in child.heard:
-        found = mine.get((h.bulletin_id, h.question_id))
+        found = mine.get((h.center_id, h.bulletin_id, h.question_id))
         if found is None:
             parent.heard.append(h.model_copy(update={"counts": list(h.counts)}))
         else:
@@ -42,7 +42,7 @@ def _finish(row: UnitFigures, *, availability: bool) -> None:
     row.coverage_pct = pct(row.devices_played, row.targeted_devices)
     row.availability_pct = pct(row.buckets_heard, row.buckets_expected) if availability else None
     row.feedback_by_category = dict(sorted(row.feedback_by_category.items()))
-    row.heard.sort(key=lambda h: (h.bulletin_id, h.question_id))
+    row.heard.sort(key=lambda h: (h.center_id or "", h.bulletin_id, h.question_id))
     for h in row.heard:
         h.shares_pct = [pct(c, h.answers) or 0.0 for c in h.counts]
     row.training_completion_pct = pct(row.training_completed, row.training_assigned)

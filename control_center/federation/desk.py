@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from control_center.errors import InvalidInput
-from control_center.federation import content_down, sending
+from control_center.federation import content_down, figures_up, sending
 from control_center.federation.identity import Identity
 from control_center.federation.media_down import MediaFetcher
 from control_center.federation.messages import FederationMessage, Kind
@@ -38,5 +38,7 @@ class FederationDesk:
                                      default_tz=self.timezone, now=self.clock())
         if message.kind == Kind.BULLETIN_STATE:
             return sending.take_state(session, peer=peer, message=message)
+        if message.kind == Kind.FIGURES:
+            return figures_up.take(session, peer=peer, message=message)
         raise InvalidInput(f"loại thông điệp '{message.kind.value}' chưa được hỗ trợ / message "
                            f"kind '{message.kind.value}' is not taken by this center's version")

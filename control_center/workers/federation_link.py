@@ -5,7 +5,8 @@ batches, over HTTPS (``POST {peer}/api/v1/federation/messages``), and marks each
 receipt the peer gave: applied, duplicate or refused end it (a refused bulletin's row becomes
 ``failed``, with the peer's reason); retry, an error answer or no answer try it again after a
 backoff (0.5 s doubling up to 30 s). Every ``states_s`` it also reports
-the plays of the bulletins the parent sent (``content_down.refresh_plays``).
+the plays of the bulletins the parent sent (``content_down.refresh_plays``), and every
+``figures_s`` the day figures of its tree when they changed (``figures_up.FiguresReporter``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def backoff(attempts: int) -> timedelta:
 class FederationLink:
     def __init__(self, *, sessions: sessionmaker[Session], identity: Identity,
                  clock: Callable[[], datetime], interval_s: float = 1.0,
-                 states_s: float = 30.0, timeout_s: float = 15.0) -> None:
+                 states_s: float = 30.0, timeout_s: float = 15.0,
+                 figures: Callable[[Session, datetime], int] | None = None,
+                 figures_s: float = 900.0) -> None:
         self._sessions = sessions
         self._identity = identity
         self._clock = clock
@@ -49,6 +52,9 @@ class FederationLink:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_states: datetime | None = None
+        self._figures = figures
+        self._figures_s = figures_s
+        self._last_figures: datetime | None = None
 
     def start(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -85,6 +91,14 @@ class FederationLink:
             self._last_states = now
             with self._sessions() as session:
                 content_down.refresh_plays(session, identity=self._identity, now=now)
+        if self._figures is not None and (self._last_figures is None or now - self._last_figures
+                                          >= timedelta(seconds=self._figures_s)):
+            self._last_figures = now
+            try:
+                with self._sessions() as session:
+                    self._figures(session, now)
+            except Exception:  # the messages already queued are still sent
+                log.exception("federation figures failed; again in %.0f s", self._figures_s)
         with self._sessions() as session:
             peers = list(session.scalars(select(FederationPeer).where(
                 FederationPeer.state == PeerState.ACTIVE)))

@@ -27,6 +27,7 @@ from control_center.config import Settings
 from control_center.db import create_db_engine, session_factory, upgrade_database
 from control_center.errors import ConfigError
 from control_center.federation.desk import FederationDesk
+from control_center.federation.figures_up import FiguresReporter
 from control_center.federation.identity import load_identity
 from control_center.federation.media_down import MediaFetcher
 from control_center.live.desk import LiveDesk
@@ -196,8 +197,11 @@ class Center:
                                          media=MediaFetcher(intake=self.intake,
                                                             sessions=self.sessions, clock=clock),
                                          timezone=settings.timezone, clock=clock)
-        self.federation_link = FederationLink(sessions=self.sessions, identity=identity,
-                                              clock=clock)
+        self.federation_link = FederationLink(
+            sessions=self.sessions, identity=identity, clock=clock,
+            figures=FiguresReporter(identity=identity, reader=self.telemetry.reader,
+                                    bucket_s=settings.silence_s, timezone=settings.timezone),
+            figures_s=settings.federation_figures_s)
         self.elector = self._elector()
 
     def _claim_seat(self) -> int | None:

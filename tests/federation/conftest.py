@@ -59,11 +59,13 @@ class Site:
         return fleet.devices[device_id]
 
 
-def _site(stack: ExitStack, tmp: Path, name: str, extra_hosts: tuple[str, ...] = ()) -> Site:
+def _site(stack: ExitStack, tmp: Path, name: str, extra_hosts: tuple[str, ...] = (),
+          **settings: Any) -> Site:
     broker = stack.enter_context(MosquittoBroker(tmp / name / "broker"))
     center = stack.enter_context(running_center(
         tmp / name / "center", mqtt_host=broker.host, mqtt_port=broker.center_port,
-        mqtt_password=broker.center_password, center_id=name, extra_hosts=extra_hosts))
+        mqtt_password=broker.center_password, center_id=name, extra_hosts=extra_hosts,
+        **settings))
     site = Site(name, tmp / name, broker, center)
 
     def stop_fleets() -> None:
