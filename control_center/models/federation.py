@@ -106,7 +106,11 @@ class FederatedBulletin(Base):
 
 
 class FederatedFigures(Base):
-    """A child center's figures for one of its units and one day, as last reported."""
+    """One unit's figures for one local day: on a parent, a child center's (``peer_id``) as
+    last reported; on a child, what it last sent that parent (``peer_id``: the parent), so a
+    day is sent again only when its figures changed. ``figures`` holds an
+    ``effectiveness.federated.ReportedDay``; ``received_at`` the instant of the report (its
+    message's ``at``), which decides which of two reports of a day is the newer."""
 
     __tablename__ = "federated_figures"
     __table_args__ = (UniqueConstraint("peer_id", "unit_code", "day"),)
@@ -118,5 +122,5 @@ class FederatedFigures(Base):
     parent_code: Mapped[str | None] = mapped_column(String(64))
     level: Mapped[str] = mapped_column(String(20))
     day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD, in the child's time zone
-    figures: Mapped[str] = mapped_column(Text)  # JSON of the figures (docs/federation.md)
+    figures: Mapped[str] = mapped_column(Text)  # JSON: {tz, figures} (docs/federation.md)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
