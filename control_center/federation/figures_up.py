@@ -153,7 +153,8 @@ class FiguresReporter:
                     continue
                 _store(session, peer_id=peer.id, report=report, at=now)
                 outbox.enqueue(session, identity=self.identity, peer=peer, kind=Kind.FIGURES,
-                               payload=report.model_dump(mode="json"), now=now)
+                               payload=report.model_dump(mode="json", exclude_defaults=True),
+                               now=now)  # zeros left out: most units are quiet most days
                 queued += 1
         session.commit()
         return queued

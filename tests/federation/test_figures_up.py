@@ -199,6 +199,12 @@ def test_province_figures_roll_up_to_the_country(fed: Federation) -> None:
     (source,) = report["federated"]
     assert (source["center_id"], source["days"]) == ("province-x", [day.date().isoformat()])
 
+    csv_text = central.api.get(API, params={"unit_id": country, "format": "csv",
+                                            "start": day.isoformat(),
+                                            "end": (day + 24 * HOUR).isoformat()}).text
+    assert [line.split(",")[1] for line in csv_text.splitlines()[1:]] == [
+        "vn", "tinh-x", "huyen-x", "xa-x1", "xa-x2"]
+
     # the central page: the province's units indented below its mirror, the report's time
     query = f"unit_id={country}&start={day.date()}&end={day.date()}"
     with httpx.Client(timeout=10, follow_redirects=True) as pages:
