@@ -13,12 +13,10 @@ Reported, each beside a limit measured in the same run:
      outboxes are empty and every state is at the central center, checked exactly once (the
      receivers' rows); beside the sender's backoff cap (30 s) plus one batch's round trip
      measured on the restored link;
-  3. bytes: each message kind's signed envelope, request and answer, a message on the wire,
-     and the catch-up's bytes on the link.
+  3. bytes: each kind's signed envelope, request and answer; on the wire; the catch-up's.
 
-Needs root (a network namespace). Usage:
-  .venv/bin/python bench/federation.py [--runs 5] [--speakers 10,100] [--cut-minutes 5]
-                                       [--bulletins 50]
+Needs root (a network namespace). Usage: .venv/bin/python bench/federation.py [--runs 5]
+[--speakers 10,100] [--cut-minutes 5] [--bulletins 50]
 """
 
 from __future__ import annotations
@@ -42,6 +40,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.fanout import FleetWorker  # noqa: E402
+from bench.federation_steps import Run  # noqa: E402
+from bench.federation_steps import report as steps_report  # noqa: E402
 from bench.live import link_bytes, say  # noqa: E402
 from control_center.federation.messages import MAX_BATCH  # noqa: E402
 from control_center.services.emergency_checks import CONFIRM_WORD  # noqa: E402
@@ -56,8 +56,9 @@ from tests.federation.conftest import _relay  # noqa: E402
 from tests.support.netns import Namespace, isolated_namespace  # noqa: E402
 from tests.support.tree import add_device, add_unit  # noqa: E402
 
-ALARM = ("Cảnh báo lũ quét lần {n}: mưa lớn kéo dài, nước sông dâng nhanh. Người dân các xã "
+ALARM = ("Cảnh báo lũ quét số {n}: mưa lớn kéo dài, nước sông dâng nhanh. Người dân các xã "
          "ven sông di chuyển ngay lên vùng cao, không qua ngầm tràn.")
+VOICE = ("voice_sha256", "voice_error")
 
 
 class Site:
@@ -159,14 +160,21 @@ def plays_after(workers: list[FleetWorker], since: float, timeout: float = 180) 
 
 
 def emergency_runs(central: Site, province: Site, peer_id: int, root: dict[str, Any],
-                   workers: list[FleetWorker], runs: int, tag: str) -> dict[str, list[float]]:
+                   workers: list[FleetWorker], runs: int, size: int) -> dict[str, list[float]]:
+    """Each run sends one emergency each way, in turns first (texts differ by a number only:
+    the speech, and its loudness passes, cost about the same)."""
     got: dict[str, list[float]] = {k: [] for k in (
         "fed_first", "fed_last", "fed_link", "direct_first", "direct_last", "direct_answer")}
-    for k in range(runs):
-        text = ALARM.format(n=f"{tag}-{k}-c")
+    order: list[Run] = []
+
+    def via_central(n: int) -> None:
         bulletin = central.call("POST", "/api/v1/bulletins", json={
-            "title": f"Khẩn cấp {tag} {k}", "kind": "text", "text": text,
+            "title": f"Khẩn cấp {n}", "kind": "text", "text": ALARM.format(n=n),
             "priority": "emergency"})
+        end = time.time() + 60  # the central's own voice of it is made first: not measured
+        while time.time() < end and not any(central.call("GET", f"/api/v1/bulletins/"
+                                             f"{bulletin['id']}").get(f) for f in VOICE):
+            time.sleep(0.2)
         t0 = time.time()
         central.call("POST", "/api/v1/federation/bulletins", json={
             "bulletin_id": bulletin["id"], "peer_ids": [peer_id], "valid_minutes": 10})
@@ -175,19 +183,28 @@ def emergency_runs(central: Site, province: Site, peer_id: int, root: dict[str, 
         got["fed_link"].append(_utc(at).timestamp() - t0)  # the province began to apply it
         got["fed_first"].append(starts[0] - t0)
         got["fed_last"].append(starts[-1] - t0)
-        time.sleep(1)  # a speaker's play event comes when its play ends: the acks settle
+        order.append(Run(True, t0, starts[0]))
+
+    def direct(n: int) -> None:
         t0 = time.time()
         province.call("POST", "/api/v1/emergency", json={
             "unit_ids": [root["id"]], "confirm": CONFIRM_WORD, "valid_minutes": 10,
-            "text": ALARM.format(n=f"{tag}-{k}-p"), "title": f"Trực tiếp {tag} {k}"})
+            "text": ALARM.format(n=n), "title": f"Trực tiếp {n}"})
         got["direct_answer"].append(time.time() - t0)  # spoken, processed and published
         starts = plays_after(workers, t0)
         got["direct_first"].append(starts[0] - t0)
         got["direct_last"].append(starts[-1] - t0)
+        order.append(Run(False, t0, starts[0]))
+
+    for k in range(runs):
+        n = size * 100 + 2 * k
+        for path in (via_central, direct) if k % 2 == 0 else (direct, via_central):
+            path(n if path is via_central else n + 1)
+            time.sleep(1)  # a speaker's play event comes when its play ends: the acks settle
         print(f"  run {k + 1}: central {got['fed_first'][-1]:.2f}/{got['fed_last'][-1]:.2f} s,"
               f" direct {got['direct_first'][-1]:.2f}/{got['direct_last'][-1]:.2f} s "
               f"(first/last speaker)", flush=True)
-        time.sleep(1)
+    steps_report(province.proc.data_dir / "center.log", order, size)
     return got
 
 
@@ -326,11 +343,6 @@ def sizes(central: Site, province: Site, ns: Namespace, province_url: str) -> No
           f"{wire:.0f} B", flush=True)
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 def report_emergency(size: int, got: dict[str, list[float]]) -> None:
     for what in ("first", "last"):
         fed, direct = got[f"fed_{what}"], got[f"direct_{what}"]
@@ -376,7 +388,7 @@ def main() -> int:
             have = size
             print(f"bench: {size} speakers ready", flush=True)
             report_emergency(size, emergency_runs(central, province, peer_id, root, workers,
-                                                  args.runs, str(size)))
+                                                  args.runs, size))
         catch_up(central, province, peer_id, ns, args.cut_minutes * 60, args.bulletins,
                  province_url)
         sizes(central, province, ns, province_url)
