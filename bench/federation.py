@@ -64,13 +64,14 @@ VOICE = ("voice_sha256", "voice_error")
 class Site:
     """One center process with its broker; reads its own SQLite database for the checks."""
 
-    def __init__(self, stack: ExitStack, work: Path, name: str, host: str) -> None:
+    def __init__(self, stack: ExitStack, work: Path, name: str, host: str,
+                 env: dict[str, str] | None = None) -> None:
         self.name = name
         self.broker = stack.enter_context(MosquittoBroker(work / name / "broker"))
         self.proc = CenterProcess(work / name / "center", port=free_port(), host=host,
                                   mqtt_port=self.broker.center_port,
                                   mqtt_password=self.broker.center_password,
-                                  extra_env={"TT_CENTER_ID": name})
+                                  extra_env={"TT_CENTER_ID": name, **(env or {})})
         self.proc.start(timeout=60)
         stack.callback(self.proc.stop)
         self.api = self.proc.client()
@@ -93,16 +94,20 @@ class Site:
         return list(self.call("GET", "/api/v1/federation/bulletins",
                               params={"direction": direction})["items"])
 
+    def states(self, direction: str) -> dict[str, str]:
+        return {r["remote_ref"]: r["state"] for r in self.rows(direction)}
+
     def pending(self) -> int:
         return sum(int(p["pending"]) for p in self.call("GET", "/api/v1/federation/peers")["items"])
 
 
-def link(central: Site, province: Site, ns: Namespace,
-         stack: ExitStack) -> tuple[int, dict[str, Any]]:
+def link(central: Site, province: Site, stack: ExitStack,
+         ns: Namespace | None = None) -> tuple[int, dict[str, Any]]:
     """The national tree at the central center, the province's tree, each registering the
-    other by its published key and the URL through the namespace's relay."""
-    province_via = _relay(stack, ns, 18080, province.proc.base_url)
-    central_via = _relay(stack, ns, 18081, central.proc.base_url)
+    other by its published key and its URL (through the namespace's relay, given one)."""
+    province_via, central_via = (province.proc.base_url, central.proc.base_url) if ns is None \
+        else (_relay(stack, ns, 18080, province.proc.base_url),
+              _relay(stack, ns, 18081, central.proc.base_url))
     mirror = add_unit(central.api, "tinh-x", "province", add_unit(central.api, "vn", "central",
                                                                   name="Trung ương"))
     root = add_unit(province.api, "tinh-x", "province", name="Tỉnh X")
@@ -161,8 +166,7 @@ def plays_after(workers: list[FleetWorker], since: float, timeout: float = 180) 
 
 def emergency_runs(central: Site, province: Site, peer_id: int, root: dict[str, Any],
                    workers: list[FleetWorker], runs: int, size: int) -> dict[str, list[float]]:
-    """Each run sends one emergency each way, in turns first (texts differ by a number only:
-    the speech, and its loudness passes, cost about the same)."""
+    """One emergency each way a run, in turns first; their texts differ by a number only."""
     got: dict[str, list[float]] = {k: [] for k in (
         "fed_first", "fed_last", "fed_link", "direct_first", "direct_last", "direct_answer")}
     order: list[Run] = []
@@ -243,10 +247,6 @@ def send_normal(central: Site, peer_id: int, title: str) -> None:
         "bulletin_id": bulletin["id"], "peer_ids": [peer_id]})
 
 
-def states(site: Site, direction: str) -> dict[str, str]:
-    return {r["remote_ref"]: r["state"] for r in site.rows(direction)}
-
-
 def catch_up(central: Site, province: Site, peer_id: int, ns: Namespace, cut_s: float,
              bulletins: int, province_url: str) -> None:
     decided = 10
@@ -281,7 +281,7 @@ def catch_up(central: Site, province: Site, peer_id: int, ns: Namespace, cut_s: 
     ns.restore()
     back = time.time()
     while not (central.pending() == 0 and province.pending() == 0
-               and states(central, "out") == states(province, "in")):
+               and central.states("out") == province.states("in")):
         if time.time() - back > 300:
             raise RuntimeError("no convergence within 5 minutes of the restore")
         time.sleep(0.1)
@@ -369,7 +369,7 @@ def main() -> int:
         ns = stack.enter_context(isolated_namespace("ttfb"))
         central = Site(stack, work, "central", ns.host_ip)
         province = Site(stack, work, "province-x", ns.host_ip)
-        peer_id, root = link(central, province, ns, stack)
+        peer_id, root = link(central, province, stack, ns)
         province_url = f"http://{ns.agent_ip}:18080"
         workers: list[FleetWorker] = []
 
