@@ -17,8 +17,8 @@ from control_center.core.access import API as API_PREFIX
 from control_center.core.access import Open, access_for
 from control_center.core.actor import Actor
 from control_center.core.permissions import Permission
+from control_center.core.targets import is_root_unit
 from control_center.errors import Forbidden, NotAuthenticated
-from control_center.models import AdminUnit
 from control_center.security import cookie_credential, token_matches
 from control_center.workers.runtime import Center
 
@@ -118,14 +118,14 @@ def route_access(
         if isinstance(access.need, Permission):
             actor.require(access.need)
         if access.center_wide and not actor.is_system:
-            _require_root_unit(center, actor)
+            require_root_unit(center, actor)
     check_int_params(request)
 
 
-def _require_root_unit(center: Center, actor: Actor) -> None:
+def require_root_unit(center: Center, actor: Actor) -> None:
+    """403 unless the actor is a user of a root unit (center-wide routes and pages)."""
     with center.read_sessions() as session:
-        unit = session.get(AdminUnit, actor.unit_id) if actor.unit_id is not None else None
-        if unit is None or unit.parent_id is not None:
+        if not is_root_unit(session, actor.unit_id):
             raise Forbidden("chỉ người dùng của đơn vị cấp cao nhất / only users of the top unit "
                             "(or the API token) may change the whole center")
 

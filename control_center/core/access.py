@@ -309,6 +309,13 @@ ROUTES: dict[str, Access] = {
     "POST /console/inbox/{distribution_id}/accept": tree(P.SCHEDULE),
     "POST /console/inbox/{distribution_id}/decline": tree(P.SCHEDULE),
     "POST /console/inbox/{distribution_id}/rank": tree(P.SCHEDULE),
+    # links between centers (docs/federation.md, "Console"): users of a root unit only
+    "GET /console/federation": center_wide(P.VIEW),
+    "POST /console/federation/peers": center_wide(P.MANAGE_USERS),
+    "POST /console/federation/peers/{peer_id}/revoke": center_wide(P.MANAGE_USERS),
+    "POST /console/federation/bulletins/{row_id}/accept": center_wide(P.SCHEDULE),
+    "POST /console/federation/bulletins/{row_id}/decline": center_wide(P.SCHEDULE),
+    "POST /console/bulletins/{bulletin_id}/centers": center_wide(P.SCHEDULE),
     "GET /console/calendar": tree(P.VIEW),
     "GET /console/schedules": tree(P.VIEW),
     "GET /console/schedules/new": tree(P.SCHEDULE),

@@ -33,6 +33,12 @@ def descendant_unit_ids(session: Session, *, unit_ids: Iterable[int]) -> set[int
     return set(session.scalars(select(tree.c.id)))
 
 
+def is_root_unit(session: Session, unit_id: int | None) -> bool:
+    """Whether the unit exists and is at the top of a tree (its users act for the center)."""
+    unit = session.get(AdminUnit, unit_id) if unit_id is not None else None
+    return unit is not None and unit.parent_id is None
+
+
 def ancestor_unit_ids(session: Session, *, unit_id: int) -> list[int]:
     """The unit and its ancestors, nearest first."""
     chain: list[int] = []

@@ -44,6 +44,7 @@ from control_center.api.deps import SESSION_COOKIE, CenterDep, client_ip, sessio
 from control_center.api.errors import center_error_json
 from control_center.core.actor import Actor
 from control_center.core.permissions import ROLE_LABELS, Permission
+from control_center.core.targets import is_root_unit
 from control_center.errors import CenterError, Forbidden, NotAuthenticated
 from control_center.models import Role
 from control_center.security import cookie_credential, token_matches
@@ -97,6 +98,12 @@ class Viewer:
 
     def may(self, permission: Permission) -> bool:
         return self.actor.may(permission)
+
+    @property
+    def at_root(self) -> bool:
+        """A user of a root unit: sees the center-wide pages (the links between centers)."""
+        with self.center.read_sessions() as session:
+            return is_root_unit(session, self.actor.unit_id)
 
     def check_csrf(self, presented: str | None) -> None:
         """Refuse a form post without this session's CSRF token (403)."""

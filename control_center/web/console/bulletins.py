@@ -34,6 +34,7 @@ from control_center.web.console.bulletin_forms import (
     upload_error,
 )
 from control_center.web.console.common import PREFIX, ConsoleDep, FormState, redirect, render
+from control_center.web.console.federation_view import already_sent, send_targets
 from protocol.base import Priority
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -240,6 +241,8 @@ def detail_page(ctx: ConsoleDep, bulletin_id: int, *,
                                                     bulletin_id=bulletin.id, limit=1))
         survey = survey_view(session, bulletin_id=bulletin.id, actor=ctx.actor,
                              now=ctx.center.clock())
+        centers = send_targets(session, actor=ctx.actor, bulletin=bulletin)
+        centers_sent = already_sent(session, bulletin_id=bulletin.id) if centers else {}
     forms = forms or {}
     return render(ctx, "console_bulletin.html", status_code=status_code, bulletin=bulletin,
                   asset=asset, relay=relay, owner=owner, allowed=allowed, units=units,
@@ -250,6 +253,8 @@ def detail_page(ctx: ConsoleDep, bulletin_id: int, *,
                   review=forms.get("review", FormState()),
                   publish=forms.get("publish", FormState(values={"slot_kind": "once"})),
                   survey=survey, survey_form=forms.get("survey", _survey_form(survey)),
+                  centers=centers, centers_sent=centers_sent,
+                  centers_form=forms.get("centers", FormState(values={"slot_kind": "once"})),
                   action_labels=workflow.ACTION_LABELS, flash=FLASH.get(done, ""),
                   today=ctx.center.clock().astimezone(tz).date().isoformat(), **_labels())
 

@@ -12,6 +12,7 @@ from control_center.web.console import (
     device_intake,
     devices,
     emergency,
+    federation,
     feedback,
     inbox,
     live,
@@ -26,6 +27,6 @@ from control_center.web.console import (
 def console_routers() -> list[APIRouter]:
     # device_intake's /devices/new before device_admin's /devices/{device_id}
     return [signin.router, bulletins.router, bulletin_survey.router, inbox.router,
-            schedules.router, emergency.router, live.router, feedback.router,
+            schedules.router, emergency.router, live.router, feedback.router, federation.router,
             devices.router, device_intake.router, device_admin.router, units.router,
             audit.router, users.router, versions.router]
