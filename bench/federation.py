@@ -4,15 +4,12 @@ Two real centers (processes, each with its own broker and SQLite database) reach
 only through a network namespace's link (a TCP relay inside it, as in tests/federation), the
 province's loudspeakers are real agents in ``python -m firmware_sim fleet`` processes.
 Reported, each beside a limit measured in the same run:
-  1. a central emergency to the province's speakers playing (first and last speaker's sink
-     start), over 10 and then 100 speakers, beside the same emergency sent directly at the
-     province (``POST /api/v1/emergency``, the console's path); the province's speech for the
-     text (TTS and the media pipeline) timed alone;
-  2. catch-up after a cut of several minutes: M normal bulletins sent during the cut, the
-     province declining and accepting others; after the link is back, the time until both
-     outboxes are empty and every state is at the central center, checked exactly once (the
-     receivers' rows); beside the sender's backoff cap (30 s) plus one batch's round trip
-     measured on the restored link;
+  1. a central emergency to the province's speakers playing (first and last sink start), over
+     10 then 100 speakers, beside the same emergency sent at the province (the console's
+     ``POST /api/v1/emergency``); the province's speech (TTS, media pipeline) timed alone;
+  2. catch-up after a cut of several minutes (M bulletins sent, others decided during it):
+     until both outboxes are empty and every state is at the central center, checked exactly
+     once; beside the backoff cap (30 s) plus a batch's round trip on the restored link;
   3. bytes: each kind's signed envelope, request and answer; on the wire; the catch-up's.
 
 Needs root (a network namespace). Usage: .venv/bin/python bench/federation.py [--runs 5]
@@ -29,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,6 +56,7 @@ from tests.support.tree import add_device, add_unit  # noqa: E402
 ALARM = ("Cảnh báo lũ quét số {n}: mưa lớn kéo dài, nước sông dâng nhanh. Người dân các xã "
          "ven sông di chuyển ngay lên vùng cao, không qua ngầm tràn.")
 VOICE = ("voice_sha256", "voice_error")
+RECEIVED = "SELECT count(*) FROM federation_received"
 
 
 class Site:
@@ -84,11 +82,9 @@ class Site:
         return r.json()
 
     def sql(self, query: str, *args: object) -> list[tuple[Any, ...]]:
-        db = sqlite3.connect(f"file:{self.proc.data_dir / 'center.db'}?mode=ro", uri=True)
-        try:
+        with closing(sqlite3.connect(f"file:{self.proc.data_dir / 'center.db'}?mode=ro",
+                                     uri=True)) as db:
             return db.execute(query, args).fetchall()
-        finally:
-            db.close()
 
     def rows(self, direction: str) -> list[dict[str, Any]]:
         return list(self.call("GET", "/api/v1/federation/bulletins",
@@ -275,8 +271,9 @@ def catch_up(central: Site, province: Site, peer_id: int, ns: Namespace, cut_s: 
     print(f"bench: link cut; {bulletins} bulletins sent and {len(inbox)} decided during it; "
           f"waiting {cut_s:.0f} s", flush=True)
     time.sleep(max(0.0, cut_at + cut_s - time.time()))
-    waits = (next_try_s(central), next_try_s(province))
-    held = (central.pending(), province.pending())
+    waits, held = (next_try_s(central), next_try_s(province)), (central.pending(),
+                                                                 province.pending())
+    crossed = sum(int(s.sql(RECEIVED)[0][0]) for s in (central, province))  # already there
     before = link_bytes(ns.host_if)
     ns.restore()
     back = time.time()
@@ -319,8 +316,9 @@ def catch_up(central: Site, province: Site, peer_id: int, ns: Namespace, cut_s: 
         "sender's due retry + batch round trip")
     say(f"batch_round_trip[{len(envelopes)} duplicates]", rtt * 1000, " ms")
     say("catch_up_link_bytes", moved / 1000, " kB")
-    print(f"  = {moved / max(1, sent_b + sent_s[0][0]):.0f} B a message on the link "
-          f"(TCP/IP, HTTP and the answers included)", flush=True)
+    crossed = sum(int(s.sql(RECEIVED)[0][0]) for s in (central, province)) - crossed
+    print(f"  = {moved / max(1, crossed):.0f} B a message on the link ({crossed} crossed; "
+          f"TCP/IP, HTTP and the answers included)", flush=True)
 
 
 def sizes(central: Site, province: Site, ns: Namespace, province_url: str) -> None:
