@@ -114,14 +114,14 @@ def tree(center: CenterHandle, broker: MosquittoBroker, tmp_path: Path) -> Itera
 
 
 def sign_in(browser: Browser, base_url: str, username: str, *,
-            viewport: dict[str, int] | None = None) -> Page:
+            viewport: dict[str, int] | None = None, password: str = PASSWORD) -> Page:
     """A new browser context signed in on the console as ``username``."""
     context = browser.new_context(viewport=viewport or LAPTOP, locale="vi-VN",
                                   timezone_id="Asia/Ho_Chi_Minh")
     page = context.new_page()
     page.goto(f"{base_url}/console/login")
     page.fill("#f-username", username)
-    page.fill("#f-password", PASSWORD)
+    page.fill("#f-password", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}/console")
     return page

@@ -13,13 +13,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from edge_agent.config import AgentConfig, MqttConfig
 from firmware_sim.broker import MosquittoBroker
 from firmware_sim.fleet import Fleet, SimDevice
 from tests.center.helpers import ok
 from tests.support.center import CenterHandle, running_center
 from tests.support.netns import Namespace, isolated_namespace
-from tests.support.tree import add_device, add_unit
+from tests.support.speakers import start_speaker
+from tests.support.tree import add_unit
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,17 +46,8 @@ class Site:
         return add_unit(self.api, code, level, parent, name=name or code)
 
     def speaker(self, unit: dict[str, Any], device_id: str) -> SimDevice:
-        created = add_device(self.api, device_id, unit, broker=self.broker)
-        fleet = Fleet([AgentConfig(
-            device_id=device_id, data_dir=self.tmp / "agents" / device_id,
-            center_public_keys=(self.center.public_key_b64,),
-            mqtt=MqttConfig(host=self.broker.host, port=self.broker.port,
-                            password=created["mqtt_password"], keepalive_s=5,
-                            reconnect_min_s=0.2, reconnect_max_s=0.5))])
-        self.fleets.append(fleet)
-        fleet.start()
-        assert fleet.wait_connected(15) == []
-        return fleet.devices[device_id]
+        return start_speaker(self.api, self.broker, self.center, unit, device_id,
+                             data_root=self.tmp, fleets=self.fleets)
 
 
 def _site(stack: ExitStack, tmp: Path, name: str, extra_hosts: tuple[str, ...] = (),

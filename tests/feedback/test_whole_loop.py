@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from edge_agent.config import AgentConfig, MqttConfig
 from edge_agent.speech import SpeechModel
-from firmware_sim.fleet import Fleet, SimDevice
+from firmware_sim.fleet import SimDevice
+from tests.console.conftest import sign_in
 from tests.feedback.rig import PASSWORD, FeedbackRig, SimKiosk
-from tests.support.browser import LAPTOP, run_in_browser, screenshot
-from tests.support.tree import add_device
+from tests.support.browser import run_in_browser, screenshot
+from tests.support.speakers import start_speaker
 from tests.support.waiting import poll
 
 pytestmark = pytest.mark.integration
@@ -31,30 +31,12 @@ SPOKEN = "물이 없어요"  # "there is no water", said to the Korean test mode
 
 
 def _speaker(rig: FeedbackRig, unit: dict[str, Any], device_id: str) -> SimDevice:
-    created = add_device(rig.api, device_id, unit, broker=rig.broker)
-    fleet = Fleet([AgentConfig(
-        device_id=device_id, data_dir=rig.tmp / "agents" / device_id,
-        center_public_keys=(rig.center.public_key_b64,),
-        mqtt=MqttConfig(host=rig.broker.host, port=rig.broker.port,
-                        password=created["mqtt_password"], keepalive_s=5,
-                        reconnect_min_s=0.2, reconnect_max_s=0.5))])
-    rig.fleets.append(fleet)
-    fleet.start()
-    assert fleet.wait_connected(15) == []
-    return fleet.devices[device_id]
+    return start_speaker(rig.api, rig.broker, rig.center, unit, device_id, data_root=rig.tmp,
+                         fleets=rig.fleets)
 
 
 def _console(browser: Browser, base: str, username: str) -> Page:
-    context = browser.new_context(viewport={"width": LAPTOP["width"], "height": LAPTOP["height"]},
-                                  locale="vi-VN",
-                                  timezone_id="Asia/Ho_Chi_Minh")
-    page = context.new_page()
-    page.goto(f"{base}/console/login")
-    page.fill("#f-username", username)
-    page.fill("#f-password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/console")
-    return page
+    return sign_in(browser, base, username, password=PASSWORD)
 
 
 def _citizen_reports_by_voice(browser: Browser, kiosk: SimKiosk, clip: Path) -> tuple[str, str]:

@@ -40,8 +40,8 @@ from tests.support.waiting import wait_until
 DEVICES = 20
 ITEMS = 40  # per device; each item sends a start and a completion: 1,600 events in all
 STARTUP_S = 120.0  # a loaded 2-core machine imports the app slowly; ready is an event
-ROLES = ["broker-accounts", "feedback-overdue", "live-relays", "manifests", "media-resume",
-         "monitor", "rollouts"]
+ROLES = ["broker-accounts", "federation-link", "feedback-overdue", "live-relays", "manifests",
+         "media-resume", "monitor", "rollouts"]
 
 
 @dataclass
