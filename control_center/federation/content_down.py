@@ -105,6 +105,7 @@ def take(session: Session, *, peer: FederationPeer, message: FederationMessage,
                             state=State.INBOX.value, plays_completed=0, devices_targeted=0,
                             updated_at=now)
     if down.priority == Priority.EMERGENCY:
+        emergency.require_link(desk)  # broker down: retry later, before anything is stored
         sent = emergency.submit(
             session, desk=desk, actor=actor, unit_ids=[root.id], confirm=CONFIRM_WORD,
             message=Message(text=None if sha else down.text, media_sha256=sha,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -95,6 +95,19 @@ def _refuse(session: Session, sender: str, why: str, now: datetime) -> None:
     session.commit()
 
 
+def _forget(session: Session, peer_id: int, message_id: str) -> None:
+    """After a handler failed: roll back, and remove the receipt if a commit inside the
+    handler (the emergency path stores its speech first) already wrote it, so the resend
+    applies the message instead of finding it applied."""
+    session.rollback()
+    gone = session.execute(delete(FederationReceived).where(
+        FederationReceived.peer_id == peer_id, FederationReceived.message_id == message_id))
+    if gone.rowcount:  # type: ignore[attr-defined]
+        log.warning("message %s failed after a partial commit; its receipt is withdrawn",
+                    message_id)
+    session.commit()
+
+
 def apply_batch(sessions: sessionmaker[Session], *, peer_id: int,
                 messages: list[FederationMessage], handler: Handler,
                 now: datetime) -> list[Receipt]:
@@ -118,7 +131,7 @@ def apply_batch(sessions: sessionmaker[Session], *, peer_id: int,
             try:
                 receipt.detail = handler(session, peer, message)[:2000]
             except CenterError as exc:
-                session.rollback()
+                _forget(session, peer_id, message.id)
                 if exc.status_code >= 500:  # this center cannot take it now (its broker)
                     log.warning("%s message %s waits: %s", message.kind, message.id, exc)
                     receipts += [Receipt(m.id, "retry", str(exc)[:200])
@@ -129,7 +142,7 @@ def apply_batch(sessions: sessionmaker[Session], *, peer_id: int,
                                              outcome="refused", detail=str(exc)[:2000])
                 session.add(receipt)
             except Exception:
-                session.rollback()
+                _forget(session, peer_id, message.id)
                 log.exception("applying %s message %s failed; the peer retries", message.kind,
                               message.id)
                 receipts += [Receipt(m.id, "retry") for m in messages[index:]]

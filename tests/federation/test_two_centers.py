@@ -10,8 +10,10 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, select
 
 from control_center.federation.messages import Kind, new_message
+from control_center.models import FederationOutbox
 from protocol.signing import Signer
 from tests.center.helpers import ok
 from tests.federation.conftest import Site, link
@@ -28,6 +30,11 @@ def _sent(central: Site) -> list[dict[str, Any]]:
 def _received(province: Site) -> list[dict[str, Any]]:
     return list(ok(province.api.get("/api/v1/federation/bulletins",
                                     params={"direction": "in"}))["items"])
+
+
+def _retries(central: Site) -> int:
+    with central.center.center.read_sessions() as session:
+        return session.scalar(select(func.max(FederationOutbox.attempts))) or 0
 
 
 def _text_bulletin(site: Site, title: str, text: str, priority: str) -> dict[str, Any]:
@@ -47,9 +54,18 @@ def test_content_down_states_up_and_strangers_refused(centers: tuple[Site, Site]
     # an emergency of the central level plays on the province's loudspeakers at once
     alarm = _text_bulletin(central, "Cảnh báo lũ quét", "Cảnh báo lũ quét tại các xã ven "
                            "sông, người dân di chuyển lên vùng cao ngay.", "emergency")
+    # the province's broker is down when it arrives: the province answers "retry" and
+    # stores nothing; the emergency goes out once the broker is back
+    province.broker.stop()
+    province.center.wait_for(lambda: not province.center.center.bridge.connected,
+                             what="the province's center to lose its broker")
     sent = ok(central.api.post("/api/v1/federation/bulletins", json={
         "bulletin_id": alarm["id"], "peer_ids": [peer_id], "valid_minutes": 30}), 201)
     assert [r["state"] for r in sent["items"]] == ["sent"]
+    poll(lambda: _retries(central), lambda n: n >= 2, 30,
+         "the central center retrying while the province cannot send")
+    assert _received(province) == [] and not speaker.sink.records
+    province.broker.start()
     assert speaker.sink.wait_for(lambda r: any(x.completed for x in r), 60), \
         "the central emergency did not play on the province's loudspeaker"
     (row,) = poll(lambda: _sent(central),
