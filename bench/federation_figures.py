@@ -9,10 +9,14 @@
   2. a busy day: the same tree with every figure of every unit set (minutes in three
      categories and three priorities, devices, availability, feedback in two categories, one
      "did you hear it?" question, training), made and sealed by the same code the link uses.
+  3. the partial reports that follow: a day's first report holds the whole tree, each later
+     one only the units whose figures changed; on a busy day a share of the units
+     (``--changing``, default 10 %) changes between two reports.
 A report goes every 15 minutes while the day's figures change (TT_FEDERATION_FIGURES_SECONDS):
 at most 96 of today's and one of yesterday's a day.
 
 Usage: .venv/bin/python bench/federation_figures.py [--districts 60] [--communes 12]
+       [--changing 0.1]
 """
 
 from __future__ import annotations
@@ -75,8 +79,9 @@ def busy() -> DayFigures:
         training_assigned=5, training_completed=4, training_passed=3)
 
 
-def sealed(units: list[tuple[str, str, str | None, str]], figures: DayFigures) -> str:
-    report = FiguresReport(day=date.today(), tz="Asia/Ho_Chi_Minh", units=[
+def sealed(units: list[tuple[str, str, str | None, str]], figures: DayFigures,
+           partial: bool = False) -> str:
+    report = FiguresReport(day=date.today(), tz="Asia/Ho_Chi_Minh", partial=partial, units=[
         UnitDay(code=c, name=n, parent_code=p, level=lv, figures=figures)
         for c, n, p, lv in units])
     message = new_message(sender="tinh-x", to="central", kind=Kind.FIGURES,
@@ -116,16 +121,30 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--districts", type=int, default=60)
     ap.add_argument("--communes", type=int, default=12, help="communes a district")
+    ap.add_argument("--changing", type=float, default=0.1,
+                    help="share of the units that change between two reports on a busy day")
     args = ap.parse_args()
     units = tree(args.districts, args.communes)
     work = Path(tempfile.mkdtemp(prefix="tt-fedfig-", dir="/dev/shm"))
     quiet = real(work, units)
     full = sealed(units, busy())
-    for name, envelope in (("quiet day (real province)", quiet), ("busy day", full)):
-        body = request_bytes(envelope)
-        print(f"figures, {len(units)} units, {name}: envelope {len(envelope.encode()) / 1000:.1f}"
-              f" kB, request {body / 1000:.1f} kB; a day at most {REPORTS_A_DAY} reports: "
-              f"{body * REPORTS_A_DAY / 1e6:.2f} MB", flush=True)
+    changing = units[1::max(1, round(1 / args.changing))] if args.changing > 0 else []
+    partial = sealed(changing, busy(), partial=True) if changing else ""
+    for name, envelope in (("quiet day (real province)", quiet), ("busy day, whole tree", full),
+                           (f"busy day, {len(changing)} units changed", partial)):
+        if envelope:
+            body = request_bytes(envelope)
+            print(f"figures, {name}: envelope {len(envelope.encode()) / 1000:.1f} kB, request "
+                  f"{body / 1000:.1f} kB", flush=True)
+    # a day: today's first report whole, then a partial one a round; yesterday's last (its
+    # availability, known once the day is over) changes every unit with devices: whole
+    quiet_day = 2 * request_bytes(quiet)
+    busy_day = 2 * request_bytes(full) + (REPORTS_A_DAY - 2) * (
+        request_bytes(partial) if partial else 0)
+    print(f"a day of reports, {len(units)} units: quiet {quiet_day / 1e6:.2f} MB (two whole "
+          f"reports, nothing changes in between); busy {busy_day / 1e6:.2f} MB (two whole, "
+          f"{REPORTS_A_DAY - 2} partial of {len(changing)} units); the whole tree every round "
+          f"would be {request_bytes(full) * REPORTS_A_DAY / 1e6:.2f} MB", flush=True)
     return 0
 
 

@@ -4,8 +4,11 @@ The child (its ``federation-link`` role, every ``TT_FEDERATION_FIGURES_SECONDS``
 today's and yesterday's figures of every unit of its tree (local days in its time zone) with
 the effectiveness package, and queues a ``figures`` message to each parent for a day whose
 figures changed since they were last sent (kept in its ``federated_figures`` rows of that
-parent). The parent keeps the newest report of each (child, unit, day): a later report of the
-same day replaces it. Only aggregated counts travel (``effectiveness.federated.DayFigures``).
+parent): the whole tree the first time, then only the units that changed (``partial``).
+Today's availability is left out until the day is over (its expected samples grow every few
+minutes, which would make every unit "change" every round). The parent keeps the newest
+figures of each (child, unit, day). Only aggregated counts travel
+(``effectiveness.federated.DayFigures``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from control_center.effectiveness.federated import DayFigures, ReportedDay, day_figures
@@ -53,6 +56,7 @@ class FiguresReport(FrozenModel):
     day: date
     tz: str = Field(max_length=64)
     units: list[UnitDay] = Field(min_length=1, max_length=MAX_UNITS)
+    partial: bool = False  # only the units whose figures changed since the day's last report
 
     @field_validator("tz")
     @classmethod
@@ -68,6 +72,8 @@ class FiguresReport(FrozenModel):
         codes = [u.code for u in self.units]
         if len(set(codes)) != len(codes):
             raise ValueError("a unit code appears twice")
+        if self.partial:  # the tree arrived with the day's first, whole report
+            return self
         if sum(u.parent_code is None for u in self.units) != 1:
             raise ValueError("exactly one unit (the top) has no parent_code")
         stray = {u.parent_code for u in self.units} - {None, *codes}
@@ -78,8 +84,10 @@ class FiguresReport(FrozenModel):
 
 def _units(session: Session, *, root_id: int, start: datetime, end: datetime, now: datetime,
            reader: InfluxReader | None, bucket_s: float) -> list[UnitDay]:
+    """Every unit's own figures for [start, end); availability only for a day that is over."""
+    over = end <= now
     _, own, note = own_figures(session, unit_id=root_id, start=start, end=end, now=now,
-                               reader=reader, bucket_s=bucket_s)
+                               reader=reader if over else None, bucket_s=bucket_s)
     wanted = {h.bulletin_id for row in own.values() for h in row.heard}
     titles = {bulletin_id: title for bulletin_id, title in session.execute(
         select(Bulletin.id, Bulletin.title).where(Bulletin.id.in_(wanted)))}
@@ -89,16 +97,19 @@ def _units(session: Session, *, root_id: int, start: datetime, end: datetime, no
         return parent.unit_code if parent is not None and row.unit_id != root_id else None
 
     return [UnitDay(code=row.unit_code, name=row.unit_name, parent_code=parent_code(row),
-                    level=row.level, figures=day_figures(row, availability=note is None,
-                                                         titles=titles))
+                    level=row.level, figures=day_figures(
+                        row, availability=over and note is None, titles=titles))
             for row in sorted(own.values(), key=lambda r: r.unit_code)]
 
 
 def _store(session: Session, *, peer_id: int, report: FiguresReport, at: datetime) -> None:
-    """Replace the (peer, day) rows by the report's."""
+    """Replace the (peer, day) rows by the report's (a partial one: only its units' rows)."""
     day = report.day.isoformat()
-    session.execute(delete(FederatedFigures).where(FederatedFigures.peer_id == peer_id,
-                                                   FederatedFigures.day == day))
+    replaced = delete(FederatedFigures).where(FederatedFigures.peer_id == peer_id,
+                                              FederatedFigures.day == day)
+    if report.partial:
+        replaced = replaced.where(FederatedFigures.unit_code.in_([u.code for u in report.units]))
+    session.execute(replaced)
     session.add_all(FederatedFigures(
         peer_id=peer_id, unit_code=u.code, unit_name=u.name, parent_code=u.parent_code,
         level=u.level, day=day, received_at=at,
@@ -116,6 +127,18 @@ def _last_sent(session: Session, *, peer_id: int, day: date) -> FiguresReport | 
         code=r.unit_code, name=r.unit_name, parent_code=r.parent_code, level=r.level,
         figures=ReportedDay.model_validate_json(r.figures).figures) for r in rows),
         key=lambda u: u.code))
+
+
+def _changes(last: FiguresReport | None, report: FiguresReport) -> FiguresReport | None:
+    """What to send after ``last``: nothing, the units that changed, or (a new day, or units
+    added or removed) the whole report."""
+    if last is None or {u.code for u in last.units} != {u.code for u in report.units}:
+        return report
+    before = {u.code: u.model_dump(mode="json") for u in last.units}
+    changed = [u for u in report.units if u.model_dump(mode="json") != before[u.code]]
+    if not changed:
+        return None
+    return FiguresReport(day=report.day, tz=report.tz, units=changed, partial=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,13 +170,12 @@ class FiguresReporter:
                            reader=self.reader, bucket_s=self.bucket_s)
             report = FiguresReport(day=day, tz=self.timezone, units=units)
             for peer in parents:
-                last = _last_sent(session, peer_id=peer.id, day=day)
-                if last is not None and last.model_dump(mode="json") == report.model_dump(
-                        mode="json"):
+                sent = _changes(_last_sent(session, peer_id=peer.id, day=day), report)
+                if sent is None:
                     continue
-                _store(session, peer_id=peer.id, report=report, at=now)
+                _store(session, peer_id=peer.id, report=report, at=now)  # what the parent has
                 outbox.enqueue(session, identity=self.identity, peer=peer, kind=Kind.FIGURES,
-                               payload=report.model_dump(mode="json", exclude_defaults=True),
+                               payload=sent.model_dump(mode="json", exclude_defaults=True),
                                now=now)  # zeros left out: most units are quiet most days
                 queued += 1
         session.commit()
@@ -169,11 +191,10 @@ def take(session: Session, *, peer: FederationPeer, message: FederationMessage) 
         report = FiguresReport.model_validate(message.payload)
     except ValidationError as exc:
         raise InvalidInput(f"số liệu không hợp lệ / invalid figures: {exc}") from exc
-    kept = session.scalars(select(FederatedFigures.received_at).where(
-        FederatedFigures.peer_id == peer.id,
-        FederatedFigures.day == report.day.isoformat())).first()
-    if kept is not None and kept.replace(tzinfo=None) > message.at.astimezone(
-            UTC).replace(tzinfo=None):  # stored in UTC
+    kept = session.scalar(select(func.max(FederatedFigures.received_at)).where(
+        FederatedFigures.peer_id == peer.id, FederatedFigures.day == report.day.isoformat()))
+    if not report.partial and kept is not None and kept.replace(
+            tzinfo=None) > message.at.astimezone(UTC).replace(tzinfo=None):  # stored in UTC
         return f"figures {report.day}: a newer report of the day is kept"
     _store(session, peer_id=peer.id, report=report, at=message.at)
     return f"figures {report.day}: {len(report.units)} unit(s)"

@@ -137,7 +137,7 @@ def _figures(row: dict[str, Any]) -> dict[str, Any]:
 def _payloads(site: Site) -> list[dict[str, Any]]:
     with site.center.center.sessions() as session:
         envelopes = session.scalars(select(FederationOutbox.envelope).where(
-            FederationOutbox.kind == Kind.FIGURES.value))
+            FederationOutbox.kind == Kind.FIGURES.value).order_by(FederationOutbox.id))
         bodies = [json.loads(json.loads(e)["body"]) for e in envelopes]
     return [b["payload"] for b in bodies]
 
@@ -227,6 +227,9 @@ def test_province_figures_roll_up_to_the_country(fed: Federation) -> None:
     report = poll(lambda: _report(central, country, day),
                   lambda r: r["rows"][0]["minutes"] != 4.0, 30, "the day's second report")
     assert report["rows"][0]["minutes"] == 6.0 and report["rows"][3]["minutes"] == 5.0
+    # that report carried only the unit that changed
+    latest = [p for p in _payloads(province) if p["day"] == day.date().isoformat()][-1]
+    assert latest["partial"] is True and [u["code"] for u in latest["units"]] == ["xa-x1"]
     with central.center.center.sessions() as session:
         stored = session.scalar(select(func.count()).select_from(FederatedFigures).where(
             FederatedFigures.day == day.date().isoformat()))
