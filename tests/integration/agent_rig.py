@@ -135,6 +135,10 @@ def agent_rig(tmp_path: Path, broker: MosquittoBroker, mqtt_clients: MqttClients
             (hardware or sim).live.clock = sink.clock  # type: ignore[union-attr]
         agent.start()
         assert agent.link.connected_event.wait(10), "agent did not connect to the broker"
+        # its birth follows its SUBSCRIBE on the same connection: once the birth is here, the
+        # broker has the subscription, and a command sent now cannot arrive before it
+        status = device_topic(DEVICE, Channel.STATUS)
+        center.wait_for(lambda m: m.topic == status, "the agent's birth message", timeout=10)
         try:
             yield Rig(agent, sink, center, signer, media, media_dir)
         finally:
