@@ -201,13 +201,15 @@ def refresh_plays(session: Session, *, identity: Identity, now: datetime) -> int
     """Report the completed plays of received bulletins whose count changed; returns how many
     reports were queued."""
     queued = 0
-    rows = session.scalars(select(FederatedBulletin).where(
+    rows = list(session.scalars(select(FederatedBulletin).where(
         FederatedBulletin.direction == IN, FederatedBulletin.bulletin_id.is_not(None),
-        FederatedBulletin.state.in_((State.SCHEDULED.value, State.EMERGENCY.value))))
+        FederatedBulletin.state.in_((State.SCHEDULED.value, State.EMERGENCY.value)))))
+    completed = {bulletin_id: n for bulletin_id, n in session.execute(  # one query for all
+        select(PlayLog.bulletin_id, func.count()).where(
+            PlayLog.bulletin_id.in_([r.bulletin_id for r in rows]),
+            PlayLog.status == PlayStatus.COMPLETED).group_by(PlayLog.bulletin_id))}
     for row in rows:
-        done = session.scalar(select(func.count()).select_from(PlayLog).where(
-            PlayLog.bulletin_id == row.bulletin_id,
-            PlayLog.status == PlayStatus.COMPLETED)) or 0
+        done = completed.get(row.bulletin_id, 0)
         if done != row.plays_completed:
             row.plays_completed, row.updated_at = done, now
             peer = session.get(FederationPeer, row.peer_id)

@@ -14,7 +14,7 @@ figures of each (child, unit, day). Only aggregated counts travel
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -193,8 +193,7 @@ def take(session: Session, *, peer: FederationPeer, message: FederationMessage) 
         raise InvalidInput(f"số liệu không hợp lệ / invalid figures: {exc}") from exc
     kept = session.scalar(select(func.max(FederatedFigures.received_at)).where(
         FederatedFigures.peer_id == peer.id, FederatedFigures.day == report.day.isoformat()))
-    if not report.partial and kept is not None and kept.replace(
-            tzinfo=None) > message.at.astimezone(UTC).replace(tzinfo=None):  # stored in UTC
+    if not report.partial and kept is not None and kept > message.at:  # both aware
         return f"figures {report.day}: a newer report of the day is kept"
     _store(session, peer_id=peer.id, report=report, at=message.at)
     return f"figures {report.day}: {len(report.units)} unit(s)"

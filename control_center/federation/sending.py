@@ -110,7 +110,7 @@ def take_state(session: Session, *, peer: FederationPeer, message: FederationMes
         FederatedBulletin.direction == OUT))
     if row is None:
         raise NotFound(f"không có tin đã gửi {state.ref} / no bulletin sent as {state.ref}")
-    if message.at.replace(tzinfo=None) >= row.updated_at.replace(tzinfo=None):  # newest wins
+    if message.at >= row.updated_at:  # the newest state wins (both aware)
         if state.reason or state.state.value != row.state:  # a plays report keeps the reason
             row.reason = state.reason
         row.state, row.devices_targeted = state.state.value, state.devices_targeted
